@@ -1,0 +1,101 @@
+# Roomcast Studio. `make run` opens the studio, `make test` runs every test;
+# both install what they need first (`make deps`).
+
+SHELL := /bin/bash
+GO    ?= go
+SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Pinned: v1.13.6 and later replace pion with forks the module proxy lacks.
+LIVEKIT_SERVER_VERSION := v1.13.5
+VERSITYGW_VERSION      := v1.8.0
+STATICCHECK_VERSION    := v0.8.2
+
+APT_PACKAGES := gcc libc6-dev pkg-config \
+	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools \
+	gstreamer1.0-pulseaudio \
+	chromium fonts-dejavu-core xvfb xauth pulseaudio ffmpeg \
+	nginx libnginx-mod-rtmp \
+	libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev \
+	libxi-dev libxxf86vm-dev
+
+# Integration tests start real servers and browsers; with two cores they
+# run one package at a time so that one package's load cannot starve
+# another's real-time media.
+TEST_FLAGS := -tags integration -count=1 -timeout 40m
+
+.PHONY: all deps deps-apt deps-layouts build run test test-unit bench lint clean
+
+all: build
+
+deps: deps-apt bin/livekit-server bin/versitygw deps-layouts
+
+# Installs only what is missing, so a second run takes a second.
+deps-apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null && \
+		rm -rf "$$HOME/.cache/gstreamer-1.0"; \
+	fi
+	@# Node.js may come from another source than Debian (whose npm then
+	@# conflicts with it): install Debian's only when there is no npm at all.
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+# (The GStreamer registry cache remembers plugins that failed to load while
+# their libraries were still being installed; it is rebuilt on next use.)
+
+bin/livekit-server:
+	@echo "installing livekit-server $(LIVEKIT_SERVER_VERSION) (about 2.5 min the first time)"
+	@mkdir -p bin/.install
+	CGO_ENABLED=0 GOBIN=$(CURDIR)/bin/.install $(GO) install github.com/livekit/livekit-server/cmd/server@$(LIVEKIT_SERVER_VERSION)
+	mv bin/.install/server $@
+
+bin/versitygw:
+	@mkdir -p bin
+	CGO_ENABLED=0 GOBIN=$(CURDIR)/bin $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+bin/staticcheck:
+	@mkdir -p bin
+	GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# The layout web app: npm packages, then the bundle that go:embed serves.
+deps-layouts: layouts/node_modules/.package-lock.json layouts/dist/app.js
+
+layouts/node_modules/.package-lock.json: layouts/package.json layouts/package-lock.json
+	cd layouts && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+layouts/dist/app.js: layouts/node_modules/.package-lock.json $(wildcard layouts/src/*) layouts/build.mjs
+	cd layouts && npm run --silent build
+
+build: deps
+	$(GO) build -o roomcast .
+
+run: build
+	./roomcast
+
+test: deps
+	@echo "== layouts (node)"
+	cd layouts && npm test --silent
+	@echo "== go (compile)"
+	$(GO) test $(TEST_FLAGS) -run '^$$' ./... >/dev/null
+	@echo "== go (unit and integration)"
+	$(GO) test $(TEST_FLAGS) -p 1 ./...
+
+test-unit:
+	$(GO) test -count=1 ./...
+
+bench: deps
+	$(GO) run ./bench
+
+lint: bin/staticcheck deps-layouts
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet -tags integration ./...
+	bin/staticcheck -tags integration ./...
+
+clean:
+	rm -rf roomcast bin layouts/dist layouts/node_modules

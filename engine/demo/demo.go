@@ -1,0 +1,251 @@
+// Package demo runs the embedded default: a LiveKit server on loopback with
+// a room of synthetic participants, each publishing a coloured camera and a
+// sine tone, for the studio to record when nothing else is configured.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sort"
+	"sync"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+)
+
+// DefaultRoom and DefaultParticipants are what `roomcast demo` starts with.
+const (
+	DefaultRoom         = "demo"
+	DefaultParticipants = 3
+)
+
+// requiredElements are the GStreamer elements the participants' media
+// processes use; checked up front so a missing plugin is one clear line.
+var requiredElements = []string{"videotestsrc", "textoverlay", "vp8enc", "avmux_ivf", "audiotestsrc", "opusenc", "oggmux", "fdsink"}
+
+// Options configures Start. Zero values mean the defaults.
+type Options struct {
+	Room         string // default "demo"
+	Participants int    // default 3; 0 with NoParticipants for an empty room
+	// NoParticipants starts an empty room (Participants is then ignored).
+	NoParticipants bool
+	// APIKey and APISecret, when empty, are made fresh for this run.
+	APIKey, APISecret string
+	// ServerBinary is the livekit-server to run; empty means FindServer.
+	ServerBinary string
+	// Logf receives progress lines; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// Demo is a running embedded LiveKit server with its synthetic room.
+type Demo struct {
+	srv  *server
+	room string
+	logf func(string, ...any)
+
+	mu           sync.Mutex
+	participants map[string]*participant
+	next         int // index of the next persona to join
+	closed       bool
+}
+
+// Start launches the server, creates the room and joins the participants.
+// On any error everything started so far is stopped again.
+func Start(ctx context.Context, opt Options) (*Demo, error) {
+	if opt.Room == "" {
+		opt.Room = DefaultRoom
+	}
+	if opt.Participants == 0 && !opt.NoParticipants {
+		opt.Participants = DefaultParticipants
+	}
+	if opt.Participants < 0 || opt.Participants > 64 {
+		return nil, fmt.Errorf("participants: %d is out of range; use 0 to 64", opt.Participants)
+	}
+	if opt.Logf == nil {
+		opt.Logf = func(string, ...any) {}
+	}
+	if err := CheckMediaTools(); err != nil {
+		return nil, err
+	}
+	bin := opt.ServerBinary
+	if bin == "" {
+		var err error
+		if bin, err = FindServer(); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := startServer(ctx, bin, opt.APIKey, opt.APISecret, opt.Logf)
+	if err != nil {
+		return nil, err
+	}
+	d := &Demo{srv: srv, room: opt.Room, logf: opt.Logf, participants: map[string]*participant{}}
+	if _, err := d.rooms().CreateRoom(ctx, &livekit.CreateRoomRequest{Name: opt.Room, EmptyTimeout: 24 * 3600}); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("create room %q: %w", opt.Room, err)
+	}
+	for range opt.Participants {
+		if _, err := d.AddParticipant(); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// CheckMediaTools reports the first missing GStreamer tool or element, with
+// the command that installs it.
+func CheckMediaTools() error {
+	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
+		return errors.New("gst-launch-1.0 not found: run `make deps` (package gstreamer1.0-tools)")
+	}
+	for _, el := range requiredElements {
+		if err := exec.Command("gst-inspect-1.0", "--exists", el).Run(); err != nil {
+			return fmt.Errorf("GStreamer element %q is missing: run `make deps` (GStreamer plugins base, good, bad, libav)", el)
+		}
+	}
+	return nil
+}
+
+// URL is the server's WebSocket URL (ws://127.0.0.1:PORT).
+func (d *Demo) URL() string { return d.srv.url }
+
+// APIKey is the key that signs tokens for this server.
+func (d *Demo) APIKey() string { return d.srv.key }
+
+// APISecret is the secret that signs tokens for this server.
+func (d *Demo) APISecret() string { return d.srv.secret }
+
+// Room is the demo room's name.
+func (d *Demo) Room() string { return d.room }
+
+// HTTPURL is the server's base URL for the Twirp APIs (http://127.0.0.1:PORT).
+func (d *Demo) HTTPURL() string { return "http" + d.srv.url[len("ws"):] }
+
+func (d *Demo) rooms() *lksdk.RoomServiceClient {
+	return lksdk.NewRoomServiceClient(d.HTTPURL(), d.srv.key, d.srv.secret)
+}
+
+// Participants lists who is in the room now, in order of joining.
+func (d *Demo) Participants() []Persona {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]Persona, 0, len(d.participants))
+	for _, p := range d.participants {
+		out = append(out, p.persona)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ToneHz < out[j].ToneHz })
+	return out
+}
+
+// AddParticipant joins the next persona of the palette.
+func (d *Demo) AddParticipant() (Persona, error) {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return Persona{}, errors.New("demo is closed")
+	}
+	persona := PersonaFor(d.next)
+	d.next++
+	d.mu.Unlock()
+
+	p, err := joinParticipant(d.srv.url, d.srv.key, d.srv.secret, d.room, persona, d.logf)
+	if err != nil {
+		return Persona{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		p.leave()
+		return Persona{}, errors.New("demo is closed")
+	}
+	d.participants[persona.Identity] = p
+	d.logf("%s joined %q (%s, %g Hz)", persona.Identity, d.room, colorName(persona), persona.ToneHz)
+	return persona, nil
+}
+
+// RemoveParticipant makes a participant leave the room.
+func (d *Demo) RemoveParticipant(identity string) error {
+	p, err := d.take(identity)
+	if err != nil {
+		return err
+	}
+	p.leave()
+	d.logf("%s left %q", identity, d.room)
+	return nil
+}
+
+// SetMuted mutes or unmutes a participant's camera (video true) or
+// microphone (video false).
+func (d *Demo) SetMuted(identity string, video, muted bool) error {
+	p, err := d.get(identity)
+	if err != nil {
+		return err
+	}
+	if video {
+		p.videoPub.SetMuted(muted)
+	} else {
+		p.audioPub.SetMuted(muted)
+	}
+	return nil
+}
+
+// SetVolume changes the amplitude (0..1) of a participant's tone, so tests
+// can make one participant the loudest speaker.
+func (d *Demo) SetVolume(identity string, volume float64) error {
+	if volume < 0 || volume > 1 {
+		return fmt.Errorf("volume: %g is out of range; use 0 to 1", volume)
+	}
+	p, err := d.get(identity)
+	if err != nil {
+		return err
+	}
+	return p.audio.start(audioPipeline(p.persona, volume))
+}
+
+func (d *Demo) get(identity string) (*participant, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.participants[identity]
+	if !ok {
+		return nil, fmt.Errorf("participant %q is not in the demo room", identity)
+	}
+	return p, nil
+}
+
+func (d *Demo) take(identity string) (*participant, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.participants[identity]
+	if !ok {
+		return nil, fmt.Errorf("participant %q is not in the demo room", identity)
+	}
+	delete(d.participants, identity)
+	return p, nil
+}
+
+// Close makes every participant leave and stops the server, leaving no
+// process or port behind. Safe to call more than once.
+func (d *Demo) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	parts := d.participants
+	d.participants = nil
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Go(p.leave)
+	}
+	wg.Wait()
+	d.srv.stop()
+	return nil
+}
+
+func colorName(p Persona) string {
+	return fmt.Sprintf("#%02x%02x%02x", p.Color.R, p.Color.G, p.Color.B)
+}

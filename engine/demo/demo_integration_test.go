@@ -1,0 +1,293 @@
+//go:build integration
+
+package demo_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	protologger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
+	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
+
+	"roomcast/engine/demo"
+	"roomcast/engine/internal/mediatest"
+	"roomcast/engine/internal/proctest"
+)
+
+func TestMain(m *testing.M) {
+	// pion's loggers go through the SDK's global logger; keep test output
+	// to what the tests say.
+	lksdk.SetLogger(protologger.GetDiscardLogger())
+	os.Exit(m.Run())
+}
+
+// TestDemoRoomDeliversMedia starts the real livekit-server with three
+// synthetic participants, checks the room through the RoomService API,
+// subscribes as a real client, and decodes what each track delivers: the
+// participant's colour in the video and its tone in the audio.
+func TestDemoRoomDeliversMedia(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	d, err := demo.Start(ctx, demo.Options{Participants: 3, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	started := proctest.Descendants(os.Getpid())
+	if len(started) < 7 { // server + 2 media processes per participant
+		t.Fatalf("expected the server and 6 media processes, found %d: %v", len(started), started)
+	}
+
+	personas := d.Participants()
+	wantIDs := []string{"alice", "bob", "carol"}
+	if got := identities(personas); strings.Join(got, ",") != strings.Join(wantIDs, ",") {
+		t.Fatalf("participants = %v, want %v", got, wantIDs)
+	}
+
+	rooms := lksdk.NewRoomServiceClient(d.HTTPURL(), d.APIKey(), d.APISecret())
+	waitFor(t, 10*time.Second, "room demo lists 3 participants with 2 tracks each", func() bool {
+		res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: demo.DefaultRoom})
+		if err != nil || len(res.Participants) != 3 {
+			return false
+		}
+		for _, p := range res.Participants {
+			if len(p.Tracks) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	// The room's participant count is refreshed by the server on its own
+	// schedule, so it is polled too.
+	waitFor(t, 15*time.Second, "ListRooms shows room demo with 3 participants", func() bool {
+		list, err := rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
+		return err == nil && len(list.Rooms) == 1 && list.Rooms[0].Name == demo.DefaultRoom && list.Rooms[0].NumParticipants == 3
+	})
+
+	// Subscribe as a real client and write every track to a file.
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	packets := map[string]int{}
+	cb := lksdk.NewRoomCallback()
+	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+		key := rp.Identity() + "-" + track.Kind().String()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := saveTrack(t, track, dir, key)
+			mu.Lock()
+			packets[key] = n
+			mu.Unlock()
+		}()
+	}
+	sub, err := lksdk.ConnectToRoom(d.URL(), lksdk.ConnectInfo{
+		APIKey: d.APIKey(), APISecret: d.APISecret(), RoomName: demo.DefaultRoom, ParticipantIdentity: "checker",
+	}, cb, lksdk.WithLogger(protologger.GetDiscardLogger()))
+	if err != nil {
+		t.Fatalf("subscriber could not join: %v", err)
+	}
+	time.Sleep(5 * time.Second) // media to record, not a wait for an event
+	sub.Disconnect()
+	wg.Wait()
+
+	for _, p := range personas {
+		video := filepath.Join(dir, p.Identity+"-video.ivf")
+		audio := filepath.Join(dir, p.Identity+"-audio.ogg")
+		t.Run(p.Identity, func(t *testing.T) {
+			mu.Lock()
+			t.Logf("packets: video %d, audio %d", packets[p.Identity+"-video"], packets[p.Identity+"-audio"])
+			mu.Unlock()
+			probe, err := mediatest.ProbeFile(video, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := probe.First("video")
+			if v == nil || v.CodecName != "vp8" {
+				t.Fatalf("video stream = %+v, want vp8", v)
+			}
+			if frames := atoi(v.NbReadFrames); frames < 60 {
+				t.Errorf("decoded %d video frames in ~5 s, want at least 60", frames)
+			}
+			img, err := mediatest.FrameAt(video, 1.0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The IVF header holds the writer's default size; the decoded
+			// frame holds the size the participant encoded.
+			if size := img.Bounds().Size(); size.X != 640 || size.Y != 360 {
+				t.Errorf("decoded frame is %v, want 640x360", size)
+			}
+			centre := img.At(img.Bounds().Dx()/2, img.Bounds().Dy()/3)
+			if !mediatest.Near(centre, p.Color, 40) {
+				t.Errorf("decoded frame colour %v, want %v", centre, p.Color)
+			}
+
+			pcm, err := mediatest.AudioPCM(audio, 48000, 0.5, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			own := mediatest.ToneLevel(pcm, 48000, p.ToneHz)
+			if own < 0.05 {
+				t.Errorf("tone %g Hz level %.3f in its own track, want >= 0.05", p.ToneHz, own)
+			}
+			for _, other := range personas {
+				if other.Identity == p.Identity {
+					continue
+				}
+				if lvl := mediatest.ToneLevel(pcm, 48000, other.ToneHz); lvl > own/10 {
+					t.Errorf("tone %g Hz (of %s) at %.3f in %s's track, own tone %.3f", other.ToneHz, other.Identity, lvl, p.Identity, own)
+				}
+			}
+		})
+	}
+
+	// Live edits the later layout tests rely on.
+	if err := d.SetMuted("bob", true, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "bob's camera muted on the server", func() bool {
+		res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: demo.DefaultRoom})
+		if err != nil {
+			return false
+		}
+		for _, p := range res.Participants {
+			for _, tr := range p.Tracks {
+				if p.Identity == "bob" && tr.Type == livekit.TrackType_VIDEO {
+					return tr.Muted
+				}
+			}
+		}
+		return false
+	})
+	if _, err := d.AddParticipant(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RemoveParticipant("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RemoveParticipant("nobody"); err == nil || !strings.Contains(err.Error(), "nobody") {
+		t.Errorf("removing an unknown participant: err = %v, want one naming it", err)
+	}
+	waitFor(t, 10*time.Second, "room holds bob, carol, dave", func() bool {
+		res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: demo.DefaultRoom})
+		if err != nil {
+			return false
+		}
+		var ids []string
+		for _, p := range res.Participants {
+			ids = append(ids, p.Identity)
+		}
+		sort.Strings(ids)
+		return strings.Join(ids, ",") == "bob,carol,dave"
+	})
+
+	// Close leaves nothing behind: no process, and the server's port free.
+	all := proctest.Descendants(os.Getpid())
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range all {
+		if proctest.Alive(pid) {
+			t.Errorf("process %d (%s) still running after Close", pid, proctest.Command(pid))
+		}
+	}
+	addr := strings.TrimPrefix(d.URL(), "ws://")
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Errorf("port %s still taken after Close: %v", addr, err)
+	} else {
+		l.Close()
+	}
+}
+
+// TestDemoMissingServer checks the one-line error when the binary is absent.
+func TestDemoMissingServer(t *testing.T) {
+	t.Setenv("ROOMCAST_LIVEKIT_SERVER", filepath.Join(t.TempDir(), "nope"))
+	_, err := demo.Start(context.Background(), demo.Options{})
+	if err == nil || !strings.Contains(err.Error(), "make deps") {
+		t.Fatalf("err = %v, want one that says to run make deps", err)
+	}
+}
+
+func saveTrack(t *testing.T, track *webrtc.TrackRemote, dir, key string) int {
+	var write func() error
+	var closer func() error
+	if track.Kind() == webrtc.RTPCodecTypeVideo {
+		w, err := ivfwriter.New(filepath.Join(dir, key+".ivf"), ivfwriter.WithCodec(track.Codec().MimeType))
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		write = func() error {
+			pkt, _, err := track.ReadRTP()
+			if err != nil {
+				return err
+			}
+			return w.WriteRTP(pkt)
+		}
+		closer = w.Close
+	} else {
+		w, err := oggwriter.New(filepath.Join(dir, key+".ogg"), 48000, 2)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		write = func() error {
+			pkt, _, err := track.ReadRTP()
+			if err != nil {
+				return err
+			}
+			return w.WriteRTP(pkt)
+		}
+		closer = w.Close
+	}
+	n := 0
+	for write() == nil {
+		n++
+	}
+	_ = closer()
+	return n
+}
+
+func identities(ps []demo.Persona) []string {
+	var ids []string
+	for _, p := range ps {
+		ids = append(ids, p.Identity)
+	}
+	return ids
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for: %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}

@@ -1,0 +1,175 @@
+// Package mediatest reads media back for tests: ffprobe fields, decoded
+// frames and their pixel colours, and the strength of tones in the audio.
+package mediatest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os/exec"
+	"strconv"
+	"strings"
+)
+
+// Stream is the part of ffprobe's stream record that tests check.
+type Stream struct {
+	Index        int    `json:"index"`
+	CodecType    string `json:"codec_type"`
+	CodecName    string `json:"codec_name"`
+	Width        int    `json:"width"`
+	Height       int    `json:"height"`
+	AvgFrameRate string `json:"avg_frame_rate"`
+	RFrameRate   string `json:"r_frame_rate"`
+	SampleRate   string `json:"sample_rate"`
+	Channels     int    `json:"channels"`
+	Duration     string `json:"duration"`
+	NbFrames     string `json:"nb_frames"`
+	NbReadFrames string `json:"nb_read_frames"`
+}
+
+// FPS is the stream's average frame rate as a number.
+func (s Stream) FPS() float64 { return ratio(s.AvgFrameRate) }
+
+// Probe is ffprobe's view of a file.
+type Probe struct {
+	Streams []Stream `json:"streams"`
+	Format  struct {
+		FormatName string `json:"format_name"`
+		Duration   string `json:"duration"`
+		Size       string `json:"size"`
+	} `json:"format"`
+}
+
+// Duration is the container's duration in seconds.
+func (p *Probe) Duration() float64 { f, _ := strconv.ParseFloat(p.Format.Duration, 64); return f }
+
+// First returns the first stream of a kind ("video", "audio"), or nil.
+func (p *Probe) First(kind string) *Stream {
+	for i := range p.Streams {
+		if p.Streams[i].CodecType == kind {
+			return &p.Streams[i]
+		}
+	}
+	return nil
+}
+
+// ProbeFile runs ffprobe on path. With countFrames, every video frame is
+// decoded and counted (nb_read_frames), which proves the file decodes.
+func ProbeFile(path string, countFrames bool) (*Probe, error) {
+	args := []string{"-v", "error", "-print_format", "json", "-show_streams", "-show_format"}
+	if countFrames {
+		args = append(args, "-count_frames")
+	}
+	out, err := exec.Command("ffprobe", append(args, path)...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ffprobe %s: %w: %s", path, err, stderrOf(err))
+	}
+	var p Probe
+	if err := json.Unmarshal(out, &p); err != nil {
+		return nil, fmt.Errorf("ffprobe %s: %w", path, err)
+	}
+	return &p, nil
+}
+
+// FrameAt decodes the video frame at second t of path.
+func FrameAt(path string, t float64) (image.Image, error) {
+	out, err := exec.Command("ffmpeg", "-v", "error", "-ss", fmt.Sprintf("%.3f", t), "-i", path,
+		"-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-").Output()
+	if err != nil {
+		return nil, fmt.Errorf("ffmpeg frame at %.1fs of %s: %w: %s", t, path, err, stderrOf(err))
+	}
+	img, err := png.Decode(bytes.NewReader(out))
+	if err != nil {
+		return nil, fmt.Errorf("decode frame of %s: %w", path, err)
+	}
+	return img, nil
+}
+
+// AudioPCM decodes the first audio stream of path to mono float samples at
+// rate Hz, from second start for length seconds (length 0: to the end).
+func AudioPCM(path string, rate int, start, length float64) ([]float64, error) {
+	args := []string{"-v", "error", "-ss", fmt.Sprintf("%.3f", start), "-i", path}
+	if length > 0 {
+		args = append(args, "-t", fmt.Sprintf("%.3f", length))
+	}
+	args = append(args, "-vn", "-ac", "1", "-ar", strconv.Itoa(rate), "-f", "s16le", "-")
+	out, err := exec.Command("ffmpeg", args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ffmpeg audio of %s: %w: %s", path, err, stderrOf(err))
+	}
+	samples := make([]float64, len(out)/2)
+	for i := range samples {
+		samples[i] = float64(int16(binary.LittleEndian.Uint16(out[2*i:]))) / 32768
+	}
+	return samples, nil
+}
+
+// ToneLevel is the amplitude of the frequency hz in samples (Goertzel),
+// normalised so that a full-scale sine gives about 1.
+func ToneLevel(samples []float64, rate int, hz float64) float64 {
+	if len(samples) == 0 {
+		return 0
+	}
+	w := 2 * math.Pi * hz / float64(rate)
+	coeff := 2 * math.Cos(w)
+	var s1, s2 float64
+	for _, x := range samples {
+		s0 := x + coeff*s1 - s2
+		s2, s1 = s1, s0
+	}
+	power := s1*s1 + s2*s2 - coeff*s1*s2
+	return 2 * math.Sqrt(math.Max(power, 0)) / float64(len(samples))
+}
+
+// Near reports whether c is within tol of want in each of R, G and B.
+func Near(c color.Color, want color.RGBA, tol int) bool {
+	r, g, b, _ := c.RGBA()
+	d := func(a uint32, w uint8) bool { return abs(int(a>>8)-int(w)) <= tol }
+	return d(r, want.R) && d(g, want.G) && d(b, want.B)
+}
+
+// Contains reports whether any pixel of img (sampled on a grid of step
+// pixels) is within tol of want.
+func Contains(img image.Image, want color.RGBA, tol, step int) bool {
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += step {
+		for x := b.Min.X; x < b.Max.X; x += step {
+			if Near(img.At(x, y), want, tol) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func ratio(s string) float64 {
+	n, d, ok := strings.Cut(s, "/")
+	num, _ := strconv.ParseFloat(n, 64)
+	if !ok {
+		return num
+	}
+	den, _ := strconv.ParseFloat(d, 64)
+	if den == 0 {
+		return 0
+	}
+	return num / den
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func stderrOf(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return strings.TrimSpace(string(ee.Stderr))
+	}
+	return ""
+}
