@@ -98,4 +98,4 @@ lint: bin/staticcheck deps-layouts
 	bin/staticcheck -tags integration ./...
 
 clean:
-	rm -rf roomcast bin layouts/dist layouts/node_modules
+	rm -rf roomcast bin layouts/node_modules layouts/dist/*.js layouts/dist/*.css layouts/dist/*.html

@@ -1,0 +1,293 @@
+// Package pipeline builds and runs a composite's GStreamer pipeline: screen
+// and audio capture into raw tees, a preview tap, and one branch per egress
+// (encoders and output bins) attached and detached while capture runs.
+package pipeline
+
+/*
+Capture pipeline (one per composite):
+
+	ximagesrc ! videoconvert ! I420 WxH@fps ! queue ! tee rawvideo ─┬─► preview: queue(leaky) ! videorate ! videoscale ! RGBA ! appsink
+	                                                                 └─► branch vsink (one per egress, attached live)
+	pulsesrc(<sink>.monitor) ! audioconvert ! audioresample ! S16 48k stereo ! queue ! tee rawaudio ──► branch asink
+
+Lock order: Capture.mu, then a Branch's own state. GStreamer callbacks
+(pad probes) never take Capture.mu; they signal channels.
+*/
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+	"github.com/go-gst/go-gst/gst/app"
+)
+
+var initOnce sync.Once
+
+func initGStreamer() { initOnce.Do(func() { gst.Init(nil) }) }
+
+// stateTimeout bounds every state change; a live pipeline reaches PLAYING
+// in tens of milliseconds, so seconds only trip on a wedged element.
+const stateTimeout = 5 * time.Second
+
+// CaptureConfig describes what a composite captures.
+type CaptureConfig struct {
+	// Display is the X screen to capture (":N"); empty for audio only.
+	Display            string
+	Width, Height, FPS int
+	// PulseServer is the PulseAudio server address; empty for the default.
+	PulseServer string
+	// PulseDevice is the source to record ("<sink>.monitor"); empty for
+	// video only.
+	PulseDevice string
+	// Preview, when set, receives small RGBA frames of the composite.
+	Preview *PreviewConfig
+	Logf    func(string, ...any)
+}
+
+// PreviewConfig sizes the preview tap. Frames are handed to OnFrame on the
+// preview goroutine; OnFrame must not block for long (drop, don't queue).
+type PreviewConfig struct {
+	Width   int // height follows the capture's aspect ratio
+	FPS     int
+	OnFrame func(*image.RGBA)
+}
+
+// Capture is a running composite pipeline.
+type Capture struct {
+	cfg      CaptureConfig
+	pipeline *gst.Pipeline
+	videoTee *gst.Element
+	audioTee *gst.Element
+
+	mu       sync.Mutex
+	branches map[string]*Branch // by name
+	owners   map[string]*Branch // element name -> branch, to route bus errors
+	closed   bool
+
+	fatal     chan error // capture failures (buffered 1)
+	done      chan struct{}
+	busDone   chan struct{}
+	prevDone  chan struct{}
+	rawFrames atomic.Uint64
+}
+
+// NewCapture builds the capture pipeline and sets it PLAYING.
+func NewCapture(cfg CaptureConfig) (*Capture, error) {
+	initGStreamer()
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.Display == "" && cfg.PulseDevice == "" {
+		return nil, errors.New("capture: nothing to capture (no display and no audio device)")
+	}
+	desc := captureDescription(cfg)
+	p, err := gst.NewPipelineFromString(desc)
+	if err != nil {
+		return nil, fmt.Errorf("capture pipeline %q: %w", desc, err)
+	}
+	c := &Capture{
+		cfg:      cfg,
+		pipeline: p,
+		branches: map[string]*Branch{},
+		owners:   map[string]*Branch{},
+		fatal:    make(chan error, 1),
+		done:     make(chan struct{}),
+		busDone:  make(chan struct{}),
+		prevDone: make(chan struct{}),
+	}
+	if cfg.Display != "" {
+		if c.videoTee, err = p.GetElementByName("rawvideo"); err != nil {
+			return nil, fmt.Errorf("capture: %w", err)
+		}
+		// Count captured frames: the delivered-frames figure of the bench.
+		c.videoTee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+			c.rawFrames.Add(1)
+			return gst.PadProbeOK
+		})
+	}
+	if cfg.PulseDevice != "" {
+		if c.audioTee, err = p.GetElementByName("rawaudio"); err != nil {
+			return nil, fmt.Errorf("capture: %w", err)
+		}
+	}
+	go c.watchBus()
+	if cfg.Preview != nil && cfg.Display != "" {
+		sinkEl, err := p.GetElementByName("preview")
+		if err != nil {
+			return nil, fmt.Errorf("capture: %w", err)
+		}
+		go c.pumpPreview(app.SinkFromElement(sinkEl), cfg.Preview)
+	} else {
+		close(c.prevDone)
+	}
+	if err := setStateWait(p.Element, gst.StatePlaying); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("capture: start: %w", err)
+	}
+	return c, nil
+}
+
+func captureDescription(cfg CaptureConfig) string {
+	var b strings.Builder
+	if cfg.Display != "" {
+		fmt.Fprintf(&b, "ximagesrc display-name=%s use-damage=false show-pointer=false "+
+			"! video/x-raw,framerate=%d/1 ! videoconvert ! videoscale "+
+			"! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 "+
+			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
+			"! tee name=rawvideo allow-not-linked=true ",
+			cfg.Display, cfg.FPS, cfg.Width, cfg.Height, cfg.FPS)
+		if pv := cfg.Preview; pv != nil {
+			w, h := previewSize(cfg.Width, cfg.Height, pv.Width)
+			fmt.Fprintf(&b, "rawvideo. ! queue leaky=downstream max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 "+
+				"! videorate drop-only=true ! video/x-raw,framerate=%d/1 ! videoscale ! videoconvert "+
+				"! video/x-raw,format=RGBA,width=%d,height=%d "+
+				"! appsink name=preview sync=false max-buffers=2 drop=true emit-signals=false ",
+				pv.FPS, w, h)
+		}
+	}
+	if cfg.PulseDevice != "" {
+		server := ""
+		if cfg.PulseServer != "" {
+			server = "server=" + cfg.PulseServer
+		}
+		fmt.Fprintf(&b, "pulsesrc device=%s %s do-timestamp=true provide-clock=false "+
+			"! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=2 "+
+			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
+			"! tee name=rawaudio allow-not-linked=true ",
+			cfg.PulseDevice, server)
+	}
+	return b.String()
+}
+
+// previewSize keeps the capture's aspect ratio at the given width, with an
+// even height (I420 and most scalers want even sizes).
+func previewSize(w, h, pw int) (int, int) {
+	if pw <= 0 || pw > w {
+		pw = w
+	}
+	ph := (h*pw/w + 1) &^ 1
+	return pw &^ 1, ph
+}
+
+// Failed delivers a fatal capture error (the screen or audio source broke).
+func (c *Capture) Failed() <-chan error { return c.fatal }
+
+// RawFrames counts the video frames captured so far.
+func (c *Capture) RawFrames() uint64 { return c.rawFrames.Load() }
+
+// RunningTime is the pipeline's running time now.
+func (c *Capture) RunningTime() time.Duration {
+	clock := c.pipeline.GetClock()
+	if clock == nil {
+		return 0
+	}
+	return time.Duration(clock.GetTime() - c.pipeline.GetBaseTime())
+}
+
+func (c *Capture) watchBus() {
+	defer close(c.busDone)
+	bus := c.pipeline.GetPipelineBus()
+	for {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		msg := bus.TimedPop(gst.ClockTime(100 * time.Millisecond))
+		if msg == nil {
+			continue
+		}
+		switch msg.Type() {
+		case gst.MessageError:
+			gerr := msg.ParseError()
+			err := fmt.Errorf("%s: %s (%s)", msg.Source(), gerr.Error(), gerr.DebugString())
+			c.mu.Lock()
+			owner := c.owners[msg.Source()]
+			c.mu.Unlock()
+			if owner != nil {
+				owner.fail(err)
+				continue
+			}
+			c.cfg.Logf("capture failed: %v", err)
+			select {
+			case c.fatal <- err:
+			default:
+			}
+		case gst.MessageWarning:
+			c.cfg.Logf("gstreamer warning from %s: %s", msg.Source(), msg.ParseWarning().Error())
+		}
+	}
+}
+
+func (c *Capture) pumpPreview(sink *app.Sink, pv *PreviewConfig) {
+	defer close(c.prevDone)
+	w, h := previewSize(c.cfg.Width, c.cfg.Height, pv.Width)
+	for {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		sample := sink.TryPullSample(gst.ClockTime(200 * time.Millisecond))
+		if sample == nil {
+			continue
+		}
+		buf := sample.GetBuffer()
+		if buf == nil {
+			continue
+		}
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		if m := buf.Map(gst.MapRead); m != nil {
+			copy(img.Pix, m.Bytes())
+			buf.Unmap()
+		}
+		pv.OnFrame(img)
+	}
+}
+
+// Close stops every branch (finalising its files), then the capture.
+// Safe to call more than once.
+func (c *Capture) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	branches := make([]*Branch, 0, len(c.branches))
+	for _, b := range c.branches {
+		branches = append(branches, b)
+	}
+	c.mu.Unlock()
+	var errs []error
+	for _, b := range branches {
+		if err := c.detach(b); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	close(c.done)
+	<-c.busDone
+	<-c.prevDone
+	if err := setStateWait(c.pipeline.Element, gst.StateNull); err != nil {
+		errs = append(errs, fmt.Errorf("capture: stop: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// setStateWait changes state and waits for it, within stateTimeout.
+func setStateWait(e *gst.Element, s gst.State) error {
+	if err := e.SetState(s); err != nil {
+		return fmt.Errorf("set %s to %s: %w", e.GetName(), s, err)
+	}
+	ret, cur := e.GetState(s, gst.ClockTime(stateTimeout))
+	if ret == gst.StateChangeFailure {
+		return fmt.Errorf("%s did not reach %s (at %s)", e.GetName(), s, cur)
+	}
+	return nil
+}

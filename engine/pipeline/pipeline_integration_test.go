@@ -1,0 +1,263 @@
+//go:build integration
+
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"roomcast/engine/audio"
+	"roomcast/engine/display"
+	"roomcast/engine/internal/mediatest"
+	"roomcast/engine/pipeline"
+)
+
+// rig is a real X screen and PulseAudio sink with a 523 Hz tone playing into
+// it: what a composite's browser would provide, without the browser.
+type rig struct {
+	screen *display.Screen
+	sink   *audio.Sink
+	pulse  *audio.Server
+}
+
+func newRig(t *testing.T, w, h int) *rig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	screen, err := display.Start(ctx, w, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { screen.Close() })
+	pulse, err := audio.EnsureServer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pulse.Close() })
+	sink, err := pulse.NewSink(ctx, "pipetest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	tone := exec.Command("gst-launch-1.0", "-q", "audiotestsrc", "is-live=true", "wave=sine", "freq=523", "volume=0.5",
+		"!", "pulsesink", "device="+sink.Name(), "server="+pulse.Address())
+	tone.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := tone.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tone.Process.Kill(); tone.Wait() })
+	return &rig{screen: screen, sink: sink, pulse: pulse}
+}
+
+func (r *rig) capture(t *testing.T, fps int, preview *pipeline.PreviewConfig) *pipeline.Capture {
+	t.Helper()
+	c, err := pipeline.NewCapture(pipeline.CaptureConfig{
+		Display: r.screen.Name(), Width: r.screen.Width(), Height: r.screen.Height(), FPS: fps,
+		PulseServer: r.pulse.Address(), PulseDevice: r.sink.Monitor(), Preview: preview, Logf: t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func mp4Branch(name, path string) pipeline.BranchConfig {
+	return pipeline.BranchConfig{
+		Name:  name,
+		Video: &pipeline.VideoEncoding{BitrateKbps: 3000, FPS: 30, KeyFrameInterval: 2},
+		Audio: &pipeline.AudioEncoding{BitrateKbps: 128},
+		File:  &pipeline.FileOutput{Path: path, Container: pipeline.MP4},
+	}
+}
+
+// stopWithin fails the test if Detach blocks for more than d.
+func stopWithin(t *testing.T, c *pipeline.Capture, b *pipeline.Branch, d time.Duration) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- c.Detach(b) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(d):
+		t.Fatalf("Detach did not return within %s", d)
+	}
+}
+
+func TestBranchesOnOneCapture(t *testing.T) {
+	r := newRig(t, 1280, 720)
+	var previews atomic.Int64
+	var lastPreview atomic.Pointer[image.RGBA]
+	c := r.capture(t, 30, &pipeline.PreviewConfig{Width: 480, FPS: 10, OnFrame: func(img *image.RGBA) {
+		previews.Add(1)
+		lastPreview.Store(img)
+	}})
+
+	dir := t.TempDir()
+	first := filepath.Join(dir, "first.mp4")
+	second := filepath.Join(dir, "second.mp4")
+	active := make(chan struct{})
+	b1, err := pipeline.NewBranch(mp4Branch("eg1", first), pipeline.BranchEvents{Active: func() { close(active) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Attach(b1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-active:
+	case <-time.After(5 * time.Second):
+		t.Fatal("first branch never became active")
+	}
+	time.Sleep(2 * time.Second) // recording time
+
+	// A second branch on the running capture: its first write is timed.
+	written := make(chan time.Time, 1)
+	b2, err := pipeline.NewBranch(mp4Branch("eg2", second), pipeline.BranchEvents{FirstWrite: func() { written <- time.Now() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attachAt := time.Now()
+	if err := c.Attach(b2); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-written:
+		t.Logf("warm start: first buffer at the second file's sink %v after Attach", at.Sub(attachAt).Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Fatal("second branch wrote nothing")
+	}
+	time.Sleep(3 * time.Second)
+	stopWithin(t, c, b2, 3*time.Second)
+	time.Sleep(time.Second)
+	stopWithin(t, c, b1, 3*time.Second)
+
+	checkMP4(t, first, 1280, 720, 6, 1.0)
+	checkMP4(t, second, 1280, 720, 3, 1.0)
+
+	if n := previews.Load(); n < 40 {
+		t.Errorf("preview delivered %d frames in about 6 s, want >= 40 (10 fps)", n)
+	}
+	if img := lastPreview.Load(); img == nil || img.Bounds().Dx() != 480 || img.Bounds().Dy() != 270 {
+		t.Errorf("preview frame size = %v, want 480x270", img.Bounds())
+	}
+	// The capture goes on after every branch is gone.
+	before := c.RawFrames()
+	time.Sleep(time.Second)
+	if after := c.RawFrames(); after-before < 20 {
+		t.Errorf("capture delivered %d frames in the second after the branches stopped, want about 30", after-before)
+	}
+}
+
+func TestAudioOnlyOGG(t *testing.T) {
+	r := newRig(t, 640, 480)
+	c, err := pipeline.NewCapture(pipeline.CaptureConfig{
+		PulseServer: r.pulse.Address(), PulseDevice: r.sink.Monitor(), Logf: t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	path := filepath.Join(t.TempDir(), "a.ogg")
+	b, err := pipeline.NewBranch(pipeline.BranchConfig{
+		Name: "aud", Audio: &pipeline.AudioEncoding{BitrateKbps: 96, Opus: true},
+		File: &pipeline.FileOutput{Path: path, Container: pipeline.OGG},
+	}, pipeline.BranchEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Attach(b); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	stopWithin(t, c, b, 3*time.Second)
+	p, err := mediatest.ProbeFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.First("video") != nil {
+		t.Error("audio-only OGG has a video stream")
+	}
+	a := p.First("audio")
+	if a == nil || a.CodecName != "opus" {
+		t.Fatalf("audio stream = %+v, want opus", a)
+	}
+	if d := p.Duration(); math.Abs(d-4) > 1 {
+		t.Errorf("duration %.2f s, want 4 +/- 1", d)
+	}
+	checkTone(t, path, 523)
+}
+
+func TestBadBranchConfigs(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  pipeline.BranchConfig
+	}{
+		{"no media", pipeline.BranchConfig{Name: "x", File: &pipeline.FileOutput{Path: "/tmp/x.mp4"}}},
+		{"no output", pipeline.BranchConfig{Name: "x", Audio: &pipeline.AudioEncoding{BitrateKbps: 64}}},
+		{"mp4 without video", pipeline.BranchConfig{Name: "x", Audio: &pipeline.AudioEncoding{BitrateKbps: 64}, File: &pipeline.FileOutput{Path: "/tmp/x.mp4", Container: pipeline.MP4}}},
+		{"ogg with video", pipeline.BranchConfig{Name: "x", Video: &pipeline.VideoEncoding{BitrateKbps: 1000, FPS: 30}, File: &pipeline.FileOutput{Path: "/tmp/x.ogg", Container: pipeline.OGG}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := pipeline.NewBranch(tc.cfg, pipeline.BranchEvents{}); err == nil {
+				t.Fatal("NewBranch accepted a config it cannot build")
+			}
+		})
+	}
+}
+
+func checkMP4(t *testing.T, path string, w, h int, seconds, tol float64) {
+	t.Helper()
+	p, err := mediatest.ProbeFile(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.First("video")
+	if v == nil || v.CodecName != "h264" || v.Width != w || v.Height != h {
+		t.Fatalf("%s: video = %+v, want h264 %dx%d", filepath.Base(path), v, w, h)
+	}
+	if fps := v.FPS(); math.Abs(fps-30) > 1 {
+		t.Errorf("%s: %.2f fps, want 30 +/- 1", filepath.Base(path), fps)
+	}
+	if d := p.Duration(); math.Abs(d-seconds) > tol {
+		t.Errorf("%s: duration %.2f s, want %g +/- %g", filepath.Base(path), d, seconds, tol)
+	}
+	if a := p.First("audio"); a == nil || a.CodecName != "aac" {
+		t.Errorf("%s: audio = %+v, want aac", filepath.Base(path), a)
+	}
+	t.Logf("%s: %dx%d %.2f fps, %.2f s, %s frames decoded", filepath.Base(path), v.Width, v.Height, v.FPS(), p.Duration(), v.NbReadFrames)
+	checkTone(t, path, 523)
+}
+
+func checkTone(t *testing.T, path string, hz float64) {
+	t.Helper()
+	pcm, err := mediatest.AudioPCM(path, 48000, 0.5, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tone := mediatest.ToneLevel(pcm, 48000, hz)
+	off := mediatest.ToneLevel(pcm, 48000, hz*1.37)
+	if tone < 0.05 || tone < 10*off {
+		t.Errorf("%s: %g Hz at level %.3f (off-tone %.3f), want a clear tone", filepath.Base(path), hz, tone, off)
+	}
+}
+
+func TestMain(m *testing.M) {
+	if _, err := exec.LookPath("Xvfb"); err != nil {
+		fmt.Println("Xvfb missing: run make deps")
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,297 @@
+// Roomcast layout template: joins a LiveKit room as the (hidden,
+// subscribe-only) recorder and draws it. The contract is LiveKit Egress's:
+//
+//   query: url (LiveKit ws URL), token (recorder's access token), layout
+//   console.log('START_RECORDING') once the room is on screen: after the
+//     first video frame is shown, or ~1 s after connecting when nobody
+//     publishes video (at most 5 s after connecting in any case);
+//   console.log('END_RECORDING') when the room disconnects or ends;
+//   errors: shown in div.error and console.error'd.
+//
+// Live layout changes: window.roomcastSetLayout(name) (what the Roomcast
+// engine calls), or recorder metadata {"layout": name} (what LiveKit Egress's
+// UpdateLayout does through the egress SDK).
+
+import { ParticipantEvent, Room, RoomEvent, Track, setLogLevel } from 'livekit-client';
+import { LAYOUT_NAMES, parseLayout } from './geometry.js';
+import { isShown } from './people.js';
+import { SpeakerSelector } from './speaker.js';
+import { Stage } from './stage.js';
+
+/** With nobody publishing video, start this long after connecting. */
+const NO_VIDEO_START_MS = 1000;
+/** Start anyway if published video has not shown a frame by then (Egress waits 5 s too). */
+const FIRST_FRAME_TIMEOUT_MS = 5000;
+
+const errorEl = document.querySelector('div.error');
+const audioEl = document.getElementById('audio');
+const params = new URLSearchParams(window.location.search);
+
+let layoutError = '';
+let fatalError = '';
+
+function paintError() {
+  errorEl.textContent = [fatalError, layoutError].filter(Boolean).join('\n');
+}
+
+function fail(message, err) {
+  fatalError = message;
+  paintError();
+  console.error(`roomcast: ${message}`, err ?? '');
+}
+
+// ---- recording signals ------------------------------------------------------
+
+let connected = false;
+let started = false;
+let ended = false;
+let frameSeen = false;
+
+function startRecording() {
+  if (started || ended) return;
+  started = true;
+  console.log('START_RECORDING');
+}
+
+function endRecording() {
+  if (ended) return;
+  ended = true;
+  console.log('END_RECORDING');
+}
+
+// ---- stage and layout -------------------------------------------------------
+
+const stage = new Stage(document.getElementById('stage'), {
+  onFirstFrame: () => {
+    frameSeen = true;
+    if (connected) startRecording();
+  },
+});
+
+/**
+ * Switches the layout without reloading. Returns the layout's canonical name;
+ * throws (and leaves the layout as it is) for an unknown name.
+ * @param {string} name
+ */
+function setLayout(name) {
+  const parsed = parseLayout(name);
+  if (!parsed) {
+    throw new Error(`unknown layout ${JSON.stringify(name)}; expected one of ${LAYOUT_NAMES.join(', ')}`);
+  }
+  layoutError = '';
+  paintError();
+  stage.setLayout(parsed);
+  return parsed.name;
+}
+window.roomcastSetLayout = setLayout;
+
+const requested = params.get('layout');
+if (parseLayout(requested)) {
+  setLayout(requested);
+} else {
+  // Still record (as a grid), but make the mistake visible.
+  layoutError = `unknown layout ${JSON.stringify(requested)}; showing "grid". Expected one of: ${LAYOUT_NAMES.join(', ')}`;
+  paintError();
+  console.error(`roomcast: ${layoutError}`);
+  stage.setLayout(parseLayout('grid'));
+}
+
+// ---- room -> view models ----------------------------------------------------
+
+const room = new Room({
+  adaptiveStream: { pauseVideoInBackground: false },
+  dynacast: false,
+  disconnectOnPageLeave: true,
+});
+const speakers = new SpeakerSelector();
+const firstSeen = new Map(); // participant identity or track sid -> ms
+let seq = 0;
+let refreshQueued = false;
+let recheckTimer = 0;
+
+function seenAt(key) {
+  if (!firstSeen.has(key)) firstSeen.set(key, ++seq);
+  return firstSeen.get(key);
+}
+
+function videoSource(track) {
+  return {
+    id: `${track.sid}/${track.mediaStreamTrack?.id ?? ''}`,
+    attach: (el) => track.attach(el),
+    detach: (el) => track.detach(el),
+  };
+}
+
+/** The participant's camera: a Camera track, else a video track of unknown source. */
+function cameraPublication(p) {
+  const pubs = [...p.trackPublications.values()].filter((pub) => pub.kind === Track.Kind.Video);
+  return (
+    pubs.find((pub) => pub.source === Track.Source.Camera) ??
+    pubs.find((pub) => pub.source === Track.Source.Unknown) ??
+    null
+  );
+}
+
+function shownParticipants() {
+  return [...room.remoteParticipants.values()]
+    .filter((p) => isShown({ identity: p.identity, hidden: p.permissions?.hidden }))
+    .sort((a, b) => {
+      const ja = a.joinedAt?.getTime() ?? Infinity;
+      const jb = b.joinedAt?.getTime() ?? Infinity;
+      return ja !== jb ? ja - jb : seenAt(a.identity) - seenAt(b.identity);
+    });
+}
+
+function anyVideoPublished() {
+  return shownParticipants().some((p) =>
+    [...p.trackPublications.values()].some((pub) => pub.kind === Track.Kind.Video && !pub.isMuted),
+  );
+}
+
+function refresh() {
+  refreshQueued = false;
+  const people = shownParticipants();
+  const participants = [];
+  const screens = [];
+  for (const p of people) {
+    seenAt(p.identity);
+    const name = p.name || p.identity;
+    const cam = cameraPublication(p);
+    const camOn = cam && cam.isSubscribed && !cam.isMuted && cam.videoTrack;
+    const mic = p.getTrackPublication(Track.Source.Microphone);
+    participants.push({
+      id: p.identity,
+      name,
+      video: camOn ? videoSource(cam.videoTrack) : null,
+      micMuted: !mic || mic.isMuted,
+      speaking: p.isSpeaking,
+      lastSpokeAt: p.lastSpokeAt?.getTime(),
+    });
+    for (const pub of p.trackPublications.values()) {
+      if (pub.source !== Track.Source.ScreenShare || pub.kind !== Track.Kind.Video) continue;
+      if (!pub.isSubscribed || pub.isMuted || !pub.videoTrack) continue;
+      const dims = pub.dimensions;
+      screens.push({
+        id: pub.trackSid,
+        name,
+        video: videoSource(pub.videoTrack),
+        aspect: dims?.width && dims?.height ? dims.width / dims.height : undefined,
+        order: seenAt(pub.trackSid),
+      });
+    }
+  }
+  screens.sort((a, b) => b.order - a.order); // the newest share is featured
+
+  const withVideo = participants.filter((p) => p.video).map((p) => p.id);
+  const without = participants.filter((p) => !p.video).map((p) => p.id);
+  const choice = speakers.select([...withVideo, ...without], Date.now());
+  clearTimeout(recheckTimer);
+  if (choice.recheckAt !== null) {
+    recheckTimer = setTimeout(queueRefresh, Math.max(0, choice.recheckAt - Date.now()) + 10);
+  }
+  stage.render({ participants, screens, speakerId: choice.id });
+}
+
+/** Coalesces bursts of room events into one redraw. */
+function queueRefresh() {
+  if (refreshQueued) return;
+  refreshQueued = true;
+  queueMicrotask(refresh);
+}
+
+function attachAudio(track) {
+  if (track.kind !== Track.Kind.Audio) return;
+  const el = track.attach();
+  el.dataset.sid = track.sid ?? '';
+  audioEl.append(el);
+}
+
+function detachAudio(track) {
+  if (track.kind !== Track.Kind.Audio) return;
+  for (const el of track.detach()) el.remove();
+}
+
+function onMetadataChanged() {
+  const metadata = room.localParticipant.metadata;
+  if (!metadata) return;
+  let layout;
+  try {
+    layout = JSON.parse(metadata).layout;
+  } catch {
+    return; // metadata that is not ours
+  }
+  if (typeof layout !== 'string' || layout === '' || layout === stage.layout.name) return;
+  try {
+    setLayout(layout);
+  } catch (err) {
+    console.error(`roomcast: ${err.message}`);
+  }
+}
+
+room
+  .on(RoomEvent.ParticipantConnected, queueRefresh)
+  .on(RoomEvent.ParticipantDisconnected, queueRefresh)
+  .on(RoomEvent.TrackPublished, queueRefresh)
+  .on(RoomEvent.TrackUnpublished, queueRefresh)
+  .on(RoomEvent.TrackSubscribed, (track) => {
+    attachAudio(track);
+    queueRefresh();
+  })
+  .on(RoomEvent.TrackUnsubscribed, (track) => {
+    detachAudio(track);
+    queueRefresh();
+  })
+  .on(RoomEvent.TrackMuted, queueRefresh)
+  .on(RoomEvent.TrackUnmuted, queueRefresh)
+  .on(RoomEvent.ParticipantNameChanged, queueRefresh)
+  .on(RoomEvent.ParticipantPermissionsChanged, queueRefresh)
+  .on(RoomEvent.ActiveSpeakersChanged, (active) => {
+    speakers.setActive(active.map((p) => p.identity));
+    queueRefresh();
+  })
+  .on(RoomEvent.Reconnected, queueRefresh)
+  .on(RoomEvent.AudioPlaybackStatusChanged, () => {
+    if (!room.canPlaybackAudio) {
+      console.warn('roomcast: audio playback blocked; start Chromium with --autoplay-policy=no-user-gesture-required');
+      room.startAudio().catch(() => {});
+    }
+  })
+  .on(RoomEvent.Disconnected, () => {
+    clearTimeout(recheckTimer);
+    endRecording();
+  });
+room.localParticipant.on(ParticipantEvent.ParticipantMetadataChanged, onMetadataChanged);
+
+async function main() {
+  setLogLevel('warn');
+  const url = params.get('url');
+  const token = params.get('token');
+  if (!url || !token) {
+    fail(`missing ${!url ? 'url' : 'token'} query parameter; the page expects ?url=<LiveKit ws URL>&token=<access token>&layout=<name>`);
+    return;
+  }
+  try {
+    // No STUN/TURN: everything runs on this machine, and nothing may leave it.
+    await room.connect(url, token, { autoSubscribe: true, rtcConfig: { iceServers: [] } });
+  } catch (err) {
+    fail(`could not connect to ${url}: ${err?.message ?? err}`, err);
+    return;
+  }
+  connected = true;
+  stage.setEmptyText('Waiting for participants');
+  onMetadataChanged();
+  room.startAudio().catch((err) => console.warn('roomcast: startAudio:', err?.message ?? err));
+  refresh();
+  if (frameSeen) startRecording();
+  setTimeout(() => {
+    if (!anyVideoPublished()) startRecording();
+  }, NO_VIDEO_START_MS);
+  setTimeout(() => {
+    if (!started && !ended) {
+      console.warn(`roomcast: no video frame within ${FIRST_FRAME_TIMEOUT_MS} ms; starting anyway`);
+      startRecording();
+    }
+  }, FIRST_FRAME_TIMEOUT_MS);
+}
+
+main();
