@@ -88,9 +88,9 @@ type Branch struct {
 	activeOnce sync.Once
 	failOnce   sync.Once
 	detaching  sync.Once
-	eos       chan struct{} // closed when every sink saw EOS
-	eosCount  int
-	eosMu     sync.Mutex
+	eos        chan struct{} // closed when every sink saw EOS
+	eosCount   int
+	eosMu      sync.Mutex
 }
 
 // input is one ghost sink pad of the branch and the raw tee pad feeding it.
