@@ -7,18 +7,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/livekit/protocol/livekit"
 	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"google.golang.org/protobuf/encoding/protojson"
 
+	"roomcast/engine"
 	"roomcast/engine/demo"
+	"roomcast/engine/request"
 )
 
 const usage = `Roomcast Studio: record and stream LiveKit rooms.
@@ -26,6 +32,10 @@ const usage = `Roomcast Studio: record and stream LiveKit rooms.
 Usage:
   roomcast [flags]                 open the studio (for now: the demo room)
   roomcast demo [flags]            run the embedded LiveKit demo room
+  roomcast record [flags] REQUEST  run one egress from a LiveKit request
+                                   (RoomCompositeEgressRequest JSON, as for
+                                   lk egress start --type room-composite;
+                                   - reads standard input)
   roomcast help                    this text
 
 Configuration, highest first: flags, environment (LIVEKIT_URL,
@@ -51,6 +61,8 @@ func run(args []string) error {
 	switch cmd {
 	case "", "demo":
 		return runDemo(args)
+	case "record":
+		return runRecord(args)
 	case "help":
 		fmt.Print(usage)
 		return nil
@@ -63,14 +75,13 @@ func runDemo(args []string) error {
 	fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
 	fs.Int("participants", demo.DefaultParticipants, "synthetic participants to join (0-64)")
 	fs.String("room", demo.DefaultRoom, "name of the demo room")
-	v, err := loadConfig(fs, args)
+	v, err := loadConfig(fs, args, 0)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 	n := v.GetInt("participants")
 	d, err := demo.Start(ctx, demo.Options{
 		Room:           v.GetString("room"),
@@ -91,9 +102,12 @@ func runDemo(args []string) error {
 	return nil
 }
 
+func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+
 // loadConfig parses flags and layers them over the environment and the
 // config file: flags > LIVEKIT_* / ROOMCAST_* > config file > defaults.
-func loadConfig(fs *pflag.FlagSet, args []string) (*viper.Viper, error) {
+// positional is how many arguments the command takes besides flags.
+func loadConfig(fs *pflag.FlagSet, args []string, positional int) (*viper.Viper, error) {
 	fs.String("config", "", "config file (default $XDG_CONFIG_HOME/roomcast/config.yaml)")
 	fs.String("livekit-url", "", "LiveKit server URL (env LIVEKIT_URL)")
 	fs.String("api-key", "", "LiveKit API key (env LIVEKIT_API_KEY)")
@@ -104,8 +118,11 @@ func loadConfig(fs *pflag.FlagSet, args []string) (*viper.Viper, error) {
 		}
 		return nil, fmt.Errorf("%w; run `roomcast help`", err)
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q; run `roomcast help`", fs.Arg(0))
+	if fs.NArg() > positional {
+		return nil, fmt.Errorf("unexpected argument %q; run `roomcast help`", fs.Arg(positional))
+	}
+	if fs.NArg() < positional {
+		return nil, fmt.Errorf("%s needs %d argument(s); run `roomcast help`", fs.Name(), positional)
 	}
 
 	v := viper.New()
@@ -149,4 +166,138 @@ func loadConfig(fs *pflag.FlagSet, args []string) (*viper.Viper, error) {
 		}
 	}
 	return v, nil
+}
+
+func runRecord(args []string) error {
+	fs := pflag.NewFlagSet("record", pflag.ContinueOnError)
+	fs.Bool("demo", false, "start the embedded demo room (named after the request's room_name) and record it")
+	fs.Duration("duration", 0, "stop after this long (e.g. 30s); 0 records until Ctrl-C or the room ends")
+	fs.String("output-dir", "", "folder for relative file paths (default: the working directory)")
+	v, err := loadConfig(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	data, err := readRequest(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	req, warnings, err := request.Parse(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	for _, w := range warnings {
+		logf("warning: %s", w)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg := engine.Config{
+		LiveKitURL: v.GetString("livekit.url"),
+		APIKey:     v.GetString("livekit.api_key"),
+		APISecret:  v.GetString("livekit.api_secret"),
+		OutputDir:  v.GetString("output-dir"),
+		Logf:       logf,
+	}
+	if v.GetBool("demo") {
+		d, err := demo.Start(ctx, demo.Options{Room: req.RoomName, Logf: logf})
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		cfg.LiveKitURL, cfg.APIKey, cfg.APISecret = d.URL(), d.APIKey(), d.APISecret()
+	}
+	studio, err := engine.NewLocal(cfg)
+	if err != nil {
+		return err
+	}
+	defer studio.Close()
+
+	updates := studio.Watch(ctx)
+	info, err := studio.Start(ctx, req)
+	if err != nil {
+		return err
+	}
+	id := info.EgressId
+	logf("%s %s", id, info.Status)
+	final := waitEgress(ctx, id, updates, v.GetDuration("duration"))
+	if final == nil {
+		logf("%s stopping", id)
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if final, err = studio.Stop(stopCtx, id); err != nil {
+			return err
+		}
+	}
+	out, err := protojson.MarshalOptions{Multiline: true, UseProtoNames: true}.Marshal(final)
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(out))
+	if final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		return fmt.Errorf("egress %s ended %s: %s", id, final.Status, final.Error)
+	}
+	for _, f := range final.FileResults {
+		logf("recording saved to %s (%d bytes, %.1f s)", f.Location, f.Size, time.Duration(f.Duration).Seconds())
+	}
+	return nil
+}
+
+// waitEgress prints progress until the egress ends by itself (its final
+// info is returned) or the caller should stop it (nil: Ctrl-C, or
+// duration after it became ACTIVE; 0 means no limit).
+func waitEgress(ctx context.Context, id string, updates <-chan *livekit.EgressInfo, duration time.Duration) *livekit.EgressInfo {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	began := time.Now()
+	last := livekit.EgressStatus_EGRESS_STARTING
+	var deadline <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-deadline:
+			return nil
+		case <-tick.C:
+			if last == livekit.EgressStatus_EGRESS_ACTIVE {
+				logf("%s recording %s", id, time.Since(began).Round(time.Second))
+			}
+		case info, ok := <-updates:
+			if !ok {
+				return nil
+			}
+			if info.EgressId != id || info.Status == last {
+				continue
+			}
+			last = info.Status
+			logf("%s %s%s", id, info.Status, errSuffix(info.Error))
+			switch info.Status {
+			case livekit.EgressStatus_EGRESS_ACTIVE:
+				began = time.Now()
+				if duration > 0 {
+					deadline = time.After(duration)
+				}
+			case livekit.EgressStatus_EGRESS_COMPLETE, livekit.EgressStatus_EGRESS_FAILED,
+				livekit.EgressStatus_EGRESS_ABORTED, livekit.EgressStatus_EGRESS_LIMIT_REACHED:
+				return info
+			}
+		}
+	}
+}
+
+func errSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+func readRequest(path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("request file: %w", err)
+	}
+	return data, nil
 }

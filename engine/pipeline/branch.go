@@ -86,6 +86,8 @@ type Branch struct {
 	sinks  []*gst.Element
 
 	activeOnce sync.Once
+	offsetOnce sync.Once
+	offset     int64 // ns subtracted from the inputs' running time
 	failOnce   sync.Once
 	detaching  sync.Once
 	eos        chan struct{} // closed when every sink saw EOS
@@ -260,9 +262,27 @@ func (b *Branch) fail(err error) {
 	})
 }
 
+// zeroTimestampsFrom holds the tee pad's first buffer until the branch's
+// pads are offset so that its timestamps start at zero. One offset, taken
+// from the first buffer of any input, serves every input, so video and
+// audio stay in sync. (An offset from the clock at attach time would put
+// buffers already in flight, the first key frame among them, before zero,
+// where the muxer drops them.) The raw tees carry live-source segments
+// that start at 0, so a buffer's PTS is its running time.
+func (b *Branch) zeroTimestampsFrom(in *input) {
+	in.teePad.AddProbe(gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		buf := info.GetBuffer()
+		if buf == nil || buf.PresentationTimestamp() == gst.ClockTimeNone {
+			return gst.PadProbePass
+		}
+		b.offsetOnce.Do(func() { b.offset = int64(buf.PresentationTimestamp()) })
+		in.ghost.SetOffset(-b.offset)
+		return gst.PadProbeRemove
+	})
+}
+
 // Attach adds the branch to the capture and links it to the raw tees. The
-// branch's timestamps start at zero: its pads are offset by the pipeline's
-// running time at attach.
+// branch's timestamps start at zero (see zeroTimestampsFrom).
 func (c *Capture) Attach(b *Branch) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -295,10 +315,9 @@ func (c *Capture) Attach(b *Branch) error {
 		c.removeLocked(b)
 		return fmt.Errorf("branch %s: could not start (state sync failed)", b.cfg.Name)
 	}
-	offset := c.RunningTime()
 	for _, in := range b.inputs {
 		in.teePad = in.tee.GetRequestPad("src_%u")
-		in.ghost.SetOffset(-int64(offset))
+		b.zeroTimestampsFrom(in)
 		if ret := in.teePad.Link(in.ghost.Pad); ret != gst.PadLinkOK {
 			c.removeLocked(b)
 			return fmt.Errorf("branch %s: link %s: %s", b.cfg.Name, in.ghost.GetName(), ret)

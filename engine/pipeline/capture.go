@@ -105,8 +105,12 @@ func NewCapture(cfg CaptureConfig) (*Capture, error) {
 		if c.videoTee, err = p.GetElementByName("rawvideo"); err != nil {
 			return nil, fmt.Errorf("capture: %w", err)
 		}
-		// Count captured frames: the delivered-frames figure of the bench.
-		c.videoTee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+		grab, err := p.GetElementByName("grab")
+		if err != nil {
+			return nil, fmt.Errorf("capture: %w", err)
+		}
+		// Count grabbed frames: the delivered-frames figure of the bench.
+		grab.GetStaticPad("src").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
 			c.rawFrames.Add(1)
 			return gst.PadProbeOK
 		})
@@ -136,8 +140,11 @@ func NewCapture(cfg CaptureConfig) (*Capture, error) {
 func captureDescription(cfg CaptureConfig) string {
 	var b strings.Builder
 	if cfg.Display != "" {
-		fmt.Fprintf(&b, "ximagesrc display-name=%s use-damage=false show-pointer=false "+
-			"! video/x-raw,framerate=%d/1 ! videoconvert ! videoscale "+
+		// videorate makes the output constant-rate: a frame the screen
+		// grab missed (CPU contention) is a repeated frame, not a gap in
+		// the timeline. Captured frames are counted before it.
+		fmt.Fprintf(&b, "ximagesrc name=grab display-name=%s use-damage=false show-pointer=false "+
+			"! video/x-raw,framerate=%d/1 ! videoconvert ! videoscale ! videorate skip-to-first=true "+
 			"! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 "+
 			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 			"! tee name=rawvideo allow-not-linked=true ",
@@ -156,7 +163,7 @@ func captureDescription(cfg CaptureConfig) string {
 		if cfg.PulseServer != "" {
 			server = "server=" + cfg.PulseServer
 		}
-		fmt.Fprintf(&b, "pulsesrc device=%s %s do-timestamp=true provide-clock=false "+
+		fmt.Fprintf(&b, "pulsesrc device=%s %s provide-clock=false "+
 			"! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=2 "+
 			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 			"! tee name=rawaudio allow-not-linked=true ",
@@ -178,7 +185,8 @@ func previewSize(w, h, pw int) (int, int) {
 // Failed delivers a fatal capture error (the screen or audio source broke).
 func (c *Capture) Failed() <-chan error { return c.fatal }
 
-// RawFrames counts the video frames captured so far.
+// RawFrames counts the frames grabbed from the screen so far (before any
+// is repeated to keep the rate constant).
 func (c *Capture) RawFrames() uint64 { return c.rawFrames.Load() }
 
 // RunningTime is the pipeline's running time now.

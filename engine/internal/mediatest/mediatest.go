@@ -173,3 +173,15 @@ func stderrOf(err error) string {
 	}
 	return ""
 }
+
+// RegionContains reports whether the part r of img holds a pixel within tol
+// of want (sampled every step pixels).
+func RegionContains(img image.Image, r image.Rectangle, want color.RGBA, tol, step int) bool {
+	sub, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	if !ok {
+		return false
+	}
+	return Contains(sub.SubImage(r), want, tol, step)
+}

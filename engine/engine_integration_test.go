@@ -1,0 +1,344 @@
+//go:build integration
+
+package engine_test
+
+import (
+	"context"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	protologger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"roomcast/engine"
+	"roomcast/engine/demo"
+	"roomcast/engine/internal/mediatest"
+	"roomcast/engine/internal/proctest"
+)
+
+func TestMain(m *testing.M) {
+	lksdk.SetLogger(protologger.GetDiscardLogger())
+	os.Exit(m.Run())
+}
+
+// studio is the demo room with the embedded engine pointed at it.
+type studio struct {
+	demo   *demo.Demo
+	engine *engine.Local
+}
+
+func newStudio(t *testing.T, participants int) *studio {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := demo.Start(ctx, demo.Options{Participants: participants, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	l, err := engine.NewLocal(engine.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("engine close: %v", err)
+		}
+	})
+	return &studio{demo: d, engine: l}
+}
+
+// record starts req, waits until it is ACTIVE, records for d, stops it and
+// returns its final info. It fails the test if Stop takes over 5 s.
+func (s *studio) record(t *testing.T, req *livekit.RoomCompositeEgressRequest, d time.Duration) *livekit.EgressInfo {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	updates := s.engine.Watch(ctx)
+	info, err := s.engine.Start(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Status != livekit.EgressStatus_EGRESS_STARTING || !strings.HasPrefix(info.EgressId, "EG_") {
+		t.Fatalf("Start returned %s %q, want EGRESS_STARTING and an EG_ id", info.Status, info.EgressId)
+	}
+	waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	time.Sleep(d) // the recording itself
+	stopCtx, stopCancel := context.WithTimeout(ctx, 5*time.Second)
+	defer stopCancel()
+	final, err := s.engine.Stop(stopCtx, info.EgressId)
+	if err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if final.Status != livekit.EgressStatus_EGRESS_COMPLETE || final.Error != "" {
+		t.Fatalf("final status %s (%q), want EGRESS_COMPLETE", final.Status, final.Error)
+	}
+	if len(final.FileResults) != 1 || final.FileResults[0].Size == 0 || final.FileResults[0].Duration <= 0 {
+		t.Fatalf("file results = %v, want one file with a size and a duration", final.FileResults)
+	}
+	return final
+}
+
+func waitStatus(t *testing.T, updates <-chan *livekit.EgressInfo, id string, want livekit.EgressStatus, timeout time.Duration) *livekit.EgressInfo {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case info := <-updates:
+			if info.EgressId != id {
+				continue
+			}
+			if info.Status == want {
+				return info
+			}
+			if info.Status == livekit.EgressStatus_EGRESS_FAILED || info.Status == livekit.EgressStatus_EGRESS_ABORTED {
+				t.Fatalf("egress %s: %s: %s", id, info.Status, info.Error)
+			}
+		case <-deadline:
+			t.Fatalf("egress %s not %s within %s", id, want, timeout)
+		}
+	}
+}
+
+func fileRequest(path string, preset livekit.EncodingOptionsPreset) *livekit.RoomCompositeEgressRequest {
+	req := &livekit.RoomCompositeEgressRequest{
+		RoomName:    demo.DefaultRoom,
+		Layout:      "grid",
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}},
+	}
+	if preset != livekit.EncodingOptionsPreset_H264_720P_30 {
+		req.Options = &livekit.RoomCompositeEgressRequest_Preset{Preset: preset}
+	}
+	return req
+}
+
+// verifyVideo checks an MP4 of the demo room: codec, size, frame rate,
+// duration, every frame decodable, each participant's colour in the middle
+// frame, and each participant's tone in the audio.
+func verifyVideo(t *testing.T, path string, w, h int, seconds float64, people []demo.Persona) {
+	t.Helper()
+	p, err := mediatest.ProbeFile(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.First("video")
+	if v == nil || v.CodecName != "h264" || v.Width != w || v.Height != h {
+		t.Fatalf("video = %+v, want h264 %dx%d", v, w, h)
+	}
+	if math.Abs(v.FPS()-30) > 1 {
+		t.Errorf("%.2f fps, want 30 +/- 1", v.FPS())
+	}
+	dur := p.Duration()
+	if math.Abs(dur-seconds) > 1 {
+		t.Errorf("duration %.2f s, want %g +/- 1", dur, seconds)
+	}
+	// Every frame of the video track decodes: the count matches its own
+	// duration (the audio track may start a little later or earlier).
+	frames := atoi(v.NbReadFrames)
+	vdur, _ := strconv.ParseFloat(v.Duration, 64)
+	if want := vdur * 30; math.Abs(float64(frames)-want) > 2 {
+		t.Errorf("%d frames decoded in a %.2f s video track, want %.0f", frames, vdur, want)
+	}
+	if a := p.First("audio"); a == nil || a.CodecName != "aac" {
+		t.Errorf("audio = %+v, want aac", a)
+	}
+	t.Logf("%s: h264 %dx%d %.2f fps, %.2f s, %d frames", filepath.Base(path), v.Width, v.Height, v.FPS(), dur, frames)
+
+	img, err := mediatest.FrameAt(path, dur/2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, person := range people {
+		if !mediatest.Contains(img, person.Color, 50, 6) {
+			t.Errorf("middle frame has no %s (%v)", person.Identity, person.Color)
+		}
+	}
+	verifyTones(t, path, people)
+}
+
+func verifyTones(t *testing.T, path string, people []demo.Persona) {
+	t.Helper()
+	pcm, err := mediatest.AudioPCM(path, 48000, 1, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 550 Hz lies between the demo's tones: the noise floor to beat.
+	floor := mediatest.ToneLevel(pcm, 48000, 550)
+	for _, person := range people {
+		lvl := mediatest.ToneLevel(pcm, 48000, person.ToneHz)
+		if lvl < 0.01 || lvl < 5*floor {
+			t.Errorf("%s's %g Hz tone at %.4f (floor %.4f): not heard", person.Identity, person.ToneHz, lvl, floor)
+		}
+	}
+}
+
+func TestRecordDemoRoom(t *testing.T) {
+	s := newStudio(t, 3)
+	people := s.demo.Participants()
+	dir := t.TempDir()
+
+	t.Run("landscape default preset with a preview and a warm second egress", func(t *testing.T) {
+		// A preview keeps the composite up, as in the studio window.
+		var frames atomic.Int64
+		var last atomic.Pointer[image.RGBA]
+		stop, err := s.engine.Preview(context.Background(), fileRequest("", livekit.EncodingOptionsPreset_H264_720P_30), func(img *image.RGBA) {
+			frames.Add(1)
+			last.Store(img)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		waitFor(t, 30*time.Second, "first preview frame", func() bool { return frames.Load() > 0 })
+		browsers := countBrowsers()
+
+		first := filepath.Join(dir, "landscape.mp4")
+		second := filepath.Join(dir, "warm.mp4")
+		done := make(chan *livekit.EgressInfo)
+		go func() {
+			time.Sleep(3 * time.Second)
+			began := time.Now()
+			info := s.record(t, fileRequest(second, livekit.EncodingOptionsPreset_H264_720P_30), 4*time.Second)
+			t.Logf("warm egress: Start to ACTIVE %v", time.Unix(0, info.StartedAt).Sub(began).Round(time.Millisecond))
+			done <- info
+		}()
+		info := s.record(t, fileRequest(first, livekit.EncodingOptionsPreset_H264_720P_30), 10*time.Second)
+		<-done
+		if got := countBrowsers(); got != browsers {
+			t.Errorf("chromium processes went from %d to %d: the egresses did not share the running composite", browsers, got)
+		}
+		if info.FileResults[0].Filename != first {
+			t.Errorf("file result %q, want %q", info.FileResults[0].Filename, first)
+		}
+		verifyVideo(t, first, 1280, 720, 10, people)
+		verifyVideo(t, second, 1280, 720, 4, people)
+
+		n := frames.Load()
+		if n < 100 {
+			t.Errorf("preview delivered %d frames over about 15 s, want >= 100 (10 fps)", n)
+		}
+		img := last.Load()
+		if b := img.Bounds(); b.Dx() != 480 || b.Dy() != 270 {
+			t.Errorf("preview frame %v, want 480x270", b)
+		}
+		for _, p := range people {
+			if !mediatest.Contains(img, p.Color, 60, 3) {
+				t.Errorf("preview frame has no %s", p.Identity)
+			}
+		}
+	})
+
+	t.Run("portrait", func(t *testing.T) {
+		path := filepath.Join(dir, "portrait.mp4")
+		s.record(t, fileRequest(path, livekit.EncodingOptionsPreset_PORTRAIT_H264_720P_30), 5*time.Second)
+		verifyVideo(t, path, 720, 1280, 5, people)
+	})
+
+	t.Run("audio only", func(t *testing.T) {
+		path := filepath.Join(dir, "audio.ogg")
+		req := fileRequest(path, livekit.EncodingOptionsPreset_H264_720P_30)
+		req.AudioOnly = true
+		s.record(t, req, 5*time.Second)
+		p, err := mediatest.ProbeFile(path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.First("video") != nil {
+			t.Error("audio-only file has a video stream")
+		}
+		if a := p.First("audio"); a == nil || a.CodecName != "opus" {
+			t.Fatalf("audio = %+v, want opus", a)
+		}
+		if d := p.Duration(); math.Abs(d-5) > 1 {
+			t.Errorf("duration %.2f s, want 5 +/- 1", d)
+		}
+		verifyTones(t, path, people)
+	})
+
+	t.Run("bad request starts nothing", func(t *testing.T) {
+		before := len(proctest.Descendants(os.Getpid()))
+		req := fileRequest(filepath.Join(dir, "x.mp4"), livekit.EncodingOptionsPreset_H264_720P_30)
+		req.Layout = "mosaic"
+		_, err := s.engine.Start(context.Background(), req)
+		if err == nil || !strings.Contains(err.Error(), "layout") || !strings.Contains(err.Error(), "grid") {
+			t.Fatalf("err = %v, want one naming the layout field and listing the layouts", err)
+		}
+		if after := len(proctest.Descendants(os.Getpid())); after > before {
+			t.Errorf("a refused request started %d processes", after-before)
+		}
+	})
+}
+
+// TestRoomEndCompletesEgress: deleting the room ends the page (END_RECORDING
+// or disconnect), and the egress completes with a playable file.
+func TestRoomEndCompletesEgress(t *testing.T) {
+	s := newStudio(t, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	updates := s.engine.Watch(ctx)
+	path := filepath.Join(t.TempDir(), "ended.mp4")
+	info, err := s.engine.Start(ctx, fileRequest(path, livekit.EncodingOptionsPreset_H264_720P_30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	time.Sleep(3 * time.Second)
+	rooms := lksdk.NewRoomServiceClient(s.demo.HTTPURL(), s.demo.APIKey(), s.demo.APISecret())
+	if _, err := rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: demo.DefaultRoom}); err != nil {
+		t.Fatal(err)
+	}
+	final := waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, 20*time.Second)
+	if len(final.FileResults) != 1 {
+		t.Fatalf("file results = %v", final.FileResults)
+	}
+	p, err := mediatest.ProbeFile(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := p.First("video"); v == nil || atoi(v.NbReadFrames) < 60 {
+		t.Errorf("video = %+v, want at least 60 decoded frames", v)
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for: %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// countBrowsers counts Chromium browser processes started by this test
+// (not their renderer, GPU and utility children, which come and go).
+func countBrowsers() int {
+	n := 0
+	for _, pid := range proctest.Descendants(os.Getpid()) {
+		cmd := proctest.Command(pid)
+		if strings.Contains(cmd, "chromium") && !strings.Contains(cmd, "--type=") {
+			n++
+		}
+	}
+	return n
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}

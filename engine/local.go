@@ -1,0 +1,357 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"sync"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/proto"
+
+	"roomcast/engine/audio"
+	"roomcast/engine/request"
+	"roomcast/layouts"
+)
+
+// DefaultStartTimeout is how long a template has to log START_RECORDING.
+// A layout page is on screen 1.1-2.5 s after Chromium starts (RECIPES);
+// LiveKit Egress waits about 20 s too.
+const DefaultStartTimeout = 20 * time.Second
+
+// Config sets up the embedded engine.
+type Config struct {
+	// LiveKitURL, APIKey and APISecret name the LiveKit server whose rooms
+	// are recorded.
+	LiveKitURL, APIKey, APISecret string
+	// OutputDir is where relative file paths land; "" is the working dir.
+	OutputDir string
+	// StartTimeout overrides DefaultStartTimeout.
+	StartTimeout time.Duration
+	// Logf receives progress lines; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// Local is the embedded engine: composites on this machine.
+type Local struct {
+	cfg   Config
+	board *infoBoard
+	pages *layouts.Server
+
+	pulseMu sync.Mutex
+	pulse   *audio.Server
+
+	mu         sync.Mutex
+	composites map[compositeKey]*compositeSlot
+	egresses   map[string]*egress
+	closed     bool
+}
+
+// compositeSlot lets concurrent requests for one key wait for a single
+// start instead of launching two browsers.
+type compositeSlot struct {
+	ready chan struct{}
+	comp  *composite
+	err   error
+	users int // egresses and previews holding it
+}
+
+var _ Studio = (*Local)(nil)
+
+// NewLocal starts the engine's shared parts (the layout server); the rest
+// starts with the first composite.
+func NewLocal(cfg Config) (*Local, error) {
+	if cfg.LiveKitURL == "" || cfg.APIKey == "" || cfg.APISecret == "" {
+		return nil, errors.New("livekit: URL, API key and API secret are all needed; set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET, or use the demo room")
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	pages, err := layouts.Serve()
+	if err != nil {
+		return nil, fmt.Errorf("layout server: %w", err)
+	}
+	return &Local{
+		cfg:        cfg,
+		board:      newInfoBoard(),
+		pages:      pages,
+		composites: map[compositeKey]*compositeSlot{},
+		egresses:   map[string]*egress{},
+	}, nil
+}
+
+func (l *Local) deps() compositeDeps {
+	return compositeDeps{
+		livekitURL:   l.cfg.LiveKitURL,
+		apiKey:       l.cfg.APIKey,
+		apiSecret:    l.cfg.APISecret,
+		pageURL:      l.pages.URL,
+		pulse:        l.pulseServer,
+		startTimeout: l.cfg.StartTimeout,
+		logf:         l.cfg.Logf,
+	}
+}
+
+func (l *Local) pulseServer(ctx context.Context) (*audio.Server, error) {
+	l.pulseMu.Lock()
+	defer l.pulseMu.Unlock()
+	if l.pulse == nil {
+		s, err := audio.EnsureServer(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.pulse = s
+	}
+	return l.pulse, nil
+}
+
+// acquire returns the running composite for key, starting it if needed.
+// For an audio-only key, a running composite with video serves as well.
+func (l *Local) acquire(ctx context.Context, key compositeKey) (*composite, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, errors.New("the engine is closed")
+	}
+	slot := l.composites[key]
+	if slot == nil && key.audioOnly {
+		slot = l.composites[compositeKey{CompositeKey: key.CompositeKey}]
+	}
+	if slot == nil {
+		slot = &compositeSlot{ready: make(chan struct{})}
+		l.composites[key] = slot
+		go func() {
+			// The start outlives the request's context: a composite is
+			// shared, and the next caller may want it.
+			slot.comp, slot.err = startComposite(context.WithoutCancel(ctx), key, l.deps())
+			close(slot.ready)
+			if slot.err != nil {
+				l.mu.Lock()
+				delete(l.composites, key)
+				l.mu.Unlock()
+				return
+			}
+			go l.reapWhenEnded(key, slot)
+		}()
+	}
+	slot.users++
+	l.mu.Unlock()
+
+	select {
+	case <-slot.ready:
+	case <-ctx.Done():
+		l.release(key, slot)
+		return nil, ctx.Err()
+	}
+	if slot.err != nil {
+		l.release(key, slot)
+		return nil, slot.err
+	}
+	return slot.comp, nil
+}
+
+// release drops one user; the last one out closes the composite.
+func (l *Local) release(key compositeKey, slot *compositeSlot) {
+	l.mu.Lock()
+	slot.users--
+	last := slot.users == 0 && slot.comp != nil
+	if last && l.composites[key] == slot {
+		delete(l.composites, key)
+	}
+	l.mu.Unlock()
+	if last {
+		if err := slot.comp.close(); err != nil {
+			l.cfg.Logf("composite %s: close: %v", key, err)
+		}
+	}
+}
+
+// reapWhenEnded forgets a composite whose room view ended, so that the next
+// request starts a fresh one; its egresses end themselves.
+func (l *Local) reapWhenEnded(key compositeKey, slot *compositeSlot) {
+	<-slot.comp.ended
+	l.mu.Lock()
+	if l.composites[key] == slot {
+		delete(l.composites, key)
+	}
+	l.mu.Unlock()
+}
+
+func (l *Local) slotFor(c *composite) (compositeKey, *compositeSlot) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, s := range l.composites {
+		if s.comp == c {
+			return k, s
+		}
+	}
+	return c.key, nil
+}
+
+// Start validates the request and begins the egress; it returns as soon
+// as the egress is STARTING.
+func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {
+	plan, err := request.Build(req, request.Options{Now: time.Now(), OutputDir: l.cfg.OutputDir})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range plan.Warnings {
+		l.cfg.Logf("request: %s", w)
+	}
+	if err := supported(plan); err != nil {
+		return nil, err
+	}
+	e := newEgress(l, req, plan)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, errors.New("the engine is closed")
+	}
+	l.egresses[e.id] = e
+	l.mu.Unlock()
+	info := l.board.get(e.id)
+	go e.run()
+	return info, nil
+}
+
+// supported refuses, at request time, outputs this engine does not write
+// yet, so that nothing starts half-way.
+func supported(p *request.Plan) error {
+	switch {
+	case len(p.Streams) > 0:
+		return errors.New("stream_outputs: RTMP streaming is not available in this build yet; record to a file")
+	case len(p.Segments) > 0:
+		return errors.New("segment_outputs: HLS is not available in this build yet; record to a file")
+	case len(p.Images) > 0:
+		return errors.New("image_outputs: snapshots are not available in this build yet; record to a file")
+	case len(p.Files) == 0:
+		return errors.New("file_outputs: a file output is required in this build")
+	}
+	for i, f := range p.Files {
+		if f.Upload != nil {
+			return fmt.Errorf("file_outputs[%d]: S3 upload is not available in this build yet; write to local disk", i)
+		}
+	}
+	return nil
+}
+
+// Stop ends an egress and waits until its outputs are finalised.
+func (l *Local) Stop(ctx context.Context, egressID string) (*livekit.EgressInfo, error) {
+	l.mu.Lock()
+	e := l.egresses[egressID]
+	l.mu.Unlock()
+	if e == nil {
+		return nil, notFound(egressID)
+	}
+	e.stop()
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		return l.board.get(egressID), ctx.Err()
+	}
+	return l.board.get(egressID), nil
+}
+
+// List reports egresses as LiveKit's ListEgress does: by room, by ID,
+// active only.
+func (l *Local) List(_ context.Context, req *livekit.ListEgressRequest) ([]*livekit.EgressInfo, error) {
+	if req == nil {
+		req = &livekit.ListEgressRequest{}
+	}
+	return l.board.list(func(info *livekit.EgressInfo) bool {
+		if req.RoomName != "" && info.RoomName != req.RoomName {
+			return false
+		}
+		if req.EgressId != "" && info.EgressId != req.EgressId {
+			return false
+		}
+		return !req.Active || !isFinal(info.Status)
+	}), nil
+}
+
+// Watch delivers every EgressInfo update until ctx ends.
+func (l *Local) Watch(ctx context.Context) <-chan *livekit.EgressInfo {
+	return l.board.watch(ctx.Done())
+}
+
+// Preview runs the composite for req's room, layout and preset.
+func (l *Local) Preview(ctx context.Context, req *livekit.RoomCompositeEgressRequest, onFrame func(*image.RGBA)) (func(), error) {
+	plan, err := previewPlan(req)
+	if err != nil {
+		return nil, err
+	}
+	key := compositeKey{CompositeKey: plan.CompositeKey()}
+	comp, err := l.acquire(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	remove := comp.addPreview(onFrame)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			remove()
+			k, slot := l.slotFor(comp)
+			if slot != nil {
+				l.release(k, slot)
+			}
+		})
+	}, nil
+}
+
+// previewPlan validates req's room, layout and encoding; its outputs do
+// not matter to a preview, so they are replaced by one that always passes.
+func previewPlan(req *livekit.RoomCompositeEgressRequest) (*request.Plan, error) {
+	r := proto.Clone(req).(*livekit.RoomCompositeEgressRequest)
+	r.Output, r.FileOutputs, r.StreamOutputs, r.SegmentOutputs, r.ImageOutputs = nil, nil, nil, nil, nil
+	r.FileOutputs = []*livekit.EncodedFileOutput{{Filepath: "preview"}}
+	if r.AudioOnly {
+		r.FileOutputs[0].FileType = livekit.EncodedFileType_OGG
+	}
+	return request.Build(r, request.Options{Now: time.Now()})
+}
+
+// Close stops every egress (files finalised), then every composite and the
+// shared parts.
+func (l *Local) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	var es []*egress
+	for _, e := range l.egresses {
+		es = append(es, e)
+	}
+	l.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, e := range es {
+		wg.Go(func() {
+			e.stop()
+			<-e.done
+		})
+	}
+	wg.Wait()
+
+	l.mu.Lock()
+	slots := l.composites
+	l.composites = map[compositeKey]*compositeSlot{}
+	l.mu.Unlock()
+	var errs []error
+	for _, s := range slots {
+		<-s.ready
+		if s.comp != nil {
+			errs = append(errs, s.comp.close())
+		}
+	}
+	errs = append(errs, l.pages.Close())
+	if l.pulse != nil {
+		errs = append(errs, l.pulse.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,189 @@
+package request
+
+import (
+	"strings"
+
+	"github.com/livekit/protocol/livekit"
+)
+
+// picked is the one output of each kind a request has, with its field name.
+type picked struct {
+	file     *livekit.EncodedFileOutput
+	stream   *livekit.StreamOutput
+	segments *livekit.SegmentedFileOutput
+	images   *livekit.ImageOutput
+}
+
+// outputs picks the request's outputs (legacy single or plural lists, at
+// most one of each kind) and builds each.
+func (b *builder) outputs() error {
+	req := b.req
+	var o picked
+	var err error
+	if o.file, b.fileField, err = pick("file", req.GetFile(), "file_outputs", req.FileOutputs,
+		"a request records at most one file, as in LiveKit Egress; start another egress for a second file"); err != nil {
+		return err
+	}
+	if o.stream, b.streamField, err = pick("stream", req.GetStream(), "stream_outputs", req.StreamOutputs,
+		"a request has at most one stream output, as in LiveKit Egress; list every destination in stream_outputs[0].urls"); err != nil {
+		return err
+	}
+	if o.segments, b.segmentField, err = pick("segments", req.GetSegments(), "segment_outputs", req.SegmentOutputs,
+		"a request has at most one segment output, as in LiveKit Egress; start another egress for a second one"); err != nil {
+		return err
+	}
+	if o.images, b.imageField, err = pick("", nil, "image_outputs", req.ImageOutputs,
+		"Roomcast takes at most one image output per request; start another egress for a second one"); err != nil {
+		return err
+	}
+	if o.file == nil && o.stream == nil && o.segments == nil && o.images == nil {
+		return invalid("request", "no output; add file_outputs, stream_outputs, segment_outputs or image_outputs")
+	}
+
+	if o.file != nil {
+		if err := b.file(o); err != nil {
+			return err
+		}
+	}
+	if o.stream != nil {
+		if err := b.stream(o); err != nil {
+			return err
+		}
+	}
+	if o.segments != nil {
+		if err := b.segments(o.segments); err != nil {
+			return err
+		}
+	}
+	if o.images != nil {
+		if err := b.images(o.images); err != nil {
+			return err
+		}
+		if o.file == nil && o.stream == nil && o.segments == nil {
+			b.plan.VideoOnly = true // images carry no audio; as LiveKit Egress does
+		}
+	}
+	return nil
+}
+
+// pick returns the one output of a kind: the legacy single one or the only
+// entry of the plural list. Both together is an error (LiveKit Egress would
+// quietly drop the legacy one), as is more than one entry.
+func pick[T any](legacyName string, legacy *T, listName string, list []*T, tooMany string) (*T, string, error) {
+	if legacy != nil && len(list) > 0 {
+		return nil, "", invalid(legacyName, "cannot be combined with %s (LiveKit Egress would quietly drop it); move it into %s", listName, listName)
+	}
+	if legacy != nil {
+		return legacy, legacyName, nil
+	}
+	switch len(list) {
+	case 0:
+		return nil, "", nil
+	case 1:
+	default:
+		return nil, "", invalid(index(listName, 1), "%s", tooMany)
+	}
+	if list[0] == nil {
+		return nil, "", invalid(index(listName, 0), "empty; fill it in or remove it")
+	}
+	return list[0], index(listName, 0), nil
+}
+
+func (b *builder) place(up *Upload) place {
+	return place{upload: up != nil, outputDir: b.opt.OutputDir}
+}
+
+func (b *builder) file(o picked) error {
+	f, field := o.file, b.fileField
+	up, err := upload(field, f)
+	if err != nil {
+		return err
+	}
+	ft := f.FileType
+	switch ft {
+	case livekit.EncodedFileType_DEFAULT_FILETYPE:
+		// as LiveKit Egress: audio-only files are OGG unless an output or
+		// advanced.audio_codec asks for AAC, which OGG cannot carry
+		ft = livekit.EncodedFileType_MP4
+		aac := b.audioCodecSet && b.plan.Audio.Codec == livekit.AudioCodec_AAC
+		if b.plan.AudioOnly && !aac && o.stream == nil && o.segments == nil {
+			ft = livekit.EncodedFileType_OGG
+		}
+	case livekit.EncodedFileType_MP4:
+	case livekit.EncodedFileType_OGG:
+		if !b.plan.AudioOnly {
+			return invalid(join(field, "file_type"), "OGG holds audio only; set audio_only: true, or use MP4")
+		}
+	case livekit.EncodedFileType_MP3:
+		return unsupported(join(field, "file_type"), "MP3 files are not supported by Roomcast; use OGG (Opus) or MP4 (AAC) for audio")
+	case livekit.EncodedFileType_MCAP:
+		return unsupported(join(field, "file_type"), "MCAP keeps tracks apart, and a composite has one mixed track; use MP4 or OGG")
+	default:
+		return invalid(join(field, "file_type"), "%s is not a file type; use MP4 or OGG, or leave file_type out", quote(enumName(ft)))
+	}
+	ext := ".mp4"
+	if ft == livekit.EncodedFileType_OGG {
+		ext = ".ogg"
+	}
+
+	pl := b.place(up)
+	pf := join(field, "filepath")
+	name, err := pl.cleanName(pf, b.names.expand(pf, f.Filepath), b.warn)
+	if err != nil {
+		return err
+	}
+	if name == "" || strings.HasSuffix(name, "/") {
+		name += b.names.auto() + ext
+	} else {
+		name = withExtension(pf, name, ext, b.warn)
+	}
+	b.plan.Files = append(b.plan.Files, FileOutput{
+		FileType:        ft,
+		Filepath:        pl.resolve(name),
+		Upload:          up,
+		DisableManifest: f.DisableManifest,
+	})
+	return nil
+}
+
+// maxStreamURLs bounds one stream output's destinations: each sends the
+// full bitrate from this machine (16 x 6000 kbps is about 100 Mbit/s).
+const maxStreamURLs = 16
+
+func (b *builder) stream(o picked) error {
+	s, field := o.stream, b.streamField
+	switch s.Protocol {
+	case livekit.StreamProtocol_DEFAULT_PROTOCOL, livekit.StreamProtocol_RTMP:
+	case livekit.StreamProtocol_SRT:
+		return unsupported(join(field, "protocol"), "SRT is not supported by Roomcast; use RTMP")
+	case livekit.StreamProtocol_WEBSOCKET:
+		return unsupported(join(field, "protocol"), "WebSocket streams are not supported by Roomcast; use RTMP")
+	default:
+		return invalid(join(field, "protocol"), "%s is not a protocol; use RTMP, or leave protocol out", quote(enumName(s.Protocol)))
+	}
+	if len(s.Destinations) > 0 {
+		return unsupported(join(field, "destinations"), "destinations are not supported by Roomcast yet; list the URLs in urls")
+	}
+	if len(s.Urls) > maxStreamURLs {
+		return invalid(index(join(field, "urls"), maxStreamURLs), "more than %d destinations; each one uploads the whole stream, so split them over several egresses or use a restreaming service", maxStreamURLs)
+	}
+	urls := make([]string, 0, len(s.Urls))
+	seen := make(map[string]int, len(s.Urls)) // streamIdentity -> index
+	for i, raw := range s.Urls {
+		f := index(join(field, "urls"), i)
+		u, err := CheckStreamURL(f, raw)
+		if err != nil {
+			return err
+		}
+		if j, dup := seen[streamIdentity(u)]; dup {
+			return invalid(f, "%s is listed twice (also urls[%d]); remove one", quote(RedactURL(raw)), j)
+		}
+		seen[streamIdentity(u)] = i
+		urls = append(urls, u)
+	}
+	if len(urls) == 0 && o.file == nil && o.segments == nil && o.images == nil {
+		return invalid(join(field, "urls"), "empty; give at least one rtmp:// or rtmps:// URL (a stream output without URLs is only allowed beside another output, to add URLs later)")
+	}
+	b.plan.Streams = append(b.plan.Streams, StreamOutput{Protocol: livekit.StreamProtocol_RTMP, URLs: urls})
+	return nil
+}

@@ -1,0 +1,302 @@
+// Package request validates a LiveKit RoomCompositeEgressRequest and normalises it into the Plan the engine runs.
+package request
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+)
+
+// Options carries what Build needs besides the request.
+type Options struct {
+	// Now is the time used for {time} and {utc} and for automatic names;
+	// zero means time.Now().
+	Now time.Time
+	// RoomID replaces {room_id}; it may be empty when the room is not known yet.
+	RoomID string
+	// OutputDir is the local folder that relative file, segment and image paths
+	// are resolved against; empty means the current directory.
+	OutputDir string
+	// Warnings are copied to the front of Plan.Warnings (Load passes Parse's here).
+	Warnings []string
+}
+
+// Plan is a validated request with every default filled in. Build returns a
+// new Plan; the engine must not change it.
+type Plan struct {
+	// RoomName is the LiveKit room to record.
+	RoomName string
+	// Layout is the built-in layout, lower case ("grid" by default), or with
+	// CustomBaseURL the layout passed to that template as written (maybe empty).
+	Layout string
+	// CustomBaseURL is the http(s) URL of the operator's own template, or "".
+	CustomBaseURL string
+	// AudioOnly and VideoOnly say what the outputs carry; never both. A request
+	// whose only outputs are images is made VideoOnly, as in LiveKit Egress.
+	AudioOnly bool
+	VideoOnly bool
+	// Preset is the preset's name, or "" when advanced options were given.
+	Preset string
+	// Video is the composite's size and frame rate and the H.264 encoder's
+	// settings; it is filled in for audio-only requests too (the size of the
+	// browser window), but no video is encoded then.
+	Video Video
+	// Audio is the audio encoder's settings; unused when VideoOnly.
+	Audio Audio
+	// Files, Streams, Segments and Images are the outputs; each holds at most
+	// one entry, and at least one of them is non-empty.
+	Files    []FileOutput
+	Streams  []StreamOutput
+	Segments []SegmentOutput
+	Images   []ImageOutput
+	// Warnings are things the operator should know: fixed extensions,
+	// ignored fields, the segments-preset quirk. They never hold secrets.
+	Warnings []string
+}
+
+// Video is the video part of the composite and its encoder.
+type Video struct {
+	Width, Height int // pixels, even, Width >= 500
+	FPS           int // 1 to 60
+	BitrateKbps   int
+	// KeyFrameIntervalSec is the distance between key frames: 4 s by
+	// default; with segments, a divisor of the segment duration.
+	KeyFrameIntervalSec float64
+	// Codec is H264_BASELINE, H264_MAIN or H264_HIGH.
+	Codec livekit.VideoCodec
+	// Profile is the H.264 profile for the encoder caps: "baseline", "main" or
+	// "high". The level is left to the encoder.
+	Profile string
+}
+
+// Audio is the audio encoder's settings.
+type Audio struct {
+	BitrateKbps int
+	SampleRate  int // Hz
+	Channels    int // always 2
+	// Codec is AAC or OPUS: OGG files carry Opus, everything else AAC unless
+	// advanced.audio_codec says OPUS for an MP4.
+	Codec livekit.AudioCodec
+}
+
+// FileOutput is one recorded file.
+type FileOutput struct {
+	// FileType is MP4 or OGG (DEFAULT_FILETYPE resolved).
+	FileType livekit.EncodedFileType
+	// Filepath is the file's name with its extension: for local disk an
+	// absolute path or one joined to Options.OutputDir; for an upload the
+	// object key in the bucket.
+	Filepath string
+	// Upload is where the file goes when done; nil means local disk only.
+	Upload          *Upload
+	DisableManifest bool
+}
+
+// StreamOutput is one set of RTMP destinations fed by the same encoder.
+type StreamOutput struct {
+	// Protocol is RTMP.
+	Protocol livekit.StreamProtocol
+	// URLs are rtmp:// or rtmps:// URLs with host, app and stream key, no two
+	// alike; it may be empty when other outputs exist (URLs are added later
+	// with UpdateStream). They hold stream keys: show them with RedactURL.
+	URLs []string
+}
+
+// SegmentOutput is one HLS recording: a playlist beside its segments.
+type SegmentOutput struct {
+	// Protocol is HLS_PROTOCOL (MPEG-TS segments).
+	Protocol livekit.SegmentedFileProtocol
+	// Dir is the folder of the playlists and segments: for local disk an
+	// absolute path or one joined to Options.OutputDir ("." for the current
+	// directory); for an upload a key prefix without a trailing slash ("" for
+	// the bucket's root).
+	Dir string
+	// FilenamePrefix is the segments' base name: <prefix>_00000.ts, or with
+	// the TIMESTAMP suffix <prefix>_<timestamp>.ts.
+	FilenamePrefix string
+	// PlaylistName is the playlist's base name, ending in .m3u8.
+	PlaylistName string
+	// LivePlaylistName is the sliding live playlist's base name, or "" for none.
+	LivePlaylistName   string
+	SegmentDurationSec int // 1 to 60, 6 by default
+	Suffix             livekit.SegmentedFileSuffix
+	Upload             *Upload // nil means local disk only
+	DisableManifest    bool
+}
+
+// ImageOutput is a series of JPEG snapshots of the composite.
+type ImageOutput struct {
+	CaptureIntervalSec int // seconds between images, at least 1
+	Width, Height      int // pixels; the composite's size by default
+	// Dir is the images' folder, as SegmentOutput.Dir.
+	Dir string
+	// FilenamePrefix is the images' base name: <prefix>_00000.jpeg, or per
+	// Suffix <prefix>_<timestamp>.jpeg or <prefix>.jpeg overwritten each time.
+	FilenamePrefix  string
+	Suffix          livekit.ImageFileSuffix
+	ImageCodec      livekit.ImageCodec // IC_JPEG
+	Upload          *Upload            // nil means local disk only
+	DisableManifest bool
+}
+
+// Upload is an S3 (or S3-compatible) destination. Empty AccessKey and Secret
+// mean the default AWS credentials of the environment; empty Region means the
+// storage package's default. Its String method redacts the credentials.
+type Upload struct {
+	AccessKey          string
+	Secret             string
+	SessionToken       string
+	Region             string
+	Endpoint           string // http(s) URL of an S3-compatible server, or ""
+	Bucket             string
+	ForcePathStyle     bool
+	Metadata           map[string]string
+	Tagging            string // URL-query form: "k1=v1&k2=v2"
+	ContentDisposition string
+}
+
+// Load parses protojson request bytes and builds their plan: Parse's
+// warnings follow opt.Warnings at the front of Plan.Warnings.
+func Load(data []byte, opt Options) (*Plan, error) {
+	req, warnings, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	opt.Warnings = append(append([]string(nil), opt.Warnings...), warnings...)
+	return Build(req, opt)
+}
+
+// Build validates req and returns its normalised plan. The error, if any, is
+// a *FieldError naming the first bad field and the fix. Build does not change
+// req and has no side effects (it creates no folders).
+func Build(req *livekit.RoomCompositeEgressRequest, opt Options) (*Plan, error) {
+	if req == nil {
+		return nil, invalid("request", "missing; give a RoomCompositeEgressRequest")
+	}
+	if opt.Now.IsZero() {
+		opt.Now = time.Now()
+	}
+	b := &builder{req: req, opt: opt, plan: &Plan{}}
+	b.plan.Warnings = append(b.plan.Warnings, opt.Warnings...)
+	b.names = namer{room: req.RoomName, roomID: opt.RoomID, now: opt.Now, warn: b.warn}
+
+	steps := []func() error{b.source, b.encoding, b.outputs, b.codecs, b.keyFrames}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return b.plan, nil
+}
+
+// builder holds the state of one Build call.
+type builder struct {
+	req   *livekit.RoomCompositeEgressRequest
+	opt   Options
+	plan  *Plan
+	names namer
+
+	// from encoding: whether advanced options set these
+	explicitKFI   bool
+	audioCodecSet bool
+
+	// from outputs: the proto field of each output, for messages
+	fileField, streamField, segmentField, imageField string
+}
+
+func (b *builder) warn(msg string) { b.plan.Warnings = append(b.plan.Warnings, msg) }
+
+// source checks what is recorded: room, layout or template, audio/video.
+func (b *builder) source() error {
+	req, p := b.req, b.plan
+	if strings.TrimSpace(req.RoomName) == "" {
+		return invalid("room_name", "required; name the LiveKit room to record")
+	}
+	if hasControl(req.RoomName) {
+		return invalid("room_name", "%s holds a control character; use the room's name as LiveKit shows it", quote(req.RoomName))
+	}
+	p.RoomName = req.RoomName
+
+	if req.AudioOnly && req.VideoOnly {
+		return invalid("video_only", "cannot be combined with audio_only; keep one (or neither, to record audio and video)")
+	}
+	p.AudioOnly, p.VideoOnly = req.AudioOnly, req.VideoOnly
+
+	if req.AudioMixing != livekit.AudioMixing_DEFAULT_MIXING {
+		return unsupported("audio_mixing", "%s is not supported by Roomcast, which mixes all participants as the layout plays them; leave audio_mixing out", enumName(req.AudioMixing))
+	}
+
+	if err := b.layout(); err != nil {
+		return err
+	}
+	if len(req.Webhooks) > 0 {
+		b.warn("webhooks: ignored; Roomcast does not send egress webhooks (watch the egress through the studio API instead)")
+	}
+	return nil
+}
+
+// CompositeKey identifies a composite: requests with equal keys can share one
+// running virtual screen, browser and capture.
+type CompositeKey struct {
+	Room          string
+	Layout        string
+	CustomBaseURL string
+	Width, Height int
+	FPS           int
+}
+
+// CompositeKey returns the key of the composite p records from.
+func (p *Plan) CompositeKey() CompositeKey {
+	return CompositeKey{
+		Room:          p.RoomName,
+		Layout:        p.Layout,
+		CustomBaseURL: p.CustomBaseURL,
+		Width:         p.Video.Width,
+		Height:        p.Video.Height,
+		FPS:           p.Video.FPS,
+	}
+}
+
+// String shows the key for logs, with the template URL redacted.
+func (k CompositeKey) String() string {
+	src := k.Layout
+	if k.CustomBaseURL != "" {
+		src = redactWebURL(k.CustomBaseURL) + "#" + k.Layout
+	}
+	return fmt.Sprintf("%s/%s@%dx%dp%d", k.Room, src, k.Width, k.Height, k.FPS)
+}
+
+// EncoderKey identifies an encoder branch on a composite's tee: plans with
+// equal keys can share one encode. Video (or Audio) is zero when the plan
+// carries no video (or audio).
+type EncoderKey struct {
+	Composite CompositeKey
+	Video     Video
+	Audio     Audio
+}
+
+// EncoderKey returns the key of the encoders p needs.
+func (p *Plan) EncoderKey() EncoderKey {
+	k := EncoderKey{Composite: p.CompositeKey(), Video: p.Video, Audio: p.Audio}
+	if p.AudioOnly {
+		k.Video = Video{}
+	}
+	if p.VideoOnly {
+		k.Audio = Audio{}
+	}
+	return k
+}
+
+// String shows the key for logs.
+func (k EncoderKey) String() string {
+	s := k.Composite.String()
+	if k.Video != (Video{}) {
+		s += fmt.Sprintf(" video=%s/%dkbps/kf%gs", k.Video.Profile, k.Video.BitrateKbps, k.Video.KeyFrameIntervalSec)
+	}
+	if k.Audio != (Audio{}) {
+		s += fmt.Sprintf(" audio=%s/%dkbps/%dHz/%dch", enumName(k.Audio.Codec), k.Audio.BitrateKbps, k.Audio.SampleRate, k.Audio.Channels)
+	}
+	return s
+}
