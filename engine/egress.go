@@ -27,8 +27,15 @@ type egress struct {
 	stopOnce sync.Once
 
 	mu        sync.Mutex
+	slot      *compositeSlot // set once the composite is up
 	activeAt  time.Time
 	writingAt time.Time
+}
+
+func (e *egress) currentSlot() *compositeSlot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.slot
 }
 
 func newEgress(l *Local, req *livekit.RoomCompositeEgressRequest, plan *request.Plan) *egress {
@@ -67,7 +74,7 @@ func (e *egress) run() {
 		case <-e.done:
 		}
 	}()
-	comp, err := e.l.acquire(ctx, e.key)
+	slot, err := e.l.acquire(ctx, e.key)
 	if err != nil {
 		if ctx.Err() != nil {
 			e.finish(livekit.EgressStatus_EGRESS_ABORTED, "stopped before it started", nil)
@@ -76,12 +83,11 @@ func (e *egress) run() {
 		}
 		return
 	}
-	key, slot := e.l.slotFor(comp)
-	defer func() {
-		if slot != nil {
-			e.l.release(key, slot)
-		}
-	}()
+	defer e.l.release(slot)
+	comp := slot.comp
+	e.mu.Lock()
+	e.slot = slot
+	e.mu.Unlock()
 
 	failed := make(chan error, 1)
 	cfg := e.branchConfig()

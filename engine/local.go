@@ -52,6 +52,7 @@ type Local struct {
 // compositeSlot lets concurrent requests for one key wait for a single
 // start instead of launching two browsers.
 type compositeSlot struct {
+	key   compositeKey // guarded by Local.mu
 	ready chan struct{}
 	comp  *composite
 	err   error
@@ -110,9 +111,10 @@ func (l *Local) pulseServer(ctx context.Context) (*audio.Server, error) {
 	return l.pulse, nil
 }
 
-// acquire returns the running composite for key, starting it if needed.
-// For an audio-only key, a running composite with video serves as well.
-func (l *Local) acquire(ctx context.Context, key compositeKey) (*composite, error) {
+// acquire returns the running composite for key, starting it if needed,
+// with its slot (pass it to release). For an audio-only key, a running
+// composite with video serves as well.
+func (l *Local) acquire(ctx context.Context, key compositeKey) (*compositeSlot, error) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -123,7 +125,7 @@ func (l *Local) acquire(ctx context.Context, key compositeKey) (*composite, erro
 		slot = l.composites[compositeKey{CompositeKey: key.CompositeKey}]
 	}
 	if slot == nil {
-		slot = &compositeSlot{ready: make(chan struct{})}
+		slot = &compositeSlot{key: key, ready: make(chan struct{})}
 		l.composites[key] = slot
 		go func() {
 			// The start outlives the request's context: a composite is
@@ -131,12 +133,15 @@ func (l *Local) acquire(ctx context.Context, key compositeKey) (*composite, erro
 			slot.comp, slot.err = startComposite(context.WithoutCancel(ctx), key, l.deps())
 			close(slot.ready)
 			if slot.err != nil {
-				l.mu.Lock()
-				delete(l.composites, key)
-				l.mu.Unlock()
+				l.forget(slot)
 				return
 			}
-			go l.reapWhenEnded(key, slot)
+			go func() {
+				// A room view that ended is forgotten, so that the next
+				// request starts a fresh one; its egresses end themselves.
+				<-slot.comp.ended
+				l.forget(slot)
+			}()
 		}()
 	}
 	slot.users++
@@ -145,52 +150,53 @@ func (l *Local) acquire(ctx context.Context, key compositeKey) (*composite, erro
 	select {
 	case <-slot.ready:
 	case <-ctx.Done():
-		l.release(key, slot)
+		l.release(slot)
 		return nil, ctx.Err()
 	}
 	if slot.err != nil {
-		l.release(key, slot)
+		l.release(slot)
 		return nil, slot.err
 	}
-	return slot.comp, nil
+	return slot, nil
+}
+
+// forget removes the slot from the index, so no new user finds it.
+// Caller must not hold l.mu.
+func (l *Local) forget(slot *compositeSlot) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.composites[slot.key] == slot {
+		delete(l.composites, slot.key)
+	}
 }
 
 // release drops one user; the last one out closes the composite.
-func (l *Local) release(key compositeKey, slot *compositeSlot) {
+func (l *Local) release(slot *compositeSlot) {
 	l.mu.Lock()
 	slot.users--
 	last := slot.users == 0 && slot.comp != nil
-	if last && l.composites[key] == slot {
-		delete(l.composites, key)
+	if last && l.composites[slot.key] == slot {
+		delete(l.composites, slot.key)
 	}
 	l.mu.Unlock()
 	if last {
 		if err := slot.comp.close(); err != nil {
-			l.cfg.Logf("composite %s: close: %v", key, err)
+			l.cfg.Logf("composite %s: close: %v", slot.key, err)
 		}
 	}
 }
 
-// reapWhenEnded forgets a composite whose room view ended, so that the next
-// request starts a fresh one; its egresses end themselves.
-func (l *Local) reapWhenEnded(key compositeKey, slot *compositeSlot) {
-	<-slot.comp.ended
-	l.mu.Lock()
-	if l.composites[key] == slot {
-		delete(l.composites, key)
+// rekey files the slot under a new key after its layout changed, unless
+// another composite already holds that key (then it stays reachable only
+// through its users). Caller holds l.mu.
+func (l *Local) rekeyLocked(slot *compositeSlot, key compositeKey) {
+	if l.composites[slot.key] == slot {
+		delete(l.composites, slot.key)
 	}
-	l.mu.Unlock()
-}
-
-func (l *Local) slotFor(c *composite) (compositeKey, *compositeSlot) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k, s := range l.composites {
-		if s.comp == c {
-			return k, s
-		}
+	slot.key = key
+	if l.composites[key] == nil {
+		l.composites[key] = slot
 	}
-	return c.key, nil
 }
 
 // Start validates the request and begins the egress; it returns as soon
@@ -257,6 +263,42 @@ func (l *Local) Stop(ctx context.Context, egressID string) (*livekit.EgressInfo,
 	return l.board.get(egressID), nil
 }
 
+// UpdateLayout switches the layout of the composite an egress records; the
+// recording goes on. Other egresses on the same composite see the change
+// too, as they record the same room view.
+func (l *Local) UpdateLayout(ctx context.Context, egressID, layout string) (*livekit.EgressInfo, error) {
+	name, err := request.CheckLayout(layout)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	e := l.egresses[egressID]
+	l.mu.Unlock()
+	if e == nil {
+		return nil, notFound(egressID)
+	}
+	slot := e.currentSlot()
+	if slot == nil {
+		return nil, fmt.Errorf("egress %s is not recording yet; update its layout once it is active", egressID)
+	}
+	if slot.key.CustomBaseURL != "" {
+		return nil, fmt.Errorf("egress %s records a custom template; its layout is the template's own", egressID)
+	}
+	if err := slot.comp.page.SetLayout(ctx, name); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	key := slot.key
+	key.Layout = name
+	l.rekeyLocked(slot, key)
+	l.mu.Unlock()
+	return l.board.update(egressID, func(info *livekit.EgressInfo) {
+		if rc := info.GetRoomComposite(); rc != nil {
+			rc.Layout = name
+		}
+	}), nil
+}
+
 // List reports egresses as LiveKit's ListEgress does: by room, by ID,
 // active only.
 func (l *Local) List(_ context.Context, req *livekit.ListEgressRequest) ([]*livekit.EgressInfo, error) {
@@ -285,20 +327,16 @@ func (l *Local) Preview(ctx context.Context, req *livekit.RoomCompositeEgressReq
 	if err != nil {
 		return nil, err
 	}
-	key := compositeKey{CompositeKey: plan.CompositeKey()}
-	comp, err := l.acquire(ctx, key)
+	slot, err := l.acquire(ctx, compositeKey{CompositeKey: plan.CompositeKey()})
 	if err != nil {
 		return nil, err
 	}
-	remove := comp.addPreview(onFrame)
+	remove := slot.comp.addPreview(onFrame)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			remove()
-			k, slot := l.slotFor(comp)
-			if slot != nil {
-				l.release(k, slot)
-			}
+			l.release(slot)
 		})
 	}, nil
 }

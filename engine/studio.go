@@ -21,6 +21,9 @@ type Studio interface {
 	// Stop ends an egress: its outputs are finalised; the composite (and a
 	// preview on it) keeps running.
 	Stop(ctx context.Context, egressID string) (*livekit.EgressInfo, error)
+	// UpdateLayout switches a running egress's composite to another
+	// built-in layout; the recording goes on.
+	UpdateLayout(ctx context.Context, egressID, layout string) (*livekit.EgressInfo, error)
 	// List reports egresses, filtered as LiveKit's ListEgress does.
 	List(ctx context.Context, req *livekit.ListEgressRequest) ([]*livekit.EgressInfo, error)
 	// Watch delivers every EgressInfo update until ctx ends.

@@ -28,7 +28,18 @@ func (b *builder) layout() error {
 		return nil
 	}
 
-	name := strings.ToLower(strings.TrimSpace(req.Layout))
+	name, err := CheckLayout(req.Layout)
+	if err != nil {
+		return err
+	}
+	p.Layout = name
+	return nil
+}
+
+// CheckLayout normalises a built-in layout name (as in a request, or in
+// UpdateLayout): "" is the default, case does not matter.
+func CheckLayout(layout string) (string, error) {
+	name := strings.ToLower(strings.TrimSpace(layout))
 	if name == "" {
 		name = Layouts[0]
 	}
@@ -37,10 +48,9 @@ func (b *builder) layout() error {
 		if s := closest(name, Layouts); s != "" {
 			hint = " (did you mean " + s + "?)"
 		}
-		return invalid("layout", "%s is not a built-in layout; use one of %s, or set custom_base_url to use your own template%s", quote(req.Layout), oneOf(Layouts), hint)
+		return "", invalid("layout", "%s is not a built-in layout; use one of %s, or set custom_base_url to use your own template%s", quote(layout), oneOf(Layouts), hint)
 	}
-	p.Layout = name
-	return nil
+	return name, nil
 }
 
 // checkHTTPURL checks an http(s) URL with a host. Errors show the URL redacted.
