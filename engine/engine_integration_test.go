@@ -20,8 +20,8 @@ import (
 
 	"roomcast/engine"
 	"roomcast/engine/demo"
-	"roomcast/engine/internal/mediatest"
-	"roomcast/engine/internal/proctest"
+	"roomcast/engine/mediatest"
+	"roomcast/engine/proctest"
 )
 
 func TestMain(m *testing.M) {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"roomcast/engine/audio/audiotest"
-	"roomcast/engine/internal/mediatest"
-	"roomcast/engine/internal/proctest"
+	"roomcast/engine/mediatest"
+	"roomcast/engine/proctest"
 )
 
 // server returns a server that the test closes however it ends. Without a

@@ -22,8 +22,8 @@ import (
 	"roomcast/engine/audio"
 	"roomcast/engine/audio/audiotest"
 	"roomcast/engine/display"
-	"roomcast/engine/internal/mediatest"
-	"roomcast/engine/internal/proctest"
+	"roomcast/engine/mediatest"
+	"roomcast/engine/proctest"
 )
 
 // quadrants fills the viewport with red, green, blue and white quarters,

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"roomcast/engine/display"
-	"roomcast/engine/internal/proctest"
+	"roomcast/engine/proctest"
 )
 
 // need skips the test unless Xvfb, Chromium and ffmpeg are installed.

@@ -21,8 +21,8 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 
 	"roomcast/engine/demo"
-	"roomcast/engine/internal/mediatest"
-	"roomcast/engine/internal/proctest"
+	"roomcast/engine/mediatest"
+	"roomcast/engine/proctest"
 )
 
 func TestMain(m *testing.M) {

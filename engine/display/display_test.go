@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"roomcast/engine/internal/proctest"
+	"roomcast/engine/proctest"
 )
 
 func needXvfb(t *testing.T) {

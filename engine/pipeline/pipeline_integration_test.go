@@ -17,7 +17,7 @@ import (
 
 	"roomcast/engine/audio"
 	"roomcast/engine/display"
-	"roomcast/engine/internal/mediatest"
+	"roomcast/engine/mediatest"
 	"roomcast/engine/pipeline"
 )
 
