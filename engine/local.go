@@ -393,3 +393,37 @@ func (l *Local) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// CompositeStats are a running composite's live figures.
+type CompositeStats struct {
+	Key string
+	// GrabbedFrames counts frames grabbed from the screen; against
+	// Running × FPS it gives the share of frames delivered.
+	GrabbedFrames uint64
+	FPS           int
+	Running       time.Duration
+}
+
+// Stats reports every running composite.
+func (l *Local) Stats() []CompositeStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []CompositeStats
+	for _, s := range l.composites {
+		select {
+		case <-s.ready:
+		default:
+			continue
+		}
+		if s.comp == nil || s.comp.cap == nil {
+			continue
+		}
+		out = append(out, CompositeStats{
+			Key:           s.key.String(),
+			GrabbedFrames: s.comp.cap.RawFrames(),
+			FPS:           s.key.FPS,
+			Running:       s.comp.cap.RunningTime(),
+		})
+	}
+	return out
+}

@@ -1,23 +1,24 @@
 package pipeline
 
 /*
-A branch is one egress on the capture: its encoders (one video, one audio)
-feed encoded tees, and each of its outputs hangs off those tees.
+A branch is one egress on the capture: a tap on the raw tees holding the
+egress's encoders (one video, one audio), whose encoded tees feed every
+output of the egress. One encode serves the file, the streams and the HLS
+segments.
 
-	vsink ─► queue(leaky 3 s) ! x264enc ! h264parse ─► tee <name>_venc ─► file: queue ! mp4mux.video_0
-	asink ─► queue(leaky 3 s) ! audioconvert ! audioresample ! aac|opus ─► tee <name>_aenc ─► file: queue ! mp4mux.audio_0
-	mp4mux|oggmux ! filesink
+	video_sink ─► queue ─► tee <n>_vraw ─┬─► queue ! x264enc ! h264parse ─► tee <n>_venc ─┬─► file:     queue ! mp4mux.video_0
+	                                      │                                                ├─► segments: queue ! splitmuxsink.video
+	                                      │                                                └─► stream taps (one per RTMP URL, live)
+	                                      └─► images: queue ! videorate ! videoscale ! jpegenc ! multifilesink
+	audio_sink ─► queue ! audioconvert ! audioresample ! aac|opus ─► tee <n>_aenc ─► file, segments, stream taps
 
-Attach: add the bin, sync its state with the pipeline, then link the raw
-tees' request pads to its ghost pads (linking first raced: the tee pushed
-into a flushing pad and the live source stopped). Detach: block the tee
-pads, unlink, send EOS into the ghost pads, wait for EOS at every sink, then
-NULL and remove.
+Lock order: Capture.mu, then Branch.mu. Pad-probe callbacks take neither.
 */
 
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -25,9 +26,13 @@ import (
 	"github.com/go-gst/go-gst/gst"
 )
 
-// eosTimeout bounds the wait for EOS to reach the sinks of a detached
+// eosTimeout bounds the wait for EOS to reach the outputs of a detached
 // branch; it came 7-143 ms after it was sent on a 2-core box (RECIPES).
 const eosTimeout = 10 * time.Second
+
+// streamEOSTimeout is shorter: an RTMP server that went away never
+// acknowledges anything, and the other outputs must not wait on it.
+const streamEOSTimeout = 2 * time.Second
 
 // Container is a file output's format.
 type Container int
@@ -45,6 +50,8 @@ type VideoEncoding struct {
 	// KeyFrameInterval is the GOP length in seconds.
 	KeyFrameInterval float64
 	Profile          string // baseline, main or high
+	// CBR pads to a constant bitrate (nal-hrd=cbr), as RTMP ingests want.
+	CBR bool
 }
 
 // AudioEncoding sets the audio encoder (AAC for MP4, Opus for OGG).
@@ -59,199 +66,242 @@ type FileOutput struct {
 	Container Container
 }
 
-// BranchConfig describes one egress's encoders and outputs.
-type BranchConfig struct {
-	Name  string         // unique on the capture (the egress ID)
-	Video *VideoEncoding // nil: no video
-	Audio *AudioEncoding // nil: no audio
-	File  *FileOutput
+// SegmentOutput writes MPEG-TS segments of about Duration each, named
+// <Dir>/<Prefix>_00000.ts, ... OnSegment is called (on the bus goroutine)
+// as each one is closed.
+type SegmentOutput struct {
+	Dir, Prefix string
+	Duration    time.Duration
+	OnSegment   func(path string, start, duration time.Duration)
 }
 
-// BranchEvents are the moments the egress reports.
+// ImageOutput writes a JPEG every Interval at Width x Height, named
+// <Dir>/<Prefix>_00000.jpeg, ... OnImage is called (on the bus goroutine)
+// as each one is written, with its timestamp in the egress.
+type ImageOutput struct {
+	Dir, Prefix   string
+	Interval      time.Duration
+	Width, Height int
+	OnImage       func(path string, at time.Duration)
+}
+
+// BranchConfig describes one egress's encoders and outputs.
+type BranchConfig struct {
+	Name     string         // unique on the capture (the egress ID)
+	Video    *VideoEncoding // nil: no video encode
+	Audio    *AudioEncoding // nil: no audio
+	File     *FileOutput
+	Segments *SegmentOutput
+	Images   *ImageOutput
+	// Streams are the RTMP URLs to start with; more can be added live.
+	Streams []string
+	// StreamOutput enables streaming (AddStream) even with no URL yet.
+	StreamOutput bool
+}
+
+// BranchEvents are the moments the egress reports. They are called from
+// GStreamer's threads or the bus goroutine and must not block.
 type BranchEvents struct {
 	// Active: the first frame (or audio buffer) reached an encoder.
 	Active func()
-	// FirstWrite: the first buffer reached the file sink.
+	// FirstWrite: the first buffer reached an output's sink.
 	FirstWrite func()
-	// Failed: an element of this branch posted an error.
+	// Failed: an element of the branch (outside stream destinations)
+	// posted an error. The egress should stop.
 	Failed func(error)
+	// StreamFailed: one RTMP destination failed; the rest go on.
+	StreamFailed func(url string, err error)
+	// StreamFlowing: a destination has taken data for a while without
+	// failing: it is live.
+	StreamFlowing func(url string)
 }
 
 // Branch is one egress's part of the pipeline.
 type Branch struct {
 	cfg    BranchConfig
-	bin    *gst.Bin
 	events BranchEvents
-	inputs []*input // video and/or audio
-	sinks  []*gst.Element
+	tap    *tap
+	cap    *Capture
 
 	activeOnce sync.Once
+	writeOnce  sync.Once
+	failOnce   sync.Once
 	offsetOnce sync.Once
 	offset     int64 // ns subtracted from the inputs' running time
-	failOnce   sync.Once
-	detaching  sync.Once
-	eos        chan struct{} // closed when every sink saw EOS
-	eosCount   int
-	eosMu      sync.Mutex
-}
 
-// input is one ghost sink pad of the branch and the raw tee pad feeding it.
-type input struct {
-	ghost   *gst.GhostPad
-	tee     *gst.Element
-	teePad  *gst.Pad
-	blocked chan struct{}
+	mu           sync.Mutex
+	streams      map[string]*tap // by URL
+	nextID       int
+	segmentStart time.Duration // running time the open segment began
 }
 
 // NewBranch builds the branch's bin, unlinked.
 func NewBranch(cfg BranchConfig, events BranchEvents) (*Branch, error) {
-	initGStreamer()
-	if cfg.Video == nil && cfg.Audio == nil {
-		return nil, errors.New("branch: neither video nor audio")
-	}
-	if cfg.File == nil {
-		return nil, errors.New("branch: no output")
-	}
-	desc, err := branchDescription(cfg)
+	desc, kinds, err := branchDescription(cfg)
 	if err != nil {
 		return nil, err
 	}
-	bin, err := gst.NewBinFromString(desc, false)
+	t, err := newTap(cfg.Name, desc, kinds)
 	if err != nil {
-		return nil, fmt.Errorf("branch %s: %w (pipeline: %s)", cfg.Name, err, desc)
+		return nil, err
 	}
-	bin.SetProperty("name", cfg.Name)
-	b := &Branch{cfg: cfg, bin: bin, events: events, eos: make(chan struct{})}
-
-	sink, err := bin.GetElementByName(cfg.Name + "_filesink")
-	if err != nil {
-		return nil, fmt.Errorf("branch %s: %w", cfg.Name, err)
-	}
-	if err := sink.SetProperty("location", cfg.File.Path); err != nil {
-		return nil, fmt.Errorf("branch %s: filesink location: %w", cfg.Name, err)
-	}
-	b.sinks = append(b.sinks, sink)
-
-	for _, kind := range []string{"video", "audio"} {
-		if (kind == "video" && cfg.Video == nil) || (kind == "audio" && cfg.Audio == nil) {
-			continue
-		}
-		q, err := bin.GetElementByName(cfg.Name + "_" + kind + "_in")
+	b := &Branch{cfg: cfg, events: events, tap: t, streams: map[string]*tap{}}
+	for _, sink := range []string{"filesink", "hls", "images"} {
+		el, err := t.bin.GetElementByName(cfg.Name + "_" + sink)
 		if err != nil {
-			return nil, fmt.Errorf("branch %s: %w", cfg.Name, err)
+			continue // not an output of this branch
 		}
-		ghost := gst.NewGhostPad(kind+"_sink", q.GetStaticPad("sink"))
-		if ghost == nil || !bin.AddPad(ghost.Pad) {
-			return nil, fmt.Errorf("branch %s: cannot add the %s ghost pad", cfg.Name, kind)
+		if sink == "filesink" {
+			if err := el.SetProperty("location", cfg.File.Path); err != nil {
+				return nil, fmt.Errorf("%s: filesink location: %w", cfg.Name, err)
+			}
 		}
-		b.inputs = append(b.inputs, &input{ghost: ghost, blocked: make(chan struct{})})
+		t.watchSink(el)
+		b.onFirstBuffer(el.GetStaticPad("sink"))
 	}
-	b.watchFirstBuffers()
-	b.watchEOS()
+	for _, in := range t.inputs {
+		b.onActive(in.ghost.Pad)
+	}
 	return b, nil
 }
 
-func branchDescription(cfg BranchConfig) (string, error) {
+func branchDescription(cfg BranchConfig) (string, []string, error) {
 	n := cfg.Name
-	var b strings.Builder
-	mux := ""
-	switch cfg.File.Container {
-	case MP4:
-		if cfg.Video == nil {
-			return "", fmt.Errorf("branch %s: an MP4 file needs video; use OGG for audio only", n)
-		}
-		if cfg.Audio != nil && cfg.Audio.Opus {
-			return "", fmt.Errorf("branch %s: MP4 carries AAC audio here, not Opus", n)
-		}
-		// Fragments every second keep the file playable up to the last
-		// fragment if the process dies; at EOS the muxer rewrites it as
-		// a standard MP4 (first-moov-then-finalise).
-		mux = fmt.Sprintf("mp4mux name=%s_mux fragment-duration=1000 fragment-mode=first-moov-then-finalise", n)
-	case OGG:
-		if cfg.Video != nil {
-			return "", fmt.Errorf("branch %s: OGG carries audio only; use MP4 for video", n)
-		}
-		mux = fmt.Sprintf("oggmux name=%s_mux", n)
+	if cfg.Video == nil && cfg.Audio == nil && cfg.Images == nil {
+		return "", nil, fmt.Errorf("%s: neither video nor audio", n)
 	}
-	inQueue := "queue name=%s_%s_in leaky=downstream max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0"
-	if v := cfg.Video; v != nil {
-		gop := int(v.KeyFrameInterval * float64(v.FPS))
-		if gop < 1 {
-			gop = v.FPS * 4
+	streaming := cfg.StreamOutput || len(cfg.Streams) > 0
+	if cfg.File == nil && cfg.Segments == nil && cfg.Images == nil && !streaming {
+		return "", nil, fmt.Errorf("%s: no output", n)
+	}
+	if (cfg.File != nil || cfg.Segments != nil || streaming) && cfg.Video == nil && cfg.Audio == nil {
+		return "", nil, fmt.Errorf("%s: files, segments and streams need an encoder", n)
+	}
+	if streaming && (cfg.Audio != nil && cfg.Audio.Opus) {
+		return "", nil, fmt.Errorf("%s: RTMP carries AAC audio, not Opus", n)
+	}
+	var b strings.Builder
+	var kinds []string
+	in := "queue name=%s_%s_in leaky=downstream max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 "
+	out := "queue max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 leaky=downstream "
+
+	if v := cfg.Video; v != nil || cfg.Images != nil {
+		kinds = append(kinds, "video")
+		fmt.Fprintf(&b, in+"! tee name=%s_vraw allow-not-linked=true ", n, "video", n)
+		if v != nil {
+			gop := int(v.KeyFrameInterval * float64(v.FPS))
+			if gop < 1 {
+				gop = v.FPS * 4
+			}
+			profile := v.Profile
+			if profile == "" {
+				profile = "main"
+			}
+			hrd := ""
+			if v.CBR {
+				hrd = "nal-hrd=cbr vbv-buf-capacity=1000 "
+			}
+			// zerolatency: no look-ahead or B-frames, so a branch attached
+			// to a running capture writes its first frame in about 50 ms,
+			// not 600 (RECIPES). key-int-max with an unchanged scenecut
+			// threshold of 0 gives fixed GOPs, which HLS segments need.
+			fmt.Fprintf(&b, "%s_vraw. ! queue ! x264enc name=%s_x264 bitrate=%d speed-preset=veryfast tune=zerolatency "+
+				"key-int-max=%d option-string=scenecut=0 %s"+
+				"! video/x-h264,profile=%s ! h264parse config-interval=-1 ! tee name=%s_venc allow-not-linked=true ",
+				n, n, v.BitrateKbps, gop, hrd, profile, n)
 		}
-		profile := v.Profile
-		if profile == "" {
-			profile = "main"
+		if im := cfg.Images; im != nil {
+			fps := fmt.Sprintf("%d/%d", 1000, im.Interval.Milliseconds())
+			fmt.Fprintf(&b, "%s_vraw. ! "+out+"! videorate drop-only=true ! videoscale ! videoconvert "+
+				"! video/x-raw,format=I420,width=%d,height=%d,framerate=%s ! jpegenc quality=90 "+
+				"! multifilesink name=%s_images post-messages=true sync=false async=false location=%s ",
+				n, im.Width, im.Height, fps, n, quoteLaunch(filepath.Join(im.Dir, im.Prefix+"_%05d.jpeg")))
 		}
-		// zerolatency: no look-ahead or B-frames, so a branch attached to
-		// a running capture writes its first frame in about 50 ms, not
-		// 600 (RECIPES).
-		fmt.Fprintf(&b, inQueue+" ! x264enc name=%s_x264 bitrate=%d speed-preset=veryfast tune=zerolatency key-int-max=%d "+
-			"! video/x-h264,profile=%s ! h264parse config-interval=-1 ! tee name=%s_venc allow-not-linked=true ",
-			n, "video", n, v.BitrateKbps, gop, profile, n)
 	}
 	if a := cfg.Audio; a != nil {
+		kinds = append(kinds, "audio")
 		enc := fmt.Sprintf("avenc_aac bitrate=%d ! aacparse", a.BitrateKbps*1000)
 		if a.Opus {
 			enc = fmt.Sprintf("opusenc bitrate=%d ! opusparse", a.BitrateKbps*1000)
 		}
-		fmt.Fprintf(&b, inQueue+" ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 ! %s "+
+		fmt.Fprintf(&b, in+"! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 ! %s "+
 			"! tee name=%s_aenc allow-not-linked=true ", n, "audio", enc, n)
 	}
-	fmt.Fprintf(&b, "%s ! filesink name=%s_filesink sync=false async=false ", mux, n)
-	if cfg.Video != nil {
-		fmt.Fprintf(&b, "%s_venc. ! queue ! %s_mux.video_0 ", n, n)
-	}
-	if cfg.Audio != nil {
-		pad := "audio_0"
-		if cfg.File.Container == OGG {
-			pad = "" // oggmux names its request pads itself
+	if f := cfg.File; f != nil {
+		switch f.Container {
+		case MP4:
+			if cfg.Video == nil {
+				return "", nil, fmt.Errorf("%s: an MP4 file needs video; use OGG for audio only", n)
+			}
+			if cfg.Audio != nil && cfg.Audio.Opus {
+				return "", nil, fmt.Errorf("%s: MP4 carries AAC audio here, not Opus", n)
+			}
+			// Fragments every second keep the file playable up to the last
+			// fragment if the process dies; at EOS the muxer rewrites it
+			// as a standard MP4 (first-moov-then-finalise).
+			fmt.Fprintf(&b, "mp4mux name=%s_mux fragment-duration=1000 fragment-mode=first-moov-then-finalise ", n)
+		case OGG:
+			if cfg.Video != nil {
+				return "", nil, fmt.Errorf("%s: OGG carries audio only; use MP4 for video", n)
+			}
+			fmt.Fprintf(&b, "oggmux name=%s_mux ", n)
 		}
-		fmt.Fprintf(&b, "%s_aenc. ! queue ! %s_mux.%s ", n, n, pad)
+		// The location is set as a property, not in this text, so that
+		// no path needs quoting.
+		fmt.Fprintf(&b, "! filesink name=%s_filesink sync=false async=false ", n)
+		if cfg.Video != nil {
+			fmt.Fprintf(&b, "%s_venc. ! queue ! %s_mux.video_0 ", n, n)
+		}
+		if cfg.Audio != nil {
+			pad := "audio_0"
+			if f.Container == OGG {
+				pad = "" // oggmux names its request pads itself
+			}
+			fmt.Fprintf(&b, "%s_aenc. ! queue ! %s_mux.%s ", n, n, pad)
+		}
 	}
-	return b.String(), nil
+	if s := cfg.Segments; s != nil {
+		if cfg.Video == nil {
+			return "", nil, fmt.Errorf("%s: HLS segments need video", n)
+		}
+		// Segments split at the key frames the encoder makes every
+		// segment duration; each is finalised on its own (async-finalize)
+		// and announced on the bus.
+		fmt.Fprintf(&b, "splitmuxsink name=%s_hls async-finalize=true muxer-factory=mpegtsmux max-size-time=%d "+
+			"send-keyframe-requests=true location=%s ", n, s.Duration.Nanoseconds(), quoteLaunch(filepath.Join(s.Dir, s.Prefix+"_%05d.ts")))
+		fmt.Fprintf(&b, "%s_venc. ! "+out+"! %s_hls.video ", n, n)
+		if cfg.Audio != nil {
+			fmt.Fprintf(&b, "%s_aenc. ! "+out+"! %s_hls.audio_%%u ", n, n)
+		}
+	}
+	return b.String(), kinds, nil
 }
 
-// watchFirstBuffers reports Active at the first buffer into an encoder and
-// FirstWrite at the first buffer into the file sink; each probe removes
-// itself once it has fired.
-func (b *Branch) watchFirstBuffers() {
-	for _, in := range b.inputs {
-		in.ghost.AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
-			b.activeOnce.Do(func() {
-				if b.events.Active != nil {
-					b.events.Active()
-				}
-			})
-			return gst.PadProbeRemove
+// quoteLaunch quotes a property value for gst_parse_launch.
+func quoteLaunch(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+func (b *Branch) onActive(p *gst.Pad) {
+	p.AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+		b.activeOnce.Do(func() {
+			if b.events.Active != nil {
+				b.events.Active()
+			}
 		})
-	}
-	for _, s := range b.sinks {
-		s.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+		return gst.PadProbeRemove
+	})
+}
+
+func (b *Branch) onFirstBuffer(p *gst.Pad) {
+	p.AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+		b.writeOnce.Do(func() {
 			if b.events.FirstWrite != nil {
 				b.events.FirstWrite()
 			}
-			return gst.PadProbeRemove
 		})
-	}
-}
-
-func (b *Branch) watchEOS() {
-	for _, s := range b.sinks {
-		s.GetStaticPad("sink").AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
-			ev := info.GetEvent()
-			if ev == nil || ev.Type() != gst.EventTypeEOS {
-				return gst.PadProbeOK
-			}
-			b.eosMu.Lock()
-			b.eosCount++
-			if b.eosCount == len(b.sinks) {
-				close(b.eos)
-			}
-			b.eosMu.Unlock()
-			return gst.PadProbeRemove
-		})
-	}
+		return gst.PadProbeRemove
+	})
 }
 
 func (b *Branch) fail(err error) {
@@ -292,93 +342,49 @@ func (c *Capture) Attach(b *Branch) error {
 	if _, dup := c.branches[b.cfg.Name]; dup {
 		return fmt.Errorf("branch %s is already attached", b.cfg.Name)
 	}
-	for _, in := range b.inputs {
-		if strings.HasPrefix(in.ghost.GetName(), "video") {
-			in.tee = c.videoTee
-		} else {
-			in.tee = c.audioTee
-		}
-		if in.tee == nil {
-			return fmt.Errorf("branch %s wants %s, which this composite does not capture", b.cfg.Name, in.ghost.GetName())
-		}
+	tees := map[string]*gst.Element{}
+	if c.videoTee != nil {
+		tees["video"] = c.videoTee
 	}
-	if err := c.pipeline.Add(b.bin.Element); err != nil {
-		return fmt.Errorf("branch %s: add to pipeline: %w", b.cfg.Name, err)
+	if c.audioTee != nil {
+		tees["audio"] = c.audioTee
 	}
-	if elems, err := b.bin.GetElementsRecursive(); err == nil {
-		for _, e := range elems {
-			c.owners[e.GetName()] = b
-		}
+	b.cap = c
+	for _, name := range b.tap.elementNames() {
+		c.owners[name] = b
 	}
-	c.owners[b.cfg.Name] = b
-	if !b.bin.SyncStateWithParent() {
-		c.removeLocked(b)
-		return fmt.Errorf("branch %s: could not start (state sync failed)", b.cfg.Name)
-	}
-	for _, in := range b.inputs {
-		in.teePad = in.tee.GetRequestPad("src_%u")
-		b.zeroTimestampsFrom(in)
-		if ret := in.teePad.Link(in.ghost.Pad); ret != gst.PadLinkOK {
-			c.removeLocked(b)
-			return fmt.Errorf("branch %s: link %s: %s", b.cfg.Name, in.ghost.GetName(), ret)
-		}
+	if err := b.tap.attach(c.pipeline.Bin, tees, b.zeroTimestampsFrom, nil); err != nil {
+		c.forgetLocked(b)
+		return err
 	}
 	c.branches[b.cfg.Name] = b
+	for _, url := range b.cfg.Streams {
+		if err := b.addStreamLocked(url); err != nil {
+			c.detachLocked(b)
+			return err
+		}
+	}
 	return nil
 }
 
 // Detach stops the branch: EOS down its pads only, its files finalised,
 // then removed. The capture and the other branches keep running.
-func (c *Capture) Detach(b *Branch) error { return c.detach(b) }
+func (c *Capture) Detach(b *Branch) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.branches[b.cfg.Name]; !ok {
+		return fmt.Errorf("branch %s is not attached", b.cfg.Name)
+	}
+	return c.detachLocked(b)
+}
 
-func (c *Capture) detach(b *Branch) error {
-	var err error
-	b.detaching.Do(func() {
-		c.mu.Lock()
-		if _, ok := c.branches[b.cfg.Name]; !ok {
-			c.mu.Unlock()
-			err = fmt.Errorf("branch %s is not attached", b.cfg.Name)
-			return
-		}
-		c.mu.Unlock()
-
-		// Block each tee pad (an idle probe fires at once when no buffer
-		// is in flight) so that nothing is pushed into a pad being
-		// unlinked, then unlink and send EOS into the branch.
-		for _, in := range b.inputs {
-			id := in.teePad.AddProbe(gst.PadProbeTypeBlockDownstream|gst.PadProbeTypeIdle, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
-				select {
-				case <-in.blocked:
-				default:
-					close(in.blocked)
-				}
-				return gst.PadProbeOK
-			})
-			select {
-			case <-in.blocked:
-			case <-time.After(2 * time.Second):
-				// A stalled source never pushes; the pad is idle anyway.
-			}
-			in.teePad.Unlink(in.ghost.Pad)
-			in.teePad.RemoveProbe(id)
-			in.tee.ReleaseRequestPad(in.teePad)
-			in.ghost.SendEvent(gst.NewEOSEvent())
-		}
-		select {
-		case <-b.eos:
-		case <-time.After(eosTimeout):
-			err = fmt.Errorf("branch %s: EOS did not reach its sinks within %s; the file may lack its index", b.cfg.Name, eosTimeout)
-		}
-		c.mu.Lock()
-		c.removeLocked(b)
-		c.mu.Unlock()
-	})
+func (c *Capture) detachLocked(b *Branch) error {
+	err := b.tap.detach(true, eosTimeout)
+	c.forgetLocked(b)
 	return err
 }
 
-func (c *Capture) removeLocked(b *Branch) {
-	_ = setStateWait(b.bin.Element, gst.StateNull)
-	_ = c.pipeline.Remove(b.bin.Element)
+func (c *Capture) forgetLocked(b *Branch) {
 	delete(c.branches, b.cfg.Name)
 	for name, owner := range c.owners {
 		if owner == b {

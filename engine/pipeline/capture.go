@@ -67,7 +67,7 @@ type Capture struct {
 
 	mu       sync.Mutex
 	branches map[string]*Branch // by name
-	owners   map[string]*Branch // element name -> branch, to route bus errors
+	owners   map[string]owner   // element name -> what it belongs to, to route bus messages
 	closed   bool
 
 	fatal     chan error // capture failures (buffered 1)
@@ -95,7 +95,7 @@ func NewCapture(cfg CaptureConfig) (*Capture, error) {
 		cfg:      cfg,
 		pipeline: p,
 		branches: map[string]*Branch{},
-		owners:   map[string]*Branch{},
+		owners:   map[string]owner{},
 		fatal:    make(chan error, 1),
 		done:     make(chan struct{}),
 		busDone:  make(chan struct{}),
@@ -182,6 +182,10 @@ func previewSize(w, h, pw int) (int, int) {
 	return pw &^ 1, ph
 }
 
+// owner is what an element belongs to: a branch, or one of its stream
+// destinations. An error from the element fails only its owner.
+type owner interface{ fail(error) }
+
 // Failed delivers a fatal capture error (the screen or audio source broke).
 func (c *Capture) Failed() <-chan error { return c.fatal }
 
@@ -212,6 +216,13 @@ func (c *Capture) watchBus() {
 			continue
 		}
 		switch msg.Type() {
+		case gst.MessageElement:
+			c.mu.Lock()
+			b, ok := c.owners[msg.Source()].(*Branch)
+			c.mu.Unlock()
+			if st := msg.GetStructure(); ok && st != nil {
+				b.onElementMessage(st)
+			}
 		case gst.MessageError:
 			gerr := msg.ParseError()
 			err := fmt.Errorf("%s: %s (%s)", msg.Source(), gerr.Error(), gerr.DebugString())
@@ -272,13 +283,13 @@ func (c *Capture) Close() error {
 	for _, b := range c.branches {
 		branches = append(branches, b)
 	}
-	c.mu.Unlock()
 	var errs []error
 	for _, b := range branches {
-		if err := c.detach(b); err != nil {
+		if err := c.detachLocked(b); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	c.mu.Unlock()
 	close(c.done)
 	<-c.busDone
 	<-c.prevDone

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"roomcast/engine/proctest"
+)
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's CPU times; it is
+// 100 on every Linux this runs on.
+const clockTicks = 100
+
+type cpuSample struct {
+	at                     time.Time
+	engine, chromium, xvfb float64 // CPU seconds used so far
+}
+
+// sampleCPU reads the CPU time of this process (the engine) and of the
+// Chromium and Xvfb processes below it. The demo room's processes are
+// below it too, and left out.
+func sampleCPU() cpuSample {
+	s := cpuSample{at: time.Now(), engine: cpuSeconds(os.Getpid())}
+	for _, pid := range proctest.Descendants(os.Getpid()) {
+		switch cmd := proctest.Command(pid); {
+		case strings.Contains(cmd, "chromium"):
+			s.chromium += cpuSeconds(pid)
+		case strings.HasPrefix(cmd, "Xvfb"):
+			s.xvfb += cpuSeconds(pid)
+		}
+	}
+	return s
+}
+
+// sampleRSS is the resident memory of this process and of its Chromium
+// processes, in MB.
+func sampleRSS() (engine, chromium float64) {
+	engine = rssMB(os.Getpid())
+	for _, pid := range proctest.Descendants(os.Getpid()) {
+		if strings.Contains(proctest.Command(pid), "chromium") {
+			chromium += rssMB(pid)
+		}
+	}
+	return engine, chromium
+}
+
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	// After the command: state(0) ppid(1) ... utime(11) stime(12).
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / clockTicks
+}
+
+func rssMB(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				model = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores, %s", runtime.NumCPU(), model)
+}
