@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -17,25 +16,21 @@ import (
 
 // egress is one started request: its branch on a composite, and its info.
 type egress struct {
-	id    string
-	l     *Local
-	plan  *request.Plan
-	key   compositeKey
-	stopC chan struct{} // closed by stop
-	done  chan struct{} // closed when the egress reached a final state
+	id   string
+	l    *Local
+	plan *request.Plan
+	key  compositeKey
+	outs *outputs
 
+	stopC    chan struct{} // closed by stop
+	failC    chan error    // an output's fatal error (buffered 1)
+	done     chan struct{} // closed when the egress reached a final state
 	stopOnce sync.Once
 
-	mu        sync.Mutex
-	slot      *compositeSlot // set once the composite is up
-	activeAt  time.Time
-	writingAt time.Time
-}
-
-func (e *egress) currentSlot() *compositeSlot {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.slot
+	mu       sync.Mutex
+	slot     *compositeSlot // set once the composite is up
+	branch   *pipeline.Branch
+	activeAt time.Time
 }
 
 func newEgress(l *Local, req *livekit.RoomCompositeEgressRequest, plan *request.Plan) *egress {
@@ -45,28 +40,75 @@ func newEgress(l *Local, req *livekit.RoomCompositeEgressRequest, plan *request.
 		plan:  plan,
 		key:   compositeKey{CompositeKey: plan.CompositeKey(), audioOnly: plan.AudioOnly},
 		stopC: make(chan struct{}),
+		failC: make(chan error, 1),
 		done:  make(chan struct{}),
 	}
-	now := time.Now().UnixNano()
-	l.board.put(&livekit.EgressInfo{
+	e.outs = newOutputs(e)
+	info := &livekit.EgressInfo{
 		EgressId:   e.id,
 		RoomName:   plan.RoomName,
 		SourceType: livekit.EgressSourceType_EGRESS_SOURCE_TYPE_WEB,
 		Status:     livekit.EgressStatus_EGRESS_STARTING,
-		UpdatedAt:  now,
+		UpdatedAt:  time.Now().UnixNano(),
 		Request:    &livekit.EgressInfo_RoomComposite{RoomComposite: request.RedactRequest(req)},
-	})
+	}
+	e.outs.fill(info)
+	l.board.put(info)
 	return e
+}
+
+func (e *egress) currentSlot() *compositeSlot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.slot
+}
+
+func (e *egress) currentBranch() *pipeline.Branch {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.branch
+}
+
+// wallAt converts a time in the egress's media (0 = its first frame) to
+// wall-clock time.
+func (e *egress) wallAt(d time.Duration) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.activeAt.IsZero() {
+		return time.Now()
+	}
+	return e.activeAt.Add(d)
 }
 
 // stop asks the egress to end; run does the work. Safe to call repeatedly.
 func (e *egress) stop() { e.stopOnce.Do(func() { close(e.stopC) }) }
+
+func (e *egress) fail(err error) {
+	select {
+	case e.failC <- err:
+	default:
+	}
+}
+
+// checkOutputsLeft ends the egress when its only outputs were streams and
+// none is left: one failed destination is that destination's problem,
+// the last one failing ends the egress.
+func (e *egress) checkOutputsLeft() {
+	p := e.plan
+	if len(p.Files) > 0 || len(p.Segments) > 0 || len(p.Images) > 0 {
+		return
+	}
+	if e.outs.liveStreams() == 0 {
+		e.fail(errors.New("every stream destination failed"))
+	}
+}
 
 // run takes the egress through its life: composite, branch, recording,
 // stop, results.
 func (e *egress) run() {
 	defer close(e.done)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
 		select {
 		case <-e.stopC:
@@ -85,36 +127,16 @@ func (e *egress) run() {
 	}
 	defer e.l.release(slot)
 	comp := slot.comp
-	e.mu.Lock()
-	e.slot = slot
-	e.mu.Unlock()
 
-	failed := make(chan error, 1)
 	cfg := e.branchConfig()
 	branch, err := pipeline.NewBranch(cfg, pipeline.BranchEvents{
-		Active: func() {
-			e.mu.Lock()
-			e.activeAt = time.Now()
-			e.mu.Unlock()
-			e.l.board.update(e.id, func(info *livekit.EgressInfo) {
-				info.Status = livekit.EgressStatus_EGRESS_ACTIVE
-				info.StartedAt = time.Now().UnixNano()
-			})
-		},
-		FirstWrite: func() {
-			e.mu.Lock()
-			e.writingAt = time.Now()
-			e.mu.Unlock()
-		},
-		Failed: func(err error) {
-			select {
-			case failed <- err:
-			default:
-			}
-		},
+		Active:        e.onActive,
+		Failed:        e.fail,
+		StreamFailed:  e.outs.streamFailed,
+		StreamFlowing: e.outs.streamFlowing,
 	})
 	if err == nil {
-		err = os.MkdirAll(filepath.Dir(cfg.File.Path), 0o755)
+		err = e.outs.prepare()
 	}
 	if err == nil {
 		err = comp.cap.Attach(branch)
@@ -123,49 +145,100 @@ func (e *egress) run() {
 		e.finish(livekit.EgressStatus_EGRESS_FAILED, err.Error(), nil)
 		return
 	}
-	e.l.cfg.Logf("egress %s recording %s to %s", e.id, e.key, cfg.File.Path)
+	e.mu.Lock()
+	e.slot, e.branch = slot, branch
+	e.mu.Unlock()
+	e.l.cfg.Logf("egress %s recording %s", e.id, e.key)
 
 	status, reason := livekit.EgressStatus_EGRESS_COMPLETE, ""
 	select {
 	case <-e.stopC:
-	case err := <-failed:
+	case err := <-e.failC:
 		status, reason = livekit.EgressStatus_EGRESS_FAILED, err.Error()
 	case <-comp.ended:
 		if comp.endErr != nil {
 			status, reason = livekit.EgressStatus_EGRESS_FAILED, comp.endErr.Error()
-		} else {
-			reason = "the room ended"
 		}
 	}
 	e.l.board.update(e.id, func(info *livekit.EgressInfo) { info.Status = livekit.EgressStatus_EGRESS_ENDING })
 	if err := comp.cap.Detach(branch); err != nil && status == livekit.EgressStatus_EGRESS_COMPLETE {
 		status, reason = livekit.EgressStatus_EGRESS_FAILED, err.Error()
 	}
-	if status == livekit.EgressStatus_EGRESS_COMPLETE {
-		reason = "" // a normal end carries no error
+	e.outs.finish()
+	var file *livekit.FileInfo
+	if cfg.File != nil {
+		file = e.fileResult(cfg.File.Path)
 	}
-	e.finish(status, reason, e.fileResult(cfg.File.Path))
+	e.finish(status, reason, file)
 }
 
+func (e *egress) onActive() {
+	e.mu.Lock()
+	e.activeAt = time.Now()
+	e.mu.Unlock()
+	e.l.board.update(e.id, func(info *livekit.EgressInfo) {
+		info.Status = livekit.EgressStatus_EGRESS_ACTIVE
+		info.StartedAt = time.Now().UnixNano()
+	})
+}
+
+// branchConfig maps the plan onto the pipeline: one encode for the file,
+// the segments and the streams; images from the raw video.
 func (e *egress) branchConfig() pipeline.BranchConfig {
 	p := e.plan
-	cfg := pipeline.BranchConfig{Name: e.id}
-	if !p.AudioOnly {
+	cfg := pipeline.BranchConfig{Name: e.id, Streams: e.outs.streamURLs(), StreamOutput: len(p.Streams) > 0}
+	encoded := len(p.Files) > 0 || len(p.Segments) > 0 || len(p.Streams) > 0
+	if !p.AudioOnly && encoded {
 		cfg.Video = &pipeline.VideoEncoding{
 			BitrateKbps: p.Video.BitrateKbps, FPS: p.Video.FPS,
 			KeyFrameInterval: p.Video.KeyFrameIntervalSec, Profile: p.Video.Profile,
 		}
 	}
-	if !p.VideoOnly {
+	if !p.VideoOnly && encoded {
 		cfg.Audio = &pipeline.AudioEncoding{BitrateKbps: p.Audio.BitrateKbps, Opus: p.Audio.Codec == livekit.AudioCodec_OPUS}
 	}
-	f := p.Files[0]
-	container := pipeline.MP4
-	if f.FileType == livekit.EncodedFileType_OGG {
-		container = pipeline.OGG
+	if len(p.Files) > 0 {
+		f := p.Files[0]
+		container := pipeline.MP4
+		if f.FileType == livekit.EncodedFileType_OGG {
+			container = pipeline.OGG
+		}
+		cfg.File = &pipeline.FileOutput{Path: f.Filepath, Container: container}
 	}
-	cfg.File = &pipeline.FileOutput{Path: f.Filepath, Container: container}
+	if len(p.Segments) > 0 {
+		s := p.Segments[0]
+		cfg.Segments = &pipeline.SegmentOutput{
+			Dir: s.Dir, Prefix: s.FilenamePrefix,
+			Duration:  time.Duration(s.SegmentDurationSec) * time.Second,
+			OnSegment: e.outs.segmentDone,
+		}
+	}
+	if len(p.Images) > 0 {
+		im := p.Images[0]
+		cfg.Images = &pipeline.ImageOutput{
+			Dir: im.Dir, Prefix: im.FilenamePrefix,
+			Interval: time.Duration(im.CaptureIntervalSec) * time.Second,
+			Width:    im.Width, Height: im.Height,
+			OnImage: e.outs.imageDone,
+		}
+	}
 	return cfg
+}
+
+// updateStream adds and removes RTMP destinations while the egress runs.
+func (e *egress) updateStream(add, remove []string) error {
+	if len(e.plan.Streams) == 0 {
+		return fmt.Errorf("egress %s has no stream output; start one with stream_outputs", e.id)
+	}
+	b := e.currentBranch()
+	if b == nil {
+		return fmt.Errorf("egress %s is not recording yet; update its streams once it is active", e.id)
+	}
+	if err := e.outs.update(b, add, remove); err != nil {
+		return err
+	}
+	e.checkOutputsLeft()
+	return nil
 }
 
 func (e *egress) fileResult(path string) *livekit.FileInfo {
@@ -195,6 +268,7 @@ func (e *egress) finish(status livekit.EgressStatus, reason string, file *liveki
 				info.StartedAt = file.StartedAt
 			}
 		}
+		e.outs.fill(info)
 	})
 	if final != nil {
 		e.l.cfg.Logf("egress %s %s%s", e.id, final.Status, errSuffix(final.Error))

@@ -225,25 +225,40 @@ func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressReque
 	return info, nil
 }
 
-// supported refuses, at request time, outputs this engine does not write
-// yet, so that nothing starts half-way.
+// supported refuses, at request time, what this engine does not do yet,
+// so that nothing starts half-way.
 func supported(p *request.Plan) error {
-	switch {
-	case len(p.Streams) > 0:
-		return errors.New("stream_outputs: RTMP streaming is not available in this build yet; record to a file")
-	case len(p.Segments) > 0:
-		return errors.New("segment_outputs: HLS is not available in this build yet; record to a file")
-	case len(p.Images) > 0:
-		return errors.New("image_outputs: snapshots are not available in this build yet; record to a file")
-	case len(p.Files) == 0:
-		return errors.New("file_outputs: a file output is required in this build")
-	}
 	for i, f := range p.Files {
 		if f.Upload != nil {
-			return fmt.Errorf("file_outputs[%d]: S3 upload is not available in this build yet; write to local disk", i)
+			return fmt.Errorf("file_outputs[%d].s3: uploads are not available in this build yet; write to local disk", i)
+		}
+	}
+	for i, s := range p.Segments {
+		if s.Upload != nil {
+			return fmt.Errorf("segment_outputs[%d].s3: uploads are not available in this build yet; write to local disk", i)
+		}
+	}
+	for i, im := range p.Images {
+		if im.Upload != nil {
+			return fmt.Errorf("image_outputs[%d].s3: uploads are not available in this build yet; write to local disk", i)
 		}
 	}
 	return nil
+}
+
+// UpdateStream adds and removes RTMP destinations of a running egress;
+// the other destinations and outputs go on undisturbed.
+func (l *Local) UpdateStream(_ context.Context, req *livekit.UpdateStreamRequest) (*livekit.EgressInfo, error) {
+	l.mu.Lock()
+	e := l.egresses[req.EgressId]
+	l.mu.Unlock()
+	if e == nil {
+		return nil, notFound(req.EgressId)
+	}
+	if err := e.updateStream(req.AddOutputUrls, req.RemoveOutputUrls); err != nil {
+		return nil, err
+	}
+	return l.board.get(req.EgressId), nil
 }
 
 // Stop ends an egress and waits until its outputs are finalised.

@@ -24,6 +24,8 @@ type Studio interface {
 	// UpdateLayout switches a running egress's composite to another
 	// built-in layout; the recording goes on.
 	UpdateLayout(ctx context.Context, egressID, layout string) (*livekit.EgressInfo, error)
+	// UpdateStream adds and removes RTMP destinations of a running egress.
+	UpdateStream(ctx context.Context, req *livekit.UpdateStreamRequest) (*livekit.EgressInfo, error)
 	// List reports egresses, filtered as LiveKit's ListEgress does.
 	List(ctx context.Context, req *livekit.ListEgressRequest) ([]*livekit.EgressInfo, error)
 	// Watch delivers every EgressInfo update until ctx ends.

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-gst/go-gst/gst"
@@ -129,10 +130,13 @@ type Branch struct {
 	offsetOnce sync.Once
 	offset     int64 // ns subtracted from the inputs' running time
 
-	mu           sync.Mutex
-	streams      map[string]*tap // by URL
-	nextID       int
-	segmentStart time.Duration // running time the open segment began
+	mu             sync.Mutex
+	streams        map[string]*tap // by URL
+	nextID         int
+	segmentEnd     time.Duration // running time the last closed segment ended
+	hlsEOS         atomic.Bool   // EOS entered splitmuxsink
+	hlsDone        chan struct{} // closed at the last segment's announcement
+	finishSegments sync.Once
 }
 
 // NewBranch builds the branch's bin, unlinked.
@@ -146,7 +150,13 @@ func NewBranch(cfg BranchConfig, events BranchEvents) (*Branch, error) {
 		return nil, err
 	}
 	b := &Branch{cfg: cfg, events: events, tap: t, streams: map[string]*tap{}}
-	for _, sink := range []string{"filesink", "hls", "images"} {
+	if cfg.Segments != nil {
+		if err := b.fitSegmentMuxer(); err != nil {
+			return nil, err
+		}
+	}
+	// Each output's sink element and the input pad its data arrives on.
+	for sink, pad := range map[string]string{"filesink": "sink", "images": "sink"} {
 		el, err := t.bin.GetElementByName(cfg.Name + "_" + sink)
 		if err != nil {
 			continue // not an output of this branch
@@ -156,8 +166,11 @@ func NewBranch(cfg BranchConfig, events BranchEvents) (*Branch, error) {
 				return nil, fmt.Errorf("%s: filesink location: %w", cfg.Name, err)
 			}
 		}
-		t.watchSink(el)
-		b.onFirstBuffer(el.GetStaticPad("sink"))
+		if el.GetStaticPad(pad) == nil {
+			return nil, fmt.Errorf("%s: %s has no %s pad", cfg.Name, sink, pad)
+		}
+		t.watchSink(el, pad)
+		b.onFirstBuffer(el.GetStaticPad(pad))
 	}
 	for _, in := range t.inputs {
 		b.onActive(in.ghost.Pad)
@@ -250,7 +263,9 @@ func branchDescription(cfg BranchConfig) (string, []string, error) {
 		// no path needs quoting.
 		fmt.Fprintf(&b, "! filesink name=%s_filesink sync=false async=false ", n)
 		if cfg.Video != nil {
-			fmt.Fprintf(&b, "%s_venc. ! queue ! %s_mux.video_0 ", n, n)
+			// Each output parses for itself: MP4 and FLV want avc, MPEG-TS
+			// byte-stream; one format on the shared tee fails to negotiate.
+			fmt.Fprintf(&b, "%s_venc. ! queue ! h264parse ! %s_mux.video_0 ", n, n)
 		}
 		if cfg.Audio != nil {
 			pad := "audio_0"
@@ -265,16 +280,59 @@ func branchDescription(cfg BranchConfig) (string, []string, error) {
 			return "", nil, fmt.Errorf("%s: HLS segments need video", n)
 		}
 		// Segments split at the key frames the encoder makes every
-		// segment duration; each is finalised on its own (async-finalize)
-		// and announced on the bus.
-		fmt.Fprintf(&b, "splitmuxsink name=%s_hls async-finalize=true muxer-factory=mpegtsmux max-size-time=%d "+
-			"send-keyframe-requests=true location=%s ", n, s.Duration.Nanoseconds(), quoteLaunch(filepath.Join(s.Dir, s.Prefix+"_%05d.ts")))
-		fmt.Fprintf(&b, "%s_venc. ! "+out+"! %s_hls.video ", n, n)
+		// segment duration, and are announced on the bus as each closes.
+		// Its muxer and sink are set in NewBranch (fitSegmentMuxer).
+		fmt.Fprintf(&b, "splitmuxsink name=%s_hls max-size-time=%d send-keyframe-requests=true location=%s ",
+			n, s.Duration.Nanoseconds(), quoteLaunch(filepath.Join(s.Dir, s.Prefix+"_%05d.ts")))
+		fmt.Fprintf(&b, "%s_venc. ! "+out+"! h264parse ! %s_hls.video ", n, n)
 		if cfg.Audio != nil {
 			fmt.Fprintf(&b, "%s_aenc. ! "+out+"! %s_hls.audio_%%u ", n, n)
 		}
 	}
 	return b.String(), kinds, nil
+}
+
+// fitSegmentMuxer gives splitmuxsink an MPEG-TS muxer and a file sink of
+// its own (muxer-factory would need async finalisation, whose messages
+// arrive out of order).
+func (b *Branch) fitSegmentMuxer() error {
+	n := b.cfg.Name
+	split, err := b.tap.bin.GetElementByName(n + "_hls")
+	if err != nil {
+		return fmt.Errorf("%s: %w", n, err)
+	}
+	mux, err := gst.NewElementWithName("mpegtsmux", n+"_hls_mux")
+	if err != nil {
+		return fmt.Errorf("%s: mpegtsmux: %w (run make deps)", n, err)
+	}
+	sink, err := gst.NewElementWithName("filesink", n+"_hls_files")
+	if err != nil {
+		return fmt.Errorf("%s: filesink: %w", n, err)
+	}
+	if err := split.SetProperty("muxer", mux); err != nil {
+		return fmt.Errorf("%s: splitmuxsink muxer: %w", n, err)
+	}
+	if err := split.SetProperty("sink", sink); err != nil {
+		return fmt.Errorf("%s: splitmuxsink sink: %w", n, err)
+	}
+	// EOS reaches this sink at every segment boundary, and EOS entering
+	// splitmuxsink comes before its last segment is written. The end is
+	// the first segment closed after that EOS (see onElementMessage), and
+	// detach waits for it before taking the bin down (whose bus would
+	// drop the announcement).
+	b.hlsDone = make(chan struct{})
+	b.tap.sinkMu.Lock()
+	b.tap.sinks[n+"_hls_final"] = b.hlsDone
+	b.tap.sinkMu.Unlock()
+	split.GetStaticPad("video").AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		if ev := info.GetEvent(); ev != nil && ev.Type() == gst.EventTypeEOS {
+			b.hlsEOS.Store(true)
+			return gst.PadProbeRemove
+		}
+		return gst.PadProbeOK
+	})
+	b.onFirstBuffer(sink.GetStaticPad("sink"))
+	return nil
 }
 
 // quoteLaunch quotes a property value for gst_parse_launch.
@@ -350,9 +408,7 @@ func (c *Capture) Attach(b *Branch) error {
 		tees["audio"] = c.audioTee
 	}
 	b.cap = c
-	for _, name := range b.tap.elementNames() {
-		c.owners[name] = b
-	}
+	c.setOwners(b.tap.elementNames(), b)
 	if err := b.tap.attach(c.pipeline.Bin, tees, b.zeroTimestampsFrom, nil); err != nil {
 		c.forgetLocked(b)
 		return err
@@ -380,14 +436,19 @@ func (c *Capture) Detach(b *Branch) error {
 
 func (c *Capture) detachLocked(b *Branch) error {
 	err := b.tap.detach(true, eosTimeout)
+	c.drainBus(2 * time.Second)
 	c.forgetLocked(b)
 	return err
 }
 
 func (c *Capture) forgetLocked(b *Branch) {
 	delete(c.branches, b.cfg.Name)
-	for name, owner := range c.owners {
-		if owner == b {
+	c.ownersMu.Lock()
+	defer c.ownersMu.Unlock()
+	for name, o := range c.owners {
+		if o == b {
+			delete(c.owners, name)
+		} else if so, ok := o.(*streamOwner); ok && so.b == b {
 			delete(c.owners, name)
 		}
 	}

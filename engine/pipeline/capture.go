@@ -67,8 +67,15 @@ type Capture struct {
 
 	mu       sync.Mutex
 	branches map[string]*Branch // by name
-	owners   map[string]owner   // element name -> what it belongs to, to route bus messages
 	closed   bool
+
+	// ownersMu is separate from mu so the bus goroutine can route
+	// messages while a detach (holding mu) waits for them.
+	ownersMu sync.Mutex
+	owners   map[string]owner // element name -> what it belongs to
+
+	barrierMu sync.Mutex
+	barriers  []chan struct{}
 
 	fatal     chan error // capture failures (buffered 1)
 	done      chan struct{}
@@ -186,6 +193,44 @@ func previewSize(w, h, pw int) (int, int) {
 // destinations. An error from the element fails only its owner.
 type owner interface{ fail(error) }
 
+func (c *Capture) owner(element string) owner {
+	c.ownersMu.Lock()
+	defer c.ownersMu.Unlock()
+	return c.owners[element]
+}
+
+func (c *Capture) setOwners(names []string, o owner) {
+	c.ownersMu.Lock()
+	defer c.ownersMu.Unlock()
+	for _, n := range names {
+		if o == nil {
+			delete(c.owners, n)
+		} else {
+			c.owners[n] = o
+		}
+	}
+}
+
+// barrierName marks the message drainBus posts to itself.
+const barrierName = "roomcast-bus-barrier"
+
+// drainBus returns once the bus goroutine has handled every message posted
+// before the call (or after timeout): a detached branch's last messages,
+// such as its final segment, still reach it. Must not be called from the
+// bus goroutine.
+func (c *Capture) drainBus(timeout time.Duration) {
+	ch := make(chan struct{})
+	c.barrierMu.Lock()
+	c.barriers = append(c.barriers, ch)
+	c.barrierMu.Unlock()
+	c.pipeline.GetPipelineBus().Post(gst.NewApplicationMessage(c.pipeline, gst.NewStructure(barrierName)))
+	select {
+	case <-ch:
+	case <-c.done:
+	case <-time.After(timeout):
+	}
+}
+
 // Failed delivers a fatal capture error (the screen or audio source broke).
 func (c *Capture) Failed() <-chan error { return c.fatal }
 
@@ -216,20 +261,24 @@ func (c *Capture) watchBus() {
 			continue
 		}
 		switch msg.Type() {
+		case gst.MessageApplication:
+			if st := msg.GetStructure(); st != nil && st.Name() == barrierName {
+				c.barrierMu.Lock()
+				for _, ch := range c.barriers {
+					close(ch)
+				}
+				c.barriers = nil
+				c.barrierMu.Unlock()
+			}
 		case gst.MessageElement:
-			c.mu.Lock()
-			b, ok := c.owners[msg.Source()].(*Branch)
-			c.mu.Unlock()
+			b, ok := c.owner(msg.Source()).(*Branch)
 			if st := msg.GetStructure(); ok && st != nil {
 				b.onElementMessage(st)
 			}
 		case gst.MessageError:
 			gerr := msg.ParseError()
 			err := fmt.Errorf("%s: %s (%s)", msg.Source(), gerr.Error(), gerr.DebugString())
-			c.mu.Lock()
-			owner := c.owners[msg.Source()]
-			c.mu.Unlock()
-			if owner != nil {
+			if owner := c.owner(msg.Source()); owner != nil {
 				owner.fail(err)
 				continue
 			}

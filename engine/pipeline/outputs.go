@@ -11,13 +11,9 @@ import (
 // per-file message for images. Runs on the bus goroutine.
 func (b *Branch) onElementMessage(st *gst.Structure) {
 	switch st.Name() {
-	case "splitmuxsink-fragment-opened":
-		if rt, ok := clockField(st, "running-time"); ok {
-			b.mu.Lock()
-			b.segmentStart = rt
-			b.mu.Unlock()
-		}
 	case "splitmuxsink-fragment-closed":
+		// Each segment runs from where the previous one ended: the
+		// closed messages carry the running time of the cut.
 		seg := b.cfg.Segments
 		loc, _ := st.GetValue("location")
 		path, _ := loc.(string)
@@ -26,9 +22,13 @@ func (b *Branch) onElementMessage(st *gst.Structure) {
 			return
 		}
 		b.mu.Lock()
-		start := b.segmentStart
+		start := b.segmentEnd
+		b.segmentEnd = rt
 		b.mu.Unlock()
 		seg.OnSegment(path, start, rt-start)
+		if b.hlsEOS.Load() {
+			b.finishSegments.Do(func() { close(b.hlsDone) })
+		}
 	case "GstMultiFileSink":
 		im := b.cfg.Images
 		v, _ := st.GetValue("filename")

@@ -51,15 +51,17 @@ func (b *Branch) addStreamLocked(url string) error {
 	b.mu.Unlock()
 
 	var kinds []string
-	desc := fmt.Sprintf("flvmux name=%s_flv streamable=true latency=100000000 ! rtmp2sink name=%s_sink async=false sync=false ", name, name)
-	q := "queue name=%s_%s_in leaky=downstream max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 ! %s_flv.%s "
+	// flvmux waits up to 1 s for a late input (a forced key frame takes
+	// longer to encode); with less it dropped late video frames.
+	desc := fmt.Sprintf("flvmux name=%s_flv streamable=true latency=1000000000 ! rtmp2sink name=%s_sink async=false sync=false ", name, name)
+	q := "queue name=%s_%s_in leaky=downstream max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 ! %s%s_flv.%s "
 	if b.cfg.Video != nil {
 		kinds = append(kinds, "video")
-		desc += fmt.Sprintf(q, name, "video", name, "video")
+		desc += fmt.Sprintf(q, name, "video", "h264parse ! ", name, "video")
 	}
 	if b.cfg.Audio != nil {
 		kinds = append(kinds, "audio")
-		desc += fmt.Sprintf(q, name, "audio", name, "audio")
+		desc += fmt.Sprintf(q, name, "audio", "", name, "audio")
 	}
 	t, err := newTap(name, desc, kinds)
 	if err != nil {
@@ -74,10 +76,8 @@ func (b *Branch) addStreamLocked(url string) error {
 	if err := sink.SetProperty("location", url); err != nil {
 		return fmt.Errorf("%s: rtmp2sink location: %w", name, err)
 	}
-	t.watchSink(sink)
-	for _, el := range t.elementNames() {
-		b.cap.owners[el] = &streamOwner{b: b, url: url}
-	}
+	t.watchSink(sink, "sink")
+	b.cap.setOwners(t.elementNames(), &streamOwner{b: b, url: url})
 	b.watchFlowing(sink.GetStaticPad("sink"), url)
 
 	tees := map[string]*gst.Element{}
@@ -140,9 +140,7 @@ func (b *Branch) dropStream(url string, finish bool) error {
 	for name := range t.sinks {
 		b.tap.unwatchSink(name)
 	}
-	for _, el := range t.elementNames() {
-		delete(b.cap.owners, el)
-	}
+	b.cap.setOwners(t.elementNames(), nil)
 	// A destination that does not take the EOS in time (a dead server)
 	// is torn down anyway; that is no error of the egress.
 	_ = t.detach(finish, streamEOSTimeout)

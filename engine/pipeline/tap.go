@@ -70,14 +70,15 @@ func newTap(name, desc string, kinds []string) (*tap, error) {
 	return t, nil
 }
 
-// watchSink registers a sink element whose EOS detach waits for.
-func (t *tap) watchSink(el *gst.Element) {
+// watchSink registers a sink element whose EOS detach waits for, seen on
+// its input pad pad ("sink", or "video" for splitmuxsink).
+func (t *tap) watchSink(el *gst.Element, pad string) {
 	eos := make(chan struct{})
 	t.sinkMu.Lock()
 	t.sinks[el.GetName()] = eos
 	t.sinkMu.Unlock()
 	var once sync.Once
-	el.GetStaticPad("sink").AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+	el.GetStaticPad(pad).AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		if ev := info.GetEvent(); ev != nil && ev.Type() == gst.EventTypeEOS {
 			once.Do(func() { close(eos) })
 			return gst.PadProbeRemove

@@ -1,0 +1,328 @@
+//go:build integration
+
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"image/jpeg"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+
+	"roomcast/engine/mediatest"
+	"roomcast/engine/rtmptest"
+)
+
+// TestAllOutputsWithLiveStreamEdits: one egress writes a file, streams to
+// two RTMP servers, writes HLS and snapshots; a third URL is added at 4 s
+// and the first removed at 8 s.
+func TestAllOutputsWithLiveStreamEdits(t *testing.T) {
+	s := newStudio(t, 3)
+	people := s.demo.Participants()
+	rtmp := rtmptest.Start(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "all.mp4")
+	req := &livekit.RoomCompositeEgressRequest{
+		RoomName:      "demo",
+		Layout:        "grid",
+		FileOutputs:   []*livekit.EncodedFileOutput{{Filepath: file}},
+		StreamOutputs: []*livekit.StreamOutput{{Protocol: livekit.StreamProtocol_RTMP, Urls: []string{rtmp.URL("one"), rtmp.URL("two")}}},
+		SegmentOutputs: []*livekit.SegmentedFileOutput{{
+			FilenamePrefix: filepath.Join(dir, "hls", "seg"), PlaylistName: "index.m3u8", LivePlaylistName: "live.m3u8", SegmentDuration: 2,
+		}},
+		ImageOutputs: []*livekit.ImageOutput{{CaptureInterval: 2, Width: 640, Height: 360, FilenamePrefix: filepath.Join(dir, "img", "shot")}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	updates := s.engine.Watch(ctx)
+	info, err := s.engine.Start(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	began := time.Now()
+
+	sleepUntil(began.Add(4 * time.Second))
+	if _, err := s.engine.UpdateStream(ctx, &livekit.UpdateStreamRequest{EgressId: info.EgressId, AddOutputUrls: []string{rtmp.URL("three")}}); err != nil {
+		t.Fatal(err)
+	}
+	added := time.Now()
+	waitFor(t, 2*time.Second, "the added URL receives media within 2 s", func() bool { return rtmp.Received("three") > 20000 })
+	t.Logf("added URL: %d bytes after %v", rtmp.Received("three"), time.Since(added).Round(time.Millisecond))
+
+	sleepUntil(began.Add(8 * time.Second))
+	if _, err := s.engine.UpdateStream(ctx, &livekit.UpdateStreamRequest{EgressId: info.EgressId, RemoveOutputUrls: []string{rtmp.URL("one")}}); err != nil {
+		t.Fatal(err)
+	}
+	removedAt := rtmp.Received("one")
+	sleepUntil(began.Add(12 * time.Second))
+	// nginx finishes the file when the publisher leaves (a few bytes of
+	// trailer); media would be tens of kilobytes a second.
+	if got := rtmp.Received("one"); got > removedAt+1024 {
+		t.Errorf("the removed URL went on receiving: %d bytes, then %d", removedAt, got)
+	}
+	final, err := s.engine.Stop(ctx, info.EgressId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("final status %s: %s", final.Status, final.Error)
+	}
+
+	verifyVideo(t, file, 1280, 720, 12, people)
+
+	// Streams: what nginx recorded decodes as H.264 + AAC at 1280x720;
+	// the URL that stayed all along has no gap.
+	for _, key := range []string{"one", "two", "three"} {
+		recs := rtmp.Recordings(key)
+		if len(recs) != 1 {
+			t.Fatalf("%s: %d recordings, want 1", key, len(recs))
+		}
+		p, err := mediatest.ProbeFile(recs[0], true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, a := p.First("video"), p.First("audio")
+		if v == nil || v.CodecName != "h264" || v.Width != 1280 || v.Height != 720 || a == nil || a.CodecName != "aac" {
+			t.Errorf("%s: streams %+v / %+v, want h264 1280x720 and aac", key, v, a)
+		}
+		t.Logf("stream %s: %.2f s, %s frames", key, p.Duration(), v.NbReadFrames)
+	}
+	if gap := maxVideoGap(t, rtmp.Recordings("two")[0]); gap > 2.5/30 {
+		t.Errorf("stream two has a %.0f ms gap; want none over 2 frames", gap*1000)
+	}
+	stream := map[string]*livekit.StreamInfo{}
+	for _, si := range final.StreamResults {
+		stream[si.Url] = si
+		if strings.Contains(si.Url, "/one") || strings.Contains(si.Url, "/two") || strings.Contains(si.Url, "/three") {
+			t.Errorf("stream result shows a stream key: %q", si.Url)
+		}
+	}
+	if len(final.StreamResults) != 3 {
+		t.Errorf("%d stream results, want 3", len(final.StreamResults))
+	}
+	for _, si := range final.StreamResults {
+		if si.Status != livekit.StreamInfo_FINISHED || si.Error != "" {
+			t.Errorf("stream %s: %s %q, want FINISHED", si.Url, si.Status, si.Error)
+		}
+	}
+
+	// HLS: ffprobe reads the recording through the playlist; 6 +/- 1
+	// segments of 2 s.
+	playlist := filepath.Join(dir, "hls", "index.m3u8")
+	p, err := mediatest.ProbeFile(playlist, false)
+	if err != nil {
+		t.Fatalf("the playlist does not play: %v", err)
+	}
+	if d := p.Duration(); math.Abs(d-12) > 1.5 {
+		t.Errorf("HLS duration %.2f s, want about 12", d)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "hls", "seg_*.ts"))
+	if len(segs) < 5 || len(segs) > 7 {
+		t.Errorf("%d segments, want 6 +/- 1", len(segs))
+	}
+	text, _ := os.ReadFile(playlist)
+	if !strings.Contains(string(text), "#EXT-X-ENDLIST") || strings.Count(string(text), "#EXTINF") != len(segs) {
+		t.Errorf("playlist lists %d segments of %d, or lacks its end:\n%s", strings.Count(string(text), "#EXTINF"), len(segs), text)
+	}
+	if sr := final.SegmentResults; len(sr) != 1 || int(sr[0].SegmentCount) != len(segs) || sr[0].Size == 0 {
+		t.Errorf("segment results = %v, want %d segments", sr, len(segs))
+	}
+
+	// Images: 6 +/- 1 JPEGs of 640x360 and a manifest listing them.
+	shots, _ := filepath.Glob(filepath.Join(dir, "img", "shot_*.jpeg"))
+	if len(shots) < 5 || len(shots) > 7 {
+		t.Errorf("%d images, want 6 +/- 1", len(shots))
+	}
+	for _, shot := range shots {
+		f, err := os.Open(shot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := jpeg.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width != 640 || cfg.Height != 360 {
+			t.Errorf("%s: %dx%d (%v), want 640x360", filepath.Base(shot), cfg.Width, cfg.Height, err)
+		}
+	}
+	var manifest struct {
+		Images []struct{ Name string } `json:"images"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "img", info.EgressId+".json"))
+	if err == nil {
+		err = json.Unmarshal(data, &manifest)
+	}
+	if err != nil || len(manifest.Images) != len(shots) {
+		t.Errorf("manifest lists %d images of %d (%v)", len(manifest.Images), len(shots), err)
+	}
+	if ir := final.ImageResults; len(ir) != 1 || int(ir[0].ImageCount) != len(shots) {
+		t.Errorf("image results = %v, want %d images", ir, len(shots))
+	}
+}
+
+// TestStreamServerFault: an RTMP server dies at 4 s and comes back at 8 s:
+// the destination is retried and receives again, the other outputs have no
+// gap; with the server gone for good it ends FAILED and the egress goes on.
+func TestStreamServerFault(t *testing.T) {
+	s := newStudio(t, 2)
+	steady := rtmptest.Start(t)
+	flaky := rtmptest.Start(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "fault.mp4")
+	req := &livekit.RoomCompositeEgressRequest{
+		RoomName:      "demo",
+		FileOutputs:   []*livekit.EncodedFileOutput{{Filepath: file}},
+		StreamOutputs: []*livekit.StreamOutput{{Urls: []string{steady.URL("steady"), flaky.URL("flaky")}}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	updates := s.engine.Watch(ctx)
+	info, err := s.engine.Start(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	began := time.Now()
+	sleepUntil(began.Add(4 * time.Second))
+	flaky.Stop()
+	sleepUntil(began.Add(8 * time.Second))
+	flaky.Start()
+	waitFor(t, 20*time.Second, "the flaky destination reconnects and receives again", func() bool { return len(flaky.Recordings("flaky")) >= 2 && sizeOf(flaky.Recordings("flaky")[1]) > 20000 })
+	mid := flakyInfo(t, s, info.EgressId)
+	if mid.Retries == 0 || mid.LastRetryAt == 0 || mid.Status != livekit.StreamInfo_ACTIVE {
+		t.Errorf("after the outage: %v, want ACTIVE with retries counted", mid)
+	}
+	t.Logf("after the outage: retries %d", mid.Retries)
+
+	// Gone for good: FAILED with a reason after the bounded retry time.
+	flaky.Stop()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		si := flakyInfo(t, s, info.EgressId)
+		if si.Status == livekit.StreamInfo_FAILED {
+			if si.Error == "" {
+				t.Error("FAILED with no reason")
+			}
+			t.Logf("gave up: %s", si.Error)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("destination still %s after 60 s without a server", si.Status)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if got, _ := s.engine.List(ctx, &livekit.ListEgressRequest{EgressId: info.EgressId}); len(got) != 1 || got[0].Status != livekit.EgressStatus_EGRESS_ACTIVE {
+		t.Fatalf("the egress did not go on: %v", got)
+	}
+	final, err := s.engine.Stop(ctx, info.EgressId)
+	if err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("stop: %v %v", final.GetStatus(), err)
+	}
+	if gap := maxVideoGap(t, steady.Recordings("steady")[0]); gap > 2.5/30 {
+		t.Errorf("the steady stream has a %.0f ms gap", gap*1000)
+	}
+	if gap := maxVideoGap(t, file); gap > 2.5/30 {
+		t.Errorf("the file has a %.0f ms gap", gap*1000)
+	}
+}
+
+func TestStreamBadInput(t *testing.T) {
+	s := newStudio(t, 1)
+	ctx := context.Background()
+	cases := []struct {
+		name, url, field string
+	}{
+		{"not rtmp", "http://example.com/live/key", "stream_outputs[0].urls[0]"},
+		{"no host", "rtmp:///live/key", "stream_outputs[0].urls[0]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.engine.Start(ctx, &livekit.RoomCompositeEgressRequest{
+				RoomName: "demo", StreamOutputs: []*livekit.StreamOutput{{Urls: []string{tc.url}}},
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("err = %v, want one naming %s", err, tc.field)
+			}
+			if strings.Contains(err.Error(), "/key") {
+				t.Errorf("error shows the stream key: %v", err)
+			}
+		})
+	}
+	_, err := s.engine.Start(ctx, &livekit.RoomCompositeEgressRequest{
+		RoomName: "demo", ImageOutputs: []*livekit.ImageOutput{{CaptureInterval: 0, FilenamePrefix: filepath.Join(t.TempDir(), "x")}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "capture_interval") {
+		t.Errorf("capture_interval 0: err = %v, want one naming the field", err)
+	}
+}
+
+func flakyInfo(t *testing.T, s *studio, id string) *livekit.StreamInfo {
+	t.Helper()
+	got, err := s.engine.List(context.Background(), &livekit.ListEgressRequest{EgressId: id})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("list: %v %v", got, err)
+	}
+	for _, si := range got[0].StreamResults {
+		if strings.Contains(si.Url, flakyHint) {
+			return si
+		}
+	}
+	t.Fatalf("no stream result for the flaky destination in %v", got[0].StreamResults)
+	return nil
+}
+
+// flakyHint finds the flaky destination's redacted URL: the key "flaky"
+// shows as {fl...ky}.
+const flakyHint = "{fl...ky}"
+
+// maxVideoGap is the longest step between consecutive video timestamps.
+func maxVideoGap(t *testing.T, path string) float64 {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe packets of %s: %v", path, err)
+	}
+	var ts []float64
+	for _, line := range strings.Fields(string(out)) {
+		if v, err := strconv.ParseFloat(strings.TrimSuffix(line, ","), 64); err == nil {
+			ts = append(ts, v)
+		}
+	}
+	sortFloats(ts)
+	gap, at := 0.0, 0.0
+	for i := 1; i < len(ts); i++ {
+		if d := ts[i] - ts[i-1]; d > gap {
+			gap, at = d, ts[i-1]
+		}
+	}
+	if gap > 2.5/30 {
+		t.Logf("%s: %.0f ms gap at %.2f s (of %.2f s)", filepath.Base(path), gap*1000, at, ts[len(ts)-1])
+	}
+	return gap
+}
+
+func sortFloats(a []float64) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j] < a[j-1]; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}
+
+func sizeOf(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }

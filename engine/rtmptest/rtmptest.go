@@ -1,0 +1,138 @@
+// Package rtmptest runs a real RTMP ingest for tests: Debian's nginx with
+// libnginx-mod-rtmp on 127.0.0.1, recording every stream it receives to an
+// FLV file per publish, so a test can read back what arrived.
+package rtmptest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const module = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+
+// Server is one nginx-rtmp process; Stop and Start keep its port.
+type Server struct {
+	t    testing.TB
+	dir  string
+	port int
+	cmd  *exec.Cmd
+}
+
+// Start runs a server on a free loopback port; it is stopped at the end of
+// the test. Streams to URL(key) land in Recordings(key).
+func Start(t testing.TB) *Server {
+	t.Helper()
+	if _, err := os.Stat(module); err != nil {
+		t.Fatalf("nginx RTMP module missing (%v): run make deps", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &Server{t: t, dir: t.TempDir(), port: port}
+	if err := os.MkdirAll(filepath.Join(s.dir, "rec"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	// record_unique: every publish (a reconnect too) gets its own file.
+	conf := fmt.Sprintf(`load_module %s;
+daemon off;
+master_process off;
+pid %s/nginx.pid;
+error_log %s/error.log info;
+events {}
+rtmp {
+  server {
+    listen 127.0.0.1:%d;
+    application live {
+      live on;
+      record all;
+      record_path %s/rec;
+      record_unique on;
+    }
+  }
+}
+`, module, s.dir, s.dir, port, s.dir)
+	if err := os.WriteFile(filepath.Join(s.dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// URL is the publish URL for a stream key.
+func (s *Server) URL(key string) string {
+	return fmt.Sprintf("rtmp://127.0.0.1:%d/live/%s", s.port, key)
+}
+
+// Start (re)starts the server and waits until it accepts connections.
+func (s *Server) Start() {
+	s.t.Helper()
+	if s.cmd != nil {
+		return
+	}
+	cmd := exec.Command("nginx", "-c", filepath.Join(s.dir, "nginx.conf"), "-p", s.dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start nginx: %v (run make deps)", err)
+	}
+	s.cmd = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
+			s.t.Fatalf("nginx-rtmp did not listen on %d: %v\n%s", s.port, err, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server at once, as a crash or a network fault would.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Recordings lists the FLV files received for key, oldest first.
+func (s *Server) Recordings(key string) []string {
+	matches, _ := filepath.Glob(filepath.Join(s.dir, "rec", key+"*.flv"))
+	sort.Slice(matches, func(i, j int) bool {
+		a, _ := os.Stat(matches[i])
+		b, _ := os.Stat(matches[j])
+		if a == nil || b == nil {
+			return matches[i] < matches[j]
+		}
+		return a.ModTime().Before(b.ModTime()) || (a.ModTime().Equal(b.ModTime()) && strings.Compare(matches[i], matches[j]) < 0)
+	})
+	return matches
+}
+
+// Received is the number of bytes received so far for key, in all files.
+func (s *Server) Received(key string) int64 {
+	var n int64
+	for _, f := range s.Recordings(key) {
+		if st, err := os.Stat(f); err == nil {
+			n += st.Size()
+		}
+	}
+	return n
+}
