@@ -387,10 +387,13 @@ func (o *outputs) publish() {
 	o.e.l.board.update(o.e.id, o.fill)
 }
 
-
 // scrubURL keeps a stream URL (and its key on its own) out of a message
-// that GStreamer may have built with it.
+// that GStreamer may have built with it, and drops GStreamer's debug
+// detail (source file and element path) that means nothing to a producer.
 func scrubURL(msg, u string) string {
+	if i := strings.Index(msg, " (../"); i > 0 {
+		msg = msg[:i]
+	}
 	red := request.RedactURL(u)
 	msg = strings.ReplaceAll(msg, u, red)
 	if i := strings.LastIndexByte(u, '/'); i >= 0 && len(u)-i > 4 {
