@@ -142,7 +142,7 @@ func verifyVideo(t *testing.T, path string, w, h int, seconds float64, people []
 	}
 	// Every frame of the video track decodes: the count matches its own
 	// duration (the audio track may start a little later or earlier).
-	frames := atoi(v.NbReadFrames)
+	frames := v.Frames()
 	vdur, _ := strconv.ParseFloat(v.Duration, 64)
 	if want := vdur * 30; math.Abs(float64(frames)-want) > 2 {
 		t.Errorf("%d frames decoded in a %.2f s video track, want %.0f", frames, vdur, want)
@@ -303,7 +303,7 @@ func TestRoomEndCompletesEgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := p.First("video"); v == nil || atoi(v.NbReadFrames) < 60 {
+	if v := p.First("video"); v == nil || v.Frames() < 60 {
 		t.Errorf("video = %+v, want at least 60 decoded frames", v)
 	}
 }
@@ -328,17 +328,6 @@ func countBrowsers() int {
 		if strings.Contains(cmd, "chromium") && !strings.Contains(cmd, "--type=") {
 			n++
 		}
-	}
-	return n
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
 	}
 	return n
 }

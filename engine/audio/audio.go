@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"roomcast/engine/internal/tail"
 )
 
 // How long EnsureServer waits for a daemon it started to answer. PulseAudio
@@ -71,7 +73,7 @@ type Server struct {
 	cmd    *exec.Cmd
 	dir    string
 	exited chan struct{}
-	stderr *tailBuffer
+	stderr *tail.Buffer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -179,7 +181,7 @@ func startDaemon(ctx context.Context) (*Server, error) {
 		addr:   "unix:" + socket,
 		dir:    dir,
 		exited: make(chan struct{}),
-		stderr: &tailBuffer{max: 4096},
+		stderr: &tail.Buffer{Max: 4096},
 		closed: make(chan struct{}),
 	}
 	s.cmd = exec.Command(bin,
@@ -416,31 +418,4 @@ func (k *Sink) Close() error {
 		}
 	})
 	return k.closeErr
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = t.buf[over:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := strings.TrimSpace(string(t.buf))
-	if s == "" {
-		return "(no output)"
-	}
-	return strings.ReplaceAll(s, "\n", " | ")
 }

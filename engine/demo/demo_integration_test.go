@@ -118,7 +118,7 @@ func TestDemoRoomDeliversMedia(t *testing.T) {
 			if v == nil || v.CodecName != "vp8" {
 				t.Fatalf("video stream = %+v, want vp8", v)
 			}
-			if frames := atoi(v.NbReadFrames); frames < 60 {
+			if frames := v.Frames(); frames < 60 {
 				t.Errorf("decoded %d video frames in ~5 s, want at least 60", frames)
 			}
 			img, err := mediatest.FrameAt(video, 1.0)
@@ -279,15 +279,4 @@ func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }

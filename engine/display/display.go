@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"roomcast/engine/internal/tail"
 )
 
 // Limits of a screen. Xvfb itself accepts up to 32767, but nothing we
@@ -51,8 +53,8 @@ type Screen struct {
 
 	exited chan struct{} // closed when Xvfb has exited and was reaped
 	exitMu sync.Mutex
-	exit   error       // Wait's error, valid once exited is closed
-	stderr *tailBuffer // Xvfb's last words, for error messages
+	exit   error        // Wait's error, valid once exited is closed
+	stderr *tail.Buffer // Xvfb's last words, for error messages
 
 	closing   atomic.Bool // set when Close begins
 	closeOnce sync.Once
@@ -93,7 +95,7 @@ func Start(ctx context.Context, width, height int) (*Screen, error) {
 		width:  width,
 		height: height,
 		exited: make(chan struct{}),
-		stderr: &tailBuffer{max: 4096},
+		stderr: &tail.Buffer{Max: 4096},
 	}
 	s.cmd = exec.Command(path,
 		"-displayfd", "3", // ExtraFiles[0]
@@ -284,31 +286,4 @@ func (s *Screen) exitError() error {
 	s.exitMu.Lock()
 	defer s.exitMu.Unlock()
 	return s.exit
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = t.buf[over:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := strings.TrimSpace(string(t.buf))
-	if s == "" {
-		return "(no output)"
-	}
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " | ")), " ")
 }

@@ -32,6 +32,10 @@ type Stream struct {
 	NbReadFrames string `json:"nb_read_frames"`
 }
 
+// Frames is the number of frames ffprobe decoded (ProbeFile with
+// countFrames), 0 if it did not count.
+func (s Stream) Frames() int { n, _ := strconv.Atoi(s.NbReadFrames); return n }
+
 // FPS is the stream's average frame rate as a number.
 func (s Stream) FPS() float64 { return ratio(s.AvgFrameRate) }
 

@@ -408,6 +408,7 @@ func (c *Capture) Attach(b *Branch) error {
 		tees["audio"] = c.audioTee
 	}
 	b.cap = c
+	b.tap.isolated = true
 	c.setOwners(b.tap.elementNames(), b)
 	if err := b.tap.attach(c.pipeline.Bin, tees, b.zeroTimestampsFrom, nil); err != nil {
 		c.forgetLocked(b)

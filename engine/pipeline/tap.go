@@ -27,6 +27,9 @@ type tap struct {
 	bin    *gst.Bin
 	inputs []*input
 	parent *gst.Bin
+	// isolated taps never pass their flow errors back to the tee (see
+	// isolate); egress branches are, so no egress can stop the capture.
+	isolated bool
 
 	sinkMu sync.Mutex
 	sinks  map[string]chan struct{} // sink element name -> closed at EOS
@@ -39,8 +42,9 @@ type input struct {
 	kind    string // "video" or "audio"
 	ghost   *gst.GhostPad
 	tee     *gst.Element
-	teePad  *gst.Pad
-	blocked chan struct{}
+	teePad    *gst.Pad
+	isolateID uint64
+	blocked   chan struct{}
 }
 
 // newTap parses desc into a bin named name. For each kind in kinds the
@@ -116,6 +120,9 @@ func (t *tap) attach(parent *gst.Bin, tees map[string]*gst.Element, before, afte
 		if before != nil {
 			before(in)
 		}
+		if t.isolated {
+			in.isolateID = isolate(in)
+		}
 		if ret := in.teePad.Link(in.ghost.Pad); ret != gst.PadLinkOK {
 			t.unlink()
 			t.remove()
@@ -170,6 +177,10 @@ func (t *tap) unlink() {
 		if in.teePad == nil {
 			continue
 		}
+		if t.isolated {
+			// Back to plain pushes, which a blocking probe can hold.
+			in.teePad.RemoveProbe(in.isolateID)
+		}
 		id := in.teePad.AddProbe(gst.PadProbeTypeBlockDownstream|gst.PadProbeTypeIdle, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
 			select {
 			case <-in.blocked:
@@ -206,6 +217,26 @@ func (t *tap) elementNames() []string {
 		}
 	}
 	return names
+}
+
+// isolate keeps a tap's failures to itself. A tee returns the first fatal
+// flow return of any branch to its upstream, so one failing output (an
+// RTMP server gone, a full disk) would stop the encoder or the screen grab
+// for everyone. This probe hands each buffer to the tap itself, ignores
+// what the tap returns, and tells the tee the buffer was handled (OK); the
+// tap reports its failure on the bus instead. Events keep the plain link.
+func isolate(in *input) uint64 {
+	return in.teePad.AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		buf := info.GetBuffer()
+		if buf == nil {
+			return gst.PadProbeOK
+		}
+		in.ghost.Chain(buf) // takes a reference of its own
+		buf.Unref()         // a handled buffer is the probe's to release
+		// GST_PAD_PROBE_HANDLED (spelled Unhandled in go-gst v1.4.0); the
+		// push then returns the probe's flow return, which is OK.
+		return gst.PadProbeUnhandled
+	})
 }
 
 // dropUntilKeyFrame and requestKeyFrame make a tap attached to a running
