@@ -21,6 +21,7 @@ type egress struct {
 	plan *request.Plan
 	key  compositeKey
 	outs *outputs
+	ups  *uploads
 
 	stopC    chan struct{} // closed by stop
 	failC    chan error    // an output's fatal error (buffered 1)
@@ -33,11 +34,12 @@ type egress struct {
 	activeAt time.Time
 }
 
-func newEgress(l *Local, req *livekit.RoomCompositeEgressRequest, plan *request.Plan) *egress {
+func newEgress(l *Local, id string, req *livekit.RoomCompositeEgressRequest, plan *request.Plan, ups *uploads) *egress {
 	e := &egress{
-		id:    newEgressID(),
+		id:    id,
 		l:     l,
 		plan:  plan,
+		ups:   ups,
 		key:   compositeKey{CompositeKey: plan.CompositeKey(), audioOnly: plan.AudioOnly},
 		stopC: make(chan struct{}),
 		failC: make(chan error, 1),
@@ -107,6 +109,7 @@ func (e *egress) checkOutputsLeft() {
 // stop, results.
 func (e *egress) run() {
 	defer close(e.done)
+	defer e.ups.close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -169,7 +172,41 @@ func (e *egress) run() {
 	if cfg.File != nil {
 		file = e.fileResult(cfg.File.Path)
 	}
+	if backup := e.settleUploads(file); backup {
+		e.l.board.update(e.id, func(info *livekit.EgressInfo) { info.BackupStorageUsed = true })
+	}
 	e.finish(status, reason, file)
+}
+
+// settleUploads puts the file, waits for every destination's uploads and
+// records where each output ended up: its object URL, or, when the upload
+// never succeeded, the local copy (and it reports true).
+func (e *egress) settleUploads(file *livekit.FileInfo) (backup bool) {
+	const fileField = "file_outputs[0].s3"
+	if file != nil && e.ups.get(fileField) != nil {
+		key := e.plan.Files[0].Filepath
+		if err := e.ups.put(fileField, file.Location, key); err != nil {
+			e.l.cfg.Logf("egress %s: %v", e.id, err)
+		}
+		file.Filename = key
+		file.Location = e.ups.location(fileField, key)
+	}
+	for _, field := range []string{fileField, "segment_outputs[0].s3", "image_outputs[0].s3"} {
+		results, err := e.ups.flush(field)
+		if err != nil {
+			e.l.cfg.Logf("egress %s: %s: %v", e.id, field, err)
+		}
+		for _, r := range results {
+			if r.BackupPath == "" {
+				continue
+			}
+			backup = true
+			if file != nil && field == fileField {
+				file.Location = r.BackupPath
+			}
+		}
+	}
+	return backup
 }
 
 func (e *egress) onActive() {
@@ -203,12 +240,12 @@ func (e *egress) branchConfig() pipeline.BranchConfig {
 		if f.FileType == livekit.EncodedFileType_OGG {
 			container = pipeline.OGG
 		}
-		cfg.File = &pipeline.FileOutput{Path: f.Filepath, Container: container}
+		cfg.File = &pipeline.FileOutput{Path: e.outs.filePath, Container: container}
 	}
 	if len(p.Segments) > 0 {
 		s := p.Segments[0]
 		cfg.Segments = &pipeline.SegmentOutput{
-			Dir: s.Dir, Prefix: s.FilenamePrefix,
+			Dir: e.outs.segDir, Prefix: s.FilenamePrefix,
 			Duration:  time.Duration(s.SegmentDurationSec) * time.Second,
 			OnSegment: e.outs.segmentDone,
 		}
@@ -216,7 +253,7 @@ func (e *egress) branchConfig() pipeline.BranchConfig {
 	if len(p.Images) > 0 {
 		im := p.Images[0]
 		cfg.Images = &pipeline.ImageOutput{
-			Dir: im.Dir, Prefix: im.FilenamePrefix,
+			Dir: e.outs.imgDir, Prefix: im.FilenamePrefix,
 			Interval: time.Duration(im.CaptureIntervalSec) * time.Second,
 			Width:    im.Width, Height: im.Height,
 			OnImage: e.outs.imageDone,

@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 type studio struct {
 	demo   *demo.Demo
 	engine *engine.Local
+	out    string // the engine's output folder
 }
 
 func newStudio(t *testing.T, participants int) *studio {
@@ -44,7 +45,8 @@ func newStudio(t *testing.T, participants int) *studio {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	l, err := engine.NewLocal(engine.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
+	out := t.TempDir()
+	l, err := engine.NewLocal(engine.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), OutputDir: out, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +55,7 @@ func newStudio(t *testing.T, participants int) *studio {
 			t.Errorf("engine close: %v", err)
 		}
 	})
-	return &studio{demo: d, engine: l}
+	return &studio{demo: d, engine: l, out: out}
 }
 
 // record starts req, waits until it is ACTIVE, records for d, stops it and

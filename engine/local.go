@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -209,10 +210,12 @@ func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressReque
 	for _, w := range plan.Warnings {
 		l.cfg.Logf("request: %s", w)
 	}
-	if err := supported(plan); err != nil {
+	id := newEgressID()
+	ups, err := newUploads(ctx, plan, l.stagingDir(id), l.cfg.Logf)
+	if err != nil {
 		return nil, err
 	}
-	e := newEgress(l, req, plan)
+	e := newEgress(l, id, req, plan, ups)
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -225,25 +228,10 @@ func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressReque
 	return info, nil
 }
 
-// supported refuses, at request time, what this engine does not do yet,
-// so that nothing starts half-way.
-func supported(p *request.Plan) error {
-	for i, f := range p.Files {
-		if f.Upload != nil {
-			return fmt.Errorf("file_outputs[%d].s3: uploads are not available in this build yet; write to local disk", i)
-		}
-	}
-	for i, s := range p.Segments {
-		if s.Upload != nil {
-			return fmt.Errorf("segment_outputs[%d].s3: uploads are not available in this build yet; write to local disk", i)
-		}
-	}
-	for i, im := range p.Images {
-		if im.Upload != nil {
-			return fmt.Errorf("image_outputs[%d].s3: uploads are not available in this build yet; write to local disk", i)
-		}
-	}
-	return nil
+// stagingDir is where an egress's outputs bound for S3 are written before
+// they are uploaded, and where they stay if an upload never succeeds.
+func (l *Local) stagingDir(id string) string {
+	return filepath.Join(l.cfg.OutputDir, ".roomcast-uploads", id)
 }
 
 // UpdateStream adds and removes RTMP destinations of a running egress;

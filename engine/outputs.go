@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,6 +39,9 @@ type streamState struct {
 // playlist and the image manifest. Its methods are the branch's callbacks.
 type outputs struct {
 	e *egress
+	// Local paths the outputs write: as asked, or in the staging folder
+	// when the output goes to S3.
+	filePath, segDir, imgDir string
 
 	mu       sync.Mutex
 	streams  []*streamState
@@ -56,6 +60,24 @@ type imageEntry struct {
 func newOutputs(e *egress) *outputs {
 	o := &outputs{e: e}
 	p := e.plan
+	if len(p.Files) > 0 {
+		o.filePath = p.Files[0].Filepath
+		if p.Files[0].Upload != nil {
+			o.filePath = e.ups.local(p.Files[0].Filepath)
+		}
+	}
+	if len(p.Segments) > 0 {
+		o.segDir = p.Segments[0].Dir
+		if p.Segments[0].Upload != nil {
+			o.segDir = e.ups.local(p.Segments[0].Dir)
+		}
+	}
+	if len(p.Images) > 0 {
+		o.imgDir = p.Images[0].Dir
+		if p.Images[0].Upload != nil {
+			o.imgDir = e.ups.local(p.Images[0].Dir)
+		}
+	}
 	if len(p.Streams) > 0 {
 		for _, u := range p.Streams[0].URLs {
 			o.streams = append(o.streams, newStreamState(u))
@@ -67,16 +89,28 @@ func newOutputs(e *egress) *outputs {
 		if s.LivePlaylistName != "" {
 			live = filepath.Join(s.Dir, s.LivePlaylistName)
 		}
-		o.playlist = hls.New(filepath.Join(s.Dir, s.PlaylistName), live, time.Duration(s.SegmentDurationSec)*time.Second)
+		if live != "" {
+			live = filepath.Join(o.segDir, s.LivePlaylistName)
+		}
+		o.playlist = hls.New(filepath.Join(o.segDir, s.PlaylistName), live, time.Duration(s.SegmentDurationSec)*time.Second)
 		o.segInfo = &livekit.SegmentsInfo{
 			PlaylistName:         s.PlaylistName,
 			LivePlaylistName:     s.LivePlaylistName,
-			PlaylistLocation:     filepath.Join(s.Dir, s.PlaylistName),
+			PlaylistLocation:     filepath.Join(o.segDir, s.PlaylistName),
 			LivePlaylistLocation: live,
+		}
+		if s.Upload != nil {
+			o.segInfo.PlaylistLocation = e.ups.location(segmentsField, path.Join(s.Dir, s.PlaylistName))
+			if s.LivePlaylistName != "" {
+				o.segInfo.LivePlaylistLocation = e.ups.location(segmentsField, path.Join(s.Dir, s.LivePlaylistName))
+			}
 		}
 	}
 	if len(p.Images) > 0 {
 		o.images = &livekit.ImagesInfo{FilenamePrefix: filepath.Join(p.Images[0].Dir, p.Images[0].FilenamePrefix)}
+		if p.Images[0].Upload != nil {
+			o.images.FilenamePrefix = path.Join(p.Images[0].Dir, p.Images[0].FilenamePrefix)
+		}
 	}
 	return o
 }
@@ -93,14 +127,14 @@ func newStreamState(u string) *streamState {
 func (o *outputs) prepare() error {
 	p := o.e.plan
 	var dirs []string
-	for _, f := range p.Files {
-		dirs = append(dirs, filepath.Dir(f.Filepath))
+	if len(p.Files) > 0 {
+		dirs = append(dirs, filepath.Dir(o.filePath))
 	}
-	for _, s := range p.Segments {
-		dirs = append(dirs, s.Dir)
+	if len(p.Segments) > 0 {
+		dirs = append(dirs, o.segDir)
 	}
-	for _, im := range p.Images {
-		dirs = append(dirs, im.Dir)
+	if len(p.Images) > 0 {
+		dirs = append(dirs, o.imgDir)
 	}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -273,7 +307,7 @@ func (o *outputs) update(b *pipeline.Branch, add, remove []string) error {
 func (o *outputs) segmentDone(path string, start, dur time.Duration) {
 	seg := o.e.plan.Segments[0]
 	if seg.Suffix == livekit.SegmentedFileSuffix_TIMESTAMP {
-		stamped := filepath.Join(seg.Dir, fmt.Sprintf("%s_%s.ts", seg.FilenamePrefix, o.e.wallAt(start).UTC().Format("20060102150405.000")))
+		stamped := filepath.Join(o.segDir, fmt.Sprintf("%s_%s.ts", seg.FilenamePrefix, o.e.wallAt(start).UTC().Format("20060102150405.000")))
 		if err := os.Rename(path, stamped); err == nil {
 			path = stamped
 		}
@@ -285,6 +319,9 @@ func (o *outputs) segmentDone(path string, start, dur time.Duration) {
 	if err := o.playlist.Add(hls.Segment{Name: filepath.Base(path), Duration: dur, Start: o.e.wallAt(start)}); err != nil {
 		o.e.l.cfg.Logf("egress %s: %v", o.e.id, err)
 	}
+	// The segment first, then the playlist that lists it.
+	o.putSegmentFile(path)
+	o.putPlaylists()
 	o.mu.Lock()
 	o.segBytes += size
 	o.mu.Unlock()
@@ -297,12 +334,12 @@ func (o *outputs) imageDone(path string, at time.Duration) {
 	when := o.e.wallAt(at)
 	switch im.Suffix {
 	case livekit.ImageFileSuffix_IMAGE_SUFFIX_TIMESTAMP:
-		to := filepath.Join(im.Dir, fmt.Sprintf("%s_%s.jpeg", im.FilenamePrefix, when.UTC().Format("20060102150405.000")))
+		to := filepath.Join(o.imgDir, fmt.Sprintf("%s_%s.jpeg", im.FilenamePrefix, when.UTC().Format("20060102150405.000")))
 		if os.Rename(path, to) == nil {
 			path = to
 		}
 	case livekit.ImageFileSuffix_IMAGE_SUFFIX_NONE_OVERWRITE:
-		to := filepath.Join(im.Dir, im.FilenamePrefix+".jpeg")
+		to := filepath.Join(o.imgDir, im.FilenamePrefix+".jpeg")
 		if os.Rename(path, to) == nil {
 			path = to
 		}
@@ -315,6 +352,7 @@ func (o *outputs) imageDone(path string, at time.Duration) {
 	o.manifest = append(o.manifest, imageEntry{Name: filepath.Base(path), Timestamp: when.UnixNano()})
 	entries := append([]imageEntry(nil), o.manifest...)
 	o.mu.Unlock()
+	o.putFile(imagesField, path, path2key(im.Dir, path))
 	if !im.DisableManifest {
 		o.writeManifest(entries)
 	}
@@ -326,15 +364,48 @@ func (o *outputs) imageDone(path string, at time.Duration) {
 func (o *outputs) writeManifest(entries []imageEntry) {
 	im := o.e.plan.Images[0]
 	data, _ := json.MarshalIndent(map[string]any{"egress_id": o.e.id, "images": entries}, "", "  ")
-	path := filepath.Join(im.Dir, o.e.id+".json")
+	path := filepath.Join(o.imgDir, o.e.id+".json")
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err == nil {
+	err := os.WriteFile(tmp, data, 0o644)
+	if err == nil {
 		err = os.Rename(tmp, path)
-		if err != nil {
-			o.e.l.cfg.Logf("egress %s: image manifest: %v", o.e.id, err)
-		}
+	}
+	if err != nil {
+		o.e.l.cfg.Logf("egress %s: image manifest: %v", o.e.id, err)
+		return
+	}
+	o.putFile(imagesField, path, path2key(im.Dir, path))
+}
+
+// Fields naming each output's destination in uploads and errors.
+const (
+	segmentsField = "segment_outputs[0].s3"
+	imagesField   = "image_outputs[0].s3"
+)
+
+func (o *outputs) putSegmentFile(local string) {
+	o.putFile(segmentsField, local, path2key(o.e.plan.Segments[0].Dir, local))
+}
+
+func (o *outputs) putPlaylists() {
+	s := o.e.plan.Segments[0]
+	o.putFile(segmentsField, filepath.Join(o.segDir, s.PlaylistName), path.Join(s.Dir, s.PlaylistName))
+	if s.LivePlaylistName != "" {
+		o.putFile(segmentsField, filepath.Join(o.segDir, s.LivePlaylistName), path.Join(s.Dir, s.LivePlaylistName))
 	}
 }
+
+// putFile hands a finished local file to its destination (a no-op for an
+// output on local disk).
+func (o *outputs) putFile(field, local, key string) {
+	if err := o.e.ups.put(field, local, key); err != nil {
+		o.e.l.cfg.Logf("egress %s: %s: %v", o.e.id, field, err)
+	}
+}
+
+// path2key is the object key of a local file of an output whose key prefix
+// is dir: the prefix and the file's name.
+func path2key(dir, local string) string { return path.Join(dir, filepath.Base(local)) }
 
 // finish closes the outputs at the egress's end.
 func (o *outputs) finish() {
@@ -355,6 +426,7 @@ func (o *outputs) finish() {
 		if err := o.playlist.End(); err != nil {
 			o.e.l.cfg.Logf("egress %s: %v", o.e.id, err)
 		}
+		o.putPlaylists()
 	}
 	o.publish()
 }

@@ -131,6 +131,9 @@ func TestAllOutputsWithLiveStreamEdits(t *testing.T) {
 	}
 	text, _ := os.ReadFile(playlist)
 	if !strings.Contains(string(text), "#EXT-X-ENDLIST") || strings.Count(string(text), "#EXTINF") != len(segs) {
+		for _, f := range segs {
+			t.Logf("segment file %s: %d bytes", filepath.Base(f), sizeOf(f))
+		}
 		t.Errorf("playlist lists %d segments of %d, or lacks its end:\n%s", strings.Count(string(text), "#EXTINF"), len(segs), text)
 	}
 	if sr := final.SegmentResults; len(sr) != 1 || int(sr[0].SegmentCount) != len(segs) || sr[0].Size == 0 {

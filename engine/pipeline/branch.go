@@ -130,13 +130,14 @@ type Branch struct {
 	offsetOnce sync.Once
 	offset     int64 // ns subtracted from the inputs' running time
 
-	mu             sync.Mutex
-	streams        map[string]*tap // by URL
-	nextID         int
-	segmentEnd     time.Duration // running time the last closed segment ended
-	hlsEOS         atomic.Bool   // EOS entered splitmuxsink
-	hlsDone        chan struct{} // closed at the last segment's announcement
-	finishSegments sync.Once
+	mu            sync.Mutex
+	streams       map[string]*tap // by URL
+	nextID        int
+	segmentEnd    time.Duration // running time the last closed segment ended
+	segmentOpen   string        // the segment being written
+	hlsEOS        atomic.Bool   // EOS entered splitmuxsink
+	segmentLast   string        // the newest segment closed
+	segmentClosed chan struct{} // poked at each segment's announcement
 }
 
 // NewBranch builds the branch's bin, unlinked.
@@ -316,14 +317,11 @@ func (b *Branch) fitSegmentMuxer() error {
 		return fmt.Errorf("%s: splitmuxsink sink: %w", n, err)
 	}
 	// EOS reaches this sink at every segment boundary, and EOS entering
-	// splitmuxsink comes before its last segment is written. The end is
-	// the first segment closed after that EOS (see onElementMessage), and
-	// detach waits for it before taking the bin down (whose bus would
-	// drop the announcement).
-	b.hlsDone = make(chan struct{})
-	b.tap.sinkMu.Lock()
-	b.tap.sinks[n+"_hls_final"] = b.hlsDone
-	b.tap.sinkMu.Unlock()
+	// splitmuxsink comes before its last segment is written: detach waits
+	// in waitLastSegment before taking the bin down (whose bus would drop
+	// the last segment's announcement).
+	b.segmentClosed = make(chan struct{}, 1)
+	b.tap.beforeRemove = b.waitLastSegment
 	split.GetStaticPad("video").AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		if ev := info.GetEvent(); ev != nil && ev.Type() == gst.EventTypeEOS {
 			b.hlsEOS.Store(true)
@@ -333,6 +331,27 @@ func (b *Branch) fitSegmentMuxer() error {
 	})
 	b.onFirstBuffer(sink.GetStaticPad("sink"))
 	return nil
+}
+
+// waitLastSegment returns once the segment open at EOS is closed and
+// announced: after EOS, the newest segment closed is the newest opened. A
+// close and the next open are announced back to back, so the bus is
+// drained before each look.
+func (b *Branch) waitLastSegment() {
+	deadline := time.Now().Add(eosTimeout)
+	for time.Now().Before(deadline) {
+		b.cap.drainBus(time.Second)
+		b.mu.Lock()
+		done := b.hlsEOS.Load() && b.segmentOpen != "" && b.segmentOpen == b.segmentLast
+		b.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-b.segmentClosed:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // quoteLaunch quotes a property value for gst_parse_launch.

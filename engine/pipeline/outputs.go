@@ -11,6 +11,12 @@ import (
 // per-file message for images. Runs on the bus goroutine.
 func (b *Branch) onElementMessage(st *gst.Structure) {
 	switch st.Name() {
+	case "splitmuxsink-fragment-opened":
+		loc, _ := st.GetValue("location")
+		path, _ := loc.(string)
+		b.mu.Lock()
+		b.segmentOpen = path
+		b.mu.Unlock()
 	case "splitmuxsink-fragment-closed":
 		// Each segment runs from where the previous one ended: the
 		// closed messages carry the running time of the cut.
@@ -24,10 +30,12 @@ func (b *Branch) onElementMessage(st *gst.Structure) {
 		b.mu.Lock()
 		start := b.segmentEnd
 		b.segmentEnd = rt
+		b.segmentLast = path
 		b.mu.Unlock()
 		seg.OnSegment(path, start, rt-start)
-		if b.hlsEOS.Load() {
-			b.finishSegments.Do(func() { close(b.hlsDone) })
+		select {
+		case b.segmentClosed <- struct{}{}:
+		default:
 		}
 	case "GstMultiFileSink":
 		im := b.cfg.Images

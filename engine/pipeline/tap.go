@@ -30,6 +30,9 @@ type tap struct {
 	// isolated taps never pass their flow errors back to the tee (see
 	// isolate); egress branches are, so no egress can stop the capture.
 	isolated bool
+	// beforeRemove, if set, runs after EOS reached the outputs and before
+	// the bin goes down (to wait for an output that finishes later).
+	beforeRemove func()
 
 	sinkMu sync.Mutex
 	sinks  map[string]chan struct{} // sink element name -> closed at EOS
@@ -39,9 +42,9 @@ type tap struct {
 
 // input is one ghost sink pad of a tap and the tee pad feeding it.
 type input struct {
-	kind    string // "video" or "audio"
-	ghost   *gst.GhostPad
-	tee     *gst.Element
+	kind      string // "video" or "audio"
+	ghost     *gst.GhostPad
+	tee       *gst.Element
 	teePad    *gst.Pad
 	isolateID uint64
 	blocked   chan struct{}
@@ -162,6 +165,9 @@ func (t *tap) detach(finish bool, eosWait time.Duration) error {
 				if err != nil {
 					break
 				}
+			}
+			if t.beforeRemove != nil {
+				t.beforeRemove()
 			}
 		}
 		t.remove()
