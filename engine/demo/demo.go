@@ -201,7 +201,7 @@ func (d *Demo) SetVolume(identity string, volume float64) error {
 	if err != nil {
 		return err
 	}
-	return p.audio.start(audioPipeline(p.persona, volume))
+	return p.audio.start(audioPipeline(p.persona, volume), toneLevel(volume))
 }
 
 func (d *Demo) get(identity string) (*participant, error) {

@@ -43,6 +43,9 @@ func CheckLayout(layout string) (string, error) {
 	if name == "" {
 		name = Layouts[0]
 	}
+	// Older LiveKit templates name the dark variants "-dark"; dark is the
+	// default look, so "grid-dark" is "grid".
+	name = strings.TrimSuffix(name, "-dark")
 	if !slices.Contains(Layouts, name) {
 		hint := ""
 		if s := closest(name, Layouts); s != "" {

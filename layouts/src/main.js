@@ -14,7 +14,7 @@
 
 import { ParticipantEvent, Room, RoomEvent, Track, setLogLevel } from 'livekit-client';
 import { LAYOUT_NAMES, parseLayout } from './geometry.js';
-import { isShown } from './people.js';
+import { compareJoin, isShown } from './people.js';
 import { SpeakerSelector } from './speaker.js';
 import { Stage } from './stage.js';
 
@@ -132,14 +132,28 @@ function cameraPublication(p) {
   );
 }
 
+/**
+ * When p joined, in ms. LiveKit's joinedAt has whole seconds only, so people
+ * who join within one second would tie: use the server's joined_at_ms
+ * (ParticipantInfo, protected in livekit-client's types but there at run
+ * time) when it is sent.
+ */
+function joinedMs(p) {
+  const ms = Number(p.participantInfo?.joinedAtMs ?? 0);
+  if (ms > 0) return ms;
+  return p.joinedAt?.getTime();
+}
+
+/** The participants to draw, in join order (the grid's tile order). */
 function shownParticipants() {
-  return [...room.remoteParticipants.values()]
-    .filter((p) => isShown({ identity: p.identity, hidden: p.permissions?.hidden }))
-    .sort((a, b) => {
-      const ja = a.joinedAt?.getTime() ?? Infinity;
-      const jb = b.joinedAt?.getTime() ?? Infinity;
-      return ja !== jb ? ja - jb : seenAt(a.identity) - seenAt(b.identity);
-    });
+  const people = [...room.remoteParticipants.values()].filter((p) =>
+    isShown({ identity: p.identity, hidden: p.permissions?.hidden }),
+  );
+  // Number newcomers in the room's order before sorting: a sort calls its
+  // comparator in no set order (V8 compares the second element with the
+  // first), so numbering inside it reversed people who joined together.
+  const keyed = people.map((p) => ({ p, joinedMs: joinedMs(p), seen: seenAt(p.identity) }));
+  return keyed.sort(compareJoin).map((k) => k.p);
 }
 
 function anyVideoPublished() {

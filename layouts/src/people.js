@@ -15,6 +15,20 @@ export function isShown(p) {
 }
 
 /**
+ * compareJoin orders participants by when they joined: joinedMs (ms since
+ * the epoch; undefined sorts last), then seen (the order in which the page
+ * first saw them) for equal times. A comparator for Array.prototype.sort.
+ * @param {{joinedMs?: number, seen: number}} a
+ * @param {{joinedMs?: number, seen: number}} b
+ */
+export function compareJoin(a, b) {
+  const ja = a.joinedMs ?? Infinity;
+  const jb = b.joinedMs ?? Infinity;
+  if (ja !== jb) return ja < jb ? -1 : 1;
+  return a.seen - b.seen;
+}
+
+/**
  * initials gives up to two letters for a placeholder avatar: the first
  * letters of the first and last words of the name ("Ada Lovelace" -> "AL",
  * "prince" -> "P"). Non-letters are skipped; an empty name gives "?".

@@ -1,0 +1,214 @@
+// Package layouttest tells tests where the layouts put each participant: a Go copy of the tile math of layouts/src/geometry.js, for camera-only rooms.
+//
+// A test that takes a screenshot of a layout (real Chromium, or a frame of
+// a recording) asks Arrange where tile i should be and checks the pixels
+// there. The copy is checked against geometry.js itself by this package's
+// own test (it runs node), so the two cannot drift apart unnoticed.
+//
+// Screen shares and rooms of more than 16 people are not covered: which
+// tiles are shown then depends on who spoke last.
+package layouttest
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"strings"
+)
+
+// maxGridTiles is geometry.js MAX_GRID_TILES.
+const maxGridTiles = 16
+
+// cameraAspect is geometry.js CAMERA_ASPECT.
+const cameraAspect = 16.0 / 9.0
+
+// Layout is a parsed layout name.
+type Layout struct {
+	Base  string // "grid", "speaker" or "single-speaker"
+	Light bool   // the -light variant
+}
+
+// Parse reads a built-in layout name as the page does (geometry.js
+// parseLayout): "" is grid, "-dark" is an alias of the dark layout.
+func Parse(name string) (Layout, error) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if name == "" {
+		return Layout{Base: "grid"}, nil
+	}
+	var l Layout
+	switch {
+	case strings.HasSuffix(name, "-light"):
+		l = Layout{Base: strings.TrimSuffix(name, "-light"), Light: true}
+	case strings.HasSuffix(name, "-dark"):
+		l = Layout{Base: strings.TrimSuffix(name, "-dark")}
+	default:
+		l = Layout{Base: name}
+	}
+	switch l.Base {
+	case "grid", "speaker", "single-speaker":
+		return l, nil
+	}
+	return Layout{}, fmt.Errorf("layouttest: %q is not a built-in layout", name)
+}
+
+// Arrangement is where a layout draws a room of n camera participants.
+// Rectangles are in pixels of the page (the output size); neighbours are
+// Gap pixels apart and the outer margin is Pad pixels wide.
+type Arrangement struct {
+	Width, Height int
+	Pad, Gap      int
+	// Full: one tile fills the whole frame (no background is visible). It
+	// shows participant 0 in a grid, or the active speaker.
+	Full bool
+	// Grid: tile i shows participant i (join order).
+	Grid []image.Rectangle
+	// Main is the active speaker's tile in the speaker layout.
+	Main image.Rectangle
+	// Strip are the small tiles of the speaker layout in order. The others
+	// than the speaker are shown there in join order; when not all fit,
+	// the last tile is an overflow tile ("+Hidden") and the page picks the
+	// most recent speakers for the others.
+	Strip  []image.Rectangle
+	Hidden int
+}
+
+// Arrange returns the arrangement of layout base ("grid", "speaker",
+// "single-speaker") for n camera participants (1..16) on a width x height
+// page, as computeLayout in geometry.js makes it.
+func Arrange(base string, width, height, n int) (Arrangement, error) {
+	if n < 1 || n > maxGridTiles {
+		return Arrangement{}, fmt.Errorf("layouttest: %d participants; only 1..%d are covered", n, maxGridTiles)
+	}
+	pad, gap := metrics(width, height)
+	a := Arrangement{Width: width, Height: height, Pad: pad, Gap: gap}
+	portrait := height > width
+	switch {
+	case base == "single-speaker" || n == 1:
+		a.Full = true
+	case base == "grid":
+		area := rect{float64(pad), float64(pad), float64(width - 2*pad), float64(height - 2*pad)}
+		a.Grid = gridRects(n, area, float64(gap), portrait)
+	case base == "speaker":
+		s := splitStage(width, height, pad, gap)
+		a.Main = s.main.image()
+		others := n - 1
+		count := others
+		if others > s.slots {
+			count = s.slots
+			a.Hidden = others - (s.slots - 1)
+		}
+		a.Strip = stripRects(count, s.strip, s.tileW, s.tileH, float64(gap), s.vertical)
+	default:
+		return Arrangement{}, fmt.Errorf("layouttest: unknown layout base %q", base)
+	}
+	return a, nil
+}
+
+// rect is geometry.js's {x, y, w, h} before rounding.
+type rect struct{ x, y, w, h float64 }
+
+func (r rect) image() image.Rectangle {
+	return image.Rect(int(r.x), int(r.y), int(r.x+r.w), int(r.y+r.h))
+}
+
+// jsRound is JavaScript's Math.round (halves go up).
+func jsRound(x float64) float64 { return math.Floor(x + 0.5) }
+
+// snap is geometry.js snap: integer edges shared by neighbours.
+func snap(x, y, w, h float64) image.Rectangle {
+	x0, y0 := jsRound(x), jsRound(y)
+	return image.Rect(int(x0), int(y0), int(jsRound(x+w)), int(jsRound(y+h)))
+}
+
+func metrics(width, height int) (pad, gap int) {
+	scale := math.Max(0.25, float64(min(width, height))/720)
+	return int(jsRound(16 * scale)), int(jsRound(10 * scale))
+}
+
+func gridDims(n int, portrait bool) (cols, rows int) {
+	switch {
+	case n <= 1:
+		cols, rows = 1, 1
+	case n == 2:
+		cols, rows = 2, 1
+	case n <= 4:
+		cols, rows = 2, 2
+	case n <= 9:
+		cols, rows = 3, 3
+	default:
+		cols, rows = 4, 4
+	}
+	if portrait {
+		return rows, cols
+	}
+	return cols, rows
+}
+
+func gridRects(n int, area rect, gap float64, portrait bool) []image.Rectangle {
+	cols, rows := gridDims(min(n, maxGridTiles), portrait)
+	cellW := (area.w - gap*float64(cols-1)) / float64(cols)
+	cellH := (area.h - gap*float64(rows-1)) / float64(rows)
+	count := min(n, cols*rows)
+	usedRows := (count + cols - 1) / cols
+	usedH := float64(usedRows)*cellH + float64(usedRows-1)*gap
+	y0 := area.y + (area.h-usedH)/2
+	out := make([]image.Rectangle, 0, count)
+	for i := range count {
+		row, col := i/cols, i%cols
+		inRow := min(cols, count-row*cols)
+		rowW := float64(inRow)*cellW + float64(inRow-1)*gap
+		x0 := area.x + (area.w-rowW)/2
+		out = append(out, snap(x0+float64(col)*(cellW+gap), y0+float64(row)*(cellH+gap), cellW, cellH))
+	}
+	return out
+}
+
+type split struct {
+	main, strip  rect
+	tileW, tileH float64
+	slots        int
+	vertical     bool
+}
+
+func splitStage(width, height, pad, gap int) split {
+	p, g := float64(pad), float64(gap)
+	area := rect{p, p, float64(width) - 2*p, float64(height) - 2*p}
+	if height <= width {
+		slotH0 := (area.h - 3*g) / 4
+		tileW := math.Min(slotH0*cameraAspect, 0.3*area.w)
+		tileH := tileW / cameraAspect
+		slots := max(1, int(math.Floor((area.h+g)/(tileH+g))))
+		stripW := jsRound(tileW)
+		return split{
+			main:  rect{area.x, area.y, area.w - g - stripW, area.h},
+			strip: rect{area.x + area.w - stripW, area.y, stripW, area.h},
+			tileW: tileW, tileH: tileH, slots: slots, vertical: true,
+		}
+	}
+	side := math.Min((area.w-2*g)/3, 0.25*area.h)
+	slots := max(1, int(math.Floor((area.w+g)/(side+g))))
+	stripH := jsRound(side)
+	return split{
+		main:  rect{area.x, area.y, area.w, area.h - g - stripH},
+		strip: rect{area.x, area.y + area.h - stripH, area.w, stripH},
+		tileW: side, tileH: side, slots: slots, vertical: false,
+	}
+}
+
+func stripRects(n int, strip rect, tileW, tileH, gap float64, vertical bool) []image.Rectangle {
+	out := make([]image.Rectangle, 0, n)
+	if vertical {
+		used := float64(n)*tileH + float64(n-1)*gap
+		y0 := strip.y + (strip.h-used)/2
+		for i := range n {
+			out = append(out, snap(strip.x, y0+float64(i)*(tileH+gap), strip.w, tileH))
+		}
+		return out
+	}
+	used := float64(n)*tileW + float64(n-1)*gap
+	x0 := strip.x + (strip.w-used)/2
+	for i := range n {
+		out = append(out, snap(x0+float64(i)*(tileW+gap), strip.y, tileW, strip.h))
+	}
+	return out
+}
