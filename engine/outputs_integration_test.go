@@ -231,8 +231,8 @@ func TestStreamServerFault(t *testing.T) {
 	if err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
 		t.Fatalf("stop: %v %v", final.GetStatus(), err)
 	}
-	// The other outputs show no gap while a destination fails: egress
-	// branches never pass a flow error back to the shared tee.
+	// The other outputs show no gap while a destination fails and is
+	// retried.
 	if gap := maxVideoGap(t, steady.Recordings("steady")[0]); gap > 2.5/30 {
 		t.Errorf("the steady stream has a %.0f ms gap", gap*1000)
 	}
