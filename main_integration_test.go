@@ -191,14 +191,7 @@ func decodedFrames(path string) (int, error) {
 	if v == nil {
 		return 0, io.ErrUnexpectedEOF
 	}
-	n := 0
-	for _, c := range v.NbReadFrames {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, nil
+	return v.Frames(), nil
 }
 
 // TestDemoCommand: `roomcast demo` prints the three exports and stops
