@@ -1,6 +1,6 @@
 // Command roomcast is Roomcast Studio: a recording and streaming studio for
 // LiveKit rooms. Without a subcommand it opens the studio; `demo` runs the
-// embedded LiveKit room on loopback.
+// embedded LiveKit room on loopback; `serve` offers LiveKit's Egress API.
 package main
 
 import (
@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +26,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"roomcast/engine"
+	"roomcast/engine/api"
 	"roomcast/engine/demo"
 	"roomcast/engine/request"
 )
@@ -35,7 +39,12 @@ Usage:
   roomcast record [flags] REQUEST  run one egress from a LiveKit request
                                    (RoomCompositeEgressRequest JSON, as for
                                    lk egress start --type room-composite;
-                                   - reads standard input)
+                                   - reads standard input); with --remote URL
+                                   on a LiveKit Egress service or another
+                                   machine's roomcast serve
+  roomcast serve [flags]           serve LiveKit's Egress API (Twirp) for the
+                                   server SDKs and lk; --demo records the
+                                   embedded demo room
   roomcast help                    this text
 
 Configuration, highest first: flags, environment (LIVEKIT_URL,
@@ -47,7 +56,7 @@ func main() {
 	// pion and the SDK log through the SDK's global logger at a level meant
 	// for SDK developers; the studio reports what matters itself.
 	lksdk.SetLogger(protologger.GetDiscardLogger())
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:]); err != nil && !errors.Is(err, pflag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "roomcast:", err)
 		os.Exit(1)
 	}
@@ -63,6 +72,8 @@ func run(args []string) error {
 		return runDemo(args)
 	case "record":
 		return runRecord(args)
+	case "serve":
+		return runServe(args)
 	case "help":
 		fmt.Print(usage)
 		return nil
@@ -145,6 +156,12 @@ func loadConfig(fs *pflag.FlagSet, args []string, positional int) (*viper.Viper,
 			key = "livekit.api_key"
 		case "api-secret":
 			key = "livekit.api_secret"
+		case "listen":
+			key = "serve.listen"
+		case "cpus":
+			key = "capacity.cpus"
+		case "webhook-url":
+			key = "webhook.urls"
 		}
 		_ = v.BindPFlag(key, f)
 	})
@@ -173,9 +190,14 @@ func runRecord(args []string) error {
 	fs.Bool("demo", false, "start the embedded demo room (named after the request's room_name) and record it")
 	fs.Duration("duration", 0, "stop after this long (e.g. 30s); 0 records until Ctrl-C or the room ends")
 	fs.String("output-dir", "", "folder for relative file paths (default: the working directory)")
+	fs.String("remote", "", "record on the LiveKit Egress service at this URL (a LiveKit server with Egress, or another machine's roomcast serve), authenticated with --api-key/--api-secret (env LIVEKIT_API_KEY/LIVEKIT_API_SECRET)")
 	v, err := loadConfig(fs, args, 1)
 	if err != nil {
 		return err
+	}
+	remote := v.GetString("remote")
+	if remote != "" && (v.GetBool("demo") || v.GetString("output-dir") != "") {
+		return errors.New("--remote records on the remote service: --demo and --output-dir apply to this machine's engine only")
 	}
 	data, err := readRequest(fs.Arg(0))
 	if err != nil {
@@ -191,22 +213,34 @@ func runRecord(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg := engine.Config{
-		LiveKitURL: v.GetString("livekit.url"),
-		APIKey:     v.GetString("livekit.api_key"),
-		APISecret:  v.GetString("livekit.api_secret"),
-		OutputDir:  v.GetString("output-dir"),
-		Logf:       logf,
-	}
-	if v.GetBool("demo") {
-		d, err := demo.Start(ctx, demo.Options{Room: req.RoomName, Logf: logf})
-		if err != nil {
-			return err
+	var studio engine.Studio
+	if remote != "" {
+		// The remote service owns the egress; Close leaves it running,
+		// so every way out below stops it first.
+		studio, err = engine.NewRemote(engine.RemoteConfig{
+			URL:       remote,
+			APIKey:    v.GetString("livekit.api_key"),
+			APISecret: v.GetString("livekit.api_secret"),
+			Logf:      logf,
+		})
+	} else {
+		cfg := engine.Config{
+			LiveKitURL: v.GetString("livekit.url"),
+			APIKey:     v.GetString("livekit.api_key"),
+			APISecret:  v.GetString("livekit.api_secret"),
+			OutputDir:  v.GetString("output-dir"),
+			Logf:       logf,
 		}
-		defer d.Close()
-		cfg.LiveKitURL, cfg.APIKey, cfg.APISecret = d.URL(), d.APIKey(), d.APISecret()
+		if v.GetBool("demo") {
+			d, err := demo.Start(ctx, demo.Options{Room: req.RoomName, Logf: logf})
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			cfg.LiveKitURL, cfg.APIKey, cfg.APISecret = d.URL(), d.APIKey(), d.APISecret()
+		}
+		studio, err = engine.NewLocal(cfg)
 	}
-	studio, err := engine.NewLocal(cfg)
 	if err != nil {
 		return err
 	}
@@ -236,10 +270,121 @@ func runRecord(args []string) error {
 	if final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
 		return fmt.Errorf("egress %s ended %s: %s", id, final.Status, final.Error)
 	}
+	where := ""
+	if remote != "" {
+		where = " on the remote service"
+	}
 	for _, f := range final.FileResults {
-		logf("recording saved to %s (%d bytes, %.1f s)", f.Location, f.Size, time.Duration(f.Duration).Seconds())
+		logf("recording saved%s to %s (%d bytes, %.1f s)", where, f.Location, f.Size, time.Duration(f.Duration).Seconds())
 	}
 	return nil
+}
+
+// serveShutdown bounds how long in-flight API calls may take once Ctrl-C
+// is pressed (StopEgress answers within 5 s).
+const serveShutdown = 10 * time.Second
+
+func runServe(args []string) error {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.Bool("demo", false, "start the embedded demo room first and record from it; its key and secret sign the API's tokens")
+	fs.Int("participants", demo.DefaultParticipants, "with --demo: synthetic participants to join (0-64)")
+	fs.String("room", demo.DefaultRoom, "with --demo: name of the demo room")
+	fs.String("listen", api.DefaultAddr, "address of the Egress API (config serve.listen)")
+	fs.String("output-dir", "", "folder for relative file paths (default: the working directory)")
+	fs.Float64("cpus", float64(runtime.NumCPU()), "CPU budget for composites in cores, 0 for no limit (config capacity.cpus)")
+	fs.StringSlice("webhook-url", nil, "post egress webhooks to this URL; repeat for more (config webhook.urls)")
+	v, err := loadConfig(fs, args, 0)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg := engine.Config{
+		LiveKitURL: v.GetString("livekit.url"),
+		APIKey:     v.GetString("livekit.api_key"),
+		APISecret:  v.GetString("livekit.api_secret"),
+		OutputDir:  v.GetString("output-dir"),
+		Logf:       logf,
+	}
+	if v.GetBool("demo") {
+		n := v.GetInt("participants")
+		d, err := demo.Start(ctx, demo.Options{
+			Room:           v.GetString("room"),
+			Participants:   n,
+			NoParticipants: n == 0,
+			APIKey:         v.GetString("demo.api_key"),
+			APISecret:      v.GetString("demo.api_secret"),
+			Logf:           logf,
+		})
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		cfg.LiveKitURL, cfg.APIKey, cfg.APISecret = d.URL(), d.APIKey(), d.APISecret()
+		fmt.Printf("export LIVEKIT_URL=%s\nexport LIVEKIT_API_KEY=%s\nexport LIVEKIT_API_SECRET=%s\n", d.URL(), d.APIKey(), d.APISecret())
+		logf("demo room %q is live with %d participants", d.Room(), len(d.Participants()))
+	}
+	studio, err := engine.NewLocal(cfg)
+	if err != nil {
+		return err
+	}
+	defer studio.Close() // a no-op after the ordered shutdown below
+	capacity := api.Capacity{
+		CPUs:        v.GetFloat64("capacity.cpus"),
+		Cost720p30:  v.GetFloat64("capacity.cost_720p30"),
+		Cost1080p30: v.GetFloat64("capacity.cost_1080p30"),
+	}
+	srv, err := api.New(studio, api.Config{
+		APIKey:      cfg.APIKey,
+		APISecret:   cfg.APISecret,
+		Capacity:    capacity,
+		WebhookURLs: v.GetStringSlice("webhook.urls"),
+		Logf:        logf,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", v.GetString("serve.listen"))
+	if err != nil {
+		return fmt.Errorf("listen: %w; choose another address with --listen", err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	budget := "no CPU limit"
+	if capacity.CPUs > 0 {
+		budget = fmt.Sprintf("%.1f CPUs for composites", capacity.CPUs)
+	}
+	logf("Egress API on http://%s (Twirp, /twirp/livekit.Egress/...; %s); Ctrl-C stops every egress and exits", ln.Addr(), budget)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	stop() // a second Ctrl-C quits at once
+	running, _ := studio.List(context.Background(), &livekit.ListEgressRequest{Active: true})
+	logf("stopping: %d egress(es) running; Ctrl-C again quits without finishing them", len(running))
+	sctx, cancel := context.WithTimeout(context.Background(), serveShutdown)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	err = studio.Close() // every egress stopped, outputs finalised
+	srv.Close()          // then the last webhooks
+	for _, r := range running {
+		infos, _ := studio.List(context.Background(), &livekit.ListEgressRequest{EgressId: r.EgressId})
+		for _, info := range infos {
+			logf("%s %s%s", info.EgressId, info.Status, errSuffix(info.Error))
+			for _, f := range info.FileResults {
+				logf("%s saved to %s (%d bytes, %.1f s)", info.EgressId, f.Location, f.Size, time.Duration(f.Duration).Seconds())
+			}
+		}
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return errors.Join(serveErr, err)
 }
 
 // waitEgress prints progress until the egress ends by itself (its final

@@ -5,16 +5,25 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/webhook"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"roomcast/engine/mediatest"
@@ -45,7 +54,16 @@ func writeRequest(t *testing.T, dir, json string) string {
 // the test can wait for a line; stdout is collected.
 func startRoomcast(t *testing.T, bin string, args ...string) (*exec.Cmd, *bytes.Buffer, <-chan string) {
 	t.Helper()
+	return startRoomcastEnv(t, bin, nil, args...)
+}
+
+// startRoomcastEnv is startRoomcast with variables added to the environment.
+func startRoomcastEnv(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, *bytes.Buffer, <-chan string) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stdout := &bytes.Buffer{}
 	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()
@@ -76,7 +94,7 @@ func startRoomcast(t *testing.T, bin string, args ...string) (*exec.Cmd, *bytes.
 	return cmd, stdout, lines
 }
 
-func waitLine(t *testing.T, lines <-chan string, substr string, timeout time.Duration) {
+func waitLine(t *testing.T, lines <-chan string, substr string, timeout time.Duration) string {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
@@ -86,7 +104,7 @@ func waitLine(t *testing.T, lines <-chan string, substr string, timeout time.Dur
 				t.Fatalf("roomcast exited before printing %q", substr)
 			}
 			if strings.Contains(l, substr) {
-				return
+				return l
 			}
 		case <-deadline:
 			t.Fatalf("roomcast did not print %q within %s", substr, timeout)
@@ -226,6 +244,204 @@ func TestDemoCommand(t *testing.T) {
 	for _, pid := range children {
 		if proctest.Alive(pid) {
 			t.Errorf("process %d (%s) left after roomcast demo stopped", pid, proctest.Command(pid))
+		}
+	}
+}
+
+// exportValue reads `export NAME=value` from roomcast's stdout, which is
+// copied by another goroutine and may lag behind stderr a little.
+func exportValue(t *testing.T, stdout *bytes.Buffer, name string) string {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		for _, l := range strings.Split(stdout.String(), "\n") {
+			if v, ok := strings.CutPrefix(l, "export "+name+"="); ok {
+				return v
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stdout lacks export %s:\n%s", name, stdout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// hookReceiver takes webhooks, verifying each with protocol/webhook as a
+// LiveKit app does, and lists the events per egress.
+type hookReceiver struct {
+	mu          sync.Mutex
+	key, secret string              // the server's, known once it runs
+	events      map[string][]string // egress ID -> "event/STATUS"
+	errs        []error
+}
+
+func newHookReceiver(t *testing.T) (*hookReceiver, string) {
+	h := &hookReceiver{events: map[string][]string{}}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		ev, err := webhook.ReceiveWebhookEvent(r, auth.NewSimpleKeyProvider(h.key, h.secret))
+		if err != nil {
+			h.errs = append(h.errs, err)
+			return
+		}
+		id := ev.EgressInfo.GetEgressId()
+		h.events[id] = append(h.events[id], ev.Event+"/"+strings.TrimPrefix(ev.EgressInfo.GetStatus().String(), "EGRESS_"))
+	}))
+	t.Cleanup(hs.Close)
+	return h, hs.URL
+}
+
+func (h *hookReceiver) setKeys(key, secret string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.key, h.secret = key, secret
+}
+
+// check: verified, started first, ended (COMPLETE) last, updates between.
+func (h *hookReceiver) check(t *testing.T, id string) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.errs) > 0 {
+		t.Errorf("webhooks that did not verify: %v", h.errs)
+	}
+	ev := h.events[id]
+	n := len(ev)
+	ok := n >= 3 && ev[0] == "egress_started/STARTING" && ev[n-1] == "egress_ended/COMPLETE"
+	for i := 1; ok && i < n-1; i++ {
+		ok = strings.HasPrefix(ev[i], "egress_updated/")
+	}
+	if !ok {
+		t.Errorf("webhooks for %s: %v, want egress_started, egress_updated..., egress_ended", id, ev)
+	}
+}
+
+// verifyRecording checks an MP4 of the demo room: h264 1280x720 at 30
+// fps, the duration within a second, every frame decodable.
+func verifyRecording(t *testing.T, path string, seconds float64) {
+	t.Helper()
+	p, err := mediatest.ProbeFile(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.First("video")
+	if v == nil || v.CodecName != "h264" || v.Width != 1280 || v.Height != 720 {
+		t.Fatalf("%s: video %+v, want h264 1280x720", path, v)
+	}
+	if math.Abs(v.FPS()-30) > 1 {
+		t.Errorf("%s: %.2f fps, want 30", path, v.FPS())
+	}
+	if d := p.Duration(); math.Abs(d-seconds) > 1 {
+		t.Errorf("%s: duration %.2f s, want %.1f +/- 1", path, d, seconds)
+	}
+	frames := v.Frames()
+	vdur, _ := strconv.ParseFloat(v.Duration, 64)
+	if want := vdur * 30; math.Abs(float64(frames)-want) > 2 {
+		t.Errorf("%s: %d frames decoded in %.2f s of video, want %.0f", path, frames, vdur, want)
+	}
+	t.Logf("%s: h264 %dx%d %.2f fps, %.2f s, %d frames", filepath.Base(path), v.Width, v.Height, v.FPS(), p.Duration(), frames)
+}
+
+func awaitEgress(t *testing.T, c *lksdk.EgressClient, id string, want livekit.EgressStatus, timeout time.Duration) *livekit.EgressInfo {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := c.ListEgress(context.Background(), &livekit.ListEgressRequest{EgressId: id})
+		if err != nil {
+			t.Fatalf("ListEgress: %v", err)
+		}
+		if len(resp.Items) == 1 && resp.Items[0].Status == want {
+			return resp.Items[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("egress %s: %v, want %s within %s", id, resp.Items, want, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// exitWithin waits for cmd to exit, draining its lines, and fails the test
+// unless it exits 0 within timeout.
+func exitWithin(t *testing.T, cmd *exec.Cmd, lines <-chan string, timeout time.Duration, what string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		for range lines {
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s exited with %v", what, err)
+		}
+	case <-time.After(timeout):
+		t.Fatalf("%s did not exit within %s", what, timeout)
+	}
+}
+
+// TestServeAndRemoteRecord: `roomcast record --remote` records through
+// another process's `roomcast serve --demo`; Ctrl-C on the client stops
+// the egress on the server; Ctrl-C on the server finishes its running
+// egress before it exits; its webhooks verify.
+func TestServeAndRemoteRecord(t *testing.T) {
+	bin := buildRoomcast(t)
+	dir := t.TempDir()
+	hooks, hookURL := newHookReceiver(t)
+	serve, serveOut, serveLines := startRoomcast(t, bin, "serve", "--demo", "--participants", "2",
+		"--listen", "127.0.0.1:0", "--cpus", "1", "--webhook-url", hookURL)
+	line := waitLine(t, serveLines, "Egress API on http://", 60*time.Second)
+	apiURL := strings.Fields(line[strings.Index(line, "http://"):])[0]
+	key, secret := exportValue(t, serveOut, "LIVEKIT_API_KEY"), exportValue(t, serveOut, "LIVEKIT_API_SECRET")
+	hooks.setKeys(key, secret)
+	serveChildren := proctest.Descendants(serve.Process.Pid)
+	sdk := lksdk.NewEgressClient(apiURL, key, secret)
+
+	// The client: credentials from the environment, as LiveKit's tools take them.
+	out := filepath.Join(dir, "remote.mp4")
+	req := writeRequest(t, dir, `{"room_name": "demo", "layout": "grid", "file_outputs": [{"filepath": "`+out+`"}]}`)
+	rec, recOut, recLines := startRoomcastEnv(t, bin, []string{"LIVEKIT_API_KEY=" + key, "LIVEKIT_API_SECRET=" + secret}, "record", "--remote", apiURL, req)
+	waitLine(t, recLines, "EGRESS_ACTIVE", 60*time.Second)
+	time.Sleep(5 * time.Second) // the recording
+	interrupted := time.Now()
+	if err := rec.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	exitWithin(t, rec, recLines, 30*time.Second, "roomcast record --remote")
+	var info livekit.EgressInfo
+	if err := protojson.Unmarshal(recOut.Bytes(), &info); err != nil {
+		t.Fatalf("stdout is not an EgressInfo: %v\n%s", err, recOut.String())
+	}
+	if info.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(info.FileResults) != 1 || info.FileResults[0].Filename != out {
+		t.Fatalf("final info = %v", &info)
+	}
+	onServer := awaitEgress(t, sdk, info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, time.Second)
+	verifyRecording(t, out, interrupted.Sub(time.Unix(0, onServer.StartedAt)).Seconds())
+
+	// The server: Ctrl-C with an egress running finalises it, then exits.
+	last := filepath.Join(dir, "at-exit.mp4")
+	started, err := sdk.StartRoomCompositeEgress(context.Background(), &livekit.RoomCompositeEgressRequest{
+		RoomName: "demo", FileOutputs: []*livekit.EncodedFileOutput{{Filepath: last}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	activeInfo := awaitEgress(t, sdk, started.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+	time.Sleep(3 * time.Second)
+	terminated := time.Now()
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitLine(t, serveLines, started.EgressId+" EGRESS_COMPLETE", 30*time.Second)
+	exitWithin(t, serve, serveLines, 30*time.Second, "roomcast serve")
+	t.Logf("serve exited %v after SIGTERM", time.Since(terminated).Round(time.Millisecond))
+	verifyRecording(t, last, terminated.Sub(time.Unix(0, activeInfo.StartedAt)).Seconds())
+	hooks.check(t, info.EgressId)
+	hooks.check(t, started.EgressId)
+	for _, pid := range serveChildren {
+		if proctest.Alive(pid) {
+			t.Errorf("process %d (%s) left after roomcast serve stopped", pid, proctest.Command(pid))
 		}
 	}
 }

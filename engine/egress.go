@@ -28,10 +28,11 @@ type egress struct {
 	done     chan struct{} // closed when the egress reached a final state
 	stopOnce sync.Once
 
-	mu       sync.Mutex
-	slot     *compositeSlot // set once the composite is up
-	branch   *pipeline.Branch
-	activeAt time.Time
+	mu        sync.Mutex
+	slot      *compositeSlot // set once the composite is up
+	branch    *pipeline.Branch
+	activeAt  time.Time
+	stoppedAt time.Time
 }
 
 func newEgress(l *Local, id string, req *livekit.RoomCompositeEgressRequest, plan *request.Plan, ups *uploads) *egress {
@@ -163,6 +164,9 @@ func (e *egress) run() {
 			status, reason = livekit.EgressStatus_EGRESS_FAILED, comp.endErr.Error()
 		}
 	}
+	e.mu.Lock()
+	e.stoppedAt = time.Now() // the recording ends here, not when detach is done
+	e.mu.Unlock()
 	e.l.board.update(e.id, func(info *livekit.EgressInfo) { info.Status = livekit.EgressStatus_EGRESS_ENDING })
 	if err := comp.cap.Detach(branch); err != nil && status == livekit.EgressStatus_EGRESS_COMPLETE {
 		status, reason = livekit.EgressStatus_EGRESS_FAILED, err.Error()
@@ -280,7 +284,7 @@ func (e *egress) updateStream(add, remove []string) error {
 
 func (e *egress) fileResult(path string) *livekit.FileInfo {
 	e.mu.Lock()
-	started := e.activeAt
+	started, stopped := e.activeAt, e.stoppedAt
 	e.mu.Unlock()
 	fi := &livekit.FileInfo{Filename: path, Location: path}
 	if st, err := os.Stat(path); err == nil {
@@ -288,7 +292,7 @@ func (e *egress) fileResult(path string) *livekit.FileInfo {
 	}
 	if !started.IsZero() {
 		fi.StartedAt = started.UnixNano()
-		fi.EndedAt = time.Now().UnixNano()
+		fi.EndedAt = stopped.UnixNano()
 		fi.Duration = fi.EndedAt - fi.StartedAt
 	}
 	return fi
@@ -319,7 +323,7 @@ func errSuffix(s string) string {
 	return ": " + s
 }
 
-// errNotFound is returned for an egress ID the engine does not know.
-var errNotFound = errors.New("egress not found")
+// ErrNotFound is returned for an egress ID the engine does not know.
+var ErrNotFound = errors.New("egress not found")
 
-func notFound(id string) error { return fmt.Errorf("%w: %q", errNotFound, id) }
+func notFound(id string) error { return fmt.Errorf("%w: %q", ErrNotFound, id) }

@@ -1,0 +1,199 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/twitchtv/twirp"
+	"google.golang.org/protobuf/proto"
+
+	"roomcast/engine"
+	"roomcast/engine/request"
+)
+
+// Default costs of one composite (Chromium rendering the layout + GStreamer
+// capturing and encoding it), in cores. From RECIPES' bench on the 2-core
+// box: a heavy page at 720p30 took 0.57 + 0.49 cores, at 1080p30 0.95 +
+// 0.65. Like Egress's cpu_cost, they are budgets, not averages: a composite
+// admitted must never slow the ones already running.
+const (
+	DefaultCost720p30  = 1.0
+	DefaultCost1080p30 = 1.6
+)
+
+// Capacity is the CPU budget that new composites are admitted against.
+// Egresses that join a running composite (same room, layout and preset)
+// cost nothing extra: they share its render, capture and encode.
+type Capacity struct {
+	// CPUs is the budget in cores; 0 means no limit.
+	CPUs float64
+	// Cost720p30 and Cost1080p30 are what one composite costs at those
+	// sizes (0: the defaults above). Other sizes and frame rates are priced
+	// on the straight line through these two points, in pixels per second;
+	// an audio-only composite costs the line's fixed part (the browser).
+	Cost720p30, Cost1080p30 float64
+}
+
+// pixel rates of the two reference points
+const (
+	rate720p30  = 1280 * 720 * 30
+	rate1080p30 = 1920 * 1080 * 30
+)
+
+func (c Capacity) withDefaults() Capacity {
+	if c.Cost720p30 == 0 {
+		c.Cost720p30 = DefaultCost720p30
+	}
+	if c.Cost1080p30 == 0 {
+		c.Cost1080p30 = DefaultCost1080p30
+	}
+	return c
+}
+
+func (c Capacity) check() error {
+	c = c.withDefaults()
+	switch {
+	case c.CPUs < 0 || math.IsNaN(c.CPUs) || math.IsInf(c.CPUs, 0):
+		return fmt.Errorf("capacity.cpus: %g is not a number of cores; use 0 for no limit", c.CPUs)
+	case c.Cost720p30 < 0 || c.Cost1080p30 < c.Cost720p30:
+		return fmt.Errorf("capacity: cost_1080p30 (%g) must be at least cost_720p30 (%g), and both positive", c.Cost1080p30, c.Cost720p30)
+	}
+	return nil
+}
+
+// Cost is what a new composite with key k costs, in cores.
+func (c Capacity) Cost(k request.CompositeKey, audioOnly bool) float64 {
+	c = c.withDefaults()
+	slope := (c.Cost1080p30 - c.Cost720p30) / (rate1080p30 - rate720p30)
+	base := c.Cost720p30 - slope*rate720p30
+	// A steep line (a dear 1080p30) would give small composites nothing or
+	// less; a browser never costs less than a tenth of a 720p30.
+	base = math.Max(base, c.Cost720p30/10)
+	if audioOnly {
+		return base
+	}
+	return math.Max(base, c.Cost720p30+slope*(float64(k.Width*k.Height*k.FPS)-rate720p30))
+}
+
+// compositeName names a composite's size for messages: "720p30",
+// "1080p60", "720p30 audio-only".
+func compositeName(k request.CompositeKey, audioOnly bool) string {
+	s := fmt.Sprintf("%dp%d", min(k.Width, k.Height), k.FPS)
+	if audioOnly {
+		s += " audio-only"
+	}
+	return s
+}
+
+// running is one composite in use, as the engine runs it: an audio-only
+// request gets its own composite unless a video one with its key runs.
+type running struct {
+	key       request.CompositeKey
+	audioOnly bool
+}
+
+// admitter refuses requests that would start a composite beyond the
+// budget. It holds its lock from the count to the end of Start, so two
+// requests cannot both take the last core.
+type admitter struct {
+	cap Capacity
+	mu  sync.Mutex
+}
+
+// errCapacity marks a refusal; the message says why.
+var errCapacity = errors.New("capacity")
+
+// start admits plan's composite and runs start, or refuses with a
+// resource_exhausted error.
+func (a *admitter) start(ctx context.Context, studio engine.Studio, plan *request.Plan, start func() (*livekit.EgressInfo, error)) (*livekit.EgressInfo, error) {
+	if a.cap.CPUs == 0 {
+		return start()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	infos, err := studio.List(ctx, &livekit.ListEgressRequest{Active: true})
+	if err != nil {
+		return nil, fmt.Errorf("count running composites: %w", err)
+	}
+	if err := a.cap.admit(composites(infos), running{plan.CompositeKey(), plan.AudioOnly}); err != nil {
+		return nil, err
+	}
+	return start()
+}
+
+// admit decides whether want fits next to the composites in use.
+func (c Capacity) admit(inUse []running, want running) error {
+	if c.CPUs == 0 {
+		return nil
+	}
+	used := 0.0
+	joins := false
+	for _, r := range inUse {
+		used += c.Cost(r.key, r.audioOnly)
+		// The engine lets an audio-only egress share a video composite,
+		// never the other way round.
+		if r.key == want.key && (r.audioOnly == want.audioOnly || want.audioOnly) {
+			joins = true
+		}
+	}
+	if joins {
+		return nil
+	}
+	need := c.Cost(want.key, want.audioOnly)
+	const slack = 1e-9 // 1.0 + 1.0 must fit a budget of 2.0
+	if used+need <= c.CPUs+slack {
+		return nil
+	}
+	noun := "composites running use"
+	if len(inUse) == 1 {
+		noun = "composite running uses"
+	}
+	return twirp.WrapError(twirp.NewErrorf(twirp.ResourceExhausted,
+		"%d %s %.1f of %.1f CPUs; a %s composite needs %.1f more: stop an egress, join a running composite (same room, layout and preset), or raise capacity.cpus",
+		len(inUse), noun, used, c.CPUs, compositeName(want.key, want.audioOnly), need), errCapacity)
+}
+
+// composites lists the distinct composites that the active egresses hold,
+// from their requests (layouts as last updated).
+func composites(infos []*livekit.EgressInfo) []running {
+	seen := map[running]bool{}
+	var out []running
+	for _, info := range infos {
+		rc := info.GetRoomComposite()
+		if rc == nil {
+			continue
+		}
+		r, err := compositeOf(rc)
+		if err != nil {
+			// Not ours to judge now: it runs, so count it as a
+			// default composite of its room rather than as free.
+			r = running{key: request.CompositeKey{Room: rc.RoomName, Layout: rc.Layout, Width: 1280, Height: 720, FPS: 30}}
+		}
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// compositeOf finds the composite a (stored, redacted) request records
+// from. Its outputs do not matter and redacted URLs may no longer parse,
+// so they are replaced by one plain file.
+func compositeOf(rc *livekit.RoomCompositeEgressRequest) (running, error) {
+	r := proto.Clone(rc).(*livekit.RoomCompositeEgressRequest)
+	r.Output, r.FileOutputs, r.StreamOutputs, r.SegmentOutputs, r.ImageOutputs, r.Webhooks = nil, nil, nil, nil, nil, nil
+	r.FileOutputs = []*livekit.EncodedFileOutput{{Filepath: "composite"}}
+	if r.AudioOnly {
+		r.FileOutputs[0].FileType = livekit.EncodedFileType_OGG
+	}
+	plan, err := request.Build(r, request.Options{})
+	if err != nil {
+		return running{}, err
+	}
+	return running{plan.CompositeKey(), plan.AudioOnly}, nil
+}

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/twitchtv/twirp"
+
+	"roomcast/engine/request"
+)
+
+func key(room, layout string, w, h, fps int) request.CompositeKey {
+	return request.CompositeKey{Room: room, Layout: layout, Width: w, Height: h, FPS: fps}
+}
+
+func TestCapacityCost(t *testing.T) {
+	cases := []struct {
+		name      string
+		cap       Capacity
+		key       request.CompositeKey
+		audioOnly bool
+		want      float64
+	}{
+		{"720p30 default", Capacity{}, key("r", "grid", 1280, 720, 30), false, 1.0},
+		{"1080p30 default", Capacity{}, key("r", "grid", 1920, 1080, 30), false, 1.6},
+		{"portrait 720p30 costs as landscape", Capacity{}, key("r", "grid", 720, 1280, 30), false, 1.0},
+		{"720p60 on the line", Capacity{}, key("r", "grid", 1280, 720, 60), false, 1.48},
+		{"1080p60 on the line", Capacity{}, key("r", "grid", 1920, 1080, 60), false, 2.68},
+		{"audio only: the browser", Capacity{}, key("r", "grid", 1280, 720, 30), true, 0.52},
+		{"configured costs", Capacity{Cost720p30: 0.5, Cost1080p30: 0.8}, key("r", "grid", 1920, 1080, 30), false, 0.8},
+		{"steep line keeps a floor", Capacity{Cost720p30: 1, Cost1080p30: 10}, key("r", "grid", 500, 144, 1), false, 0.1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.cap.Cost(c.key, c.audioOnly); math.Abs(got-c.want) > 0.005 {
+				t.Errorf("Cost = %.3f, want %.2f", got, c.want)
+			}
+		})
+	}
+}
+
+func TestCapacityCheck(t *testing.T) {
+	cases := []struct {
+		name string
+		cap  Capacity
+		ok   bool
+	}{
+		{"defaults", Capacity{CPUs: 2}, true},
+		{"no limit", Capacity{}, true},
+		{"negative budget", Capacity{CPUs: -1}, false},
+		{"NaN budget", Capacity{CPUs: math.NaN()}, false},
+		{"1080p cheaper than 720p", Capacity{CPUs: 2, Cost720p30: 1, Cost1080p30: 0.5}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.cap.check(); (err == nil) != c.ok {
+				t.Errorf("check() = %v, want ok=%v", err, c.ok)
+			}
+		})
+	}
+}
+
+func TestCapacityAdmit(t *testing.T) {
+	grid := running{key: key("demo", "grid", 1280, 720, 30)}
+	speaker := running{key: key("demo", "speaker", 1280, 720, 30)}
+	other := running{key: key("other", "grid", 1280, 720, 30)}
+	full1080 := running{key: key("demo", "grid", 1920, 1080, 30)}
+	audioGrid := running{key: grid.key, audioOnly: true}
+	cases := []struct {
+		name    string
+		cpus    float64
+		inUse   []running
+		want    running
+		refused string // "" for admitted; else a part of the message
+	}{
+		{"first composite fits", 1, nil, grid, ""},
+		{"no limit", 0, []running{grid, speaker, other}, full1080, ""},
+		{"join the running composite", 1, []running{grid}, grid, ""},
+		{"another layout is another composite", 1, []running{grid}, speaker, "1 composite running uses 1.0 of 1.0 CPUs; a 720p30 composite needs 1.0 more"},
+		{"another room is another composite", 1, []running{grid}, other, "a 720p30 composite needs 1.0"},
+		{"two fit in two", 2, []running{grid}, other, ""},
+		{"third refused", 2, []running{grid, other}, speaker, "2 composites running use 2.0 of 2.0 CPUs"},
+		{"1080p30 needs more", 2, []running{grid}, full1080, "a 1080p30 composite needs 1.6"},
+		{"audio only joins a video composite", 1, []running{grid}, audioGrid, ""},
+		{"video does not join an audio-only composite", 1, []running{audioGrid}, grid, "a 720p30 composite needs 1.0"},
+		{"audio only alone is cheap", 1.6, []running{grid}, running{key: other.key, audioOnly: true}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := Capacity{CPUs: c.cpus}.admit(c.inUse, c.want)
+			if c.refused == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var te twirp.Error
+			if !errors.As(err, &te) || te.Code() != twirp.ResourceExhausted {
+				t.Fatalf("err = %v, want resource_exhausted", err)
+			}
+			if !strings.Contains(te.Msg(), c.refused) {
+				t.Errorf("message %q lacks %q", te.Msg(), c.refused)
+			}
+		})
+	}
+}
+
+// TestCompositesFromRequests: the composites in use are found from the
+// stored (redacted) requests, deduplicated, with the engine's defaults.
+func TestCompositesFromRequests(t *testing.T) {
+	info := func(req *livekit.RoomCompositeEgressRequest) *livekit.EgressInfo {
+		return &livekit.EgressInfo{Request: &livekit.EgressInfo_RoomComposite{RoomComposite: request.RedactRequest(req)}}
+	}
+	file := []*livekit.EncodedFileOutput{{Filepath: "a.mp4"}}
+	stream := []*livekit.StreamOutput{{Urls: []string{"rtmp://127.0.0.1/live/secretkey"}}}
+	got := composites([]*livekit.EgressInfo{
+		info(&livekit.RoomCompositeEgressRequest{RoomName: "demo", FileOutputs: file}),
+		info(&livekit.RoomCompositeEgressRequest{RoomName: "demo", Layout: "grid", StreamOutputs: stream}),
+		info(&livekit.RoomCompositeEgressRequest{RoomName: "demo", Layout: "speaker", FileOutputs: file,
+			Options: &livekit.RoomCompositeEgressRequest_Preset{Preset: livekit.EncodingOptionsPreset_H264_1080P_30}}),
+		info(&livekit.RoomCompositeEgressRequest{RoomName: "demo", AudioOnly: true, FileOutputs: file}),
+		{Request: &livekit.EgressInfo_Web{}}, // not ours: ignored
+	})
+	want := []running{
+		{key: key("demo", "grid", 1280, 720, 30)},
+		{key: key("demo", "speaker", 1920, 1080, 30)},
+		{key: key("demo", "grid", 1280, 720, 30), audioOnly: true},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("composites = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("composite %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,283 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/twitchtv/twirp"
+	"google.golang.org/protobuf/proto"
+
+	"roomcast/engine"
+	"roomcast/engine/request"
+)
+
+// egressService is a scripted LiveKit Egress service for the remote
+// engine's unit tests: it answers like LiveKit (StopEgress at ENDING,
+// failed_precondition once ended, not_found) and the test moves its
+// egresses along. The api package's tests run the real server.
+type egressService struct {
+	mu     sync.Mutex
+	infos  map[string]*livekit.EgressInfo
+	order  []string
+	starts int
+	lists  int
+	// endAfter: a stopped egress turns COMPLETE on this many more ListEgress calls.
+	endAfter int
+	ending   map[string]int
+	// hidden egresses never show in the active list (a very short one).
+	hidden map[string]bool
+}
+
+func newEgressService() *egressService {
+	return &egressService{infos: map[string]*livekit.EgressInfo{}, ending: map[string]int{}, hidden: map[string]bool{}, endAfter: 2}
+}
+
+func (s *egressService) set(id string, status livekit.EgressStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.infos[id].Status = status
+	s.infos[id].UpdatedAt = time.Now().UnixNano()
+}
+
+func (s *egressService) StartRoomCompositeEgress(_ context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.starts++
+	id := fmt.Sprintf("EG_remote%04d", s.starts)
+	s.infos[id] = &livekit.EgressInfo{EgressId: id, RoomName: req.RoomName, Status: livekit.EgressStatus_EGRESS_STARTING, UpdatedAt: time.Now().UnixNano()}
+	s.order = append(s.order, id)
+	return proto.Clone(s.infos[id]).(*livekit.EgressInfo), nil
+}
+
+func (s *egressService) StopEgress(_ context.Context, req *livekit.StopEgressRequest) (*livekit.EgressInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	info := s.infos[req.EgressId]
+	switch {
+	case info == nil:
+		return nil, twirp.NotFoundError("egress not found")
+	case info.Status > livekit.EgressStatus_EGRESS_ENDING:
+		return nil, twirp.NewErrorf(twirp.FailedPrecondition, "egress with status %s cannot be stopped", info.Status)
+	}
+	info.Status = livekit.EgressStatus_EGRESS_ENDING
+	info.UpdatedAt = time.Now().UnixNano()
+	s.ending[req.EgressId] = s.endAfter
+	return proto.Clone(info).(*livekit.EgressInfo), nil
+}
+
+func (s *egressService) ListEgress(_ context.Context, req *livekit.ListEgressRequest) (*livekit.ListEgressResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lists++
+	for id, n := range s.ending {
+		if n--; n <= 0 {
+			s.infos[id].Status = livekit.EgressStatus_EGRESS_COMPLETE
+			s.infos[id].UpdatedAt = time.Now().UnixNano()
+			delete(s.ending, id)
+		} else {
+			s.ending[id] = n
+		}
+	}
+	resp := &livekit.ListEgressResponse{}
+	for _, id := range s.order {
+		info := s.infos[id]
+		active := info.Status <= livekit.EgressStatus_EGRESS_ENDING
+		if (req.EgressId == "" || req.EgressId == id) && (!req.Active || (active && !s.hidden[id])) {
+			resp.Items = append(resp.Items, proto.Clone(info).(*livekit.EgressInfo))
+		}
+	}
+	return resp, nil
+}
+
+func (s *egressService) UpdateLayout(_ context.Context, req *livekit.UpdateLayoutRequest) (*livekit.EgressInfo, error) {
+	if _, err := request.CheckLayout(req.Layout); err != nil {
+		return nil, twirp.NewError(twirp.InvalidArgument, err.Error())
+	}
+	return nil, twirp.NotFoundError("egress not found")
+}
+
+func (s *egressService) UpdateStream(context.Context, *livekit.UpdateStreamRequest) (*livekit.EgressInfo, error) {
+	return nil, twirp.NewError(twirp.Unimplemented, "no streams here")
+}
+
+func (s *egressService) StartEgress(context.Context, *livekit.StartEgressRequest) (*livekit.EgressInfo, error) {
+	return nil, twirp.NewError(twirp.Unimplemented, "")
+}
+
+func (s *egressService) StartWebEgress(context.Context, *livekit.WebEgressRequest) (*livekit.EgressInfo, error) {
+	return nil, twirp.NewError(twirp.Unimplemented, "")
+}
+
+func (s *egressService) StartParticipantEgress(context.Context, *livekit.ParticipantEgressRequest) (*livekit.EgressInfo, error) {
+	return nil, twirp.NewError(twirp.Unimplemented, "")
+}
+
+func (s *egressService) StartTrackCompositeEgress(context.Context, *livekit.TrackCompositeEgressRequest) (*livekit.EgressInfo, error) {
+	return nil, twirp.NewError(twirp.Unimplemented, "")
+}
+
+func (s *egressService) StartTrackEgress(context.Context, *livekit.TrackEgressRequest) (*livekit.EgressInfo, error) {
+	return nil, twirp.NewError(twirp.Unimplemented, "")
+}
+
+func newRemote(t *testing.T) (*engine.Remote, *egressService) {
+	t.Helper()
+	svc := newEgressService()
+	hs := httptest.NewServer(livekit.NewEgressServer(svc))
+	t.Cleanup(hs.Close)
+	r, err := engine.NewRemote(engine.RemoteConfig{URL: hs.URL, APIKey: "key", APISecret: "secret", PollInterval: 10 * time.Millisecond, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, svc
+}
+
+func fileReq(room string) *livekit.RoomCompositeEgressRequest {
+	return &livekit.RoomCompositeEgressRequest{RoomName: room, FileOutputs: []*livekit.EncodedFileOutput{{Filepath: "x.mp4"}}}
+}
+
+func TestRemoteStartValidates(t *testing.T) {
+	r, svc := newRemote(t)
+	ctx := context.Background()
+	cases := []struct {
+		name    string
+		req     *livekit.RoomCompositeEgressRequest
+		sent    bool // reached the service
+		invalid bool
+	}{
+		{"good", fileReq("demo"), true, false},
+		{"invalid here", &livekit.RoomCompositeEgressRequest{RoomName: "demo", Layout: "mosaic", FileOutputs: fileReq("").FileOutputs}, false, true},
+		// Roomcast mixes audio one way only; LiveKit Egress may do more.
+		{"unsupported here, left to the service", &livekit.RoomCompositeEgressRequest{RoomName: "demo", AudioMixing: livekit.AudioMixing_DUAL_CHANNEL_AGENT, FileOutputs: fileReq("").FileOutputs}, true, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := svc.starts
+			_, err := r.Start(ctx, c.req)
+			if sent := svc.starts > before; sent != c.sent {
+				t.Errorf("sent = %v, want %v", sent, c.sent)
+			}
+			if got := errors.Is(err, request.ErrInvalid); got != c.invalid {
+				t.Errorf("err = %v; invalid = %v, want %v", err, got, c.invalid)
+			}
+		})
+	}
+}
+
+// awaitUpdate reads updates until id reaches want. With strict, another
+// status of id on the way fails the test.
+func awaitUpdate(t *testing.T, updates <-chan *livekit.EgressInfo, id string, want livekit.EgressStatus, strict bool) {
+	t.Helper()
+	timeout := time.After(3 * time.Second)
+	for {
+		select {
+		case u := <-updates:
+			if u.EgressId != id {
+				continue
+			}
+			if u.Status == want {
+				return
+			}
+			if strict {
+				t.Fatalf("update %s, want %s", u.Status, want)
+			}
+		case <-timeout:
+			t.Fatalf("no %s update for %s within 3 s", want, id)
+		}
+	}
+}
+
+// TestRemoteWatchAndStop: Watch delivers each change of an egress started
+// here, even one that never shows in the active list, and Stop waits for
+// the final state that the service reaches after answering ENDING.
+func TestRemoteWatchAndStop(t *testing.T) {
+	r, svc := newRemote(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	updates := r.Watch(ctx)
+	info, err := r.Start(ctx, fileReq("demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaitUpdate(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_STARTING, true)
+	svc.set(info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE)
+	awaitUpdate(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, true)
+
+	stopCtx, stopCancel := context.WithTimeout(ctx, 3*time.Second)
+	defer stopCancel()
+	final, err := r.Stop(stopCtx, info.EgressId)
+	if err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("Stop = %v, %v; want COMPLETE", final, err)
+	}
+	// Watch may or may not catch ENDING between two polls.
+	awaitUpdate(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, false)
+
+	// An egress that ends between two polls, never listed as active.
+	quick, err := r.Start(ctx, fileReq("demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.mu.Lock()
+	svc.hidden[quick.EgressId] = true
+	svc.mu.Unlock()
+	svc.set(quick.EgressId, livekit.EgressStatus_EGRESS_FAILED)
+	awaitUpdate(t, updates, quick.EgressId, livekit.EgressStatus_EGRESS_FAILED, false)
+}
+
+func TestRemoteErrors(t *testing.T) {
+	r, svc := newRemote(t)
+	ctx := context.Background()
+	info, err := r.Start(ctx, fileReq("demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.set(info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE)
+	twirpCode := func(err error) twirp.ErrorCode {
+		var te twirp.Error
+		if errors.As(err, &te) {
+			return te.Code()
+		}
+		return twirp.NoError
+	}
+	cases := []struct {
+		name    string
+		call    func() error
+		code    twirp.ErrorCode
+		invalid bool
+	}{
+		{"stop unknown", func() error { _, err := r.Stop(ctx, "EG_nope"); return err }, twirp.NotFound, false},
+		{"stop ended: its final info, no error", func() error { _, err := r.Stop(ctx, info.EgressId); return err }, twirp.NoError, false},
+		{"bad layout", func() error { _, err := r.UpdateLayout(ctx, info.EgressId, "mosaic"); return err }, twirp.InvalidArgument, true},
+		{"stream refused", func() error {
+			_, err := r.UpdateStream(ctx, &livekit.UpdateStreamRequest{EgressId: info.EgressId})
+			return err
+		}, twirp.Unimplemented, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.call()
+			if got := twirpCode(err); got != c.code {
+				t.Fatalf("err = %v (code %s), want code %s", err, got, c.code)
+			}
+			if got := errors.Is(err, request.ErrInvalid); got != c.invalid {
+				t.Errorf("errors.Is(err, request.ErrInvalid) = %v, want %v", got, c.invalid)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "remote ") {
+				t.Errorf("error %q does not say it came from the remote service", err)
+			}
+		})
+	}
+	if _, err := r.Preview(ctx, fileReq("demo"), nil); err == nil || !strings.Contains(err.Error(), "no preview is available") {
+		t.Errorf("Preview = %v, want an error saying no preview is available remotely", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+}
