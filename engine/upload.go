@@ -30,24 +30,31 @@ type uploads struct {
 // credentials work) before anything starts.
 func newUploads(ctx context.Context, plan *request.Plan, staging string, logf func(string, ...any)) (*uploads, error) {
 	u := &uploads{staging: staging, byField: map[string]*storage.Uploader{}}
-	dests := map[string]*request.Upload{}
+	// Checked in the request's order, so the first error is always the
+	// same one.
+	type dest struct {
+		field  string
+		upload *request.Upload
+	}
+	var dests []dest
 	for i, f := range plan.Files {
 		if f.Upload != nil {
-			dests[fmt.Sprintf("file_outputs[%d].s3", i)] = f.Upload
+			dests = append(dests, dest{fmt.Sprintf("file_outputs[%d].s3", i), f.Upload})
 		}
 	}
 	for i, s := range plan.Segments {
 		if s.Upload != nil {
-			dests[fmt.Sprintf("segment_outputs[%d].s3", i)] = s.Upload
+			dests = append(dests, dest{fmt.Sprintf("segment_outputs[%d].s3", i), s.Upload})
 		}
 	}
 	for i, im := range plan.Images {
 		if im.Upload != nil {
-			dests[fmt.Sprintf("image_outputs[%d].s3", i)] = im.Upload
+			dests = append(dests, dest{fmt.Sprintf("image_outputs[%d].s3", i), im.Upload})
 		}
 	}
-	for field, dest := range dests {
-		up, err := storage.New(ctx, dest, storage.Options{Field: field, SpoolDir: filepath.Join(staging, ".spool"), Logf: logf})
+	for _, d := range dests {
+		field := d.field
+		up, err := storage.New(ctx, d.upload, storage.Options{Field: field, SpoolDir: filepath.Join(staging, ".spool"), Logf: logf})
 		if err == nil {
 			err = up.Check(ctx)
 		}
