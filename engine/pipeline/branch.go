@@ -196,7 +196,10 @@ func branchDescription(cfg BranchConfig) (string, []string, error) {
 	}
 	var b strings.Builder
 	var kinds []string
-	in := "queue name=%s_%s_in leaky=downstream max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 "
+	// An egress's input holds at most 1 s: a slow encoder drops frames
+	// rather than stall the capture, and at stop EOS waits behind at most
+	// a second of frames (3 s made a stop under heavy load exceed 10 s).
+	in := "queue name=%s_%s_in leaky=downstream max-size-time=1000000000 max-size-buffers=0 max-size-bytes=0 "
 	out := "queue max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 leaky=downstream "
 
 	if v := cfg.Video; v != nil || cfg.Images != nil {
