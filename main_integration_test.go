@@ -52,19 +52,19 @@ func writeRequest(t *testing.T, dir, json string) string {
 
 // startRoomcast runs the command with its stderr scanned line by line, so
 // the test can wait for a line; stdout is collected.
-func startRoomcast(t *testing.T, bin string, args ...string) (*exec.Cmd, *bytes.Buffer, <-chan string) {
+func startRoomcast(t *testing.T, bin string, args ...string) (*exec.Cmd, *syncBuffer, <-chan string) {
 	t.Helper()
 	return startRoomcastEnv(t, bin, nil, args...)
 }
 
 // startRoomcastEnv is startRoomcast with variables added to the environment.
-func startRoomcastEnv(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, *bytes.Buffer, <-chan string) {
+func startRoomcastEnv(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, *syncBuffer, <-chan string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
-	stdout := &bytes.Buffer{}
+	stdout := &syncBuffer{}
 	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -218,10 +218,24 @@ func TestDemoCommand(t *testing.T) {
 	bin := buildRoomcast(t)
 	cmd, stdout, lines := startRoomcast(t, bin, "demo", "--participants", "2")
 	waitLine(t, lines, "is live with 2 participants", 60*time.Second)
-	for _, v := range []string{"export LIVEKIT_URL=ws://127.0.0.1:", "export LIVEKIT_API_KEY=", "export LIVEKIT_API_SECRET="} {
-		if !strings.Contains(stdout.String(), v) {
-			t.Errorf("stdout lacks %q:\n%s", v, stdout.String())
+	// stdout is copied by its own goroutine: wait for the exports rather
+	// than read it the moment stderr said the room is live.
+	wanted := []string{"export LIVEKIT_URL=ws://127.0.0.1:", "export LIVEKIT_API_KEY=", "export LIVEKIT_API_SECRET="}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, missing := stdout.String(), ""
+		for _, v := range wanted {
+			if !strings.Contains(out, v) {
+				missing = v
+			}
 		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stdout lacks %q:\n%s", missing, out)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	children := proctest.Descendants(cmd.Process.Pid)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
@@ -250,7 +264,7 @@ func TestDemoCommand(t *testing.T) {
 
 // exportValue reads `export NAME=value` from roomcast's stdout, which is
 // copied by another goroutine and may lag behind stderr a little.
-func exportValue(t *testing.T, stdout *bytes.Buffer, name string) string {
+func exportValue(t *testing.T, stdout *syncBuffer, name string) string {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
@@ -444,4 +458,28 @@ func TestServeAndRemoteRecord(t *testing.T) {
 			t.Errorf("process %d (%s) left after roomcast serve stopped", pid, proctest.Command(pid))
 		}
 	}
+}
+
+// syncBuffer collects a command's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.b.Bytes()...)
 }

@@ -264,8 +264,10 @@ func branchDescription(cfg BranchConfig) (string, []string, error) {
 			fmt.Fprintf(&b, "oggmux name=%s_mux ", n)
 		}
 		// The location is set as a property, not in this text, so that
-		// no path needs quoting.
-		fmt.Fprintf(&b, "! filesink name=%s_filesink sync=false async=false ", n)
+		// no path needs quoting. Unbuffered: each fragment reaches the
+		// disk as the muxer writes it, so a crash keeps it (the default
+		// 64 KB buffer held back the start of the file).
+		fmt.Fprintf(&b, "! filesink name=%s_filesink sync=false async=false buffer-mode=unbuffered ", n)
 		if cfg.Video != nil {
 			// Each output parses for itself: MP4 and FLV want avc, MPEG-TS
 			// byte-stream; one format on the shared tee fails to negotiate.
