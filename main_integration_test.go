@@ -180,7 +180,8 @@ func TestRecordSurvivesSIGKILL(t *testing.T) {
 
 	frames, err := decodedFrames(out)
 	if err != nil {
-		t.Fatalf("the killed recording does not decode: %v", err)
+		st, _ := os.Stat(out)
+		t.Fatalf("the killed recording (%v bytes) does not decode: %v", st.Size(), err)
 	}
 	if secs := float64(frames) / 30; secs < 5 {
 		t.Errorf("the killed recording decodes for %.2f s (%d frames), want at least 5 s", secs, frames)

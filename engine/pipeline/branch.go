@@ -253,10 +253,12 @@ func branchDescription(cfg BranchConfig) (string, []string, error) {
 			if cfg.Audio != nil && cfg.Audio.Opus {
 				return "", nil, fmt.Errorf("%s: MP4 carries AAC audio here, not Opus", n)
 			}
-			// Fragments every half second keep the file playable up to the last
-			// fragment if the process dies; at EOS the muxer rewrites it
-			// as a standard MP4 (first-moov-then-finalise).
-			fmt.Fprintf(&b, "mp4mux name=%s_mux fragment-duration=500 fragment-mode=first-moov-then-finalise ", n)
+			// A fragmented MP4 (moov first, then a fragment every half
+			// second, only ever appended) plays up to its last fragment if
+			// the process dies. first-moov-then-finalise rewrote the start
+			// of the file while recording, and a kill at that moment left
+			// it unreadable.
+			fmt.Fprintf(&b, "mp4mux name=%s_mux fragment-duration=500 ", n)
 		case OGG:
 			if cfg.Video != nil {
 				return "", nil, fmt.Errorf("%s: OGG carries audio only; use MP4 for video", n)
