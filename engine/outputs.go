@@ -48,6 +48,7 @@ type outputs struct {
 	playlist *hls.Playlist
 	segInfo  *livekit.SegmentsInfo
 	segBytes int64
+	listed   map[string]bool // segment files in the playlist
 	images   *livekit.ImagesInfo
 	manifest []imageEntry
 }
@@ -324,8 +325,43 @@ func (o *outputs) segmentDone(path string, start, dur time.Duration) {
 	o.putPlaylists()
 	o.mu.Lock()
 	o.segBytes += size
+	if o.listed == nil {
+		o.listed = map[string]bool{}
+	}
+	o.listed[filepath.Base(path)] = true
 	o.mu.Unlock()
 	o.publish()
+}
+
+// addUnlisted adds, at the end, a last segment whose announcement was lost
+// (it can come after the bin is down): a non-empty segment file that is not
+// in the playlist, lasting the rest of the recording.
+func (o *outputs) addUnlisted() {
+	s := o.e.plan.Segments[0]
+	files, _ := filepath.Glob(filepath.Join(o.segDir, s.FilenamePrefix+"_*.ts"))
+	for _, f := range files {
+		o.mu.Lock()
+		listed := o.listed[filepath.Base(f)]
+		o.mu.Unlock()
+		if listed || sizeOf(f) == 0 {
+			continue
+		}
+		start := o.playlist.Duration()
+		o.e.mu.Lock()
+		rest := o.e.stoppedAt.Sub(o.e.activeAt) - start
+		o.e.mu.Unlock()
+		if rest > 0 {
+			o.segmentDone(f, start, rest)
+		}
+	}
+}
+
+func sizeOf(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
 }
 
 // imageDone names the image as asked and lists it in the manifest.
@@ -423,6 +459,7 @@ func (o *outputs) finish() {
 	}
 	o.mu.Unlock()
 	if o.playlist != nil {
+		o.addUnlisted()
 		if err := o.playlist.End(); err != nil {
 			o.e.l.cfg.Logf("egress %s: %v", o.e.id, err)
 		}
