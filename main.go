@@ -93,20 +93,11 @@ func runDemo(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	n := v.GetInt("participants")
-	d, err := demo.Start(ctx, demo.Options{
-		Room:           v.GetString("room"),
-		Participants:   n,
-		NoParticipants: n == 0,
-		APIKey:         v.GetString("demo.api_key"),
-		APISecret:      v.GetString("demo.api_secret"),
-		Logf:           logf,
-	})
+	d, err := startDemo(ctx, v)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	fmt.Printf("export LIVEKIT_URL=%s\nexport LIVEKIT_API_KEY=%s\nexport LIVEKIT_API_SECRET=%s\n", d.URL(), d.APIKey(), d.APISecret())
 	logf("demo room %q is live with %d participants; Ctrl-C stops it", d.Room(), len(d.Participants()))
 	<-ctx.Done()
 	logf("stopping the demo room")
@@ -308,21 +299,12 @@ func runServe(args []string) error {
 		Logf:       logf,
 	}
 	if v.GetBool("demo") {
-		n := v.GetInt("participants")
-		d, err := demo.Start(ctx, demo.Options{
-			Room:           v.GetString("room"),
-			Participants:   n,
-			NoParticipants: n == 0,
-			APIKey:         v.GetString("demo.api_key"),
-			APISecret:      v.GetString("demo.api_secret"),
-			Logf:           logf,
-		})
+		d, err := startDemo(ctx, v)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
 		cfg.LiveKitURL, cfg.APIKey, cfg.APISecret = d.URL(), d.APIKey(), d.APISecret()
-		fmt.Printf("export LIVEKIT_URL=%s\nexport LIVEKIT_API_KEY=%s\nexport LIVEKIT_API_SECRET=%s\n", d.URL(), d.APIKey(), d.APISecret())
 		logf("demo room %q is live with %d participants", d.Room(), len(d.Participants()))
 	}
 	studio, err := engine.NewLocal(cfg)
@@ -445,4 +427,23 @@ func readRequest(path string) ([]byte, error) {
 		return nil, fmt.Errorf("request file: %w", err)
 	}
 	return data, nil
+}
+
+// startDemo starts the embedded demo room as configured (--participants,
+// --room, demo.api_key/secret) and prints the exports a LiveKit client needs.
+func startDemo(ctx context.Context, v *viper.Viper) (*demo.Demo, error) {
+	n := v.GetInt("participants")
+	d, err := demo.Start(ctx, demo.Options{
+		Room:           v.GetString("room"),
+		Participants:   n,
+		NoParticipants: n == 0,
+		APIKey:         v.GetString("demo.api_key"),
+		APISecret:      v.GetString("demo.api_secret"),
+		Logf:           logf,
+	})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("export LIVEKIT_URL=%s\nexport LIVEKIT_API_KEY=%s\nexport LIVEKIT_API_SECRET=%s\n", d.URL(), d.APIKey(), d.APISecret())
+	return d, nil
 }
