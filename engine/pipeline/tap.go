@@ -123,13 +123,17 @@ func (t *tap) attach(parent *gst.Bin, tees map[string]*gst.Element, before, afte
 		if before != nil {
 			before(in)
 		}
-		if t.isolated {
-			in.isolateID = isolate(in)
-		}
 		if ret := in.teePad.Link(in.ghost.Pad); ret != gst.PadLinkOK {
 			t.unlink()
 			t.remove()
 			return fmt.Errorf("%s: link %s: %s", t.name, in.kind, ret)
+		}
+		if t.isolated {
+			// Only once linked: the tee pushes into an unlinked pad too,
+			// and its probes run before the push finds no peer, so an
+			// earlier probe would chain a buffer ahead of the stream's
+			// sticky events (caps, segment) and fail the encoder.
+			in.isolateID = isolate(in)
 		}
 		if after != nil {
 			after(in)
