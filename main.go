@@ -29,12 +29,14 @@ import (
 	"roomcast/engine/api"
 	"roomcast/engine/demo"
 	"roomcast/engine/request"
+	"roomcast/ui"
 )
 
 const usage = `Roomcast Studio: record and stream LiveKit rooms.
 
 Usage:
-  roomcast [flags]                 open the studio (for now: the demo room)
+  roomcast [flags]                 open the studio window (on the embedded
+                                   demo room when no LiveKit server is set)
   roomcast demo [flags]            run the embedded LiveKit demo room
   roomcast record [flags] REQUEST  run one egress from a LiveKit request
                                    (RoomCompositeEgressRequest JSON, as for
@@ -68,7 +70,9 @@ func run(args []string) error {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "", "demo":
+	case "":
+		return runStudio(args)
+	case "demo":
 		return runDemo(args)
 	case "record":
 		return runRecord(args)
@@ -80,6 +84,27 @@ func run(args []string) error {
 	default:
 		return fmt.Errorf("unknown command %q; run `roomcast help`", cmd)
 	}
+}
+
+// runStudio opens the studio window. Fyne needs the main goroutine, which
+// main's caller chain is still on.
+func runStudio(args []string) error {
+	fs := pflag.NewFlagSet("roomcast", pflag.ContinueOnError)
+	fs.String("output-dir", "", "default folder for recordings (default: the one in Settings, else ~/Videos/Roomcast)")
+	v, err := loadConfig(fs, args, 0)
+	if err != nil {
+		return err
+	}
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		return errors.New("the studio window needs a display (DISPLAY or WAYLAND_DISPLAY is unset); without one, `roomcast serve --demo` or `roomcast record` do the same work")
+	}
+	return ui.Run(ui.Config{
+		LiveKitURL: v.GetString("livekit.url"),
+		APIKey:     v.GetString("livekit.api_key"),
+		APISecret:  v.GetString("livekit.api_secret"),
+		OutputDir:  v.GetString("output-dir"),
+		Logf:       logf,
+	})
 }
 
 func runDemo(args []string) error {

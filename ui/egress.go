@@ -1,0 +1,268 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+)
+
+// switchLayout asks the engine to switch the running egresses' layout.
+func (s *studio) switchLayout() {
+	p := s.snapshot()
+	if p.Layout == "" || p.Layout == s.runningLayout || s.back == nil {
+		return
+	}
+	id := s.rec.id
+	if s.rec.phase != active {
+		id = s.live.id
+	}
+	if id == "" || (s.rec.phase != active && s.live.phase != active) {
+		s.enc.layoutField.setError(errors.New("wait until recording or streaming has started to switch the layout"))
+		return
+	}
+	studio, layout := s.back.studio, p.Layout
+	s.spawn(func() {
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		defer cancel()
+		info, err := studio.UpdateLayout(ctx, id, layout)
+		s.do(func() {
+			if err != nil {
+				s.enc.set(profile{Layout: s.runningLayout, Preset: p.Preset, Advanced: p.Advanced, AudioOnly: p.AudioOnly, VideoOnly: p.VideoOnly})
+				s.enc.layoutField.setError(err) // after set, which clears it
+				return
+			}
+			s.enc.layoutField.setError(nil)
+			s.runningLayout = layout
+			s.onEgressInfo(info)
+			s.updatePreview() // the preview joins the re-keyed composite
+		})
+	})
+}
+
+// onRecord is the Start/Stop Recording button.
+func (s *studio) onRecord() {
+	if s.back == nil {
+		return
+	}
+	switch s.rec.phase {
+	case idle:
+		s.startRecording()
+	case active:
+		s.stopEgress(&s.rec)
+	}
+}
+
+// onStream is the Start/Stop Streaming button.
+func (s *studio) onStream() {
+	if s.back == nil {
+		return
+	}
+	switch s.live.phase {
+	case idle:
+		s.startStreaming()
+	case active:
+		s.stopEgress(&s.live)
+	}
+}
+
+// startRecording checks the setup (nothing starts if a field is wrong)
+// and starts the recording.
+func (s *studio) startRecording() {
+	p := s.snapshot()
+	s3 := s.prefs.S3.upload()
+	req := p.recordRequest(s3)
+	plan, ok := s.check(req)
+	if !ok || !s.outputs.checkTarget(&p, s3) {
+		return
+	}
+	pinFileName(req, plan)
+	s.rec = egressRun{phase: starting}
+	if len(plan.Files) == 1 && plan.Files[0].Upload == nil {
+		s.rec.file = plan.Files[0].Filepath
+	}
+	s.startEgress(&s.rec, req, p.Layout)
+}
+
+// startStreaming checks the destinations and starts the stream.
+func (s *studio) startStreaming() {
+	p := s.snapshot()
+	req := p.streamRequest()
+	if _, ok := s.check(req); !ok {
+		return
+	}
+	s.live = egressRun{phase: starting}
+	s.dests.setStream(true, nil)
+	s.startEgress(&s.live, req, p.Layout)
+}
+
+// startEgress starts run's egress in the background; layout is what it
+// records (the other run, if any, records the same composite).
+func (s *studio) startEgress(run *egressRun, req *livekit.RoomCompositeEgressRequest, layout string) {
+	other := s.live
+	if run == &s.live {
+		other = s.rec
+	}
+	if other.phase == idle {
+		s.runningLayout = layout
+	}
+	s.refreshControls()
+	studio := s.back.studio
+	s.spawn(func() {
+		info, err := studio.Start(s.ctx, req)
+		s.do(func() { s.onStarted(run, info, err) })
+	})
+}
+
+// onStarted takes Start's answer: the egress's ID, or why it did not start.
+func (s *studio) onStarted(run *egressRun, info *livekit.EgressInfo, err error) {
+	if err != nil {
+		*run = egressRun{}
+		s.showError("Not started: ", err)
+		if run == &s.live {
+			s.dests.setStream(false, nil)
+		}
+		s.refreshControls()
+		return
+	}
+	run.id = info.EgressId
+	s.history.update(info)
+	// Watch may have told of it before Start returned.
+	s.applyInfo(run, s.history.get(info.EgressId))
+}
+
+// stopEgress stops run's egress in the background; Stop returns once its
+// outputs are finalised.
+func (s *studio) stopEgress(run *egressRun) {
+	run.phase = stopping
+	s.refreshControls()
+	id, studio := run.id, s.back.studio
+	s.spawn(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		info, err := studio.Stop(ctx, id)
+		s.do(func() {
+			if info != nil {
+				s.onEgressInfo(info)
+			}
+			if err != nil && run.id == id && run.phase == stopping {
+				run.phase = active // let the operator try again
+				s.controls.showError("Not stopped: " + userMessage(err))
+				s.refreshControls()
+			}
+		})
+	})
+}
+
+// onEgressInfo takes an update from Watch or from a call's answer.
+func (s *studio) onEgressInfo(info *livekit.EgressInfo) {
+	if !s.history.update(info) {
+		return
+	}
+	for _, run := range []*egressRun{&s.rec, &s.live} {
+		if run.id != "" && run.id == info.EgressId {
+			s.applyInfo(run, info)
+		}
+	}
+}
+
+// applyInfo moves a recording or stream along with its egress's state.
+func (s *studio) applyInfo(run *egressRun, info *livekit.EgressInfo) {
+	switch st := info.Status; {
+	case isFinal(st):
+		s.finished(run, info)
+	case st == livekit.EgressStatus_EGRESS_ACTIVE && run.phase == starting:
+		run.phase = active
+		run.since = time.Now()
+		if info.StartedAt > 0 {
+			run.since = time.Unix(0, info.StartedAt)
+		}
+	case st == livekit.EgressStatus_EGRESS_ENDING:
+		run.phase = stopping
+	}
+	if run == &s.live {
+		s.dests.setStream(s.live.phase != idle, info.StreamResults)
+	}
+	s.refreshControls()
+}
+
+// finished ends run with its egress: what went wrong, or where the
+// recording is.
+func (s *studio) finished(run *egressRun, info *livekit.EgressInfo) {
+	isRec := run == &s.rec
+	*run = egressRun{}
+	what := "Streaming"
+	if isRec {
+		what = "Recording"
+	}
+	if info.Error != "" {
+		s.controls.showError(what + " ended: " + info.Error)
+	}
+	if isRec && info.Status == livekit.EgressStatus_EGRESS_COMPLETE {
+		for _, f := range info.FileResults {
+			s.controls.showSaved(f.Location, f.Size, time.Duration(f.Duration))
+		}
+	}
+}
+
+// onAddDestination adds u; while live, the engine adds it to the stream
+// first (UpdateStream), and the stream and recording go on.
+func (s *studio) onAddDestination(u string) {
+	switch s.live.phase {
+	case idle:
+		s.dests.append(u)
+		return
+	case starting, stopping:
+		s.dests.field.setError(errors.New("wait until the stream has started or stopped to change its destinations"))
+		return
+	}
+	s.dests.append(u)
+	s.dests.setBusy(u, "adding…")
+	s.updateStream(&livekit.UpdateStreamRequest{EgressId: s.live.id, AddOutputUrls: []string{u}}, func(err error) {
+		if err != nil {
+			s.dests.drop(u)
+			s.dests.field.setError(err)
+			return
+		}
+		s.dests.setBusy(u, "")
+	})
+}
+
+// onRemoveDestination removes u; while live, from the stream first.
+func (s *studio) onRemoveDestination(u string) {
+	switch s.live.phase {
+	case idle:
+		s.dests.drop(u)
+		return
+	case starting, stopping:
+		s.dests.field.setError(errors.New("wait until the stream has started or stopped to change its destinations"))
+		return
+	}
+	s.dests.setBusy(u, "removing…")
+	s.updateStream(&livekit.UpdateStreamRequest{EgressId: s.live.id, RemoveOutputUrls: []string{u}}, func(err error) {
+		if err != nil {
+			s.dests.setBusy(u, "")
+			s.dests.field.setError(err)
+			return
+		}
+		s.dests.drop(u)
+	})
+}
+
+// updateStream sends req to the engine in the background; done gets the
+// outcome on the UI goroutine.
+func (s *studio) updateStream(req *livekit.UpdateStreamRequest, done func(error)) {
+	studio := s.back.studio
+	s.spawn(func() {
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		defer cancel()
+		info, err := studio.UpdateStream(ctx, req)
+		s.do(func() {
+			done(err)
+			if err == nil && info != nil {
+				s.onEgressInfo(info)
+			}
+		})
+	})
+}

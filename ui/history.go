@@ -1,0 +1,160 @@
+package ui
+
+import (
+	"fmt"
+	"image/color"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+	"github.com/livekit/protocol/livekit"
+)
+
+// statusRank orders egress states, which only move forward: an update
+// that arrives late (Watch racing Stop's answer) is not taken back.
+var statusRank = map[livekit.EgressStatus]int{
+	livekit.EgressStatus_EGRESS_STARTING:      0,
+	livekit.EgressStatus_EGRESS_ACTIVE:        1,
+	livekit.EgressStatus_EGRESS_ENDING:        2,
+	livekit.EgressStatus_EGRESS_COMPLETE:      3,
+	livekit.EgressStatus_EGRESS_FAILED:        3,
+	livekit.EgressStatus_EGRESS_ABORTED:       3,
+	livekit.EgressStatus_EGRESS_LIMIT_REACHED: 3,
+}
+
+func isFinal(s livekit.EgressStatus) bool { return statusRank[s] == 3 }
+
+// historyPanel lists the egresses since the studio started, newest first,
+// with their results and errors.
+type historyPanel struct {
+	list  *widget.List
+	empty *widget.Label
+	order []string // egress IDs, newest first
+	infos map[string]*livekit.EgressInfo
+}
+
+func newHistoryPanel() *historyPanel {
+	return &historyPanel{infos: map[string]*livekit.EgressInfo{}}
+}
+
+func (h *historyPanel) buildUI() fyne.CanvasObject {
+	h.list = widget.NewList(func() int { return len(h.order) },
+		func() fyne.CanvasObject { return newHistoryRow() },
+		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*historyRow).set(h.infos[h.order[i]]) })
+	h.list.HideSeparators = true
+	h.empty = &widget.Label{Text: "Recordings and streams since the studio started show here.", Importance: widget.LowImportance}
+	return container.NewStack(h.list, container.NewVBox(h.empty))
+}
+
+// update records info and reports whether it was news (not older than
+// what is known).
+func (h *historyPanel) update(info *livekit.EgressInfo) bool {
+	old, ok := h.infos[info.EgressId]
+	if ok && (isFinal(old.Status) || statusRank[info.Status] < statusRank[old.Status]) {
+		return false
+	}
+	h.infos[info.EgressId] = info
+	if !ok {
+		h.order = append([]string{info.EgressId}, h.order...)
+		setShown(h.empty, false)
+	}
+	h.list.Refresh()
+	return true
+}
+
+// get returns the latest known info of an egress, or nil.
+func (h *historyPanel) get(id string) *livekit.EgressInfo { return h.infos[id] }
+
+// historyRow is one egress: a light, what and when, and the outcome.
+type historyRow struct {
+	widget.BaseWidget
+	dot    *canvas.Circle
+	title  *widget.Label
+	detail *widget.Label
+}
+
+func newHistoryRow() *historyRow {
+	r := &historyRow{
+		dot:    canvas.NewCircle(colorIdle),
+		title:  &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis},
+		detail: &widget.Label{Importance: widget.LowImportance, SizeName: theme.SizeNameCaptionText, Truncation: fyne.TextTruncateEllipsis},
+	}
+	r.ExtendBaseWidget(r)
+	return r
+}
+
+func (r *historyRow) CreateRenderer() fyne.WidgetRenderer {
+	dot := container.NewCenter(container.NewGridWrap(fyne.NewSize(8, 8), r.dot))
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, dot, nil, lines(r.title, r.detail)))
+}
+
+func (r *historyRow) set(info *livekit.EgressInfo) {
+	r.dot.FillColor = statusColor(info.Status)
+	r.dot.Refresh()
+	r.title.SetText(historyTitle(info))
+	r.detail.SetText(historyDetail(info))
+	r.detail.Importance = widget.LowImportance
+	if info.Error != "" {
+		r.detail.Importance = widget.DangerImportance
+	}
+	r.detail.Refresh()
+}
+
+func statusColor(s livekit.EgressStatus) color.Color {
+	switch s {
+	case livekit.EgressStatus_EGRESS_ACTIVE:
+		return colorRec
+	case livekit.EgressStatus_EGRESS_COMPLETE:
+		return colorOK
+	case livekit.EgressStatus_EGRESS_FAILED, livekit.EgressStatus_EGRESS_ABORTED, livekit.EgressStatus_EGRESS_LIMIT_REACHED:
+		return colorWarn
+	}
+	return colorIdle
+}
+
+// historyTitle reads "21:30:05  Recording  demo · complete".
+func historyTitle(info *livekit.EgressInfo) string {
+	t := time.Unix(0, info.StartedAt)
+	if info.StartedAt == 0 {
+		t = time.Unix(0, info.UpdatedAt)
+	}
+	kind := "Recording"
+	if rc := info.GetRoomComposite(); rc != nil && len(rc.StreamOutputs) > 0 {
+		kind = "Stream"
+	}
+	status := strings.ToLower(strings.TrimPrefix(info.Status.String(), "EGRESS_"))
+	return fmt.Sprintf("%s  %s  %s · %s", t.Format("15:04:05"), kind, info.RoomName, strings.ReplaceAll(status, "_", " "))
+}
+
+// historyDetail is the outcome: files with size and length, streams with
+// their state, segments, images, or the error.
+func historyDetail(info *livekit.EgressInfo) string {
+	if info.Error != "" {
+		return info.Error
+	}
+	var parts []string
+	for _, f := range info.FileResults {
+		parts = append(parts, fmt.Sprintf("%s · %s · %s", f.Filename, formatBytes(f.Size), formatClock(time.Duration(f.Duration))))
+	}
+	for _, s := range info.StreamResults {
+		parts = append(parts, fmt.Sprintf("%s %s", s.Url, strings.ToLower(s.Status.String())))
+	}
+	for _, s := range info.SegmentResults {
+		parts = append(parts, fmt.Sprintf("%s · %d segments", s.PlaylistName, s.SegmentCount))
+	}
+	for _, im := range info.ImageResults {
+		parts = append(parts, fmt.Sprintf("%s · %d images", im.FilenamePrefix, im.ImageCount))
+	}
+	if len(parts) == 0 {
+		// running: its results come when it ends
+		if rc := info.GetRoomComposite(); rc != nil && len(rc.FileOutputs) > 0 {
+			return "to " + rc.FileOutputs[0].Filepath
+		}
+		return info.EgressId
+	}
+	return strings.Join(parts, "  ·  ")
+}

@@ -1,0 +1,175 @@
+//go:build integration
+
+package ui
+
+import (
+	"image/color"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+	protologger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"roomcast/engine/demo"
+	"roomcast/engine/mediatest"
+	"roomcast/engine/rtmptest"
+)
+
+func TestMain(m *testing.M) {
+	lksdk.SetLogger(protologger.GetDiscardLogger())
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild()) // the real window, for TestRealWindow
+	}
+	os.Exit(m.Run())
+}
+
+// participants are the demo room's participants, in its palette's order.
+func participants() []demo.Persona {
+	return []demo.Persona{demo.PersonaFor(0), demo.PersonaFor(1), demo.PersonaFor(2)}
+}
+
+// showsEveryone reports whether img has each participant's colour.
+func showsEveryone(f func(c color.RGBA) bool) bool {
+	for _, p := range participants() {
+		if !f(p.Color) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestRecordDemoRoom drives the window logic (on Fyne's test driver) on
+// the real engine and the demo room, started as the app starts them: the
+// preview shows the participants; Start Recording, 5 s, Stop; the file is
+// what the preset says, with everyone in it.
+func TestRecordDemoRoom(t *testing.T) {
+	h := openHarness(t, connectLocal, 2*time.Minute)
+	if h.s.rooms.room() != demo.DefaultRoom {
+		t.Fatalf("room %q, want the demo room", h.s.rooms.room())
+	}
+
+	h.settleWithin("a preview frame with alice, bob and carol", time.Minute, func() bool {
+		f := h.s.preview.latestFrame()
+		return f != nil && showsEveryone(func(c color.RGBA) bool { return mediatest.Contains(f, c, 60, 3) })
+	})
+	n0, t0 := h.s.preview.received.Load(), time.Now()
+	h.settleWithin("5 s of preview", 10*time.Second, func() bool { return time.Since(t0) >= 5*time.Second })
+	fps := float64(h.s.preview.received.Load()-n0) / time.Since(t0).Seconds()
+	t.Logf("preview: %.1f frames/s from the engine, %v", fps, h.s.preview.latestFrame().Bounds())
+	if fps < 8 {
+		t.Errorf("preview at %.1f frames/s, want about 10", fps)
+	}
+	h.drain()
+	h.relayout()
+	img := h.w.Canvas().Capture()
+	area := h.areaOf(h.s.preview.raster, img)
+	if !showsEveryone(func(c color.RGBA) bool { return mediatest.RegionContains(img, area, c, 60, 2) }) {
+		t.Errorf("the preview area %v of the window does not show everyone", area)
+	}
+
+	test.Tap(h.s.controls.record)
+	h.settleWithin("recording", 30*time.Second, func() bool { return h.s.rec.phase == active })
+	began := time.Now()
+	h.settleWithin("5 s of recording", 10*time.Second, func() bool { return time.Since(began) >= 5*time.Second })
+	test.Tap(h.s.controls.record)
+	stopAsked := time.Now()
+	h.settleWithin("saved", 30*time.Second, func() bool { return h.s.controls.savedBox.Visible() })
+	t.Logf("stop to \"saved\": %v; %s", time.Since(stopAsked).Round(time.Millisecond), h.s.controls.saved.Text)
+
+	info := h.s.history.get(h.s.history.order[0])
+	if len(info.FileResults) != 1 {
+		t.Fatalf("file results %v", info.FileResults)
+	}
+	verifyRecording(t, info.FileResults[0].Location, 5)
+
+	t.Run("stream while recording, destinations edited live", func(t *testing.T) {
+		srv := rtmptest.Start(t)
+		one, two := srv.URL("one"), srv.URL("two")
+		test.Type(h.s.dests.entry, one)
+		test.Tap(h.s.dests.add)
+		test.Tap(h.s.controls.record)
+		h.settleWithin("recording", 30*time.Second, func() bool { return h.s.rec.phase == active })
+		began := time.Now()
+		test.Tap(h.s.controls.stream)
+		h.settleWithin("live to one", 30*time.Second, func() bool {
+			_, state := h.lightOf(one)
+			return h.s.live.phase == active && state == "live" && srv.Received("one") > 100_000
+		})
+
+		test.Type(h.s.dests.entry, two)
+		test.Tap(h.s.dests.add)
+		h.settleWithin("live to two", 30*time.Second, func() bool {
+			_, state := h.lightOf(two)
+			return state == "live" && srv.Received("two") > 100_000
+		})
+		test.Tap(h.s.dests.byURL[one].remove)
+		h.settleWithin("one removed", 30*time.Second, func() bool { return len(h.s.dests.list()) == 1 })
+		sent := srv.Received("one")
+		h.settleWithin("3 s more", 10*time.Second, func() bool { return time.Since(began) >= 12*time.Second })
+		if got := srv.Received("one"); got != sent {
+			t.Errorf("one still receives after its removal: %d -> %d bytes", sent, got)
+		}
+		if h.s.rec.phase != active || h.s.live.phase != active {
+			t.Fatal("editing the destinations stopped the recording or the stream")
+		}
+
+		test.Tap(h.s.controls.stream)
+		h.settleWithin("stream stopped", 30*time.Second, func() bool { return h.s.live.phase == idle })
+		secs := time.Since(began).Seconds()
+		test.Tap(h.s.controls.record)
+		h.settleWithin("recording stopped", 30*time.Second, func() bool { return h.s.rec.phase == idle })
+		rec := h.s.history.get(h.s.history.order[1]) // newest first: the stream, then this recording
+		if len(rec.FileResults) != 1 {
+			t.Fatalf("recording's results %v (%s)", rec.FileResults, rec.Error)
+		}
+		verifyRecording(t, rec.FileResults[0].Location, secs)
+		for _, key := range []string{"one", "two"} {
+			for _, flv := range srv.Recordings(key) {
+				p, err := mediatest.ProbeFile(flv, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v := p.First("video"); v == nil || v.CodecName != "h264" || p.First("audio") == nil {
+					t.Errorf("%s: %+v", flv, p.Streams)
+				}
+				t.Logf("%s: %.1f s", flv, p.Duration())
+			}
+		}
+	})
+}
+
+// verifyRecording checks a 720p30 MP4 of the demo room as the engine's
+// tests do: codec, size, rate, length, AAC, everyone in the middle frame.
+func verifyRecording(t *testing.T, path string, seconds float64) {
+	t.Helper()
+	p, err := mediatest.ProbeFile(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.First("video")
+	if v == nil || v.CodecName != "h264" || v.Width != 1280 || v.Height != 720 {
+		t.Fatalf("video %+v, want h264 1280x720", v)
+	}
+	if math.Abs(v.FPS()-30) > 1 {
+		t.Errorf("%.2f fps, want 30", v.FPS())
+	}
+	if d := p.Duration(); math.Abs(d-seconds) > 1 {
+		t.Errorf("duration %.2f s, want %g +/- 1", d, seconds)
+	}
+	if a := p.First("audio"); a == nil || a.CodecName != "aac" {
+		t.Errorf("audio %+v, want aac", a)
+	}
+	frame, err := mediatest.FrameAt(path, p.Duration()/2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, person := range participants() {
+		if !mediatest.Contains(frame, person.Color, 50, 6) {
+			t.Errorf("the middle frame has no %s", person.Identity)
+		}
+	}
+	t.Logf("%s: h264 %dx%d %.2f fps, %.2f s, %s frames, aac", path, v.Width, v.Height, v.FPS(), p.Duration(), v.NbReadFrames)
+}

@@ -1,0 +1,72 @@
+package ui
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+)
+
+// appID is the application's ID, as in FyneApp.toml.
+const appID = "studio.roomcast.app"
+
+// Config is what the command line passes to Run.
+type Config struct {
+	// LiveKitURL, APIKey and APISecret name the LiveKit server (as the
+	// flags, environment and config file resolved them); an empty URL
+	// means the embedded demo room.
+	LiveKitURL, APIKey, APISecret string
+	// ConfigDir holds config.yaml (Settings) and profiles/; "" means
+	// os.UserConfigDir()/roomcast.
+	ConfigDir string
+	// OutputDir is the default folder for recordings; "" means the one set
+	// in Settings, else ~/Videos/Roomcast.
+	OutputDir string
+	// Logf receives the engine's progress lines; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.ConfigDir == "" {
+		dir, err := os.UserConfigDir()
+		if err != nil {
+			return c, fmt.Errorf("config folder: %w; set XDG_CONFIG_HOME or HOME", err)
+		}
+		c.ConfigDir = filepath.Join(dir, "roomcast")
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+	return c, nil
+}
+
+// Run opens the studio window and returns when it is closed, after every
+// recording and stream was stopped cleanly and the engine (and demo room)
+// shut down. Call it on the main goroutine: the window system needs it.
+func Run(cfg Config) error { return run(cfg, nil) }
+
+// run is Run; started, when set, gets the window once it runs (the
+// screenshot test drives the real window through it).
+func run(cfg Config, started func(*studio)) error {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	a := app.NewWithID(appID)
+	a.Settings().SetTheme(newStudioTheme())
+	a.SetIcon(iconResource())
+	w := a.NewWindow("Roomcast Studio")
+	s := newStudio(w, cfg, connectLocal, fyne.Do)
+	w.SetContent(s.buildUI())
+	w.Resize(fyne.NewSize(1280, 800))
+	w.SetMaster()
+	w.SetCloseIntercept(s.onClose)
+	s.start()
+	if started != nil {
+		a.Lifecycle().SetOnStarted(func() { started(s) })
+	}
+	w.ShowAndRun()
+	return s.shutdown()
+}

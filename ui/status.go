@@ -1,0 +1,235 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/widget"
+)
+
+// lowDisk is when the free space of the output folder turns amber: about
+// half an hour of 1080p60 at 6 Mb/s.
+const lowDisk = 2_000_000_000
+
+// statusBar shows the connection and, every second, the preview's frame
+// rate, the recording's bitrate (from its file's growth), dropped frames
+// (from the engine's composite figures), this process's CPU and the free
+// space where recordings go. Figures are measured off the UI goroutine.
+type statusBar struct {
+	do      func(func())
+	preview *previewPanel
+
+	connDot *canvas.Circle
+	conn    *widget.Label
+	fps     *widget.Label
+	bitrate *widget.Label
+	dropped *widget.Label
+	cpu     *widget.Label
+	disk    *widget.Label
+
+	mu     sync.Mutex // guards what the sampler reads
+	folder string
+	file   string
+	stats  statser
+}
+
+func newStatusBar(do func(func()), preview *previewPanel) *statusBar {
+	return &statusBar{do: do, preview: preview}
+}
+
+func (b *statusBar) buildUI() fyne.CanvasObject {
+	label := func() *widget.Label { return &widget.Label{Importance: widget.LowImportance} }
+	b.connDot = canvas.NewCircle(colorIdle)
+	b.conn = widget.NewLabel("Not connected")
+	b.fps, b.bitrate, b.dropped, b.cpu, b.disk = label(), label(), label(), label(), label()
+	dot := container.NewCenter(container.NewGridWrap(fyne.NewSize(8, 8), b.connDot))
+	bg := canvas.NewRectangle(colorPanel)
+	bar := container.NewHBox(dot, b.conn, layout.NewSpacer(), b.fps, b.bitrate, b.dropped, b.cpu, b.disk)
+	return container.NewStack(bg, bar)
+}
+
+// setConnection shows the connection's state with its light.
+func (b *statusBar) setConnection(c color.Color, text string) {
+	b.connDot.FillColor = c
+	b.connDot.Refresh()
+	b.conn.SetText(text)
+}
+
+// watch sets what the sampler measures: the output folder, the file being
+// recorded ("" for none) and the engine's figures (nil for none). Any
+// goroutine.
+func (b *statusBar) watch(folder, file string, stats statser) {
+	b.mu.Lock()
+	b.folder, b.file, b.stats = folder, file, stats
+	b.mu.Unlock()
+}
+
+// run samples every second until ctx ends.
+func (b *statusBar) run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	s := sampler{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			b.mu.Lock()
+			folder, file, stats := b.folder, b.file, b.stats
+			b.mu.Unlock()
+			fig := s.sample(now, folder, file, stats, b.preview.painted.Load())
+			b.do(func() { b.show(fig) })
+		}
+	}
+}
+
+func (b *statusBar) show(f figures) {
+	b.fps.SetText(f.fps)
+	b.bitrate.SetText(f.bitrate)
+	b.dropped.SetText(f.dropped)
+	b.cpu.SetText(f.cpu)
+	b.disk.SetText(f.disk)
+	b.disk.Importance = widget.LowImportance
+	if f.lowDisk {
+		b.disk.Importance = widget.WarningImportance
+	}
+	b.disk.Refresh()
+}
+
+// figures are one sample, as text.
+type figures struct {
+	fps, bitrate, dropped, cpu, disk string
+	lowDisk                          bool
+}
+
+// sampler keeps what the next sample is measured against.
+type sampler struct {
+	at      time.Time
+	cpu     float64 // seconds of CPU used by the process
+	painted uint64
+	file    string
+	sizes   []sizeAt // the file's last few sizes
+}
+
+type sizeAt struct {
+	at   time.Time
+	size int64
+}
+
+// bitrateWindow smooths the bitrate: fragmented MP4 lands on disk about
+// once a second (RECIPES), so a one-second difference jumps.
+const bitrateWindow = 3 * time.Second
+
+func (s *sampler) sample(now time.Time, folder, file string, stats statser, painted uint64) figures {
+	var f figures
+	dt := now.Sub(s.at).Seconds()
+	first := s.at.IsZero()
+	s.at = now
+
+	f.fps = "Preview –"
+	if !first && dt > 0 {
+		f.fps = fmt.Sprintf("Preview %.0f fps", float64(painted-s.painted)/dt)
+	}
+	s.painted = painted
+
+	f.cpu = "CPU –"
+	if cpu, err := processCPU(); err == nil {
+		if !first && dt > 0 {
+			f.cpu = fmt.Sprintf("CPU %.0f%%", 100*(cpu-s.cpu)/dt)
+		}
+		s.cpu = cpu
+	}
+
+	f.bitrate = "– kb/s"
+	if file != s.file {
+		s.file, s.sizes = file, nil
+	}
+	if st, err := os.Stat(file); file != "" && err == nil {
+		s.sizes = append(s.sizes, sizeAt{now, st.Size()})
+		for len(s.sizes) > 1 && now.Sub(s.sizes[0].at) > bitrateWindow {
+			s.sizes = s.sizes[1:]
+		}
+		if a := s.sizes[0]; len(s.sizes) > 1 {
+			kbps := float64(st.Size()-a.size) * 8 / 1000 / now.Sub(a.at).Seconds()
+			f.bitrate = fmt.Sprintf("%.0f kb/s", kbps)
+		}
+	}
+
+	f.dropped = "Dropped –"
+	if stats != nil {
+		var want, got float64
+		for _, c := range stats.Stats() {
+			want += c.Running.Seconds() * float64(c.FPS)
+			got += float64(c.GrabbedFrames)
+		}
+		if want > 0 {
+			lost := max(0, want-got)
+			f.dropped = fmt.Sprintf("Dropped %.0f (%.1f%%)", lost, 100*lost/want)
+		}
+	}
+
+	f.disk = "Disk –"
+	if free, err := freeSpace(expandHome(folder)); err == nil {
+		f.disk = formatBytes(free) + " free"
+		f.lowDisk = free < lowDisk
+	}
+	return f
+}
+
+// clockTick is the kernel's USER_HZ, the unit of /proc CPU times: 100 on
+// every Linux architecture Go supports.
+const clockTick = 100
+
+// processCPU reads the CPU time of this process (user + system, all
+// threads; GStreamer's encoders run in it) from /proc/self/stat.
+func processCPU() (float64, error) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	// After the command name in parentheses: state is field 3, utime 14,
+	// stime 15.
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/self/stat: %d fields", len(f))
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/self/stat: bad CPU times")
+	}
+	return float64(utime+stime) / clockTick, nil
+}
+
+// freeSpace is what an unprivileged user may still write where dir is (or
+// would be: the nearest folder that exists).
+func freeSpace(dir string) (int64, error) {
+	if dir == "" {
+		return 0, os.ErrNotExist
+	}
+	for {
+		var st syscall.Statfs_t
+		err := syscall.Statfs(dir, &st)
+		if err == nil {
+			return int64(st.Bavail) * st.Bsize, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return 0, err
+		}
+		dir = parent
+	}
+}
