@@ -22,8 +22,9 @@ APT_PACKAGES := gcc libc6-dev pkg-config \
 
 # Integration tests start real servers and browsers; with two cores they
 # run one package at a time so that one package's load cannot starve
-# another's real-time media.
-TEST_FLAGS := -tags integration -count=1 -timeout 40m
+# another's real-time media. The timeout is per package: a hung
+# package fails alone, well inside CI's hour.
+TEST_FLAGS := -tags integration -count=1 -timeout 20m
 
 .PHONY: all deps deps-apt deps-layouts build run test test-unit bench lint clean
 

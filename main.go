@@ -91,6 +91,7 @@ func run(args []string) error {
 func runStudio(args []string) error {
 	fs := pflag.NewFlagSet("roomcast", pflag.ContinueOnError)
 	fs.String("output-dir", "", "default folder for recordings (default: the one in Settings, else ~/Videos/Roomcast)")
+	fs.String("remote", "", "record through the Egress service at this URL (a LiveKit server with Egress, or another machine's roomcast serve) instead of this machine's engine")
 	v, err := loadConfig(fs, args, 0)
 	if err != nil {
 		return err
@@ -102,6 +103,7 @@ func runStudio(args []string) error {
 		LiveKitURL: v.GetString("livekit.url"),
 		APIKey:     v.GetString("livekit.api_key"),
 		APISecret:  v.GetString("livekit.api_secret"),
+		EngineURL:  v.GetString("remote"),
 		OutputDir:  v.GetString("output-dir"),
 		Logf:       logf,
 	})

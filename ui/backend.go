@@ -36,10 +36,14 @@ type statser interface {
 	Stats() []engine.CompositeStats
 }
 
-// connection is how to reach LiveKit: a server, or the embedded demo.
+// connection is how to reach LiveKit (a server, or the embedded demo) and
+// which engine records: this machine's, or the Egress service at
+// EngineURL (LiveKit's Egress behind a LiveKit server, or another
+// machine's roomcast serve), reached with the same key and secret.
 type connection struct {
 	UseDemo                       bool
 	LiveKitURL, APIKey, APISecret string
+	EngineURL                     string
 }
 
 // connector makes a backend; the window calls it off the UI goroutine.
@@ -47,9 +51,22 @@ type connection struct {
 // what waits for an upload.
 type connector func(ctx context.Context, c connection, outputDir string, logf func(string, ...any)) (*backend, error)
 
-// connectLocal runs the embedded engine on the configured server, or on
-// the demo room (started first) when there is none or the demo is chosen.
-func connectLocal(ctx context.Context, c connection, outputDir string, logf func(string, ...any)) (*backend, error) {
+// connectEngine runs the embedded engine on the configured server, or on
+// the demo room (started first) when there is none or the demo is chosen;
+// with an EngineURL it records through that remote Egress service instead.
+func connectEngine(ctx context.Context, c connection, outputDir string, logf func(string, ...any)) (*backend, error) {
+	if c.EngineURL != "" && !c.UseDemo && c.LiveKitURL != "" {
+		r, err := engine.NewRemote(engine.RemoteConfig{URL: c.EngineURL, APIKey: c.APIKey, APISecret: c.APISecret, Logf: logf})
+		if err != nil {
+			return nil, err
+		}
+		return &backend{
+			studio: r,
+			rooms:  lksdk.NewRoomServiceClient(c.LiveKitURL, c.APIKey, c.APISecret),
+			server: c.LiveKitURL + ", recording on the Egress service at " + c.EngineURL,
+			close:  r.Close,
+		}, nil
+	}
 	b := &backend{server: c.LiveKitURL}
 	var d *demo.Demo
 	if c.UseDemo || c.LiveKitURL == "" {

@@ -3,16 +3,22 @@
 package ui
 
 import (
+	"context"
 	"image/color"
 	"math"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2/test"
+	"github.com/livekit/protocol/livekit"
 	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
+	"roomcast/engine"
+	"roomcast/engine/api"
 	"roomcast/engine/demo"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/rtmptest"
@@ -46,7 +52,7 @@ func showsEveryone(f func(c color.RGBA) bool) bool {
 // preview shows the participants; Start Recording, 5 s, Stop; the file is
 // what the preset says, with everyone in it.
 func TestRecordDemoRoom(t *testing.T) {
-	h := openHarness(t, connectLocal, 2*time.Minute)
+	h := openHarness(t, connectEngine, 2*time.Minute)
 	if h.s.rooms.room() != demo.DefaultRoom {
 		t.Fatalf("room %q, want the demo room", h.s.rooms.room())
 	}
@@ -139,6 +145,69 @@ func TestRecordDemoRoom(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRecordThroughRemoteEngine: the window set to a remote engine (here
+// the Egress API over another engine, as `roomcast serve` runs it) records
+// through that service: the recording runs there, the window follows it,
+// Stop ends it there, and the file verifies. The preview says there is
+// none remotely.
+func TestRecordThroughRemoteEngine(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := demo.Start(ctx, demo.Options{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	service, err := engine.NewLocal(engine.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(service, api.Config{APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		hs.Close()
+		if err := service.Close(); err != nil {
+			t.Errorf("service engine close: %v", err)
+		}
+		srv.Close()
+	})
+	remote := connection{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), EngineURL: hs.URL}
+	h := openHarness(t, func(ctx context.Context, _ connection, dir string, logf func(string, ...any)) (*backend, error) {
+		return connectEngine(ctx, remote, dir, logf)
+	}, time.Minute)
+	if _, ok := h.s.back.studio.(*engine.Remote); !ok {
+		t.Fatalf("the window records with %T, want the remote engine", h.s.back.studio)
+	}
+	h.settleWithin("the preview's message", 10*time.Second, func() bool {
+		return h.s.rooms.room() == demo.DefaultRoom && strings.Contains(h.s.preview.message.Text, "no preview is available from a remote engine")
+	})
+
+	test.Tap(h.s.controls.record)
+	h.settleWithin("recording", time.Minute, func() bool { return h.s.rec.phase == active })
+	running, err := service.List(ctx, &livekit.ListEgressRequest{Active: true})
+	if err != nil || len(running) != 1 {
+		t.Fatalf("the service runs %v (%v), want the window's recording", running, err)
+	}
+	began := time.Now()
+	h.settleWithin("5 s of recording", 10*time.Second, func() bool { return time.Since(began) >= 5*time.Second })
+	stopped := time.Now()
+	test.Tap(h.s.controls.record)
+	h.settleWithin("saved", 30*time.Second, func() bool { return h.s.controls.savedBox.Visible() })
+	final, err := service.List(ctx, &livekit.ListEgressRequest{EgressId: running[0].EgressId})
+	if err != nil || len(final) != 1 || final[0].Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("on the service: %v (%v), want COMPLETE", final, err)
+	}
+	info := h.s.history.get(h.s.history.order[0])
+	if len(info.FileResults) != 1 {
+		t.Fatalf("file results %v", info.FileResults)
+	}
+	// The service's own clock: from its ACTIVE to the stop.
+	verifyRecording(t, info.FileResults[0].Location, stopped.Sub(time.Unix(0, final[0].StartedAt)).Seconds())
 }
 
 // verifyRecording checks a 720p30 MP4 of the demo room as the engine's

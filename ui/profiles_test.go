@@ -204,3 +204,64 @@ func TestSettings(t *testing.T) {
 		t.Errorf("settings read back %+v, %v", st, err)
 	}
 }
+
+// TestSettingsRemoteEngine: the engine switch needs a URL when on, is kept
+// in config.yaml, and reconnects through that engine.
+func TestSettingsRemoteEngine(t *testing.T) {
+	eng := newFakeStudio()
+	var mu sync.Mutex
+	var conns []connection
+	connect := func(ctx context.Context, c connection, dir string, logf func(string, ...any)) (*backend, error) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+		return eng.connector(demoRooms...)(ctx, c, dir, logf)
+	}
+	h := newHarness(t, connect)
+
+	d := newSettingsDialog(h.w, h.s.prefs, false, h.s.onSettingsSaved)
+	d.show()
+	if !d.engineURL.Disabled() || !d.remote.Disabled() {
+		t.Error("the engine switch is editable while the demo room is chosen")
+	}
+	test.Tap(d.useDemo) // off
+	if d.remote.Disabled() || !d.engineURL.Disabled() {
+		t.Error("with a server: the switch should be editable and its URL not until it is on")
+	}
+	test.Type(d.url, "wss://lk.example.com")
+	test.Type(d.apiKey, "APIkey")
+	test.Type(d.apiSecret, "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t")
+	test.Tap(d.remote)
+	test.Tap(d.save)
+	if got := d.engineField.errorText(); !strings.Contains(got, "roomcast serve") {
+		t.Errorf("saved a remote engine without its URL; message %q", got)
+	}
+	test.Type(d.engineURL, "http://recorder.example.com:7890")
+	test.Tap(d.save)
+	h.settle("reconnected", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(conns) == 2 && h.s.back != nil
+	})
+	want := connection{LiveKitURL: "wss://lk.example.com", APIKey: "APIkey", APISecret: "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t", EngineURL: "http://recorder.example.com:7890"}
+	if conns[1] != want {
+		t.Errorf("reconnected to %+v, want %+v", conns[1], want)
+	}
+	if st, err := h.s.settings.load(); err != nil || st.Connection != want {
+		t.Errorf("settings read back %+v, %v", st.Connection, err)
+	}
+
+	// Off again: this machine's engine.
+	d = newSettingsDialog(h.w, h.s.prefs, false, h.s.onSettingsSaved)
+	d.show()
+	test.Tap(d.remote)
+	test.Tap(d.save)
+	h.settle("reconnected locally", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(conns) == 3 && h.s.back != nil
+	})
+	if conns[2].EngineURL != "" {
+		t.Errorf("switched off, still connects to engine %q", conns[2].EngineURL)
+	}
+}

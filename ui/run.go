@@ -18,6 +18,10 @@ type Config struct {
 	// flags, environment and config file resolved them); an empty URL
 	// means the embedded demo room.
 	LiveKitURL, APIKey, APISecret string
+	// EngineURL, when set, records through the Egress service there (a
+	// LiveKit server with Egress, or another machine's roomcast serve)
+	// instead of this machine's engine; "" means the one in Settings.
+	EngineURL string
 	// ConfigDir holds config.yaml (Settings) and profiles/; "" means
 	// os.UserConfigDir()/roomcast.
 	ConfigDir string
@@ -58,7 +62,7 @@ func run(cfg Config, started func(*studio)) error {
 	a.Settings().SetTheme(newStudioTheme())
 	a.SetIcon(iconResource())
 	w := a.NewWindow("Roomcast Studio")
-	s := newStudio(w, cfg, connectLocal, fyne.Do)
+	s := newStudio(w, cfg, connectEngine, fyne.Do)
 	w.SetContent(s.buildUI())
 	w.Resize(fyne.NewSize(1280, 800))
 	w.SetMaster()

@@ -58,6 +58,7 @@ func (s settingsStore) load() (settings, error) {
 			LiveKitURL: v.GetString("livekit.url"),
 			APIKey:     v.GetString("livekit.api_key"),
 			APISecret:  v.GetString("livekit.api_secret"),
+			EngineURL:  v.GetString("studio.engine_url"),
 		},
 		OutputDir: v.GetString("studio.output_dir"),
 		S3: s3Settings{
@@ -84,6 +85,7 @@ func (s settingsStore) save(st settings) error {
 		"livekit.url":                st.Connection.LiveKitURL,
 		"livekit.api_key":            st.Connection.APIKey,
 		"livekit.api_secret":         st.Connection.APISecret,
+		"studio.engine_url":          st.Connection.EngineURL,
 		"studio.output_dir":          st.OutputDir,
 		"studio.s3.endpoint":         st.S3.Endpoint,
 		"studio.s3.region":           st.S3.Region,
@@ -106,6 +108,9 @@ type settingsDialog struct {
 	useDemo                       *widget.Check
 	url, apiKey, apiSecret        *widget.Entry
 	urlField, keyField, secretFld *field
+	remote                        *widget.Check
+	engineURL                     *widget.Entry
+	engineField                   *field
 	folder                        *widget.Entry
 	folderField                   *field
 	endpoint, region, bucket      *widget.Entry
@@ -132,6 +137,10 @@ func newSettingsDialog(win fyne.Window, st settings, busy bool, onSave func(sett
 	d.apiSecret = entry(c.APISecret, "API secret", nil)
 	d.apiSecret.Password = true
 	d.urlField, d.keyField, d.secretFld = newField("LiveKit server URL", d.url), newField("API key", d.apiKey), newField("API secret", d.apiSecret)
+	d.engineURL = entry(c.EngineURL, "the LiveKit server's URL, or http://host:7890 for roomcast serve", validateEngineURL)
+	d.engineField = newField("Egress service URL", d.engineURL)
+	d.remote = widget.NewCheck("Record on an Egress service (remote engine)", func(bool) { d.onUseDemo(d.useDemo.Checked) })
+	d.remote.SetChecked(c.EngineURL != "")
 	d.folder = entry(st.OutputDir, "~/Videos/Roomcast", func(s string) error {
 		if strings.TrimSpace(s) == "" {
 			return nil // the built-in default
@@ -155,9 +164,10 @@ func newSettingsDialog(win fyne.Window, st settings, busy bool, onSave func(sett
 	d.onUseDemo(d.useDemo.Checked)
 
 	conn := container.NewVBox(heading("LiveKit"), d.useDemo, d.urlField.object(),
-		container.NewGridWithColumns(2, d.keyField.object(), d.secretFld.object()))
+		container.NewGridWithColumns(2, d.keyField.object(), d.secretFld.object()),
+		heading("Engine"), d.remote, d.engineField.object())
 	if busy {
-		for _, w := range []fyne.Disableable{d.useDemo, d.url, d.apiKey, d.apiSecret} {
+		for _, w := range []fyne.Disableable{d.useDemo, d.url, d.apiKey, d.apiSecret, d.remote, d.engineURL} {
 			w.Disable()
 		}
 		conn.Add(&widget.Label{Text: "Stop recording and streaming to change the connection.", Importance: widget.WarningImportance})
@@ -175,16 +185,27 @@ func newSettingsDialog(win fyne.Window, st settings, busy bool, onSave func(sett
 
 func (d *settingsDialog) show() { d.dlg.Show() }
 
+// onUseDemo enables the server's fields unless the demo is chosen; a
+// remote engine records a configured server's rooms, so it needs one too.
 func (d *settingsDialog) onUseDemo(on bool) {
-	for _, w := range []fyne.Disableable{d.url, d.apiKey, d.apiSecret} {
-		setEnabled(w, !on && !d.useDemo.Disabled())
+	if d.remote == nil {
+		return // called while the dialog is built
 	}
+	editable := !on && !d.useDemo.Disabled()
+	for _, w := range []fyne.Disableable{d.url, d.apiKey, d.apiSecret, d.remote} {
+		setEnabled(w, editable)
+	}
+	setEnabled(d.engineURL, editable && d.remote.Checked)
 }
 
 func (d *settingsDialog) values() settings {
 	trim := strings.TrimSpace
+	c := connection{UseDemo: d.useDemo.Checked, LiveKitURL: trim(d.url.Text), APIKey: trim(d.apiKey.Text), APISecret: trim(d.apiSecret.Text)}
+	if !c.UseDemo && d.remote.Checked {
+		c.EngineURL = trim(d.engineURL.Text)
+	}
 	return settings{
-		Connection: connection{UseDemo: d.useDemo.Checked, LiveKitURL: trim(d.url.Text), APIKey: trim(d.apiKey.Text), APISecret: trim(d.apiSecret.Text)},
+		Connection: c,
 		OutputDir:  trim(d.folder.Text),
 		S3: s3Settings{Endpoint: trim(d.endpoint.Text), Region: trim(d.region.Text), Bucket: trim(d.bucket.Text),
 			AccessKey: trim(d.s3Key.Text), Secret: trim(d.s3Secret.Text), ForcePathStyle: d.pathStyle.Checked},
@@ -202,6 +223,9 @@ func (d *settingsDialog) onSaveTapped() {
 		check(d.urlField, validateServerURL(st.Connection.LiveKitURL))
 		check(d.keyField, required(st.Connection.APIKey, "give the API key, or use the demo room"))
 		check(d.secretFld, required(st.Connection.APISecret, "give the API secret, or use the demo room"))
+		if d.remote.Checked {
+			check(d.engineField, validateEngineURL(st.Connection.EngineURL))
+		}
 	}
 	if st.OutputDir != "" {
 		check(d.folderField, validateFolder(st.OutputDir))
@@ -240,6 +264,14 @@ func validateServerURL(s string) error {
 		return nil
 	}
 	return errors.New("use a ws://, wss://, http:// or https:// URL")
+}
+
+// validateEngineURL checks a remote Egress service's URL.
+func validateEngineURL(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("give the Egress service's URL: the LiveKit server's own for LiveKit Egress, or http://host:7890 for another machine's roomcast serve")
+	}
+	return validateServerURL(s)
 }
 
 func validateEndpoint(s string) error {

@@ -144,12 +144,17 @@ func (s *studio) start() {
 
 // startConnection is what to connect to first: the demo when Settings say
 // so, else what the command line resolved (flags, environment, config),
-// else the demo.
+// else the demo. The engine is the command line's --remote, else the one
+// in Settings.
 func (s *studio) startConnection() connection {
 	if s.prefs.Connection.UseDemo {
 		return connection{UseDemo: true}
 	}
-	return connection{LiveKitURL: s.cfg.LiveKitURL, APIKey: s.cfg.APIKey, APISecret: s.cfg.APISecret, UseDemo: s.cfg.LiveKitURL == ""}
+	engineURL := s.cfg.EngineURL
+	if engineURL == "" {
+		engineURL = s.prefs.Connection.EngineURL
+	}
+	return connection{LiveKitURL: s.cfg.LiveKitURL, APIKey: s.cfg.APIKey, APISecret: s.cfg.APISecret, UseDemo: s.cfg.LiveKitURL == "", EngineURL: engineURL}
 }
 
 // defaultFolder is where recordings go unless a profile says otherwise.

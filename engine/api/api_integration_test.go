@@ -1,0 +1,492 @@
+//go:build integration
+
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"image"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	protologger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/twitchtv/twirp"
+
+	"roomcast/engine"
+	"roomcast/engine/demo"
+	"roomcast/engine/mediatest"
+	"roomcast/engine/proctest"
+	"roomcast/engine/rtmptest"
+)
+
+func TestMain(m *testing.M) {
+	lksdk.SetLogger(protologger.GetDiscardLogger())
+	os.Exit(m.Run())
+}
+
+// stage is the demo room with the embedded engine on it; one per test
+// function (each API server over it is cheap).
+type stage struct {
+	demo   *demo.Demo
+	engine *engine.Local
+}
+
+func newStage(t *testing.T, participants int) *stage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := demo.Start(ctx, demo.Options{Participants: participants, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	l, err := engine.NewLocal(engine.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("engine close: %v", err)
+		}
+	})
+	return &stage{demo: d, engine: l}
+}
+
+// serve runs an API server over the stage's engine on 127.0.0.1, signed
+// with the demo's key and secret.
+func (s *stage) serve(t *testing.T, cfg Config) string {
+	t.Helper()
+	cfg.APIKey, cfg.APISecret, cfg.Logf = s.demo.APIKey(), s.demo.APISecret(), t.Logf
+	srv, err := New(s.engine, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+	})
+	return hs.URL
+}
+
+func (s *stage) bearer(t *testing.T) string {
+	return "Bearer " + token(t, s.demo.APIKey(), s.demo.APISecret(), &auth.VideoGrant{RoomRecord: true})
+}
+
+func demoRequest(path, layout string) *livekit.RoomCompositeEgressRequest {
+	return &livekit.RoomCompositeEgressRequest{RoomName: demo.DefaultRoom, Layout: layout, FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}}}
+}
+
+// awaitStatus polls ListEgress (the API has no push) until id reaches
+// want, failing on FAILED/ABORTED or after timeout.
+func awaitStatus(t *testing.T, c *lksdk.EgressClient, id string, want livekit.EgressStatus, timeout time.Duration) *livekit.EgressInfo {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := c.ListEgress(context.Background(), &livekit.ListEgressRequest{EgressId: id})
+		if err != nil {
+			t.Fatalf("ListEgress: %v", err)
+		}
+		if len(resp.Items) != 1 {
+			t.Fatalf("ListEgress %s: %d items", id, len(resp.Items))
+		}
+		info := resp.Items[0]
+		switch info.Status {
+		case want:
+			return info
+		case livekit.EgressStatus_EGRESS_FAILED, livekit.EgressStatus_EGRESS_ABORTED:
+			t.Fatalf("egress %s: %s: %s", id, info.Status, info.Error)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("egress %s is %s, not %s, after %s", id, info.Status, want, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// verifyMP4 checks a recording of the demo room: h264 at w x h and 30 fps,
+// the duration within a second, every frame decodable, AAC audio, and each
+// participant's colour in the last second. It returns that frame.
+func verifyMP4(t *testing.T, path string, w, h int, seconds float64, people []demo.Persona) image.Image {
+	t.Helper()
+	p, err := mediatest.ProbeFile(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.First("video")
+	if v == nil || v.CodecName != "h264" || v.Width != w || v.Height != h {
+		t.Fatalf("%s: video = %+v, want h264 %dx%d", path, v, w, h)
+	}
+	if math.Abs(v.FPS()-30) > 1 {
+		t.Errorf("%s: %.2f fps, want 30 +/- 1", path, v.FPS())
+	}
+	dur := p.Duration()
+	if math.Abs(dur-seconds) > 1 {
+		t.Errorf("%s: duration %.2f s, want %.1f +/- 1", path, dur, seconds)
+	}
+	frames := v.Frames()
+	vdur, _ := strconv.ParseFloat(v.Duration, 64)
+	if want := vdur * 30; math.Abs(float64(frames)-want) > 2 {
+		t.Errorf("%s: %d frames decoded in a %.2f s video track, want %.0f", path, frames, vdur, want)
+	}
+	if a := p.First("audio"); a == nil || a.CodecName != "aac" {
+		t.Errorf("%s: audio = %+v, want aac", path, a)
+	}
+	t.Logf("%s: h264 %dx%d %.2f fps, %.2f s, %d frames", filepath.Base(path), v.Width, v.Height, v.FPS(), dur, frames)
+	img, err := mediatest.FrameAt(path, math.Max(0, math.Min(dur, vdur)-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, person := range people {
+		if !mediatest.Contains(img, person.Color, 50, 6) {
+			t.Errorf("%s: the last second has no %s", filepath.Base(path), person.Identity)
+		}
+	}
+	return img
+}
+
+// colourShares is how many sampled pixels of img show each person: equal
+// in a grid, one far ahead in the speaker layout.
+func colourShares(img image.Image, people []demo.Persona) []int {
+	counts := make([]int, len(people))
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 4 {
+		for x := b.Min.X; x < b.Max.X; x += 4 {
+			for i, p := range people {
+				if mediatest.Near(img.At(x, y), p.Color, 40) {
+					counts[i]++
+				}
+			}
+		}
+	}
+	return counts
+}
+
+func spread(counts []int) float64 {
+	lo, hi := counts[0], counts[0]
+	for _, c := range counts {
+		lo, hi = min(lo, c), max(hi, c)
+	}
+	return float64(hi) / float64(max(lo, 1))
+}
+
+func countBrowsers() int {
+	n := 0
+	for _, pid := range proctest.Descendants(os.Getpid()) {
+		cmd := proctest.Command(pid)
+		if strings.Contains(cmd, "chromium") && !strings.Contains(cmd, "--type=") {
+			n++
+		}
+	}
+	return n
+}
+
+// postJSON sends a Twirp call as curl would: JSON body, bearer token.
+func postJSON(t *testing.T, base, bearer, method, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest("POST", base+"/twirp/livekit.Egress/"+method, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", bearer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(data, out); err != nil {
+		t.Fatalf("%s: HTTP %d, not JSON: %s", method, resp.StatusCode, data)
+	}
+	return resp.StatusCode
+}
+
+// TestEgressAPI drives the embedded engine on the demo room through the
+// Egress API with server-sdk-go's EgressClient, plain JSON, bad tokens,
+// webhooks and a capacity of one composite.
+func TestEgressAPI(t *testing.T) {
+	s := newStage(t, 3)
+	people := s.demo.Participants()
+	dir := t.TempDir()
+	rcv, hookURL := newReceiver(t, s.demo.APIKey(), s.demo.APISecret())
+	url := s.serve(t, Config{Capacity: Capacity{CPUs: 1}, WebhookURLs: []string{hookURL}})
+	sdk := lksdk.NewEgressClient(url, s.demo.APIKey(), s.demo.APISecret())
+	ctx := context.Background()
+
+	t.Run("bad tokens start nothing", func(t *testing.T) {
+		before := len(proctest.Descendants(os.Getpid()))
+		record := &auth.VideoGrant{RoomRecord: true}
+		key, secret := s.demo.APIKey(), s.demo.APISecret()
+		cases := []struct {
+			name, authorization string
+			want                twirp.ErrorCode
+		}{
+			{"no token", "", twirp.Unauthenticated},
+			{"bad signature", "Bearer " + token(t, key, "not-the-secret-but-long-enough-to-sign", record), twirp.Unauthenticated},
+			{"expired", "Bearer " + expiredToken(t, key, secret), twirp.Unauthenticated},
+			{"no roomRecord", "Bearer " + token(t, key, secret, &auth.VideoGrant{RoomJoin: true, Room: demo.DefaultRoom}), twirp.PermissionDenied},
+			{"another key", "Bearer " + token(t, "APIanotherproject", "the-other-projects-secret-32-chars-long", record), twirp.Unauthenticated},
+		}
+		for _, c := range cases {
+			_, err := client(url, c.authorization).StartRoomCompositeEgress(ctx, demoRequest(filepath.Join(dir, "never.mp4"), "grid"))
+			if got := code(err); got != c.want {
+				t.Errorf("%s: code %s (%v), want %s", c.name, got, err, c.want)
+			}
+		}
+		// The SDK with another project's key and secret.
+		other := lksdk.NewEgressClient(url, "APIanotherproject", "the-other-projects-secret-32-chars-long")
+		if _, err := other.ListEgress(ctx, &livekit.ListEgressRequest{}); code(err) != twirp.Unauthenticated {
+			t.Errorf("another project's SDK client: %v, want unauthenticated", err)
+		}
+		if list, _ := s.engine.List(ctx, &livekit.ListEgressRequest{}); len(list) != 0 {
+			t.Errorf("%d egresses exist after refused calls", len(list))
+		}
+		if after := len(proctest.Descendants(os.Getpid())); after > before {
+			t.Errorf("refused calls started %d processes", after-before)
+		}
+	})
+
+	t.Run("record with the SDK, join with JSON, capacity", func(t *testing.T) {
+		path := filepath.Join(dir, "sdk.mp4")
+		began := time.Now()
+		info, err := sdk.StartRoomCompositeEgress(ctx, demoRequest(path, "grid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Status != livekit.EgressStatus_EGRESS_STARTING || !strings.HasPrefix(info.EgressId, "EG_") {
+			t.Fatalf("Start returned %s %q", info.Status, info.EgressId)
+		}
+		id := info.EgressId
+		active := awaitStatus(t, sdk, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+		t.Logf("Start -> ACTIVE over the API (cold composite): %v", time.Unix(0, active.StartedAt).Sub(began).Round(time.Millisecond))
+		list, err := sdk.ListEgress(ctx, &livekit.ListEgressRequest{RoomName: demo.DefaultRoom, Active: true})
+		if err != nil || len(list.Items) != 1 || list.Items[0].EgressId != id || list.Items[0].Status != livekit.EgressStatus_EGRESS_ACTIVE {
+			t.Fatalf("ListEgress(active) = %v, %v; want %s ACTIVE", list.GetItems(), err, id)
+		}
+		time.Sleep(2 * time.Second) // grid on record
+		browsers := countBrowsers()
+		updated, err := sdk.UpdateLayout(ctx, &livekit.UpdateLayoutRequest{EgressId: id, Layout: "speaker"})
+		if err != nil || updated.GetRoomComposite().GetLayout() != "speaker" {
+			t.Fatalf("UpdateLayout = %v, %v", updated, err)
+		}
+
+		// One CPU holds one composite: another room or layout is refused...
+		for _, req := range []*livekit.RoomCompositeEgressRequest{
+			{RoomName: "elsewhere", Layout: "speaker", FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(dir, "no1.mp4")}}},
+			demoRequest(filepath.Join(dir, "no2.mp4"), "grid"),
+		} {
+			_, err := sdk.StartRoomCompositeEgress(ctx, req)
+			if code(err) != twirp.ResourceExhausted || !strings.Contains(err.Error(), "1 composite running uses 1.0 of 1.0 CPUs") {
+				t.Errorf("%s/%s beyond capacity: %v, want resource_exhausted saying why", req.RoomName, req.Layout, err)
+			}
+		}
+		// ...while joining the running one is free; sent as curl would.
+		joined := filepath.Join(dir, "joined.mp4")
+		var j struct {
+			EgressID string `json:"egress_id"`
+			Status   string `json:"status"`
+			Code     string `json:"code"`
+			Msg      string `json:"msg"`
+		}
+		joinBegan := time.Now()
+		status := postJSON(t, url, s.bearer(t), "StartRoomCompositeEgress",
+			`{"room_name": "demo", "layout": "speaker", "file_outputs": [{"filepath": "`+joined+`"}]}`, &j)
+		if status != 200 || j.Status != "EGRESS_STARTING" {
+			t.Fatalf("JSON start: HTTP %d %+v", status, j)
+		}
+		joinedActive := awaitStatus(t, sdk, j.EgressID, livekit.EgressStatus_EGRESS_ACTIVE, 10*time.Second)
+		time.Sleep(4 * time.Second) // both recording
+		if got := countBrowsers(); got != browsers {
+			t.Errorf("chromium processes went from %d to %d: the JSON egress did not join the composite", browsers, got)
+		}
+		joinStopped := time.Now()
+		var stopped struct {
+			Status string `json:"status"`
+		}
+		if status := postJSON(t, url, s.bearer(t), "StopEgress", `{"egress_id": "`+j.EgressID+`"}`, &stopped); status != 200 || stopped.Status != "EGRESS_ENDING" {
+			t.Fatalf("JSON stop: HTTP %d %+v, want EGRESS_ENDING", status, stopped)
+		}
+		time.Sleep(2 * time.Second) // speaker on record
+
+		stopBegan := time.Now()
+		ending, err := sdk.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: id})
+		stopLatency := time.Since(stopBegan)
+		if err != nil || ending.Status != livekit.EgressStatus_EGRESS_ENDING {
+			t.Fatalf("StopEgress = %v, %v; want EGRESS_ENDING", ending, err)
+		}
+		final := awaitStatus(t, sdk, id, livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
+		t.Logf("StopEgress answered ENDING in %v; COMPLETE %v after the call", stopLatency.Round(time.Millisecond), time.Unix(0, final.EndedAt).Sub(stopBegan).Round(time.Millisecond))
+		if stopLatency > time.Second {
+			t.Errorf("StopEgress took %v, want well under a second", stopLatency)
+		}
+		if _, err := sdk.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: id}); code(err) != twirp.FailedPrecondition {
+			t.Errorf("second StopEgress: %v, want failed_precondition", err)
+		}
+		joinedFinal := awaitStatus(t, sdk, j.EgressID, livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
+
+		if len(final.FileResults) != 1 || final.FileResults[0].Filename != path || final.FileResults[0].Size == 0 {
+			t.Fatalf("file results %v", final.FileResults)
+		}
+		// What was asked: from ACTIVE to the stop call (one clock: the
+		// engine runs in this process).
+		last := verifyMP4(t, path, 1280, 720, stopBegan.Sub(time.Unix(0, active.StartedAt)).Seconds(), people)
+		verifyMP4(t, joined, 1280, 720, joinStopped.Sub(time.Unix(0, joinedActive.StartedAt)).Seconds(), people)
+		t.Logf("file results say %.2f s and %.2f s", time.Duration(final.FileResults[0].Duration).Seconds(), time.Duration(joinedFinal.FileResults[0].Duration).Seconds())
+		t.Logf("joined egress: Start -> ACTIVE %v on the running composite", time.Unix(0, joinedActive.StartedAt).Sub(joinBegan).Round(time.Millisecond))
+
+		// The layout switch is in the picture: equal tiles, then one
+		// speaker far larger than the others.
+		first, err := mediatest.FrameAt(path, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, sp := colourShares(first, people), colourShares(last, people)
+		t.Logf("colour shares: grid %v, speaker %v", g, sp)
+		if spread(g) > 1.5 || spread(sp) < 3 {
+			t.Errorf("colour shares grid %v (spread %.1f, want <= 1.5), speaker %v (spread %.1f, want >= 3): the layout did not switch", g, spread(g), sp, spread(sp))
+		}
+
+		events := rcv.waitEnded(t, id, 10*time.Second)
+		checkWebhookOrder(t, events)
+		if n := len(events); events[n-1].EgressInfo.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(events[n-1].EgressInfo.FileResults) != 1 {
+			t.Errorf("egress_ended carries %v", events[n-1].EgressInfo)
+		}
+	})
+
+	t.Run("stream outputs", func(t *testing.T) {
+		testStreams(t, s, sdk, dir)
+	})
+}
+
+// TestTwoComposites: two composites at once on a budget of two (the same
+// room in two layouts: the demo has one room), both verify; a third is
+// refused.
+func TestTwoComposites(t *testing.T) {
+	s := newStage(t, 3)
+	people := s.demo.Participants()
+	dir := t.TempDir()
+	url := s.serve(t, Config{Capacity: Capacity{CPUs: 2}})
+	sdk := lksdk.NewEgressClient(url, s.demo.APIKey(), s.demo.APISecret())
+	ctx := context.Background()
+	var ids []string
+	for _, layout := range []string{"grid", "speaker"} {
+		info, err := sdk.StartRoomCompositeEgress(ctx, demoRequest(filepath.Join(dir, layout+".mp4"), layout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, info.EgressId)
+	}
+	for _, id := range ids {
+		awaitStatus(t, sdk, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+	}
+	_, err := sdk.StartRoomCompositeEgress(ctx, demoRequest(filepath.Join(dir, "third.mp4"), "single-speaker"))
+	if code(err) != twirp.ResourceExhausted || !strings.Contains(err.Error(), "2 composites running use 2.0 of 2.0 CPUs") {
+		t.Errorf("third composite: %v, want resource_exhausted", err)
+	}
+	time.Sleep(5 * time.Second) // the recordings
+	stopped := map[string]time.Time{}
+	for _, id := range ids {
+		stopped[id] = time.Now()
+		if _, err := sdk.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, layout := range []string{"grid", "speaker"} {
+		final := awaitStatus(t, sdk, ids[i], livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
+		verifyMP4(t, filepath.Join(dir, layout+".mp4"), 1280, 720, stopped[ids[i]].Sub(time.Unix(0, final.StartedAt)).Seconds(), people)
+	}
+}
+
+// testStreams: a file and an RTMP stream to a loopback nginx, a second URL
+// added with UpdateStream, both ACTIVE in ListEgress with their keys
+// redacted, the layout switched, ENDING on stop and COMPLETE later; the
+// file and both streams verify. It skips while the engine refuses stream
+// outputs.
+func testStreams(t *testing.T, s *stage, sdk *lksdk.EgressClient, dir string) {
+	rtmp := rtmptest.Start(t)
+	ctx := context.Background()
+	path := filepath.Join(dir, "with-stream.mp4")
+	req := demoRequest(path, "grid")
+	req.StreamOutputs = []*livekit.StreamOutput{{Protocol: livekit.StreamProtocol_RTMP, Urls: []string{rtmp.URL("key1")}}}
+	info, err := sdk.StartRoomCompositeEgress(ctx, req)
+	if err != nil {
+		if strings.Contains(err.Error(), "stream_outputs") {
+			t.Skipf("the engine refuses stream outputs for now: %v", err)
+		}
+		t.Fatal(err)
+	}
+	id := info.EgressId
+	awaitStatus(t, sdk, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+	time.Sleep(2 * time.Second) // one URL on record
+	if _, err := sdk.UpdateStream(ctx, &livekit.UpdateStreamRequest{EgressId: id, AddOutputUrls: []string{rtmp.URL("key2")}}); err != nil {
+		t.Fatalf("UpdateStream: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list, err := sdk.ListEgress(ctx, &livekit.ListEgressRequest{EgressId: id, Active: true})
+		if err != nil || len(list.Items) != 1 {
+			t.Fatalf("ListEgress = %v, %v", list, err)
+		}
+		results := list.Items[0].StreamResults
+		n := 0
+		for _, sr := range results {
+			if sr.Status == livekit.StreamInfo_ACTIVE {
+				n++
+			}
+			if strings.Contains(sr.Url, "key1") || strings.Contains(sr.Url, "key2") {
+				t.Fatalf("a stream result shows its stream key: %q", sr.Url)
+			}
+		}
+		if n == 2 && rtmp.Received("key2") > 20000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream results %v (%d bytes at key2), want two ACTIVE and media on both", results, rtmp.Received("key2"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := sdk.UpdateLayout(ctx, &livekit.UpdateLayoutRequest{EgressId: id, Layout: "speaker"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second) // both URLs and the new layout on record
+	stopCalled := time.Now()
+	ending, err := sdk.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: id})
+	if err != nil || ending.Status != livekit.EgressStatus_EGRESS_ENDING {
+		t.Fatalf("StopEgress = %v, %v; want EGRESS_ENDING", ending, err)
+	}
+	final := awaitStatus(t, sdk, id, livekit.EgressStatus_EGRESS_COMPLETE, 15*time.Second)
+	last := verifyMP4(t, path, 1280, 720, stopCalled.Sub(time.Unix(0, final.StartedAt)).Seconds(), s.demo.Participants())
+	if sp := colourShares(last, s.demo.Participants()); spread(sp) < 3 {
+		t.Errorf("colour shares at the end %v: not the speaker layout", sp)
+	}
+	if len(final.StreamResults) != 2 {
+		t.Errorf("final stream results %v, want 2", final.StreamResults)
+	}
+	for _, key := range []string{"key1", "key2"} {
+		recs := rtmp.Recordings(key)
+		if len(recs) != 1 {
+			t.Fatalf("%s: %d recordings, want 1", key, len(recs))
+		}
+		p, err := mediatest.ProbeFile(recs[0], true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, a := p.First("video"), p.First("audio")
+		if v == nil || v.CodecName != "h264" || v.Width != 1280 || v.Height != 720 || a == nil || a.CodecName != "aac" {
+			t.Errorf("%s: streams %+v / %+v, want h264 1280x720 and aac", key, v, a)
+		}
+		t.Logf("stream %s: %.2f s, %s frames", key, p.Duration(), v.NbReadFrames)
+	}
+}
