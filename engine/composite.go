@@ -212,12 +212,6 @@ func (c *composite) addPreview(f func(*image.RGBA)) func() {
 	}
 }
 
-func (c *composite) previewCount() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.previews)
-}
-
 func (c *composite) fanOutPreview(img *image.RGBA) {
 	c.mu.Lock()
 	fs := make([]func(*image.RGBA), 0, len(c.previews))

@@ -20,20 +20,6 @@ func newEgressID() string {
 	return "EG_" + string(b)
 }
 
-// statusRank orders egress states: an egress only ever moves forward, so
-// a late event (a stop racing a failure) cannot move it back.
-var statusRank = map[livekit.EgressStatus]int{
-	livekit.EgressStatus_EGRESS_STARTING:      0,
-	livekit.EgressStatus_EGRESS_ACTIVE:        1,
-	livekit.EgressStatus_EGRESS_ENDING:        2,
-	livekit.EgressStatus_EGRESS_COMPLETE:      3,
-	livekit.EgressStatus_EGRESS_FAILED:        3,
-	livekit.EgressStatus_EGRESS_ABORTED:       3,
-	livekit.EgressStatus_EGRESS_LIMIT_REACHED: 3,
-}
-
-func isFinal(s livekit.EgressStatus) bool { return statusRank[s] == 3 }
-
 // infoBoard holds every egress's info and fans updates out to watchers.
 type infoBoard struct {
 	mu       sync.Mutex
@@ -65,12 +51,12 @@ func (b *infoBoard) update(id string, fn func(*livekit.EgressInfo)) *livekit.Egr
 		return nil
 	}
 	before := info.Status
-	if isFinal(before) {
+	if IsFinal(before) {
 		b.mu.Unlock()
 		return proto.Clone(info).(*livekit.EgressInfo)
 	}
 	fn(info)
-	if statusRank[info.Status] < statusRank[before] {
+	if !Supersedes(before, info.Status) {
 		info.Status = before
 	}
 	info.UpdatedAt = time.Now().UnixNano()

@@ -29,6 +29,9 @@ type Config struct {
 	LiveKitURL, APIKey, APISecret string
 	// OutputDir is where relative file paths land; "" is the working dir.
 	OutputDir string
+	// DefaultUpload, when set, is the bucket for outputs whose request
+	// names no storage (the config file's storage.s3).
+	DefaultUpload *livekit.S3Upload
 	// StartTimeout overrides DefaultStartTimeout.
 	StartTimeout time.Duration
 	// Logf receives progress lines; nil discards them.
@@ -203,7 +206,7 @@ func (l *Local) rekeyLocked(slot *compositeSlot, key compositeKey) {
 // Start validates the request and begins the egress; it returns as soon
 // as the egress is STARTING.
 func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {
-	plan, err := request.Build(req, request.Options{Now: time.Now(), OutputDir: l.cfg.OutputDir})
+	plan, err := request.Build(req, request.Options{Now: time.Now(), OutputDir: l.cfg.OutputDir, DefaultUpload: l.cfg.DefaultUpload})
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +318,7 @@ func (l *Local) List(_ context.Context, req *livekit.ListEgressRequest) ([]*live
 		if req.EgressId != "" && info.EgressId != req.EgressId {
 			return false
 		}
-		return !req.Active || !isFinal(info.Status)
+		return !req.Active || !IsFinal(info.Status)
 	}), nil
 }
 

@@ -482,7 +482,7 @@ func (o *outputs) fill(info *livekit.EgressInfo) {
 		si.Duration = int64(o.playlist.Duration())
 		si.Size = o.segBytes
 		si.StartedAt = info.StartedAt
-		if isFinal(info.Status) || info.Status == livekit.EgressStatus_EGRESS_ENDING {
+		if IsFinal(info.Status) || info.Status == livekit.EgressStatus_EGRESS_ENDING {
 			si.EndedAt = info.EndedAt
 		}
 		info.SegmentResults = []*livekit.SegmentsInfo{si}

@@ -96,7 +96,7 @@ func (r *Remote) Stop(ctx context.Context, egressID string) (*livekit.EgressInfo
 	}
 	tick := time.NewTicker(r.cfg.PollInterval)
 	defer tick.Stop()
-	for info == nil || !isFinal(info.Status) {
+	for info == nil || !IsFinal(info.Status) {
 		select {
 		case <-ctx.Done():
 			return info, ctx.Err()
@@ -247,7 +247,7 @@ func (w *remoteWatch) poll(ctx context.Context) {
 		if prev, ok := w.last[info.EgressId]; ok && prev == s {
 			continue
 		}
-		if isFinal(info.Status) {
+		if IsFinal(info.Status) {
 			delete(w.last, info.EgressId)
 			w.ended[info.EgressId] = true
 		} else {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/livekit"
+
+	"roomcast/engine"
 )
 
 // switchLayout asks the engine to switch the running egresses' layout.
@@ -170,7 +172,7 @@ func (s *studio) onEgressInfo(info *livekit.EgressInfo) {
 // applyInfo moves a recording or stream along with its egress's state.
 func (s *studio) applyInfo(run *egressRun, info *livekit.EgressInfo) {
 	switch st := info.Status; {
-	case isFinal(st):
+	case engine.IsFinal(st):
 		s.finished(run, info)
 	case st == livekit.EgressStatus_EGRESS_ACTIVE && run.phase == starting:
 		run.phase = active

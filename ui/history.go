@@ -12,21 +12,9 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 	"github.com/livekit/protocol/livekit"
+
+	"roomcast/engine"
 )
-
-// statusRank orders egress states, which only move forward: an update
-// that arrives late (Watch racing Stop's answer) is not taken back.
-var statusRank = map[livekit.EgressStatus]int{
-	livekit.EgressStatus_EGRESS_STARTING:      0,
-	livekit.EgressStatus_EGRESS_ACTIVE:        1,
-	livekit.EgressStatus_EGRESS_ENDING:        2,
-	livekit.EgressStatus_EGRESS_COMPLETE:      3,
-	livekit.EgressStatus_EGRESS_FAILED:        3,
-	livekit.EgressStatus_EGRESS_ABORTED:       3,
-	livekit.EgressStatus_EGRESS_LIMIT_REACHED: 3,
-}
-
-func isFinal(s livekit.EgressStatus) bool { return statusRank[s] == 3 }
 
 // historyPanel lists the egresses since the studio started, newest first,
 // with their results and errors.
@@ -54,7 +42,7 @@ func (h *historyPanel) buildUI() fyne.CanvasObject {
 // what is known).
 func (h *historyPanel) update(info *livekit.EgressInfo) bool {
 	old, ok := h.infos[info.EgressId]
-	if ok && (isFinal(old.Status) || statusRank[info.Status] < statusRank[old.Status]) {
+	if ok && !engine.Supersedes(old.Status, info.Status) {
 		return false
 	}
 	h.infos[info.EgressId] = info
