@@ -248,6 +248,8 @@ func runRecord(args []string) error {
 			APISecret:  v.GetString("livekit.api_secret"),
 			OutputDir:  v.GetString("output-dir"),
 			Logf:       logf,
+			// The config's default bucket, for outputs naming no storage.
+			DefaultUpload: defaultUpload(v),
 		}
 		if v.GetBool("demo") {
 			d, err := demo.Start(ctx, demo.Options{Room: req.RoomName, Logf: logf})
@@ -324,6 +326,8 @@ func runServe(args []string) error {
 		APISecret:  v.GetString("livekit.api_secret"),
 		OutputDir:  v.GetString("output-dir"),
 		Logf:       logf,
+		// The config's default bucket, for outputs naming no storage.
+		DefaultUpload: defaultUpload(v),
 	}
 	if v.GetBool("demo") {
 		d, err := startDemo(ctx, v)
@@ -454,6 +458,24 @@ func readRequest(path string) ([]byte, error) {
 		return nil, fmt.Errorf("request file: %w", err)
 	}
 	return data, nil
+}
+
+// defaultUpload is the config's storage.s3 block (or ROOMCAST_STORAGE_S3_*):
+// the bucket for file, segment and image outputs whose request names no
+// storage, as LiveKit Egress's s3 block is; nil when it names no bucket.
+func defaultUpload(v *viper.Viper) *livekit.S3Upload {
+	if v.GetString("storage.s3.bucket") == "" {
+		return nil
+	}
+	return &livekit.S3Upload{
+		AccessKey:      v.GetString("storage.s3.access_key"),
+		Secret:         v.GetString("storage.s3.secret"),
+		SessionToken:   v.GetString("storage.s3.session_token"),
+		Region:         v.GetString("storage.s3.region"),
+		Endpoint:       v.GetString("storage.s3.endpoint"),
+		Bucket:         v.GetString("storage.s3.bucket"),
+		ForcePathStyle: v.GetBool("storage.s3.force_path_style"),
+	}
 }
 
 // startDemo starts the embedded demo room as configured (--participants,

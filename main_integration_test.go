@@ -28,6 +28,7 @@ import (
 
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
+	"roomcast/engine/storage/s3test"
 )
 
 // buildRoomcast compiles the command under test once per test binary.
@@ -141,6 +142,61 @@ func TestRecordCommand(t *testing.T) {
 	if d := p.Duration(); d < 3.5 || d > 5 {
 		t.Errorf("duration %.2f s, want about 4", d)
 	}
+}
+
+// TestRecordCommandDefaultStorage: the config file's storage.s3 bucket
+// takes a request's file that names no storage; the recording lands in a
+// real S3 server (versitygw on loopback) and decodes; the secret is never
+// printed.
+func TestRecordCommandDefaultStorage(t *testing.T) {
+	bin := buildRoomcast(t)
+	s3 := s3test.Start(t, "shows")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	yaml := "storage:\n  s3:\n    endpoint: " + s3.Endpoint + "\n    region: " + s3test.Region +
+		"\n    bucket: shows\n    access_key: " + s3.AccessKey + "\n    force_path_style: true\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	req := writeRequest(t, dir, `{"room_name": "demo", "file_outputs": [{"filepath": "{room_name}/take1.mp4"}]}`)
+	// The secret comes from the environment, as a deployment would keep it.
+	cmd, stdout, lines := startRoomcastEnv(t, bin, []string{"ROOMCAST_STORAGE_S3_SECRET=" + s3.Secret},
+		"record", "--demo", "--duration", "4s", "--output-dir", dir, "--config", cfg, req)
+	var stderr strings.Builder
+	go func() {
+		for l := range lines {
+			stderr.WriteString(l + "\n")
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("roomcast record exited with %v", err)
+	}
+	var info livekit.EgressInfo
+	if err := protojson.Unmarshal(stdout.Bytes(), &info); err != nil {
+		t.Fatalf("stdout is not an EgressInfo: %v\n%s", err, stdout.String())
+	}
+	if info.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(info.FileResults) != 1 || !strings.Contains(info.FileResults[0].Location, "shows") {
+		t.Fatalf("final info = %v, want COMPLETE with the file in bucket shows", &info)
+	}
+	if out := stdout.String() + stderr.String(); strings.Contains(out, s3.Secret) {
+		t.Error("the S3 secret was printed")
+	}
+	data, _, err := s3.GetObject(context.Background(), "shows", "demo/take1.mp4")
+	if err != nil {
+		t.Fatalf("the recording is not in the bucket: %v", err)
+	}
+	local := filepath.Join(t.TempDir(), "take1.mp4")
+	if err := os.WriteFile(local, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := mediatest.ProbeFile(local, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := p.First("video"); v == nil || v.CodecName != "h264" || v.Width != 1280 || math.Abs(p.Duration()-4) > 1 {
+		t.Errorf("the uploaded file: video %+v, %.2f s; want h264 1280 wide, about 4 s", v, p.Duration())
+	}
+	t.Logf("uploaded to %s: %d bytes, %.2f s", info.FileResults[0].Location, len(data), p.Duration())
 }
 
 // TestRecordCommandBadRequest: a bad request is one clear line and a

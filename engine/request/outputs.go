@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 LiveKit's deprecated single-output fields (file, stream, segments) are still accepted, as LiveKit Egress accepts them.
+
 package request
 
 import (
@@ -95,7 +97,7 @@ func (b *builder) place(up *Upload) place {
 
 func (b *builder) file(o picked) error {
 	f, field := o.file, b.fileField
-	up, err := upload(field, f)
+	up, err := b.upload(field, f)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,10 @@ type Options struct {
 	OutputDir string
 	// Warnings are copied to the front of Plan.Warnings (Load passes Parse's here).
 	Warnings []string
+	// DefaultUpload, when set, is where file, segment and image outputs that
+	// name no storage of their own are uploaded: the server's default bucket
+	// from its config file (storage.s3), as LiveKit Egress's s3 block is.
+	DefaultUpload *livekit.S3Upload
 }
 
 // Plan is a validated request with every default filled in. Build returns a

@@ -2,6 +2,7 @@ package request
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -332,4 +333,50 @@ func TestKeys(t *testing.T) {
 	}
 	wantEq(t, "audio-only video", e.EncoderKey().Video, Video{})
 	wantEq(t, "string", a.CompositeKey().String(), "r/speaker@1280x720p30")
+}
+
+// TestDefaultUpload: outputs naming no storage go to the server's default
+// bucket, outputs naming their own keep it, and a bad default is an error
+// naming its config key.
+func TestDefaultUpload(t *testing.T) {
+	def := &livekit.S3Upload{Bucket: "shows", Region: "eu-west-1", AccessKey: "AK", Secret: "SK"}
+	const all = `{"room_name":"r","file_outputs":[{"filepath":"a.mp4"%s}],"segment_outputs":[{"filename_prefix":"hls/a"}],"image_outputs":[{"capture_interval":2}]}`
+	cases := []struct {
+		name       string
+		def        *livekit.S3Upload
+		fileUpload string
+		want       []string // buckets of the file, segments and images; "" for local disk
+		err        string
+	}{
+		{name: "no default: local disk", want: []string{"", "", ""}},
+		{name: "default for all", def: def, want: []string{"shows", "shows", "shows"}},
+		{name: "own bucket kept", def: def, fileUpload: `,"s3":{"bucket":"own"}`, want: []string{"own", "shows", "shows"}},
+		{name: "bad default", def: &livekit.S3Upload{Bucket: "a/b"}, err: "storage.s3.bucket: "},
+		{name: "half credentials", def: &livekit.S3Upload{Bucket: "b", AccessKey: "AK"}, err: "storage.s3.secret: "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			opt := testOptions()
+			opt.DefaultUpload = c.def
+			p, err := Load([]byte(fmt.Sprintf(all, c.fileUpload)), opt)
+			if c.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), c.err) {
+					t.Fatalf("error %v, want one starting %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, up := range []*Upload{p.Files[0].Upload, p.Segments[0].Upload, p.Images[0].Upload} {
+				got := ""
+				if up != nil {
+					got = up.Bucket
+				}
+				if got != c.want[i] {
+					t.Errorf("output %d goes to bucket %q, want %q", i, got, c.want[i])
+				}
+			}
+		})
+	}
 }

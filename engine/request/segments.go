@@ -13,7 +13,7 @@ const (
 // segments builds the HLS output: one folder for playlists and segments.
 func (b *builder) segments(s *livekit.SegmentedFileOutput) error {
 	field := b.segmentField
-	up, err := upload(field, s)
+	up, err := b.upload(field, s)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (b *builder) images(im *livekit.ImageOutput) error {
 	if b.plan.AudioOnly {
 		return invalid(field, "an audio_only request has no video to take images of; drop audio_only, or remove the image output")
 	}
-	up, err := upload(field, im)
+	up, err := b.upload(field, im)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,26 @@ type uploadRequest interface {
 	GetAliOSS() *livekit.AliOSSUpload
 }
 
+// upload is an output's storage: its own, else the server's default, else
+// nil for local disk.
+func (b *builder) upload(field string, o uploadRequest) (*Upload, error) {
+	up, err := upload(field, o)
+	if err != nil || up != nil || b.opt.DefaultUpload == nil {
+		return up, err
+	}
+	// Errors in the default name its config keys (storage.s3.bucket...).
+	return upload("storage", defaultUpload{b.opt.DefaultUpload})
+}
+
+// defaultUpload presents the server's default bucket as an output's
+// upload oneof.
+type defaultUpload struct{ s3 *livekit.S3Upload }
+
+func (d defaultUpload) GetS3() *livekit.S3Upload         { return d.s3 }
+func (defaultUpload) GetGcp() *livekit.GCPUpload         { return nil }
+func (defaultUpload) GetAzure() *livekit.AzureBlobUpload { return nil }
+func (defaultUpload) GetAliOSS() *livekit.AliOSSUpload   { return nil }
+
 // upload reads an output's upload oneof: nil for local disk, an Upload for
 // S3; GCP, Azure and AliOSS are refused with the S3-compatible way round.
 // Messages name credential fields but never show them.
