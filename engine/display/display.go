@@ -38,7 +38,7 @@ const startTimeout = 10 * time.Second
 const stopTimeout = 3 * time.Second
 
 var (
-	errNotFound = errors.New("Xvfb not found: run make deps")
+	errNotFound = errors.New("virtual screen: Xvfb not found: run make deps")
 	errBadSize  = errors.New("bad screen size")
 )
 
@@ -170,15 +170,15 @@ func (s *Screen) readDisplayFD(ctx context.Context, r *os.File) (int, error) {
 		if res.err != nil {
 			// EOF: Xvfb exited without a display.
 			<-s.exited
-			return 0, fmt.Errorf("Xvfb exited before it reported a display (%v): %s", s.exitError(), s.stderr.String())
+			return 0, fmt.Errorf("virtual screen: Xvfb exited before it reported a display (%v): %s", s.exitError(), s.stderr.String())
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(res.line))
 		if err != nil || n < 0 {
-			return 0, fmt.Errorf("Xvfb reported display %q: not a number", strings.TrimSpace(res.line))
+			return 0, fmt.Errorf("virtual screen: Xvfb reported display %q: not a number", strings.TrimSpace(res.line))
 		}
 		return n, nil
 	case <-timer.C:
-		return 0, fmt.Errorf("Xvfb did not report a display within %v: %s", startTimeout, s.stderr.String())
+		return 0, fmt.Errorf("virtual screen: Xvfb did not report a display within %v: %s", startTimeout, s.stderr.String())
 	case <-ctx.Done():
 		return 0, fmt.Errorf("start Xvfb: %w", ctx.Err())
 	}
@@ -192,7 +192,7 @@ func (s *Screen) ping(ctx context.Context) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", "@/tmp/.X11-unix/X"+strconv.Itoa(s.number))
 	if err != nil {
-		return fmt.Errorf("Xvfb %s does not answer: %w", s.Name(), err)
+		return fmt.Errorf("virtual screen: Xvfb %s does not answer: %w", s.Name(), err)
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -202,14 +202,14 @@ func (s *Screen) ping(ctx context.Context) error {
 	// no authorization name or data (-ac), unused.
 	setup := []byte{'l', 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	if _, err := conn.Write(setup); err != nil {
-		return fmt.Errorf("Xvfb %s does not answer: %w", s.Name(), err)
+		return fmt.Errorf("virtual screen: Xvfb %s does not answer: %w", s.Name(), err)
 	}
 	var status [1]byte
 	if _, err := io.ReadFull(conn, status[:]); err != nil {
-		return fmt.Errorf("Xvfb %s does not answer: %w", s.Name(), err)
+		return fmt.Errorf("virtual screen: Xvfb %s does not answer: %w", s.Name(), err)
 	}
 	if status[0] != 1 { // 0 Failed, 2 Authenticate
-		return fmt.Errorf("Xvfb %s refused an X11 connection (setup status %d)", s.Name(), status[0])
+		return fmt.Errorf("virtual screen: Xvfb %s refused an X11 connection (setup status %d)", s.Name(), status[0])
 	}
 	return nil
 }
@@ -244,7 +244,7 @@ func (s *Screen) Err() error {
 	if s.closing.Load() {
 		return nil
 	}
-	return fmt.Errorf("Xvfb %s exited (%v): %s", s.Name(), s.exitError(), s.stderr.String())
+	return fmt.Errorf("virtual screen: Xvfb %s exited (%v): %s", s.Name(), s.exitError(), s.stderr.String())
 }
 
 // Close stops Xvfb (SIGTERM, then SIGKILL after 3 s), waits for it to exit

@@ -206,7 +206,7 @@ func TestStartErrors(t *testing.T) {
 func TestXvfbMissing(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	_, err := Start(context.Background(), 320, 240)
-	if err == nil || err.Error() != "Xvfb not found: run make deps" {
+	if err == nil || err.Error() != "virtual screen: Xvfb not found: run make deps" {
 		t.Fatalf("Start without Xvfb: %v", err)
 	}
 }
