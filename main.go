@@ -113,6 +113,7 @@ func runDemo(args []string) error {
 	fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
 	fs.Int("participants", demo.DefaultParticipants, "synthetic participants to join (0-64)")
 	fs.String("room", demo.DefaultRoom, "name of the demo room")
+	fs.Bool("clapper", false, "also join a clapper (a picture flipping black/white every 1.67 s with a 3 kHz tick on each flip) to measure A/V sync")
 	v, err := loadConfig(fs, args, 0)
 	if err != nil {
 		return err
@@ -309,6 +310,7 @@ func runServe(args []string) error {
 	fs.Bool("demo", false, "start the embedded demo room first and record from it; its key and secret sign the API's tokens")
 	fs.Int("participants", demo.DefaultParticipants, "with --demo: synthetic participants to join (0-64)")
 	fs.String("room", demo.DefaultRoom, "with --demo: name of the demo room")
+	fs.Bool("clapper", false, "with --demo: also join a clapper to measure A/V sync")
 	fs.String("listen", api.DefaultAddr, "address of the Egress API (config serve.listen)")
 	fs.String("output-dir", "", "folder for relative file paths (default: the working directory)")
 	fs.Float64("cpus", float64(runtime.NumCPU()), "CPU budget for composites in cores, 0 for no limit (config capacity.cpus)")
@@ -486,6 +488,7 @@ func startDemo(ctx context.Context, v *viper.Viper) (*demo.Demo, error) {
 		Room:           v.GetString("room"),
 		Participants:   n,
 		NoParticipants: n == 0,
+		Clapper:        v.GetBool("clapper"),
 		APIKey:         v.GetString("demo.api_key"),
 		APISecret:      v.GetString("demo.api_secret"),
 		Logf:           logf,

@@ -2,9 +2,10 @@
 // prints each figure beside its goal, as a ratio, from one run; the figures
 // are also written under bench/results/.
 //
-// The demo room runs as its own `roomcast demo` process, so that the CPU
-// and memory counted here are the engine's (this process) and its
-// Chromium and Xvfb, not the synthetic participants'.
+// The demo room runs in a process of its own (this program with
+// -demo-room), so that the CPU and memory counted here are the engine's
+// (this process) and its Chromium and Xvfb, not the synthetic
+// participants'.
 package main
 
 import (
@@ -15,10 +16,13 @@ import (
 	"flag"
 	"fmt"
 	"image"
+	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -28,6 +32,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"roomcast/engine"
+	"roomcast/engine/demo"
 )
 
 // figure is one measurement with its goal. Better is "<=" or ">=".
@@ -37,19 +42,33 @@ type figure struct {
 	Unit   string  `json:"unit"`
 	Goal   float64 `json:"goal,omitempty"`
 	Better string  `json:"better,omitempty"`
-	Note   string  `json:"note,omitempty"`
+	// Abs: the goal bounds the value's size (an offset either way).
+	Abs  bool   `json:"abs,omitempty"`
+	Note string `json:"note,omitempty"`
+	// Error is why the figure could not be measured; Value is then void.
+	Error string `json:"error,omitempty"`
+}
+
+func (f figure) judged() float64 {
+	if f.Abs {
+		return math.Abs(f.Value)
+	}
+	return f.Value
 }
 
 func (f figure) ratio() string {
-	if f.Goal == 0 || f.Better == "" {
+	if f.Goal == 0 || f.Better == "" || f.Error != "" {
 		return "-"
 	}
-	return fmt.Sprintf("%.2f", f.Value/f.Goal)
+	return fmt.Sprintf("%.2f", f.judged()/f.Goal)
 }
 
 func (f figure) verdict() string {
+	v := f.judged()
 	switch {
-	case f.Better == "<=" && f.Value <= f.Goal, f.Better == ">=" && f.Value >= f.Goal:
+	case f.Error != "":
+		return "FAILED"
+	case f.Better == "<=" && v <= f.Goal, f.Better == ">=" && v >= f.Goal:
 		return "ok"
 	case f.Better == "":
 		return ""
@@ -61,36 +80,40 @@ func (f figure) verdict() string {
 func main() {
 	seconds := flag.Int("seconds", 60, "length of each CPU measurement")
 	out := flag.String("out", "bench/results", "folder for the results")
+	room := flag.Bool("demo-room", false, "run only the demo room, driven on stdin (the bench starts itself so)")
 	flag.Parse()
 	lksdk.SetLogger(protologger.GetDiscardLogger())
-	if err := run(time.Duration(*seconds)*time.Second, *out); err != nil {
+	var err error
+	if *room {
+		err = serveDemo()
+	} else {
+		err = run(time.Duration(*seconds)*time.Second, *out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
+// avWindow is how long the room with the clapper is recorded: about 14
+// flips and 11 HLS segments of 2 s.
+const avWindow = 24 * time.Second
+
 func run(window time.Duration, outDir string) error {
+	began := time.Now()
 	work, err := os.MkdirTemp("", "roomcast-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
 
-	progress("building roomcast for the demo room")
-	bin := filepath.Join(work, "roomcast")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	demo, env, err := startDemo(bin)
+	room, err := startDemo()
 	if err != nil {
 		return err
 	}
-	defer func() {
-		_ = demo.Process.Signal(os.Interrupt)
-		_ = demo.Wait()
-	}()
+	defer room.close()
 	studio, err := engine.NewLocal(engine.Config{
-		LiveKitURL: env["LIVEKIT_URL"], APIKey: env["LIVEKIT_API_KEY"], APISecret: env["LIVEKIT_API_SECRET"],
+		LiveKitURL: room.env["LIVEKIT_URL"], APIKey: room.env["LIVEKIT_API_KEY"], APISecret: room.env["LIVEKIT_API_SECRET"],
 		OutputDir: work,
 	})
 	if err != nil {
@@ -99,74 +122,131 @@ func run(window time.Duration, outDir string) error {
 	defer studio.Close()
 	b := &bench{studio: studio, dir: work}
 
-	var figs []figure
-	progress("cold start: nothing running -> first frame on disk")
-	cold, err := b.startLatency("cold.mp4", livekit.EncodingOptionsPreset_H264_720P_30, false)
-	if err != nil {
-		return err
-	}
-	figs = append(figs, figure{Name: "cold start (Start -> first frame on disk)", Value: cold.Seconds(), Unit: "s", Goal: 3, Better: "<="})
-
-	progress("warm start: Start on a running preview -> first frame on disk")
-	warm, err := b.startLatency("warm.mp4", livekit.EncodingOptionsPreset_H264_720P_30, true)
-	if err != nil {
-		return err
-	}
-	figs = append(figs, figure{Name: "warm start (Start on a preview -> first frame on disk)", Value: warm.Seconds(), Unit: "s", Goal: 0.3, Better: "<="})
-
-	for _, c := range []struct {
-		label  string
-		preset livekit.EncodingOptionsPreset
-		goal   float64
+	// Each step gives its figures, or one FAILED row named after it; a
+	// failed step does not stop the others.
+	steps := []struct {
+		name, progress string
+		run            func() ([]figure, error)
 	}{
-		{"720p30", livekit.EncodingOptionsPreset_H264_720P_30, 1.0},
-		{"1080p30", livekit.EncodingOptionsPreset_H264_1080P_30, 1.6},
-	} {
-		progress("recording %s for %s", c.label, window)
-		r, err := b.recordCost(c.label+".mp4", c.preset, window)
-		if err != nil {
-			return err
-		}
-		figs = append(figs,
-			figure{Name: "CPU, " + c.label + " recording (engine + Chromium + Xvfb)", Value: r.cores, Unit: "cores", Goal: c.goal, Better: "<=",
-				Note: fmt.Sprintf("engine %.2f, chromium %.2f, xvfb %.2f", r.engine, r.chromium, r.xvfb)},
-			figure{Name: "delivered frames, " + c.label, Value: r.delivered, Unit: "%", Goal: 99.5, Better: ">=",
-				Note: fmt.Sprintf("%d grabbed of %d expected", r.grabbed, r.expected)},
-			figure{Name: "engine RSS, " + c.label, Value: r.rssMB, Unit: "MB", Note: fmt.Sprintf("chromium %.0f MB", r.chromiumMB)},
-		)
+		{"cold start", "cold start: nothing running -> first frame on disk", func() ([]figure, error) {
+			cold, err := b.startLatency("cold.mp4", livekit.EncodingOptionsPreset_H264_720P_30, false)
+			return []figure{{Name: "cold start (Start -> first frame on disk)", Value: cold.Seconds(), Unit: "s", Goal: 3, Better: "<="}}, err
+		}},
+		{"warm start", "warm start: Start on a running preview -> first frame on disk", func() ([]figure, error) {
+			warm, err := b.startLatency("warm.mp4", livekit.EncodingOptionsPreset_H264_720P_30, true)
+			return []figure{{Name: "warm start (Start on a preview -> first frame on disk)", Value: warm.Seconds(), Unit: "s", Goal: 0.3, Better: "<="}}, err
+		}},
+		{"CPU, frames and RSS, 720p30", fmt.Sprintf("recording 720p30 for %s", window), func() ([]figure, error) {
+			return b.recordCost("720p30", livekit.EncodingOptionsPreset_H264_720P_30, 1.0, window)
+		}},
+		{"CPU, frames and RSS, 1080p30", fmt.Sprintf("recording 1080p30 for %s", window), func() ([]figure, error) {
+			return b.recordCost("1080p30", livekit.EncodingOptionsPreset_H264_1080P_30, 1.6, window)
+		}},
+		{"CPU per added RTMP destination", fmt.Sprintf("720p30 with 0, 1 and 3 RTMP destinations, %s each", window), func() ([]figure, error) {
+			return b.streamCost(window)
+		}},
+		{"A/V offset and HLS playlist delay", fmt.Sprintf("the room with the clapper, to MP4 and HLS for %s", avWindow), func() ([]figure, error) {
+			return b.syncAndSegments(room, avWindow)
+		}},
 	}
-	return report(figs, outDir)
+	var figs []figure
+	for _, s := range steps {
+		progress("%s", s.progress)
+		got, err := s.run()
+		if err != nil {
+			progress("%s: %v", s.name, err)
+			got = []figure{{Name: s.name, Error: err.Error()}}
+		}
+		figs = append(figs, got...)
+	}
+	return report(figs, outDir, time.Since(began))
 }
 
-// startDemo runs `roomcast demo` and reads its exports.
-func startDemo(bin string) (*exec.Cmd, map[string]string, error) {
+// demoRoom is the demo room, run by this program in a process of its own.
+type demoRoom struct {
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	replies *bufio.Scanner
+	env     map[string]string // the exports: LIVEKIT_URL, _API_KEY, _API_SECRET
+}
+
+// startDemo runs this program with -demo-room and reads the room's exports.
+func startDemo() (*demoRoom, error) {
 	progress("starting the demo room (3 participants)")
-	cmd := exec.Command(bin, "demo", "--participants", "3")
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-demo-room")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(stdout)
-	for len(env) < 3 && sc.Scan() {
-		if k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "="); ok {
-			env[k] = v
+	d := &demoRoom{cmd: cmd, in: in, replies: bufio.NewScanner(stdout), env: map[string]string{}}
+	for len(d.env) < 3 && d.replies.Scan() {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(d.replies.Text(), "export "), "="); ok {
+			d.env[k] = v
 		}
 	}
-	if len(env) < 3 {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, nil, errors.New("roomcast demo did not print its exports")
+	if len(d.env) < 3 {
+		d.close()
+		return nil, errors.New("the demo room did not print its exports")
 	}
-	go func() {
-		for sc.Scan() {
+	return d, nil
+}
+
+// addClapper joins the clapper (demo.AddClapper) to the room.
+func (d *demoRoom) addClapper() error {
+	if _, err := fmt.Fprintln(d.in, "clapper"); err != nil {
+		return fmt.Errorf("demo room: %w", err)
+	}
+	if !d.replies.Scan() {
+		return errors.New("demo room: ended without answering")
+	}
+	if reply := d.replies.Text(); reply != "ok" {
+		return fmt.Errorf("demo room: %s", reply)
+	}
+	return nil
+}
+
+// close ends the room (its process stops when its stdin closes).
+func (d *demoRoom) close() {
+	d.in.Close()
+	_ = d.cmd.Wait()
+}
+
+// serveDemo is the -demo-room process: it runs the demo room, prints its
+// exports, then answers each command on stdin with one line, "ok" or the
+// error ("clapper" joins the clapper), until stdin closes.
+func serveDemo() error {
+	d, err := demo.Start(context.Background(), demo.Options{Participants: 3})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fmt.Printf("export LIVEKIT_URL=%s\nexport LIVEKIT_API_KEY=%s\nexport LIVEKIT_API_SECRET=%s\n", d.URL(), d.APIKey(), d.APISecret())
+	commands := bufio.NewScanner(os.Stdin)
+	for commands.Scan() {
+		err := fmt.Errorf("unknown command %q", commands.Text())
+		if commands.Text() == "clapper" {
+			_, err = d.AddClapper()
 		}
-	}()
-	return cmd, env, nil
+		if err != nil {
+			fmt.Println("error:", err)
+			continue
+		}
+		fmt.Println("ok")
+	}
+	return nil
 }
 
 type bench struct {
@@ -181,6 +261,29 @@ func fileRequest(path string, preset livekit.EncodingOptionsPreset) *livekit.Roo
 		Options:     &livekit.RoomCompositeEgressRequest_Preset{Preset: preset},
 		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}},
 	}
+}
+
+// startActive starts req and waits until it records. End the egress with
+// stop, which is safe to call again (as deferred after a checked call).
+func (b *bench) startActive(req *livekit.RoomCompositeEgressRequest) (id string, stop func() error, err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	updates := b.studio.Watch(ctx)
+	info, err := b.studio.Start(ctx, req)
+	if err != nil {
+		return "", nil, err
+	}
+	var once sync.Once
+	var stopErr error
+	stop = func() error {
+		once.Do(func() { _, stopErr = b.studio.Stop(context.Background(), info.EgressId) })
+		return stopErr
+	}
+	if err := waitActive(updates, info.EgressId); err != nil {
+		_ = stop()
+		return "", nil, err
+	}
+	return info.EgressId, stop, nil
 }
 
 // startLatency times Start until the file has its first bytes. With warm,
@@ -219,6 +322,7 @@ func (b *bench) startLatency(name string, preset livekit.EncodingOptionsPreset, 
 			break
 		}
 		if time.Now().After(deadline) {
+			_, _ = b.studio.Stop(ctx, info.EgressId)
 			return 0, fmt.Errorf("%s: nothing on disk within 60 s", name)
 		}
 	}
@@ -226,50 +330,37 @@ func (b *bench) startLatency(name string, preset livekit.EncodingOptionsPreset, 
 	return took, err
 }
 
-type cost struct {
-	cores, engine, chromium, xvfb float64
-	delivered                     float64
-	grabbed, expected             uint64
-	rssMB, chromiumMB             float64
-}
-
-// recordCost records for window and measures CPU over it (after a short
-// warm-up), the frames grabbed and the memory at the end.
-func (b *bench) recordCost(name string, preset livekit.EncodingOptionsPreset, window time.Duration) (cost, error) {
-	ctx := context.Background()
-	updates := b.studio.Watch(ctx)
-	info, err := b.studio.Start(ctx, fileRequest(filepath.Join(b.dir, name), preset))
+// recordCost records at preset for window and measures the CPU over it
+// (after a short warm-up, against goal cores), the frames grabbed and the
+// memory at the end.
+func (b *bench) recordCost(label string, preset livekit.EncodingOptionsPreset, goal float64, window time.Duration) ([]figure, error) {
+	_, stop, err := b.startActive(fileRequest(filepath.Join(b.dir, label+".mp4"), preset))
 	if err != nil {
-		return cost{}, err
+		return nil, err
 	}
-	if err := waitActive(updates, info.EgressId); err != nil {
-		return cost{}, err
-	}
+	defer stop()
 	time.Sleep(3 * time.Second) // the page settles after joining
 	stats0 := b.studio.Stats()
-	cpu0 := sampleCPU()
-	time.Sleep(window)
-	cpu1 := sampleCPU()
+	cpu := measureCPU(window)
 	stats1 := b.studio.Stats()
 	rss, chromiumRSS := sampleRSS()
-	if _, err := b.studio.Stop(ctx, info.EgressId); err != nil {
-		return cost{}, err
+	if err := stop(); err != nil {
+		return nil, err
 	}
-	secs := cpu1.at.Sub(cpu0.at).Seconds()
-	c := cost{
-		engine:     (cpu1.engine - cpu0.engine) / secs,
-		chromium:   (cpu1.chromium - cpu0.chromium) / secs,
-		xvfb:       (cpu1.xvfb - cpu0.xvfb) / secs,
-		rssMB:      rss,
-		chromiumMB: chromiumRSS,
-	}
-	c.cores = c.engine + c.chromium + c.xvfb
+	frames := figure{Name: "delivered frames, " + label, Unit: "%", Goal: 99.5, Better: ">=",
+		Error: fmt.Sprintf("the engine reported %d and %d composites, want 1", len(stats0), len(stats1))}
 	if len(stats0) == 1 && len(stats1) == 1 {
-		c.grabbed = stats1[0].GrabbedFrames - stats0[0].GrabbedFrames
-		c.expected = uint64((stats1[0].Running-stats0[0].Running).Seconds()*float64(stats1[0].FPS) + 0.5)
-		c.delivered = 100 * float64(c.grabbed) / float64(c.expected)
+		grabbed := stats1[0].GrabbedFrames - stats0[0].GrabbedFrames
+		expected := uint64((stats1[0].Running-stats0[0].Running).Seconds()*float64(stats1[0].FPS) + 0.5)
+		frames.Value, frames.Error = 100*float64(grabbed)/float64(expected), ""
+		frames.Note = fmt.Sprintf("%d grabbed of %d expected", grabbed, expected)
 	}
-	return c, nil
+	return []figure{
+		{Name: "CPU, " + label + " recording (engine + Chromium + Xvfb)", Value: cpu.total(), Unit: "cores", Goal: goal, Better: "<=",
+			Note: fmt.Sprintf("engine %.2f, chromium %.2f, xvfb %.2f", cpu.engine, cpu.chromium, cpu.xvfb)},
+		frames,
+		{Name: "engine RSS, " + label, Value: rss, Unit: "MB", Note: fmt.Sprintf("chromium %.0f MB", chromiumRSS)},
+	}, nil
 }
 
 func waitActive(updates <-chan *livekit.EgressInfo, id string) error {
@@ -292,18 +383,24 @@ func waitActive(updates <-chan *livekit.EgressInfo, id string) error {
 	}
 }
 
-func report(figs []figure, outDir string) error {
+func report(figs []figure, outDir string, took time.Duration) error {
 	stamp := time.Now().UTC().Format("2006-01-02T150405Z")
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Roomcast bench %s (%s)\n\n", stamp, machine())
+	fmt.Fprintf(&sb, "Roomcast bench %s (%s), %s\n\n", stamp, machine(), took.Round(time.Second))
 	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tvalue\tgoal\tvalue/goal\t\tnote")
 	for _, f := range figs {
-		goal := "-"
+		value, goal, note := fmt.Sprintf("%.3g %s", f.Value, f.Unit), "-", f.Note
 		if f.Better != "" {
 			goal = fmt.Sprintf("%s %g %s", f.Better, f.Goal, f.Unit)
+			if f.Abs {
+				goal = "|value| " + goal
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%.3g %s\t%s\t%s\t%s\t%s\n", f.Name, f.Value, f.Unit, goal, f.ratio(), f.verdict(), f.Note)
+		if f.Error != "" {
+			value, note = "-", f.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, value, goal, f.ratio(), f.verdict(), note)
 	}
 	tw.Flush()
 	fmt.Print(sb.String())
@@ -313,7 +410,7 @@ func report(figs []figure, outDir string) error {
 	if err := os.WriteFile(filepath.Join(outDir, stamp+".txt"), []byte(sb.String()), 0o644); err != nil {
 		return err
 	}
-	data, _ := json.MarshalIndent(map[string]any{"time": stamp, "machine": machine(), "figures": figs}, "", "  ")
+	data, _ := json.MarshalIndent(map[string]any{"time": stamp, "machine": machine(), "seconds": took.Seconds(), "figures": figs}, "", "  ")
 	return os.WriteFile(filepath.Join(outDir, stamp+".json"), data, 0o644)
 }
 

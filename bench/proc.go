@@ -36,6 +36,25 @@ func sampleCPU() cpuSample {
 	return s
 }
 
+// cpuRate is CPU use in cores.
+type cpuRate struct{ engine, chromium, xvfb float64 }
+
+func (r cpuRate) total() float64 { return r.engine + r.chromium + r.xvfb }
+
+// measureCPU is the CPU use of the engine, its Chromium and its Xvfb over
+// the next window.
+func measureCPU(window time.Duration) cpuRate {
+	s0 := sampleCPU()
+	time.Sleep(window)
+	s1 := sampleCPU()
+	secs := s1.at.Sub(s0.at).Seconds()
+	return cpuRate{
+		engine:   (s1.engine - s0.engine) / secs,
+		chromium: (s1.chromium - s0.chromium) / secs,
+		xvfb:     (s1.xvfb - s0.xvfb) / secs,
+	}
+}
+
 // sampleRSS is the resident memory of this process and of its Chromium
 // processes, in MB.
 func sampleRSS() (engine, chromium float64) {

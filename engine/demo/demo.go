@@ -1,6 +1,7 @@
 // Package demo runs the embedded default: a LiveKit server on loopback with
 // a room of synthetic participants, each publishing a coloured camera and a
-// sine tone, for the studio to record when nothing else is configured.
+// sine tone, for the studio to record when nothing else is configured; and,
+// on request, a clapper to measure A/V sync with.
 package demo
 
 import (
@@ -23,7 +24,7 @@ const (
 
 // requiredElements are the GStreamer elements the participants' media
 // processes use; checked up front so a missing plugin is one clear line.
-var requiredElements = []string{"videotestsrc", "textoverlay", "vp8enc", "avmux_ivf", "audiotestsrc", "opusenc", "oggmux", "fdsink"}
+var requiredElements = []string{"videotestsrc", "textoverlay", "clocksync", "vp8enc", "avmux_ivf", "audiotestsrc", "opusenc", "oggmux", "fdsink"}
 
 // Options configures Start. Zero values mean the defaults.
 type Options struct {
@@ -31,6 +32,9 @@ type Options struct {
 	Participants int    // default 3; 0 with NoParticipants for an empty room
 	// NoParticipants starts an empty room (Participants is then ignored).
 	NoParticipants bool
+	// Clapper also joins the clapper, to measure A/V sync with (see
+	// ClapperHz).
+	Clapper bool
 	// APIKey and APISecret, when empty, are made fresh for this run.
 	APIKey, APISecret string
 	// ServerBinary is the livekit-server to run; empty means FindServer.
@@ -87,6 +91,12 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 	}
 	for range opt.Participants {
 		if _, err := d.AddParticipant(); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	if opt.Clapper {
+		if _, err := d.AddClapper(); err != nil {
 			d.Close()
 			return nil, err
 		}
@@ -149,20 +159,38 @@ func (d *Demo) AddParticipant() (Persona, error) {
 	persona := PersonaFor(d.next)
 	d.next++
 	d.mu.Unlock()
+	if err := d.join(persona); err != nil {
+		return Persona{}, err
+	}
+	return persona, nil
+}
 
+// AddClapper joins the clapper (see ClapperHz), once.
+func (d *Demo) AddClapper() (Persona, error) {
+	if _, err := d.get(ClapperIdentity); err == nil {
+		return Persona{}, errors.New("the clapper is in the demo room already")
+	}
+	persona := clapperPersona()
+	if err := d.join(persona); err != nil {
+		return Persona{}, err
+	}
+	return persona, nil
+}
+
+func (d *Demo) join(persona Persona) error {
 	p, err := joinParticipant(d.srv.url, d.srv.key, d.srv.secret, d.room, persona, d.logf)
 	if err != nil {
-		return Persona{}, err
+		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		p.leave()
-		return Persona{}, errors.New("demo is closed")
+		return errors.New("demo is closed")
 	}
 	d.participants[persona.Identity] = p
 	d.logf("%s joined %q (%s, %g Hz)", persona.Identity, d.room, colorName(persona), persona.ToneHz)
-	return persona, nil
+	return nil
 }
 
 // RemoveParticipant makes a participant leave the room.
@@ -201,7 +229,7 @@ func (d *Demo) SetVolume(identity string, volume float64) error {
 	if err != nil {
 		return err
 	}
-	return p.audio.start(audioPipeline(p.persona, volume), toneLevel(volume))
+	return p.startMedia(volume, true)
 }
 
 func (d *Demo) get(identity string) (*participant, error) {

@@ -6,7 +6,9 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,12 +32,32 @@ const (
 )
 
 // Persona is what identifies a synthetic participant on screen and on air:
-// a solid colour with the name drawn on it, and a sine tone.
+// a solid colour with the name drawn on it, and a sine tone; or, for the
+// clapper, a flashing picture and a tick on each flash.
 type Persona struct {
 	Identity string
 	Name     string
 	Color    color.RGBA
 	ToneHz   float64
+	Clapper  bool
+}
+
+// The clapper is the participant that A/V sync is measured with
+// (Options.Clapper): its picture flips between black and white every
+// ClapperPeriod (black with a white ball bouncing, then white with a black
+// one), and a 100 ms tick of ClapperHz starts at each flip. ClapperHz is
+// far from the first personas' tones (440, 660, 880 Hz, ...), so that a
+// filter tells the tick from them in a recording.
+const (
+	ClapperIdentity = "clapper"
+	ClapperHz       = 3000
+	// ClapperPeriod is videotestsrc's: pattern=ball flip=true inverts the
+	// picture every 50 frames.
+	ClapperPeriod = 50 * time.Second / videoFPS
+)
+
+func clapperPersona() Persona {
+	return Persona{Identity: ClapperIdentity, Name: "Clapper", Color: color.RGBA{R: 255, G: 255, B: 255, A: 255}, ToneHz: ClapperHz, Clapper: true}
 }
 
 // palette gives the first participants fixed, easily told apart colours and
@@ -68,15 +90,37 @@ func PersonaFor(i int) Persona {
 	}
 }
 
+// mediaSpec is one gst-launch process of a participant: its pipeline and
+// the kinds of track its outputs feed, in the order of mediaProcess's fds.
+type mediaSpec struct {
+	pipeline []string
+	kinds    []webrtc.RTPCodecType
+}
+
+// media lists the processes that make p's camera and microphone at volume:
+// one each, or for the clapper one for both, so that its picture and its
+// sound run on one clock.
+func (p Persona) media(volume float64) []mediaSpec {
+	video, audio := webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio
+	if p.Clapper {
+		return []mediaSpec{{clapperPipeline(volume), []webrtc.RTPCodecType{video, audio}}}
+	}
+	return []mediaSpec{
+		{videoPipeline(p), []webrtc.RTPCodecType{video}},
+		{audioPipeline(p, volume), []webrtc.RTPCodecType{audio}},
+	}
+}
+
 // participant is one synthetic publisher: a LiveKit connection with a
-// camera and a microphone track, each fed by its own gst-launch process.
+// camera and a microphone track, fed by gst-launch processes.
 type participant struct {
 	persona  Persona
 	room     *lksdk.Room
 	videoPub *lksdk.LocalTrackPublication
 	audioPub *lksdk.LocalTrackPublication
-	video    *trackPump
-	audio    *trackPump
+	video    *lksdk.LocalTrack
+	audio    *lksdk.LocalTrack
+	procs    []*mediaProcess // one per persona.media spec, in its order
 }
 
 func joinParticipant(url, key, secret, roomName string, p Persona, logf func(string, ...any)) (*participant, error) {
@@ -98,7 +142,7 @@ func joinParticipant(url, key, secret, roomName string, p Persona, logf func(str
 	if err != nil {
 		return nil, fmt.Errorf("%s: join room %q: %w", p.Identity, roomName, err)
 	}
-	part := &participant{persona: p, room: room}
+	part := &participant{persona: p, room: room, video: videoTrack, audio: audioTrack}
 	part.videoPub, err = room.LocalParticipant.PublishTrack(videoTrack, &lksdk.TrackPublicationOptions{
 		Name: "camera", Source: livekit.TrackSource_CAMERA, VideoWidth: videoWidth, VideoHeight: videoHeight,
 	})
@@ -111,43 +155,95 @@ func joinParticipant(url, key, secret, roomName string, p Persona, logf func(str
 		room.Disconnect()
 		return nil, fmt.Errorf("%s: publish: %w", p.Identity, err)
 	}
-	part.video = newTrackPump(p.Identity+"/video", videoTrack, readIVF, time.Second/videoFPS, logf)
-	part.audio = newTrackPump(p.Identity+"/audio", audioTrack, readOpus, opusFrameMS*time.Millisecond, logf)
-	if err := part.video.start(videoPipeline(p), nil); err != nil {
-		part.leave()
-		return nil, err
+	for _, spec := range p.media(defaultVolume) {
+		var kinds []string
+		for _, k := range spec.kinds {
+			kinds = append(kinds, k.String())
+		}
+		part.procs = append(part.procs, &mediaProcess{name: p.Identity + "/" + strings.Join(kinds, "+"), logf: logf})
 	}
-	if err := part.audio.start(audioPipeline(p, defaultVolume), toneLevel(defaultVolume)); err != nil {
+	if err := part.startMedia(defaultVolume, false); err != nil {
 		part.leave()
 		return nil, err
 	}
 	return part, nil
 }
 
+// startMedia (re)starts the participant's media processes at volume; with
+// soundOnly just those that make sound (to change the volume).
+func (p *participant) startMedia(volume float64, soundOnly bool) error {
+	for i, spec := range p.persona.media(volume) {
+		if soundOnly && !slices.Contains(spec.kinds, webrtc.RTPCodecTypeAudio) {
+			continue
+		}
+		feeds := make([]feed, len(spec.kinds))
+		for j, kind := range spec.kinds {
+			feeds[j] = feed{track: p.video, read: readIVF, duration: time.Second / videoFPS}
+			if kind == webrtc.RTPCodecTypeAudio {
+				feeds[j] = feed{track: p.audio, read: readOpus, duration: opusFrameMS * time.Millisecond, opts: toneLevel(volume)}
+			}
+		}
+		if err := p.procs[i].start(spec.pipeline, feeds...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // leave stops the media and disconnects. Safe to call more than once.
 func (p *participant) leave() {
-	p.video.stop()
-	p.audio.stop()
+	for _, m := range p.procs {
+		m.stop()
+	}
 	p.room.Disconnect()
 }
+
+// The pipelines' tails: encoders, each into an fdsink at fd (see
+// feedFD). oggmux flushes every Opus packet at once (its default holds
+// pages for up to 0.5 s), so the sound is not sent in bursts.
+const (
+	vp8Tail  = "videoconvert ! vp8enc deadline=1 cpu-used=8 keyframe-max-dist=%d target-bitrate=400000 ! avmux_ivf ! fdsink fd=%d"
+	opusTail = "opusenc frame-size=%d bitrate=64000 ! oggmux max-delay=0 max-page-delay=0 ! fdsink fd=%d"
+)
 
 func videoPipeline(p Persona) []string {
 	rgb := uint32(p.Color.R)<<16 | uint32(p.Color.G)<<8 | uint32(p.Color.B)
 	return strings.Fields(fmt.Sprintf(
 		"videotestsrc is-live=true pattern=solid-color foreground-color=0xff%06x "+
 			"! video/x-raw,width=%d,height=%d,framerate=%d/1 "+
-			"! textoverlay text=%s font-desc=Sans,48 valignment=bottom halignment=left "+
-			"! videoconvert ! vp8enc deadline=1 cpu-used=8 keyframe-max-dist=%d target-bitrate=400000 "+
-			"! avmux_ivf ! fdsink fd=1",
-		rgb, videoWidth, videoHeight, videoFPS, p.Name, videoFPS))
+			"! textoverlay text=%s font-desc=Sans,48 valignment=bottom halignment=left ! "+vp8Tail,
+		rgb, videoWidth, videoHeight, videoFPS, p.Name, videoFPS, feedFD(0)))
 }
 
 func audioPipeline(p Persona, volume float64) []string {
 	return strings.Fields(fmt.Sprintf(
 		"audiotestsrc is-live=true wave=sine freq=%g volume=%g samplesperbuffer=960 "+
-			"! audio/x-raw,rate=48000,channels=2 "+
-			"! opusenc frame-size=%d bitrate=64000 ! oggmux ! fdsink fd=1",
-		p.ToneHz, volume, opusFrameMS))
+			"! audio/x-raw,rate=48000,channels=2 ! "+opusTail,
+		p.ToneHz, volume, opusFrameMS, feedFD(0)))
+}
+
+// clapperPipeline makes the clapper's picture (on feedFD(0)) and sound (on
+// feedFD(1)). Its sources are not live: their first frame and first sample
+// are both at time 0, so flip n and tick n are at the same point of their
+// streams (the ball flips every 50 frames, a tick starts every 80000
+// samples; the interval is rounded up as audiotestsrc rounds the samples
+// down), and clocksync releases each buffer when the clock reaches its
+// timestamp. (Live sources each count from when they started, tens of ms
+// apart.)
+//
+// Samples are stamped for the receivers when they reach the track, so a
+// tick must reach it with its flip. The sound is released one Opus frame
+// early: opusenc waits for the next buffer (its look-ahead) and oggmux
+// holds one packet back, two frames in all, but audiotestsrc 1.22 starts
+// every tick after the first one buffer (here one frame) early.
+func clapperPipeline(volume float64) []string {
+	return strings.Fields(fmt.Sprintf(
+		"videotestsrc pattern=ball flip=true ! video/x-raw,width=%d,height=%d,framerate=%d/1 ! clocksync ! "+vp8Tail+" "+
+			"audiotestsrc wave=ticks freq=%d sine-periods-per-tick=%d tick-interval=%d volume=%g samplesperbuffer=%d "+
+			"! audio/x-raw,rate=48000,channels=2 ! clocksync ts-offset=%d ! "+opusTail,
+		videoWidth, videoHeight, videoFPS, videoFPS, feedFD(0),
+		ClapperHz, ClapperHz/10, (ClapperPeriod + 1).Nanoseconds(), volume, 48*opusFrameMS,
+		-(opusFrameMS * time.Millisecond).Nanoseconds(), opusFrameMS, feedFD(1)))
 }
 
 // toneLevel is the RTP audio level (RFC 6464: -dBov, 0 the loudest, 127
@@ -198,75 +294,141 @@ func readOpus(r io.Reader) (func() ([]byte, error), error) {
 	}, nil
 }
 
-// trackPump runs one gst-launch process and writes each frame it produces
-// to a LiveKit track. The process can be swapped (to change the volume)
-// while the track stays published.
-type trackPump struct {
-	name     string
+// feed is one output of a media process: the frames it writes to its fd
+// (feedFD) go to track.
+type feed struct {
 	track    *lksdk.LocalTrack
 	read     frameReader
-	duration time.Duration
-	logf     func(string, ...any)
+	duration time.Duration             // of each frame
+	opts     *lksdk.SampleWriteOptions // sent with every frame; nil for none
+}
+
+// feedFD is the fd the i-th feed of a process is written to: stdout, then
+// 3, 4, ... (exec.Cmd.ExtraFiles).
+func feedFD(i int) int {
+	if i == 0 {
+		return 1
+	}
+	return 2 + i
+}
+
+// mediaProcess runs one gst-launch process and writes the frames of each of
+// its feeds to that feed's track. The process can be swapped (to change the
+// volume) while the tracks stay published.
+type mediaProcess struct {
+	name string
+	logf func(string, ...any)
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
-func newTrackPump(name string, track *lksdk.LocalTrack, read frameReader, d time.Duration, logf func(string, ...any)) *trackPump {
-	return &trackPump{name: name, track: track, read: read, duration: d, logf: logf}
-}
-
-// start replaces the running process, if any, with one running pipeline.
-// opts (nil for none) go with every frame that process produces.
-func (t *trackPump) start(pipeline []string, opts *lksdk.SampleWriteOptions) error {
-	t.stop()
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// start replaces the running process, if any, with one running pipeline,
+// whose fdsinks write feeds[i] to feedFD(i).
+func (m *mediaProcess) start(pipeline []string, feeds ...feed) error {
+	m.stop()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	cmd := exec.Command("gst-launch-1.0", append([]string{"-q"}, pipeline...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return fmt.Errorf("%s: %w", t.name, err)
+	outs := make([]io.ReadCloser, len(feeds))
+	var pipes []*os.File // both ends of the outputs past stdout
+	closePipes := func() {
+		for _, f := range pipes {
+			f.Close()
+		}
+	}
+	for i := range feeds {
+		if i == 0 {
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			outs[i] = out
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			closePipes()
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		outs[i] = r
+		pipes = append(pipes, r, w)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, w)
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("%s: start gst-launch-1.0: %w (run `make deps`)", t.name, err)
+		closePipes()
+		return fmt.Errorf("%s: start gst-launch-1.0: %w (run `make deps`)", m.name, err)
 	}
-	next, err := t.read(out)
-	if err != nil {
-		_ = cmd.Process.Kill()
+	// The child holds the write ends now; ours must go, or the readers
+	// would never see the end of the stream.
+	for _, w := range cmd.ExtraFiles {
+		w.Close()
+	}
+	// Each output's header comes on its own pipe: read them side by side,
+	// so that one waiting cannot fill the other's pipe. A failed one ends
+	// the process, so that the others do not wait for ever.
+	nexts := make([]func() ([]byte, error), len(feeds))
+	errs := make([]error, len(feeds))
+	var wg sync.WaitGroup
+	for i, f := range feeds {
+		wg.Go(func() {
+			if nexts[i], errs[i] = f.read(outs[i]); errs[i] != nil {
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		_ = cmd.Wait()
-		return fmt.Errorf("%s: gst-launch-1.0 produced no media: %w; it said: %s", t.name, err, strings.TrimSpace(stderr.String()))
+		closePipes()
+		return fmt.Errorf("%s: gst-launch-1.0 produced no media: %w; it said: %s", m.name, err, strings.TrimSpace(stderr.String()))
 	}
 	done := make(chan struct{})
-	t.cmd, t.done = cmd, done
+	m.cmd, m.done = cmd, done
+	var pumps sync.WaitGroup
+	for i, f := range feeds {
+		pumps.Go(func() {
+			// Closing its pipe when a feed ends makes the process fail
+			// on its next write, so one broken output ends them all.
+			defer outs[i].Close()
+			m.pump(f, nexts[i])
+		})
+	}
 	go func() {
 		defer close(done)
-		for {
-			frame, err := next()
-			if err != nil {
-				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.EPIPE) {
-					t.logf("%s: media source ended: %v", t.name, err)
-				}
-				break
-			}
-			if err := t.track.WriteSample(media.Sample{Data: frame, Duration: t.duration}, opts); err != nil {
-				t.logf("%s: write sample: %v", t.name, err)
-			}
-		}
+		pumps.Wait()
 		_ = cmd.Wait()
 	}()
 	return nil
 }
 
-// stop ends the process and waits for its pump. Safe to call more than once.
-func (t *trackPump) stop() {
-	t.mu.Lock()
-	cmd, done := t.cmd, t.done
-	t.cmd, t.done = nil, nil
-	t.mu.Unlock()
+// pump writes each frame of one feed to its track until the stream ends.
+func (m *mediaProcess) pump(f feed, next func() ([]byte, error)) {
+	for {
+		frame, err := next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.EPIPE) {
+				m.logf("%s: media source ended: %v", m.name, err)
+			}
+			return
+		}
+		if err := f.track.WriteSample(media.Sample{Data: frame, Duration: f.duration}, f.opts); err != nil {
+			m.logf("%s: write sample: %v", m.name, err)
+		}
+	}
+}
+
+// stop ends the process and waits for its pumps. Safe to call more than
+// once.
+func (m *mediaProcess) stop() {
+	m.mu.Lock()
+	cmd, done := m.cmd, m.done
+	m.cmd, m.done = nil, nil
+	m.mu.Unlock()
 	if cmd == nil {
 		return
 	}

@@ -96,8 +96,14 @@ func FrameAt(path string, t float64) (image.Image, error) {
 
 // AudioPCM decodes the first audio stream of path to mono float samples at
 // rate Hz, from second start for length seconds (length 0: to the end).
+// Start 0 is the first sample the decoder gives (ffmpeg's -ss 0 would drop
+// a first frame that starts before 0, as an Opus stream's does).
 func AudioPCM(path string, rate int, start, length float64) ([]float64, error) {
-	args := []string{"-v", "error", "-ss", fmt.Sprintf("%.3f", start), "-i", path}
+	args := []string{"-v", "error"}
+	if start > 0 {
+		args = append(args, "-ss", fmt.Sprintf("%.3f", start))
+	}
+	args = append(args, "-i", path)
 	if length > 0 {
 		args = append(args, "-t", fmt.Sprintf("%.3f", length))
 	}

@@ -20,7 +20,7 @@ const module = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 
 // Server is one nginx-rtmp process; Stop and Start keep its port.
 type Server struct {
-	t    testing.TB
+	t    testing.TB // the test of Start(t); nil for Launch
 	dir  string
 	port int
 	cmd  *exec.Cmd
@@ -30,18 +30,30 @@ type Server struct {
 // the test. Streams to URL(key) land in Recordings(key).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	if _, err := os.Stat(module); err != nil {
-		t.Fatalf("nginx RTMP module missing (%v): run make deps", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := Launch(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.t = t
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Launch runs a server on a free loopback port with its files in dir, for
+// use outside tests (the bench); the caller must Stop it.
+func Launch(dir string) (*Server, error) {
+	if _, err := os.Stat(module); err != nil {
+		return nil, fmt.Errorf("nginx RTMP module missing (%v): run make deps", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{t: t, dir: t.TempDir(), port: port}
+	s := &Server{dir: dir, port: port}
 	if err := os.MkdirAll(filepath.Join(s.dir, "rec"), 0o777); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	// record_unique: every publish (a reconnect too) gets its own file.
 	conf := fmt.Sprintf(`load_module %s;
@@ -63,11 +75,12 @@ rtmp {
 }
 `, module, s.dir, s.dir, port, s.dir)
 	if err := os.WriteFile(filepath.Join(s.dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	s.Start()
-	t.Cleanup(s.Stop)
-	return s
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // URL is the publish URL for a stream key.
@@ -75,16 +88,24 @@ func (s *Server) URL(key string) string {
 	return fmt.Sprintf("rtmp://127.0.0.1:%d/live/%s", s.port, key)
 }
 
-// Start (re)starts the server and waits until it accepts connections.
+// Start restarts a server of Start(t) that Stop stopped, and fails the
+// test if it does not accept connections.
 func (s *Server) Start() {
 	s.t.Helper()
+	if err := s.run(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// run starts nginx, unless it runs, and waits until it accepts connections.
+func (s *Server) run() error {
 	if s.cmd != nil {
-		return
+		return nil
 	}
 	cmd := exec.Command("nginx", "-c", filepath.Join(s.dir, "nginx.conf"), "-p", s.dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start nginx: %v (run make deps)", err)
+		return fmt.Errorf("start nginx: %w (run make deps)", err)
 	}
 	s.cmd = cmd
 	deadline := time.Now().Add(10 * time.Second)
@@ -92,11 +113,12 @@ func (s *Server) Start() {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
+			s.Stop()
 			log, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
-			s.t.Fatalf("nginx-rtmp did not listen on %d: %v\n%s", s.port, err, log)
+			return fmt.Errorf("nginx-rtmp did not listen on %d: %w\n%s", s.port, err, log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+
+	"roomcast/engine/demo"
+	"roomcast/engine/mediatest"
+	"roomcast/engine/rtmptest"
+)
+
+// streamCost measures what each RTMP destination adds to a 720p30
+// recording: the engine's cores over a window with 0, 1 and 3
+// destinations on one nginx-rtmp, added live with UpdateStream. Only the
+// engine does the work (one encode feeds every destination), so its
+// process is what is compared; the other processes are in the note.
+func (b *bench) streamCost(window time.Duration) ([]figure, error) {
+	srv, err := rtmptest.Launch(filepath.Join(b.dir, "rtmp"))
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
+	req := fileRequest(filepath.Join(b.dir, "rtmp.mp4"), livekit.EncodingOptionsPreset_H264_720P_30)
+	req.StreamOutputs = []*livekit.StreamOutput{{Protocol: livekit.StreamProtocol_RTMP}} // URLs come later
+	id, stop, err := b.startActive(req)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	time.Sleep(3 * time.Second) // the page settles after joining
+
+	keys := []string{"one", "two", "three"}
+	var rates []cpuRate
+	live := 0
+	for _, n := range []int{0, 1, 3} {
+		var add []string
+		for _, k := range keys[live:n] {
+			add = append(add, srv.URL(k))
+		}
+		if len(add) > 0 {
+			if _, err := b.studio.UpdateStream(context.Background(), &livekit.UpdateStreamRequest{EgressId: id, AddOutputUrls: add}); err != nil {
+				return nil, err
+			}
+			for _, k := range keys[live:n] {
+				if err := waitUntil(10*time.Second, func() bool { return srv.Received(k) > 0 }); err != nil {
+					return nil, fmt.Errorf("RTMP destination %q received nothing: %w", k, err)
+				}
+			}
+			time.Sleep(2 * time.Second) // the connection's set-up is not the steady cost
+		}
+		live = n
+		before := make([]int64, n)
+		for i, k := range keys[:n] {
+			before[i] = srv.Received(k)
+		}
+		rates = append(rates, measureCPU(window))
+		for i, k := range keys[:n] {
+			if srv.Received(k) == before[i] {
+				return nil, fmt.Errorf("RTMP destination %q stalled while measured", k)
+			}
+		}
+	}
+	if err := stop(); err != nil {
+		return nil, err
+	}
+	return []figure{{
+		Name: "CPU per added RTMP destination, 720p30", Value: (rates[2].engine - rates[0].engine) / 3, Unit: "cores", Goal: 0.05, Better: "<=",
+		Note: fmt.Sprintf("engine %.3f / %.3f / %.3f cores with 0 / 1 / 3 destinations (all %.2f / %.2f / %.2f)",
+			rates[0].engine, rates[1].engine, rates[2].engine, rates[0].total(), rates[1].total(), rates[2].total()),
+	}}, nil
+}
+
+// syncAndSegments records the room with the clapper in it for d, in the
+// grid layout at 720p30, to an MP4 and to HLS segments of 2 s, and
+// measures the A/V offset in the MP4 and how soon each segment is listed.
+func (b *bench) syncAndSegments(room *demoRoom, d time.Duration) ([]figure, error) {
+	if err := room.addClapper(); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(b.dir, "hls")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	const playlist = "index.m3u8"
+	watch, err := watchSegments(dir, playlist)
+	if err != nil {
+		return nil, err
+	}
+	defer watch.close()
+	path := filepath.Join(b.dir, "clapper.mp4")
+	req := fileRequest(path, livekit.EncodingOptionsPreset_H264_720P_30)
+	req.SegmentOutputs = []*livekit.SegmentedFileOutput{{
+		FilenamePrefix: filepath.Join(dir, "seg"), PlaylistName: filepath.Join(dir, playlist), SegmentDuration: 2,
+	}}
+	_, stop, err := b.startActive(req)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	time.Sleep(d)
+	stopping := time.Now()
+	if err := stop(); err != nil {
+		return nil, err
+	}
+	return []figure{avOffset(path), watch.figure(stopping)}, nil
+}
+
+// avOffset measures the clapper's ticks against its flips in the
+// recording at path. The goal is the EBU R37 tolerance for sound ahead of
+// the picture (-45 ms), applied both ways; sound behind is tolerated to
+// +125 ms.
+func avOffset(path string) figure {
+	f := figure{Name: "A/V offset, sound after picture (median)", Unit: "ms", Goal: 45, Better: "<=", Abs: true}
+	offsets, err := mediatest.AVOffsets(path, demo.ClapperHz)
+	if err != nil {
+		f.Error = err.Error()
+		return f
+	}
+	slices.Sort(offsets)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	f.Value = ms(offsets[len(offsets)/2])
+	f.Note = fmt.Sprintf("spread %+.0f..%+.0f ms over %d flips", ms(offsets[0]), ms(offsets[len(offsets)-1]), len(offsets))
+	return f
+}
+
+// segmentWatch follows an HLS folder through inotify: when each segment
+// file is closed, and when the playlist (replaced by a rename on every
+// change) first lists it, with the wall-clock end of its last frame
+// (PROGRAM-DATE-TIME + EXTINF).
+type segmentWatch struct {
+	dir, playlist string
+	f             *os.File // the inotify instance
+	done          chan struct{}
+
+	mu     sync.Mutex
+	closed map[string]time.Time
+	listed map[string]time.Time
+	ends   map[string]time.Time
+}
+
+func watchSegments(dir, playlist string) (*segmentWatch, error) {
+	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("inotify: %w", err)
+	}
+	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_CLOSE_WRITE|syscall.IN_MOVED_TO); err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("inotify on %s: %w", dir, err)
+	}
+	w := &segmentWatch{
+		dir: dir, playlist: playlist,
+		// Non-blocking, so reads wait in Go's poller and close ends them.
+		f:      os.NewFile(uintptr(fd), "inotify"),
+		done:   make(chan struct{}),
+		closed: map[string]time.Time{}, listed: map[string]time.Time{}, ends: map[string]time.Time{},
+	}
+	go w.run()
+	return w, nil
+}
+
+func (w *segmentWatch) run() {
+	defer close(w.done)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := w.f.Read(buf)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		// Each event: wd, mask, cookie, len (uint32 each), then len
+		// bytes of NUL-padded name.
+		for off := 0; off+syscall.SizeofInotifyEvent <= n; {
+			mask := binary.NativeEndian.Uint32(buf[off+4:])
+			size := int(binary.NativeEndian.Uint32(buf[off+12:]))
+			name := strings.TrimRight(string(buf[off+syscall.SizeofInotifyEvent:off+syscall.SizeofInotifyEvent+size]), "\x00")
+			off += syscall.SizeofInotifyEvent + size
+			switch {
+			case mask&syscall.IN_CLOSE_WRITE != 0 && strings.HasSuffix(name, ".ts"):
+				w.mu.Lock()
+				if _, ok := w.closed[name]; !ok {
+					w.closed[name] = now
+				}
+				w.mu.Unlock()
+			case mask&syscall.IN_MOVED_TO != 0 && name == w.playlist:
+				w.readPlaylist(now)
+			}
+		}
+	}
+}
+
+// readPlaylist notes the segments that the playlist lists for the first
+// time at now.
+func (w *segmentWatch) readPlaylist(now time.Time) {
+	f, err := os.Open(filepath.Join(w.dir, w.playlist))
+	if err != nil {
+		return // replaced again already: the next event reads it
+	}
+	defer f.Close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var start time.Time
+	var dur time.Duration
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "#EXT-X-PROGRAM-DATE-TIME:"); ok {
+			start, _ = time.Parse(time.RFC3339Nano, v)
+		} else if v, ok := strings.CutPrefix(line, "#EXTINF:"); ok {
+			secs, _ := strconv.ParseFloat(strings.TrimSuffix(v, ","), 64)
+			dur = time.Duration(secs * float64(time.Second))
+		} else if line != "" && !strings.HasPrefix(line, "#") {
+			if _, ok := w.listed[line]; !ok {
+				w.listed[line] = now
+				if !start.IsZero() {
+					w.ends[line] = start.Add(dur)
+				}
+			}
+		}
+	}
+}
+
+// figure reports how long after its end each segment was listed: from the
+// capture of its last frame (the playlist's PROGRAM-DATE-TIME + EXTINF),
+// which is what a live viewer waits; the engine's own step (file closed ->
+// listed) is in the note. Only segments closed before the recording was
+// stopped at stopping count (the last one is closed by the stop).
+func (w *segmentWatch) figure(stopping time.Time) figure {
+	f := figure{Name: "HLS segment end -> in the playlist (median)", Unit: "s", Goal: 1, Better: "<="}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var fromClose, fromEnd []time.Duration
+	for name, closed := range w.closed {
+		listed, ok := w.listed[name]
+		if !ok || !closed.Before(stopping) {
+			continue
+		}
+		fromClose = append(fromClose, listed.Sub(closed))
+		if end, ok := w.ends[name]; ok {
+			fromEnd = append(fromEnd, listed.Sub(end))
+		}
+	}
+	if len(fromEnd) < 3 {
+		f.Error = fmt.Sprintf("%d segments closed and listed with their times (%d closed, %d listed), want at least 3", len(fromEnd), len(w.closed), len(w.listed))
+		return f
+	}
+	slices.Sort(fromClose)
+	slices.Sort(fromEnd)
+	f.Value = fromEnd[len(fromEnd)/2].Seconds()
+	f.Note = fmt.Sprintf("max %.3f s over %d segments; file closed -> listed: median %.3f s, max %.3f s",
+		fromEnd[len(fromEnd)-1].Seconds(), len(fromEnd), fromClose[len(fromClose)/2].Seconds(), fromClose[len(fromClose)-1].Seconds())
+	return f
+}
+
+func (w *segmentWatch) close() {
+	w.f.Close()
+	<-w.done
+}
+
+// waitUntil polls ok every 20 ms until it holds or timeout passes.
+func waitUntil(timeout time.Duration, ok func() bool) error {
+	for deadline := time.Now().Add(timeout); !ok(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return errors.New("timed out after " + timeout.String())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package mediatest
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestAVOffsets makes clapper recordings with ffmpeg whose sound is off by
+// a known amount, some with a stream that starts late, and checks that
+// AVOffsets finds that amount at every flip, to within a frame.
+func TestAVOffsets(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed: run make deps")
+	}
+	const frame = time.Second / 30
+	cases := []struct {
+		name string
+		// tick is where the ticks start within each of the audio's own
+		// seconds; videoAt and audioAt are the streams' start times in
+		// the file (ffmpeg -itsoffset).
+		tick, videoAt, audioAt time.Duration
+		// opus: Opus in Matroska (whose pre-skip puts the stream's start
+		// before its first sample) instead of AAC in MP4.
+		opus bool
+		want time.Duration
+	}{
+		{name: "in sync", want: 0},
+		{name: "sound 120 ms late", tick: 120 * time.Millisecond, want: 120 * time.Millisecond},
+		{name: "sound 80 ms early", tick: -80 * time.Millisecond, want: -80 * time.Millisecond},
+		{name: "video starts 300 ms late", videoAt: 300 * time.Millisecond, tick: 250 * time.Millisecond, want: -50 * time.Millisecond},
+		{name: "audio starts 200 ms late", audioAt: 200 * time.Millisecond, tick: -100 * time.Millisecond, want: 100 * time.Millisecond},
+		{name: "Opus in sync", opus: true, want: 0},
+		{name: "Opus sound 40 ms late", opus: true, tick: 40 * time.Millisecond, want: 40 * time.Millisecond},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path, acodec := filepath.Join(t.TempDir(), "clap.mp4"), "aac"
+			if c.opus {
+				path, acodec = filepath.Join(t.TempDir(), "clap.mkv"), "libopus"
+			}
+			// The picture flips at each whole second of the video's own
+			// time; 440 and 660 Hz tones play throughout, as in the demo.
+			video := "color=c=black:s=160x90:r=30,geq=lum='255*mod(floor(T),2)':cb=128:cr=128"
+			audio := fmt.Sprintf("aevalsrc=exprs='0.3*sin(2*PI*440*t)+0.3*sin(2*PI*660*t)+"+
+				"if(lt(mod(t-(%.3f),1),0.1),0.4*sin(2*PI*3000*t),0)':s=48000", c.tick.Seconds())
+			out, err := exec.Command("ffmpeg", "-v", "error", "-y",
+				"-itsoffset", fmt.Sprintf("%.3f", c.videoAt.Seconds()), "-f", "lavfi", "-i", video,
+				"-itsoffset", fmt.Sprintf("%.3f", c.audioAt.Seconds()), "-f", "lavfi", "-i", audio,
+				"-t", "5.5", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", acodec, path).CombinedOutput()
+			if err != nil {
+				t.Fatalf("ffmpeg: %v\n%s", err, out)
+			}
+			offsets, err := AVOffsets(path, 3000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(offsets) < 4 {
+				t.Errorf("found %d flips with a tick, want at least 4 in 5.5 s: %v", len(offsets), offsets)
+			}
+			for i, got := range offsets {
+				if (got - c.want).Abs() > frame {
+					t.Errorf("flip %d: offset %v, want %v ± %v", i, got, c.want, frame)
+				}
+			}
+		})
+	}
+}
+
+// TestAVOffsetsNeedsAClapper: a recording without flips or ticks is an
+// error, not a made-up offset.
+func TestAVOffsetsNeedsAClapper(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed: run make deps")
+	}
+	cases := []struct{ name, video, audio string }{
+		{"steady picture", "color=c=gray:s=160x90:r=30", "aevalsrc=exprs='if(lt(mod(t,1),0.1),0.4*sin(2*PI*3000*t),0)':s=48000"},
+		{"no tick", "color=c=black:s=160x90:r=30,geq=lum='255*mod(floor(T),2)':cb=128:cr=128", "sine=f=440:r=48000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "clap.mp4")
+			out, err := exec.Command("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", c.video, "-f", "lavfi", "-i", c.audio,
+				"-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", path).CombinedOutput()
+			if err != nil {
+				t.Fatalf("ffmpeg: %v\n%s", err, out)
+			}
+			if offsets, err := AVOffsets(path, 3000); err == nil {
+				t.Errorf("AVOffsets = %v, want an error", offsets)
+			}
+		})
+	}
+}
