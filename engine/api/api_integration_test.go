@@ -372,32 +372,40 @@ func TestEgressAPI(t *testing.T) {
 	})
 }
 
-// TestTwoComposites: two composites at once on a budget of two (the same
-// room in two layouts: the demo has one room), both verify; a third is
+// TestTwoComposites: two rooms on the demo server, each with participants
+// of its own, recorded at once on a budget of two composites: each file
+// shows its room's people and none of the other's; a third composite is
 // refused. They are 640x360 at 15 fps: two 720p30 composites and the demo
 // room's publishers together need more than this 2-core machine has, and
 // what is tested here is that composites run side by side, not throughput
 // (the bench measures that).
 func TestTwoComposites(t *testing.T) {
-	s := newStage(t, 3)
-	people := s.demo.Participants()
-	dir := t.TempDir()
-	small := func(path, layout string) *livekit.RoomCompositeEgressRequest {
-		req := demoRequest(path, layout)
-		req.Options = &livekit.RoomCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{Width: 640, Height: 360, Framerate: 15}}
-		return req
+	s := newStage(t, 2)
+	ctx := context.Background()
+	second, err := s.demo.AddRoom(ctx, "second", 2)
+	if err != nil {
+		t.Fatal(err)
 	}
-	plan, err := request.Build(small("x.mp4", "grid"), request.Options{})
+	people := map[string][]demo.Persona{demo.DefaultRoom: s.demo.Participants(), "second": second}
+	dir := t.TempDir()
+	small := func(room, layout string) *livekit.RoomCompositeEgressRequest {
+		return &livekit.RoomCompositeEgressRequest{
+			RoomName: room, Layout: layout,
+			Options:     &livekit.RoomCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{Width: 640, Height: 360, Framerate: 15}},
+			FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(dir, room+".mp4")}},
+		}
+	}
+	plan, err := request.Build(small("x", "grid"), request.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cost := Capacity{}.Cost(plan.CompositeKey(), false)
 	url := s.serve(t, Config{Capacity: Capacity{CPUs: 2 * cost}})
 	sdk := lksdk.NewEgressClient(url, s.demo.APIKey(), s.demo.APISecret())
-	ctx := context.Background()
+	rooms := []string{demo.DefaultRoom, "second"}
 	var ids []string
-	for _, layout := range []string{"grid", "speaker"} {
-		info, err := sdk.StartRoomCompositeEgress(ctx, small(filepath.Join(dir, layout+".mp4"), layout))
+	for _, room := range rooms {
+		info, err := sdk.StartRoomCompositeEgress(ctx, small(room, "grid"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -406,7 +414,7 @@ func TestTwoComposites(t *testing.T) {
 	for _, id := range ids {
 		awaitStatus(t, sdk, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
 	}
-	_, err = sdk.StartRoomCompositeEgress(ctx, small(filepath.Join(dir, "third.mp4"), "single-speaker"))
+	_, err = sdk.StartRoomCompositeEgress(ctx, small(demo.DefaultRoom, "speaker"))
 	if want := fmt.Sprintf("2 composites running use %.1f of %.1f CPUs", 2*cost, 2*cost); code(err) != twirp.ResourceExhausted || !strings.Contains(err.Error(), want) {
 		t.Errorf("third composite: %v, want resource_exhausted saying %q", err, want)
 	}
@@ -418,9 +426,15 @@ func TestTwoComposites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i, layout := range []string{"grid", "speaker"} {
+	for i, room := range rooms {
 		final := awaitStatus(t, sdk, ids[i], livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
-		verifyMP4(t, filepath.Join(dir, layout+".mp4"), 640, 360, 15, stopped[ids[i]].Sub(time.Unix(0, final.StartedAt)).Seconds(), people)
+		last := verifyMP4(t, filepath.Join(dir, room+".mp4"), 640, 360, 15, stopped[ids[i]].Sub(time.Unix(0, final.StartedAt)).Seconds(), people[room])
+		other := people[rooms[1-i]]
+		for _, p := range other {
+			if mediatest.Contains(last, p.Color, 50, 6) {
+				t.Errorf("%s.mp4 shows %s of the other room", room, p.Identity)
+			}
+		}
 	}
 }
 

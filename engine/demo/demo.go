@@ -137,20 +137,48 @@ func (d *Demo) rooms() *lksdk.RoomServiceClient {
 	return lksdk.NewRoomServiceClient(d.HTTPURL(), d.srv.key, d.srv.secret)
 }
 
-// Participants lists who is in the room now, in order of joining.
-func (d *Demo) Participants() []Persona {
+// Participants lists who is in the demo room now, in order of joining.
+func (d *Demo) Participants() []Persona { return d.ParticipantsIn(d.room) }
+
+// ParticipantsIn lists who is in room now, in order of joining.
+func (d *Demo) ParticipantsIn(room string) []Persona {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]Persona, 0, len(d.participants))
 	for _, p := range d.participants {
-		out = append(out, p.persona)
+		if p.roomName == room {
+			out = append(out, p.persona)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ToneHz < out[j].ToneHz })
 	return out
 }
 
-// AddParticipant joins the next persona of the palette.
-func (d *Demo) AddParticipant() (Persona, error) {
+// AddParticipant joins the next persona of the palette to the demo room.
+func (d *Demo) AddParticipant() (Persona, error) { return d.addTo(d.room) }
+
+// AddRoom creates another room on the server with n participants of its
+// own. They continue the palette, so no colour or tone is in two rooms.
+func (d *Demo) AddRoom(ctx context.Context, name string, n int) ([]Persona, error) {
+	if name == "" || name == d.room {
+		return nil, fmt.Errorf("room %q: give a name other than the demo room's", name)
+	}
+	if _, err := d.rooms().CreateRoom(ctx, &livekit.CreateRoomRequest{Name: name, EmptyTimeout: 24 * 3600}); err != nil {
+		return nil, fmt.Errorf("create room %q: %w", name, err)
+	}
+	var joined []Persona
+	for range n {
+		p, err := d.addTo(name)
+		if err != nil {
+			return joined, err
+		}
+		joined = append(joined, p)
+	}
+	return joined, nil
+}
+
+// addTo joins the next persona of the palette to room.
+func (d *Demo) addTo(room string) (Persona, error) {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -159,7 +187,7 @@ func (d *Demo) AddParticipant() (Persona, error) {
 	persona := PersonaFor(d.next)
 	d.next++
 	d.mu.Unlock()
-	if err := d.join(persona); err != nil {
+	if err := d.join(room, persona); err != nil {
 		return Persona{}, err
 	}
 	return persona, nil
@@ -171,14 +199,14 @@ func (d *Demo) AddClapper() (Persona, error) {
 		return Persona{}, errors.New("the clapper is in the demo room already")
 	}
 	persona := clapperPersona()
-	if err := d.join(persona); err != nil {
+	if err := d.join(d.room, persona); err != nil {
 		return Persona{}, err
 	}
 	return persona, nil
 }
 
-func (d *Demo) join(persona Persona) error {
-	p, err := joinParticipant(d.srv.url, d.srv.key, d.srv.secret, d.room, persona, d.logf)
+func (d *Demo) join(room string, persona Persona) error {
+	p, err := joinParticipant(d.srv.url, d.srv.key, d.srv.secret, room, persona, d.logf)
 	if err != nil {
 		return err
 	}
@@ -189,7 +217,7 @@ func (d *Demo) join(persona Persona) error {
 		return errors.New("demo is closed")
 	}
 	d.participants[persona.Identity] = p
-	d.logf("%s joined %q (%s, %g Hz)", persona.Identity, d.room, colorName(persona), persona.ToneHz)
+	d.logf("%s joined %q (%s, %g Hz)", persona.Identity, room, colorName(persona), persona.ToneHz)
 	return nil
 }
 
@@ -200,7 +228,7 @@ func (d *Demo) RemoveParticipant(identity string) error {
 		return err
 	}
 	p.leave()
-	d.logf("%s left %q", identity, d.room)
+	d.logf("%s left %q", identity, p.roomName)
 	return nil
 }
 

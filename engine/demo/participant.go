@@ -115,6 +115,7 @@ func (p Persona) media(volume float64) []mediaSpec {
 // camera and a microphone track, fed by gst-launch processes.
 type participant struct {
 	persona  Persona
+	roomName string
 	room     *lksdk.Room
 	videoPub *lksdk.LocalTrackPublication
 	audioPub *lksdk.LocalTrackPublication
@@ -142,7 +143,7 @@ func joinParticipant(url, key, secret, roomName string, p Persona, logf func(str
 	if err != nil {
 		return nil, fmt.Errorf("%s: join room %q: %w", p.Identity, roomName, err)
 	}
-	part := &participant{persona: p, room: room, video: videoTrack, audio: audioTrack}
+	part := &participant{persona: p, roomName: roomName, room: room, video: videoTrack, audio: audioTrack}
 	part.videoPub, err = room.LocalParticipant.PublishTrack(videoTrack, &lksdk.TrackPublicationOptions{
 		Name: "camera", Source: livekit.TrackSource_CAMERA, VideoWidth: videoWidth, VideoHeight: videoHeight,
 	})
