@@ -9,6 +9,7 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LIVEKIT_SERVER_VERSION := v1.13.5
 VERSITYGW_VERSION      := v1.8.0
 STATICCHECK_VERSION    := v0.8.2
+FYNE_TOOLS_VERSION     := v1.7.4
 
 APT_PACKAGES := gcc libc6-dev pkg-config \
 	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
@@ -26,7 +27,7 @@ APT_PACKAGES := gcc libc6-dev pkg-config \
 # package fails alone, well inside CI's hour.
 TEST_FLAGS := -tags integration -count=1 -timeout 20m
 
-.PHONY: all deps deps-apt deps-layouts build run test test-unit bench lint clean
+.PHONY: all deps deps-apt deps-layouts build run package test test-unit bench lint clean
 
 all: build
 
@@ -59,6 +60,10 @@ bin/versitygw:
 	@mkdir -p bin
 	CGO_ENABLED=0 GOBIN=$(CURDIR)/bin $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
+bin/fyne:
+	@mkdir -p bin
+	GOBIN=$(CURDIR)/bin $(GO) install fyne.io/tools/cmd/fyne@$(FYNE_TOOLS_VERSION)
+
 bin/staticcheck:
 	@mkdir -p bin
 	GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -78,6 +83,12 @@ build: deps
 
 run: build
 	./roomcast
+
+# A desktop package ("Roomcast Studio.tar.xz": binary, .desktop entry and
+# icon) from FyneApp.toml; fyne raises Build there each time, as its
+# release flow expects.
+package: build bin/fyne
+	bin/fyne package --target linux --exe roomcast
 
 test: deps
 	@echo "== layouts (node)"
