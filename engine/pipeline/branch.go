@@ -135,7 +135,7 @@ type Branch struct {
 	nextID        int
 	segmentEnd    time.Duration // running time the last closed segment ended
 	segmentOpen   string        // the segment being written
-	hlsEOS        atomic.Bool   // EOS entered splitmuxsink
+	hlsEOS        atomic.Bool   // the stream's EOS reached the segment muxer
 	segmentLast   string        // the newest segment closed
 	segmentClosed chan struct{} // poked at each segment's announcement
 }
@@ -326,15 +326,30 @@ func (b *Branch) fitSegmentMuxer() error {
 	// EOS reaches this sink at every segment boundary, and EOS entering
 	// splitmuxsink comes before its last segment is written: detach waits
 	// in waitLastSegment before taking the bin down (whose bus would drop
-	// the last segment's announcement).
+	// the last segment's announcement). The stream's own EOS is told from
+	// splitmuxsink's per-segment ones by its sequence number: once it
+	// reaches the muxer, the last segment is open and fully fed.
 	b.segmentClosed = make(chan struct{}, 1)
 	b.tap.beforeRemove = b.waitLastSegment
 	split.GetStaticPad("video").AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
-		if ev := info.GetEvent(); ev != nil && ev.Type() == gst.EventTypeEOS {
-			b.hlsEOS.Store(true)
-			return gst.PadProbeRemove
+		ev := info.GetEvent()
+		if ev == nil || ev.Type() != gst.EventTypeEOS {
+			return gst.PadProbeOK
 		}
-		return gst.PadProbeOK
+		// Installed before this EOS is queued in splitmuxsink, so it
+		// cannot pass the muxer unseen.
+		seqnum := ev.Seqnum()
+		pads, _ := mux.GetSinkPads()
+		for _, p := range pads {
+			p.AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+				if ev := info.GetEvent(); ev != nil && ev.Type() == gst.EventTypeEOS && ev.Seqnum() == seqnum {
+					b.hlsEOS.Store(true)
+					return gst.PadProbeRemove
+				}
+				return gst.PadProbeOK
+			})
+		}
+		return gst.PadProbeRemove
 	})
 	b.onFirstBuffer(sink.GetStaticPad("sink"))
 	return nil
