@@ -7,7 +7,7 @@ output of the egress. One encode serves the file, the streams and the HLS
 segments.
 
 	video_sink ─► queue ─► tee <n>_vraw ─┬─► queue ! x264enc ! h264parse ─► tee <n>_venc ─┬─► file:     queue ! mp4mux.video_0
-	                                      │                                                ├─► segments: queue ! splitmuxsink.video
+	                                      │                                                ├─► segments: queue ! h264parse ! mpegtsmux ! multifilesink
 	                                      │                                                └─► stream taps (one per RTMP URL, live)
 	                                      └─► images: queue ! videorate ! videoscale ! jpegenc ! multifilesink
 	audio_sink ─► queue ! audioconvert ! audioresample ! aac|opus ─► tee <n>_aenc ─► file, segments, stream taps
@@ -69,7 +69,8 @@ type FileOutput struct {
 
 // SegmentOutput writes MPEG-TS segments of about Duration each, named
 // <Dir>/<Prefix>_00000.ts, ... OnSegment is called (on the bus goroutine)
-// as each one is closed.
+// as each one is closed, which is as the next one's first key frame is
+// muxed (see cutSegments).
 type SegmentOutput struct {
 	Dir, Prefix string
 	Duration    time.Duration
@@ -130,14 +131,14 @@ type Branch struct {
 	offsetOnce sync.Once
 	offset     int64 // ns subtracted from the inputs' running time
 
-	mu            sync.Mutex
-	streams       map[string]*tap // by URL
-	nextID        int
-	segmentEnd    time.Duration // running time the last closed segment ended
-	segmentOpen   string        // the segment being written
-	hlsEOS        atomic.Bool   // the stream's EOS reached the segment muxer
-	segmentLast   string        // the newest segment closed
-	segmentClosed chan struct{} // poked at each segment's announcement
+	segmentsOpened atomic.Int64 // segment files the sink has opened
+
+	mu             sync.Mutex
+	streams        map[string]*tap // by URL
+	nextID         int
+	segmentEnd     time.Duration // running time the last closed segment ended
+	segmentsClosed int64         // segments announced
+	segmentClosed  chan struct{} // poked at each segment's announcement
 }
 
 // NewBranch builds the branch's bin, unlinked.
@@ -152,12 +153,12 @@ func NewBranch(cfg BranchConfig, events BranchEvents) (*Branch, error) {
 	}
 	b := &Branch{cfg: cfg, events: events, tap: t, streams: map[string]*tap{}}
 	if cfg.Segments != nil {
-		if err := b.fitSegmentMuxer(); err != nil {
+		if err := b.cutSegments(); err != nil {
 			return nil, err
 		}
 	}
-	// Each output's sink element and the input pad its data arrives on.
-	for sink, pad := range map[string]string{"filesink": "sink", "images": "sink"} {
+	// Each output's sink element.
+	for _, sink := range []string{"filesink", "images", "hls"} {
 		el, err := t.bin.GetElementByName(cfg.Name + "_" + sink)
 		if err != nil {
 			continue // not an output of this branch
@@ -167,11 +168,8 @@ func NewBranch(cfg BranchConfig, events BranchEvents) (*Branch, error) {
 				return nil, fmt.Errorf("%s: filesink location: %w", cfg.Name, err)
 			}
 		}
-		if el.GetStaticPad(pad) == nil {
-			return nil, fmt.Errorf("%s: %s has no %s pad", cfg.Name, sink, pad)
-		}
-		t.watchSink(el, pad)
-		b.onFirstBuffer(el.GetStaticPad(pad))
+		t.watchSink(el)
+		b.onFirstBuffer(el.GetStaticPad("sink"))
 	}
 	for _, in := range t.inputs {
 		b.onActive(in.ghost.Pad)
@@ -287,93 +285,18 @@ func branchDescription(cfg BranchConfig) (string, []string, error) {
 		if cfg.Video == nil {
 			return "", nil, fmt.Errorf("%s: HLS segments need video", n)
 		}
-		// Segments split at the key frames the encoder makes every
-		// segment duration, and are announced on the bus as each closes.
-		// Its muxer and sink are set in NewBranch (fitSegmentMuxer).
-		fmt.Fprintf(&b, "splitmuxsink name=%s_hls max-size-time=%d send-keyframe-requests=true location=%s ",
-			n, s.Duration.Nanoseconds(), quoteLaunch(filepath.Join(s.Dir, s.Prefix+"_%05d.ts")))
-		fmt.Fprintf(&b, "%s_venc. ! "+out+"! h264parse ! %s_hls.video ", n, n)
+		// The encoder makes a key frame every segment duration (or a
+		// divisor of it); cutSegments starts a new file at the first one
+		// on or after each boundary.
+		fmt.Fprintf(&b, "mpegtsmux name=%s_hls_mux ! multifilesink name=%s_hls next-file=key-unit-event "+
+			"post-messages=true sync=false async=false location=%s ",
+			n, n, quoteLaunch(filepath.Join(s.Dir, s.Prefix+"_%05d.ts")))
+		fmt.Fprintf(&b, "%s_venc. ! "+out+"! h264parse name=%s_hls_parse ! %s_hls_mux. ", n, n, n)
 		if cfg.Audio != nil {
-			fmt.Fprintf(&b, "%s_aenc. ! "+out+"! %s_hls.audio_%%u ", n, n)
+			fmt.Fprintf(&b, "%s_aenc. ! "+out+"! %s_hls_mux. ", n, n)
 		}
 	}
 	return b.String(), kinds, nil
-}
-
-// fitSegmentMuxer gives splitmuxsink an MPEG-TS muxer and a file sink of
-// its own (muxer-factory would need async finalisation, whose messages
-// arrive out of order).
-func (b *Branch) fitSegmentMuxer() error {
-	n := b.cfg.Name
-	split, err := b.tap.bin.GetElementByName(n + "_hls")
-	if err != nil {
-		return fmt.Errorf("%s: %w", n, err)
-	}
-	mux, err := gst.NewElementWithName("mpegtsmux", n+"_hls_mux")
-	if err != nil {
-		return fmt.Errorf("%s: mpegtsmux: %w (run make deps)", n, err)
-	}
-	sink, err := gst.NewElementWithName("filesink", n+"_hls_files")
-	if err != nil {
-		return fmt.Errorf("%s: filesink: %w", n, err)
-	}
-	if err := split.SetProperty("muxer", mux); err != nil {
-		return fmt.Errorf("%s: splitmuxsink muxer: %w", n, err)
-	}
-	if err := split.SetProperty("sink", sink); err != nil {
-		return fmt.Errorf("%s: splitmuxsink sink: %w", n, err)
-	}
-	// EOS reaches this sink at every segment boundary, and EOS entering
-	// splitmuxsink comes before its last segment is written: detach waits
-	// in waitLastSegment before taking the bin down (whose bus would drop
-	// the last segment's announcement). The stream's own EOS is told from
-	// splitmuxsink's per-segment ones by its sequence number: once it
-	// reaches the muxer, the last segment is open and fully fed.
-	b.segmentClosed = make(chan struct{}, 1)
-	b.tap.beforeRemove = b.waitLastSegment
-	split.GetStaticPad("video").AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
-		ev := info.GetEvent()
-		if ev == nil || ev.Type() != gst.EventTypeEOS {
-			return gst.PadProbeOK
-		}
-		// Installed before this EOS is queued in splitmuxsink, so it
-		// cannot pass the muxer unseen.
-		seqnum := ev.Seqnum()
-		pads, _ := mux.GetSinkPads()
-		for _, p := range pads {
-			p.AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
-				if ev := info.GetEvent(); ev != nil && ev.Type() == gst.EventTypeEOS && ev.Seqnum() == seqnum {
-					b.hlsEOS.Store(true)
-					return gst.PadProbeRemove
-				}
-				return gst.PadProbeOK
-			})
-		}
-		return gst.PadProbeRemove
-	})
-	b.onFirstBuffer(sink.GetStaticPad("sink"))
-	return nil
-}
-
-// waitLastSegment returns once the segment open at EOS is closed and
-// announced: after EOS, the newest segment closed is the newest opened. A
-// close and the next open are announced back to back, so the bus is
-// drained before each look.
-func (b *Branch) waitLastSegment() {
-	deadline := time.Now().Add(eosTimeout)
-	for time.Now().Before(deadline) {
-		b.cap.drainBus(time.Second)
-		b.mu.Lock()
-		done := b.hlsEOS.Load() && b.segmentOpen != "" && b.segmentOpen == b.segmentLast
-		b.mu.Unlock()
-		if done {
-			return
-		}
-		select {
-		case <-b.segmentClosed:
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // quoteLaunch quotes a property value for gst_parse_launch.

@@ -273,7 +273,7 @@ func (c *Capture) watchBus() {
 		case gst.MessageElement:
 			b, ok := c.owner(msg.Source()).(*Branch)
 			if st := msg.GetStructure(); ok && st != nil {
-				b.onElementMessage(st)
+				b.onElementMessage(msg.Source(), st)
 			}
 		case gst.MessageError:
 			gerr := msg.ParseError()

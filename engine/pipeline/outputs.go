@@ -7,42 +7,23 @@ import (
 )
 
 // onElementMessage turns the outputs' bus announcements into callbacks:
-// splitmuxsink's fragment-opened/closed for segments, multifilesink's
-// per-file message for images. Runs on the bus goroutine.
-func (b *Branch) onElementMessage(st *gst.Structure) {
-	switch st.Name() {
-	case "splitmuxsink-fragment-opened":
-		loc, _ := st.GetValue("location")
-		path, _ := loc.(string)
-		b.mu.Lock()
-		b.segmentOpen = path
-		b.mu.Unlock()
-	case "splitmuxsink-fragment-closed":
-		// Each segment runs from where the previous one ended: the
-		// closed messages carry the running time of the cut.
-		seg := b.cfg.Segments
-		loc, _ := st.GetValue("location")
-		path, _ := loc.(string)
-		rt, ok := clockField(st, "running-time")
-		if seg == nil || seg.OnSegment == nil || path == "" || !ok {
-			return
-		}
-		b.mu.Lock()
-		start := b.segmentEnd
-		b.segmentEnd = rt
-		b.segmentLast = path
-		b.mu.Unlock()
-		seg.OnSegment(path, start, rt-start)
-		select {
-		case b.segmentClosed <- struct{}{}:
-		default:
-		}
-	case "GstMultiFileSink":
-		im := b.cfg.Images
-		v, _ := st.GetValue("filename")
-		path, _ := v.(string)
-		rt, _ := clockField(st, "running-time")
-		if im != nil && im.OnImage != nil && path != "" {
+// multifilesink's per-file message, for segments and images. Runs on the
+// bus goroutine.
+func (b *Branch) onElementMessage(source string, st *gst.Structure) {
+	if st.Name() != "GstMultiFileSink" {
+		return
+	}
+	v, _ := st.GetValue("filename")
+	path, _ := v.(string)
+	rt, ok := clockField(st, "running-time")
+	if path == "" || !ok {
+		return
+	}
+	switch source {
+	case b.cfg.Name + "_hls":
+		b.segmentDone(path, rt)
+	case b.cfg.Name + "_images":
+		if im := b.cfg.Images; im.OnImage != nil {
 			im.OnImage(path, rt)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -203,6 +204,85 @@ func TestAudioOnlyOGG(t *testing.T) {
 		t.Errorf("duration %.2f s, want 4 +/- 1", d)
 	}
 	checkTone(t, path, 523)
+}
+
+// TestSegmentsClosedAtTheNextKeyFrame: 2 s segments, each announced as
+// the next one starts. The branch's images, taken every 100 ms from the
+// same frames, serve as a clock in media time: when a segment is announced,
+// no image from the second half of the next one has been. (splitmuxsink
+// announced a segment only once the GOP after it was complete, images a
+// whole segment later among them.) The segments follow each other, last
+// 2 s each, hold video and audio, and the last is announced by Detach.
+func TestSegmentsClosedAtTheNextKeyFrame(t *testing.T) {
+	r := newRig(t, 640, 360)
+	c := r.capture(t, 30, nil)
+	dir := t.TempDir()
+	const every = 2 * time.Second
+	type segment struct {
+		path       string
+		start, dur time.Duration
+		newestShot time.Duration // the newest image announced before it
+	}
+	var (
+		mu         sync.Mutex
+		segs       []segment
+		newestShot time.Duration
+	)
+	b, err := pipeline.NewBranch(pipeline.BranchConfig{
+		Name:  "seg",
+		Video: &pipeline.VideoEncoding{BitrateKbps: 1000, FPS: 30, KeyFrameInterval: every.Seconds()},
+		Audio: &pipeline.AudioEncoding{BitrateKbps: 96},
+		Segments: &pipeline.SegmentOutput{Dir: dir, Prefix: "seg", Duration: every, OnSegment: func(path string, start, dur time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			segs = append(segs, segment{path, start, dur, newestShot})
+		}},
+		Images: &pipeline.ImageOutput{Dir: dir, Prefix: "shot", Interval: 100 * time.Millisecond, Width: 160, Height: 90, OnImage: func(_ string, at time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			newestShot = max(newestShot, at)
+		}},
+	}, pipeline.BranchEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Attach(b); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(9 * time.Second)
+	stopWithin(t, c, b, 5*time.Second)
+
+	mu.Lock()
+	defer mu.Unlock()
+	files, _ := filepath.Glob(filepath.Join(dir, "seg_*.ts"))
+	if len(segs) != len(files) || len(segs) < 4 {
+		t.Errorf("%d segments announced, %d files; want the same, at least 4", len(segs), len(files))
+	}
+	var end time.Duration
+	for i, s := range segs {
+		t.Logf("%s: %v + %v, newest image then %v", filepath.Base(s.path), s.start, s.dur, s.newestShot)
+		if want := filepath.Join(dir, fmt.Sprintf("seg_%05d.ts", i)); s.path != want || s.start != end {
+			t.Errorf("segment %d: %s from %v, want %s from %v", i, s.path, s.start, want, end)
+		}
+		end = s.start + s.dur
+		if i == len(segs)-1 {
+			break
+		}
+		// The first also holds what came before the first key frame.
+		if i > 0 && math.Abs((s.dur-every).Seconds()) > 0.1 {
+			t.Errorf("%s lasts %v, want %v", filepath.Base(s.path), s.dur, every)
+		}
+		if s.newestShot > end+every/2 {
+			t.Errorf("%s (to %v) was announced after an image at %v: a segment late", filepath.Base(s.path), end, s.newestShot)
+		}
+		p, err := mediatest.ProbeFile(s.path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, a := p.First("video"), p.First("audio"); v == nil || v.CodecName != "h264" || a == nil || a.CodecName != "aac" {
+			t.Errorf("%s: streams %+v / %+v, want h264 and aac", filepath.Base(s.path), v, a)
+		}
+	}
 }
 
 func TestBadBranchConfigs(t *testing.T) {

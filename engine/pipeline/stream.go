@@ -76,7 +76,7 @@ func (b *Branch) addStreamLocked(url string) error {
 	if err := sink.SetProperty("location", url); err != nil {
 		return fmt.Errorf("%s: rtmp2sink location: %w", name, err)
 	}
-	t.watchSink(sink, "sink")
+	t.watchSink(sink)
 	b.cap.setOwners(t.elementNames(), &streamOwner{b: b, url: url})
 	b.watchFlowing(sink.GetStaticPad("sink"), url)
 

@@ -78,14 +78,14 @@ func newTap(name, desc string, kinds []string) (*tap, error) {
 }
 
 // watchSink registers a sink element whose EOS detach waits for, seen on
-// its input pad pad ("sink", or "video" for splitmuxsink).
-func (t *tap) watchSink(el *gst.Element, pad string) {
+// its sink pad.
+func (t *tap) watchSink(el *gst.Element) {
 	eos := make(chan struct{})
 	t.sinkMu.Lock()
 	t.sinks[el.GetName()] = eos
 	t.sinkMu.Unlock()
 	var once sync.Once
-	el.GetStaticPad(pad).AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+	el.GetStaticPad("sink").AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		if ev := info.GetEvent(); ev != nil && ev.Type() == gst.EventTypeEOS {
 			once.Do(func() { close(eos) })
 			return gst.PadProbeRemove
