@@ -213,13 +213,19 @@ func (e *egress) settleUploads(file *livekit.FileInfo) (backup bool) {
 	return backup
 }
 
-func (e *egress) onActive() {
+// onActive marks the egress active from when its first frame was captured:
+// the media's time zero on the wall clock (segment and image times, the
+// file's duration).
+func (e *egress) onActive(mediaZero time.Time) {
+	if mediaZero.IsZero() {
+		mediaZero = time.Now()
+	}
 	e.mu.Lock()
-	e.activeAt = time.Now()
+	e.activeAt = mediaZero
 	e.mu.Unlock()
 	e.l.board.update(e.id, func(info *livekit.EgressInfo) {
 		info.Status = livekit.EgressStatus_EGRESS_ACTIVE
-		info.StartedAt = time.Now().UnixNano()
+		info.StartedAt = mediaZero.UnixNano()
 	})
 }
 

@@ -104,8 +104,11 @@ type BranchConfig struct {
 // BranchEvents are the moments the egress reports. They are called from
 // GStreamer's threads or the bus goroutine and must not block.
 type BranchEvents struct {
-	// Active: the first frame (or audio buffer) reached an encoder.
-	Active func()
+	// Active: the first frame (or audio buffer) reached an encoder;
+	// mediaZero is when the buffer at the branch's time zero was captured
+	// (queues upstream hold frames a while), to put outputs on the wall
+	// clock.
+	Active func(mediaZero time.Time)
 	// FirstWrite: the first buffer reached an output's sink.
 	FirstWrite func()
 	// Failed: an element of the branch (outside stream destinations)
@@ -129,7 +132,8 @@ type Branch struct {
 	writeOnce  sync.Once
 	failOnce   sync.Once
 	offsetOnce sync.Once
-	offset     int64 // ns subtracted from the inputs' running time
+	offset     int64     // ns subtracted from the inputs' running time
+	mediaZero  time.Time // wall time of the capture at offset
 
 	segmentsOpened atomic.Int64 // segment files the sink has opened
 
@@ -308,7 +312,7 @@ func (b *Branch) onActive(p *gst.Pad) {
 	p.AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
 		b.activeOnce.Do(func() {
 			if b.events.Active != nil {
-				b.events.Active()
+				b.events.Active(b.mediaZero)
 			}
 		})
 		return gst.PadProbeRemove
@@ -347,7 +351,10 @@ func (b *Branch) zeroTimestampsFrom(in *input) {
 		if buf == nil || buf.PresentationTimestamp() == gst.ClockTimeNone {
 			return gst.PadProbePass
 		}
-		b.offsetOnce.Do(func() { b.offset = int64(buf.PresentationTimestamp()) })
+		b.offsetOnce.Do(func() {
+			b.offset = int64(buf.PresentationTimestamp())
+			b.mediaZero = time.Now().Add(-b.cap.sinceCapture(buf.PresentationTimestamp()))
+		})
 		in.ghost.SetOffset(-b.offset)
 		return gst.PadProbeRemove
 	})

@@ -359,3 +359,19 @@ func setStateWait(e *gst.Element, s gst.State) error {
 	}
 	return nil
 }
+
+// sinceCapture is how long ago the buffer of running time pts was
+// captured: the live sources stamp buffers with the pipeline clock's
+// running time when they take them.
+func (c *Capture) sinceCapture(pts gst.ClockTime) time.Duration {
+	clock := c.pipeline.GetClock()
+	if clock == nil {
+		return 0
+	}
+	now := clock.GetTime()
+	base := c.pipeline.GetBaseTime()
+	if now < base+pts {
+		return 0
+	}
+	return time.Duration(now - base - pts)
+}

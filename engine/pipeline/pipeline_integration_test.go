@@ -109,7 +109,7 @@ func TestBranchesOnOneCapture(t *testing.T) {
 	firstPath := filepath.Join(dir, "first.mp4")
 	secondPath := filepath.Join(dir, "second.mp4")
 	active := make(chan struct{})
-	b1, err := pipeline.NewBranch(mp4Branch("eg1", firstPath), pipeline.BranchEvents{Active: func() { close(active) }})
+	b1, err := pipeline.NewBranch(mp4Branch("eg1", firstPath), pipeline.BranchEvents{Active: func(time.Time) { close(active) }})
 	if err != nil {
 		t.Fatal(err)
 	}
