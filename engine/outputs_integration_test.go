@@ -136,6 +136,20 @@ func TestAllOutputsWithLiveStreamEdits(t *testing.T) {
 		}
 		t.Errorf("playlist lists %d segments of %d, or lacks its end:\n%s", strings.Count(string(text), "#EXTINF"), len(segs), text)
 	}
+	// Every segment between the first and the last is a full 2 s: the key
+	// frame asked for by the URL added at 4 s does not cut one short.
+	var durs []float64
+	for _, line := range strings.Split(string(text), "\n") {
+		if v, ok := strings.CutPrefix(line, "#EXTINF:"); ok {
+			d, _ := strconv.ParseFloat(strings.TrimSuffix(v, ","), 64)
+			durs = append(durs, d)
+		}
+	}
+	for i := 1; i < len(durs)-1; i++ {
+		if math.Abs(durs[i]-2) > 0.05 {
+			t.Errorf("segment %d lasts %.3f s, want 2 (all: %v)", i, durs[i], durs)
+		}
+	}
 	if sr := final.SegmentResults; len(sr) != 1 || int(sr[0].SegmentCount) != len(segs) || sr[0].Size == 0 {
 		t.Errorf("segment results = %v, want %d segments", sr, len(segs))
 	}

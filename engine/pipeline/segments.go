@@ -61,6 +61,17 @@ func (b *Branch) cutSegments() error {
 		slack = time.Second / time.Duration(fps)
 	}
 	c := newCutter(b.cfg.Segments.Duration, slack)
+	// The encoder announces every key frame it was asked for downstream,
+	// through the shared tee: one asked for by a joining RTMP destination
+	// would reach multifilesink and cut a short segment. Only the cuts
+	// pushed below (after this pad) pass.
+	parse.GetStaticPad("sink").AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		// Only custom events are sure to hold a structure.
+		if ev := info.GetEvent(); ev != nil && ev.Type() == gst.EventTypeCustomDownstream && ev.GetStructure().Name() == "GstForceKeyUnit" {
+			return gst.PadProbeDrop
+		}
+		return gst.PadProbeOK
+	})
 	var count uint // multifilesink ignores an event with the count of the one before
 	parse.GetStaticPad("src").AddProbe(gst.PadProbeTypeBuffer, func(pad *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		buf := info.GetBuffer()
