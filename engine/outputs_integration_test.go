@@ -82,19 +82,7 @@ func TestAllOutputsWithLiveStreamEdits(t *testing.T) {
 	// Streams: what nginx recorded decodes as H.264 + AAC at 1280x720;
 	// the URL that stayed all along has no gap.
 	for _, key := range []string{"one", "two", "three"} {
-		recs := rtmp.Recordings(key)
-		if len(recs) != 1 {
-			t.Fatalf("%s: %d recordings, want 1", key, len(recs))
-		}
-		p, err := mediatest.ProbeFile(recs[0], true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, a := p.First("video"), p.First("audio")
-		if v == nil || v.CodecName != "h264" || v.Width != 1280 || v.Height != 720 || a == nil || a.CodecName != "aac" {
-			t.Errorf("%s: streams %+v / %+v, want h264 1280x720 and aac", key, v, a)
-		}
-		t.Logf("stream %s: %.2f s, %s frames", key, p.Duration(), v.NbReadFrames)
+		rtmp.CheckRecording(t, key, 1280, 720)
 	}
 	if gap := maxVideoGap(t, rtmp.Recordings("two")[0]); gap > 2.5/30 {
 		t.Errorf("stream two has a %.0f ms gap; want none over 2 frames", gap*1000)

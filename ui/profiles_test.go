@@ -150,19 +150,39 @@ func TestProfileImportExport(t *testing.T) {
 	assertPrivate(t, out, 0o600)
 }
 
+// connectLog records every connection the window makes, each served by
+// the fake engine with the demo rooms.
+type connectLog struct {
+	mu    sync.Mutex
+	conns []connection
+}
+
+func (l *connectLog) connector(eng *fakeStudio) connector {
+	return func(ctx context.Context, c connection, dir string, logf func(string, ...any)) (*backend, error) {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+		return eng.connector(demoRooms...)(ctx, c, dir, logf)
+	}
+}
+
+func (l *connectLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+func (l *connectLog) get(i int) connection {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.conns[i]
+}
+
 // TestSettings saves the settings (0600, keeping the command line's other
 // keys) and reconnects to the server they name.
 func TestSettings(t *testing.T) {
-	eng := newFakeStudio()
-	var mu sync.Mutex
-	var conns []connection
-	connect := func(ctx context.Context, c connection, dir string, logf func(string, ...any)) (*backend, error) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
-		return eng.connector(demoRooms...)(ctx, c, dir, logf)
-	}
-	h := newHarness(t, connect)
+	log := &connectLog{}
+	h := newHarness(t, log.connector(newFakeStudio()))
 	cfgFile := filepath.Join(h.cfg.ConfigDir, "config.yaml")
 	os.WriteFile(cfgFile, []byte("demo:\n  api_key: keep-me\n"), 0o644)
 
@@ -182,11 +202,7 @@ func TestSettings(t *testing.T) {
 	test.Type(d.apiSecret, "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t")
 	test.Type(d.bucket, "shows")
 	test.Tap(d.save)
-	h.settle("reconnected", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(conns) == 2 && h.s.back != nil
-	})
+	h.settle("reconnected", func() bool { return log.count() == 2 && h.s.back != nil })
 
 	assertPrivate(t, cfgFile, 0o600)
 	data, _ := os.ReadFile(cfgFile)
@@ -196,8 +212,8 @@ func TestSettings(t *testing.T) {
 		}
 	}
 	want := connection{LiveKitURL: "wss://lk.example.com", APIKey: "APIkey", APISecret: "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"}
-	if conns[1] != want {
-		t.Errorf("reconnected to %+v, want %+v", conns[1], want)
+	if log.get(1) != want {
+		t.Errorf("reconnected to %+v, want %+v", log.get(1), want)
 	}
 	st, err := h.s.settings.load()
 	if err != nil || st.Connection != want || st.S3.Bucket != "shows" {
@@ -208,16 +224,8 @@ func TestSettings(t *testing.T) {
 // TestSettingsRemoteEngine: the engine switch needs a URL when on, is kept
 // in config.yaml, and reconnects through that engine.
 func TestSettingsRemoteEngine(t *testing.T) {
-	eng := newFakeStudio()
-	var mu sync.Mutex
-	var conns []connection
-	connect := func(ctx context.Context, c connection, dir string, logf func(string, ...any)) (*backend, error) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
-		return eng.connector(demoRooms...)(ctx, c, dir, logf)
-	}
-	h := newHarness(t, connect)
+	log := &connectLog{}
+	h := newHarness(t, log.connector(newFakeStudio()))
 
 	d := newSettingsDialog(h.w, h.s.prefs, false, h.s.onSettingsSaved)
 	d.show()
@@ -238,14 +246,10 @@ func TestSettingsRemoteEngine(t *testing.T) {
 	}
 	test.Type(d.engineURL, "http://recorder.example.com:7890")
 	test.Tap(d.save)
-	h.settle("reconnected", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(conns) == 2 && h.s.back != nil
-	})
+	h.settle("reconnected", func() bool { return log.count() == 2 && h.s.back != nil })
 	want := connection{LiveKitURL: "wss://lk.example.com", APIKey: "APIkey", APISecret: "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t", EngineURL: "http://recorder.example.com:7890"}
-	if conns[1] != want {
-		t.Errorf("reconnected to %+v, want %+v", conns[1], want)
+	if log.get(1) != want {
+		t.Errorf("reconnected to %+v, want %+v", log.get(1), want)
 	}
 	if st, err := h.s.settings.load(); err != nil || st.Connection != want {
 		t.Errorf("settings read back %+v, %v", st.Connection, err)
@@ -256,12 +260,8 @@ func TestSettingsRemoteEngine(t *testing.T) {
 	d.show()
 	test.Tap(d.remote)
 	test.Tap(d.save)
-	h.settle("reconnected locally", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(conns) == 3 && h.s.back != nil
-	})
-	if conns[2].EngineURL != "" {
-		t.Errorf("switched off, still connects to engine %q", conns[2].EngineURL)
+	h.settle("reconnected locally", func() bool { return log.count() == 3 && h.s.back != nil })
+	if log.get(2).EngineURL != "" {
+		t.Errorf("switched off, still connects to engine %q", log.get(2).EngineURL)
 	}
 }

@@ -504,18 +504,6 @@ func testStreams(t *testing.T, s *stage, sdk *lksdk.EgressClient, dir string) {
 		t.Errorf("final stream results %v, want 2", final.StreamResults)
 	}
 	for _, key := range []string{"key1", "key2"} {
-		recs := rtmp.Recordings(key)
-		if len(recs) != 1 {
-			t.Fatalf("%s: %d recordings, want 1", key, len(recs))
-		}
-		p, err := mediatest.ProbeFile(recs[0], true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, a := p.First("video"), p.First("audio")
-		if v == nil || v.CodecName != "h264" || v.Width != 1280 || v.Height != 720 || a == nil || a.CodecName != "aac" {
-			t.Errorf("%s: streams %+v / %+v, want h264 1280x720 and aac", key, v, a)
-		}
-		t.Logf("stream %s: %.2f s, %s frames", key, p.Duration(), v.NbReadFrames)
+		rtmp.CheckRecording(t, key, 1280, 720)
 	}
 }

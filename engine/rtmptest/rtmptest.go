@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"roomcast/engine/mediatest"
 )
 
 const module = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
@@ -157,4 +159,24 @@ func (s *Server) Received(key string) int64 {
 		}
 	}
 	return n
+}
+
+// CheckRecording checks that key was received as one publish of H.264 at
+// width x height with AAC audio, every frame decodable.
+func (s *Server) CheckRecording(t testing.TB, key string, width, height int) {
+	t.Helper()
+	recs := s.Recordings(key)
+	if len(recs) != 1 {
+		t.Fatalf("%s: %d recordings, want 1", key, len(recs))
+	}
+	p, err := mediatest.ProbeFile(recs[0], true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, a := p.First("video"), p.First("audio")
+	if v == nil || v.CodecName != "h264" || v.Width != width || v.Height != height || a == nil || a.CodecName != "aac" {
+		t.Errorf("%s: streams %+v / %+v, want h264 %dx%d and aac", key, v, a, width, height)
+		return
+	}
+	t.Logf("stream %s: %.2f s, %s frames", key, p.Duration(), v.NbReadFrames)
 }
