@@ -355,11 +355,7 @@ func (b *Branch) zeroTimestampsFrom(in *input) {
 			b.offset = int64(buf.PresentationTimestamp())
 			b.mediaZero = time.Now().Add(-b.cap.sinceCapture(buf.PresentationTimestamp()))
 		})
-		// On the tee's pad, not the branch's ghost: a src pad sends its
-		// sticky segment again with a new offset before this buffer (the
-		// segment went through at link time, before the offset was known,
-		// and a sink pad's offset applies only to what comes after).
-		in.teePad.SetOffset(-b.offset)
+		in.ghost.SetOffset(-b.offset)
 		return gst.PadProbeRemove
 	})
 }
