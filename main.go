@@ -243,15 +243,7 @@ func runRecord(args []string) error {
 			Logf:      logf,
 		})
 	} else {
-		cfg := engine.Config{
-			LiveKitURL: v.GetString("livekit.url"),
-			APIKey:     v.GetString("livekit.api_key"),
-			APISecret:  v.GetString("livekit.api_secret"),
-			OutputDir:  v.GetString("output-dir"),
-			Logf:       logf,
-			// The config's default bucket, for outputs naming no storage.
-			DefaultUpload: defaultUpload(v),
-		}
+		cfg := engineConfig(v)
 		if v.GetBool("demo") {
 			d, err := demo.Start(ctx, demo.Options{Room: req.RoomName, Logf: logf})
 			if err != nil {
@@ -322,15 +314,7 @@ func runServe(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg := engine.Config{
-		LiveKitURL: v.GetString("livekit.url"),
-		APIKey:     v.GetString("livekit.api_key"),
-		APISecret:  v.GetString("livekit.api_secret"),
-		OutputDir:  v.GetString("output-dir"),
-		Logf:       logf,
-		// The config's default bucket, for outputs naming no storage.
-		DefaultUpload: defaultUpload(v),
-	}
+	cfg := engineConfig(v)
 	if v.GetBool("demo") {
 		d, err := startDemo(ctx, v)
 		if err != nil {
@@ -460,6 +444,19 @@ func readRequest(path string) ([]byte, error) {
 		return nil, fmt.Errorf("request file: %w", err)
 	}
 	return data, nil
+}
+
+// engineConfig is this machine's engine as configured: the LiveKit server,
+// the output folder and the default bucket (record and serve share it).
+func engineConfig(v *viper.Viper) engine.Config {
+	return engine.Config{
+		LiveKitURL:    v.GetString("livekit.url"),
+		APIKey:        v.GetString("livekit.api_key"),
+		APISecret:     v.GetString("livekit.api_secret"),
+		OutputDir:     v.GetString("output-dir"),
+		Logf:          logf,
+		DefaultUpload: defaultUpload(v),
+	}
 }
 
 // defaultUpload is the config's storage.s3 block (or ROOMCAST_STORAGE_S3_*):
