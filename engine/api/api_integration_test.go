@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"io"
 	"math"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -197,22 +195,11 @@ func countBrowsers() int {
 // postJSON sends a Twirp call as curl would: JSON body, bearer token.
 func postJSON(t *testing.T, base, bearer, method, body string, out any) int {
 	t.Helper()
-	req, err := http.NewRequest("POST", base+"/twirp/livekit.Egress/"+method, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", bearer)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	status, data := postTwirpJSON(t, base, bearer, method, body)
 	if err := json.Unmarshal(data, out); err != nil {
-		t.Fatalf("%s: HTTP %d, not JSON: %s", method, resp.StatusCode, data)
+		t.Fatalf("%s: HTTP %d, not JSON: %s", method, status, data)
 	}
-	return resp.StatusCode
+	return status
 }
 
 // TestEgressAPI drives the embedded engine on the demo room through the

@@ -318,23 +318,31 @@ func TestStopAnswersAtEnding(t *testing.T) {
 	}
 }
 
+// postTwirpJSON sends a Twirp call as curl would (JSON body, bearer
+// token) and returns the HTTP status and body.
+func postTwirpJSON(t *testing.T, base, bearer, method, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("POST", base+"/twirp/livekit.Egress/"+method, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", bearer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
 // TestJSONEncoding: the same call as curl sends it, with a JSON body, and
 // an error in Twirp's JSON form.
 func TestJSONEncoding(t *testing.T) {
 	ts := newTestServer(t, Config{})
 	bearer := "Bearer " + token(t, testKey, testSecret, &auth.VideoGrant{RoomRecord: true})
-	post := func(method, body string) (int, []byte) {
-		req, _ := http.NewRequest("POST", ts.url+"/twirp/livekit.Egress/"+method, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", bearer)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
-	}
+	post := func(method, body string) (int, []byte) { return postTwirpJSON(t, ts.url, bearer, method, body) }
 	status, body := post("StartRoomCompositeEgress", `{"room_name": "demo", "layout": "speaker", "file_outputs": [{"filepath": "x.mp4"}]}`)
 	var out struct {
 		EgressID string `json:"egress_id"`
