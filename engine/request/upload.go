@@ -24,18 +24,10 @@ func (b *builder) upload(field string, o uploadRequest) (*Upload, error) {
 	if err != nil || up != nil || b.opt.DefaultUpload == nil {
 		return up, err
 	}
-	// Errors in the default name its config keys (storage.s3.bucket...).
-	return upload("storage", defaultUpload{b.opt.DefaultUpload})
+	// Errors in the default name its config keys (storage.s3.bucket...);
+	// any output message serves to carry it.
+	return upload("storage", &livekit.EncodedFileOutput{Output: &livekit.EncodedFileOutput_S3{S3: b.opt.DefaultUpload}})
 }
-
-// defaultUpload presents the server's default bucket as an output's
-// upload oneof.
-type defaultUpload struct{ s3 *livekit.S3Upload }
-
-func (d defaultUpload) GetS3() *livekit.S3Upload         { return d.s3 }
-func (defaultUpload) GetGcp() *livekit.GCPUpload         { return nil }
-func (defaultUpload) GetAzure() *livekit.AzureBlobUpload { return nil }
-func (defaultUpload) GetAliOSS() *livekit.AliOSSUpload   { return nil }
 
 // upload reads an output's upload oneof: nil for local disk, an Upload for
 // S3; GCP, Azure and AliOSS are refused with the S3-compatible way round.
