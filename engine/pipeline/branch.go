@@ -131,9 +131,8 @@ type Branch struct {
 	activeOnce sync.Once
 	writeOnce  sync.Once
 	failOnce   sync.Once
-	offsetOnce sync.Once
-	offset     int64     // ns subtracted from the inputs' running time
-	mediaZero  time.Time // wall time of the capture at offset
+	offset     atomic.Int64 // ns subtracted from the inputs' running time; -1 until known
+	mediaZero  time.Time    // wall time of the capture at offset, set before offset
 
 	segmentsOpened atomic.Int64 // segment files the sink has opened
 
@@ -156,6 +155,7 @@ func NewBranch(cfg BranchConfig, events BranchEvents) (*Branch, error) {
 		return nil, err
 	}
 	b := &Branch{cfg: cfg, events: events, tap: t, streams: map[string]*tap{}}
+	b.offset.Store(-1)
 	if cfg.Segments != nil {
 		if err := b.cutSegments(); err != nil {
 			return nil, err
@@ -338,24 +338,41 @@ func (b *Branch) fail(err error) {
 	})
 }
 
-// zeroTimestampsFrom holds the tee pad's first buffer until the branch's
-// pads are offset so that its timestamps start at zero. One offset, taken
-// from the first buffer of any input, serves every input, so video and
-// audio stay in sync. (An offset from the clock at attach time would put
-// buffers already in flight, the first key frame among them, before zero,
-// where the muxer drops them.) The raw tees carry live-source segments
-// that start at 0, so a buffer's PTS is its running time.
+// zeroTimestampsFrom puts the branch's time zero at its first video frame
+// (its first audio buffer when it has no video) and drops audio that
+// comes before it, so video and audio share one zero and the first frame,
+// which the encoder makes a key frame, is not before it. (Zero at the
+// first buffer of either kind put a video frame still in the queues
+// behind a newer audio buffer before zero, where the muxer dropped it:
+// the file could not be decoded until the next key frame.) The offset goes
+// on the tee's src pad, which sends its sticky segment again with it
+// before the next buffer; on the branch's sink pad it would apply only to
+// a segment that came after it, and that segment came at link time. The
+// raw tees carry live-source segments that start at 0, so a buffer's PTS
+// is its running time.
 func (b *Branch) zeroTimestampsFrom(in *input) {
+	leads := in.kind == "video" || !b.tap.takes("video")
+	// A blocking probe runs before the pad checks its sticky events, so
+	// the segment goes again ahead of this very buffer. It must not return
+	// OK, which would hold the pad.
 	in.teePad.AddProbe(gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		buf := info.GetBuffer()
 		if buf == nil || buf.PresentationTimestamp() == gst.ClockTimeNone {
 			return gst.PadProbePass
 		}
-		b.offsetOnce.Do(func() {
-			b.offset = int64(buf.PresentationTimestamp())
-			b.mediaZero = time.Now().Add(-b.cap.sinceCapture(buf.PresentationTimestamp()))
-		})
-		in.ghost.SetOffset(-b.offset)
+		pts := buf.PresentationTimestamp()
+		if leads { // once: this probe goes with the leading buffer
+			b.mediaZero = time.Now().Add(-b.cap.sinceCapture(pts))
+			b.offset.Store(int64(pts))
+		}
+		zero := b.offset.Load()
+		if zero < 0 {
+			return gst.PadProbeDrop // no video frame yet
+		}
+		if end := int64(pts) + int64(buf.Duration()); buf.Duration() != gst.ClockTimeNone && end <= zero {
+			return gst.PadProbeDrop // wholly before zero
+		}
+		in.teePad.SetOffset(-zero)
 		return gst.PadProbeRemove
 	})
 }

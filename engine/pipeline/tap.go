@@ -77,6 +77,16 @@ func newTap(name, desc string, kinds []string) (*tap, error) {
 	return t, nil
 }
 
+// takes tells whether the tap has an input of kind.
+func (t *tap) takes(kind string) bool {
+	for _, in := range t.inputs {
+		if in.kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
 // watchSink registers a sink element whose EOS detach waits for, seen on
 // its sink pad.
 func (t *tap) watchSink(el *gst.Element) {
