@@ -363,6 +363,7 @@ func (b *Branch) zeroTimestampsFrom(in *input) {
 		pts := buf.PresentationTimestamp()
 		if leads { // once: this probe goes with the leading buffer
 			b.mediaZero = time.Now().Add(-b.cap.sinceCapture(pts))
+			b.cap.rebase(b.tap.bin, pts)
 			b.offset.Store(int64(pts))
 		}
 		zero := b.offset.Load()

@@ -375,3 +375,21 @@ func (c *Capture) sinceCapture(pts gst.ClockTime) time.Duration {
 	}
 	return time.Duration(now - base - pts)
 }
+
+// rebase moves a branch bin's clock base time to the capture's running
+// time zero, so that its running time 0 (the branch's first frame, after
+// the pad offset) is that frame's capture time on the clock. Without it
+// the branch's buffers are as late as the capture is old, and a live
+// muxer (an aggregator: mp4mux, flvmux, mpegtsmux) never waits for its
+// other input and interleaves by arrival. The bin first, then what is in
+// it: an element added later (a stream destination) takes the bin's.
+func (c *Capture) rebase(bin *gst.Bin, zero gst.ClockTime) {
+	base := c.pipeline.GetBaseTime() + zero
+	bin.SetBaseTime(base)
+	if elems, err := bin.GetElementsRecursive(); err == nil {
+		for _, e := range elems {
+			e.SetBaseTime(base)
+		}
+	}
+}
+

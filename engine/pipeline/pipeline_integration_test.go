@@ -262,6 +262,13 @@ func TestSegmentsClosedAtTheNextKeyFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(9 * time.Second)
+	// Its elements' clock runs from its own zero, or a live muxer would
+	// take every buffer for 3 s late and never wait for its other input.
+	for name, shift := range pipeline.BaseTimeShifts(c, b) {
+		if shift < 3*time.Second || shift > 4*time.Second {
+			t.Errorf("%s: base time %v after the capture's, want the branch's zero, 3 s in", name, shift)
+		}
+	}
 	stopWithin(t, c, b, 5*time.Second)
 
 	mu.Lock()
