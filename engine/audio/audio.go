@@ -14,13 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"roomcast/engine/internal/child"
 	"roomcast/engine/internal/tail"
 )
 
@@ -70,9 +69,8 @@ type Server struct {
 	addr string
 
 	// Set when we started the daemon.
-	cmd    *exec.Cmd
+	proc   *child.Process
 	dir    string
-	exited chan struct{}
 	stderr *tail.Buffer
 
 	closeOnce sync.Once
@@ -126,7 +124,7 @@ func (s *Server) Env() []string { return []string{"PULSE_SERVER=" + s.addr} }
 
 // Started reports whether EnsureServer started this daemon (and Close stops
 // it).
-func (s *Server) Started() bool { return s.cmd != nil }
+func (s *Server) Started() bool { return s.proc != nil }
 
 // Close stops the daemon if EnsureServer started it, and removes its
 // directory. A server that was running already is left alone. Close is safe
@@ -136,20 +134,10 @@ func (s *Server) Started() bool { return s.cmd != nil }
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
-		if s.cmd == nil {
+		if s.proc == nil {
 			return
 		}
-		select {
-		case <-s.exited:
-		default:
-			s.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-s.exited:
-			case <-time.After(stopTimeout):
-				s.cmd.Process.Kill()
-				<-s.exited
-			}
-		}
+		s.proc.Stop(stopTimeout)
 		if err := os.RemoveAll(s.dir); err != nil {
 			s.closeErr = fmt.Errorf("close PulseAudio daemon: %w", err)
 		}
@@ -180,11 +168,10 @@ func startDaemon(ctx context.Context) (*Server, error) {
 	s := &Server{
 		addr:   "unix:" + socket,
 		dir:    dir,
-		exited: make(chan struct{}),
 		stderr: &tail.Buffer{Max: 4096},
 		closed: make(chan struct{}),
 	}
-	s.cmd = exec.Command(bin,
+	cmd := exec.Command(bin,
 		"-n", // no default.pa: no ALSA, udev, X11 or D-Bus modules
 		"--daemonize=no",
 		"--exit-idle-time=-1",
@@ -198,7 +185,7 @@ func startDaemon(ctx context.Context) (*Server, error) {
 	// A minimal environment: no DISPLAY (PulseAudio would try to reach the
 	// X11 session) and no D-Bus address. HOME and the runtime directory are
 	// ours, so nothing lands in the user's ~/.config/pulse.
-	s.cmd.Env = []string{
+	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dir,
 		"XDG_RUNTIME_DIR=" + dir,
@@ -206,9 +193,8 @@ func startDaemon(ctx context.Context) (*Server, error) {
 		"PULSE_RUNTIME_PATH=" + dir,
 		"LANG=C",
 	}
-	s.cmd.Stderr = s.stderr
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := s.run(); err != nil {
+	cmd.Stderr = s.stderr
+	if s.proc, err = child.Start(cmd); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start PulseAudio: %w", err)
 	}
@@ -217,25 +203,6 @@ func startDaemon(ctx context.Context) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// run starts the daemon from a goroutine locked to its OS thread until the
-// daemon exits: Pdeathsig fires when the thread that forked the child ends
-// (https://go.dev/issue/27505).
-func (s *Server) run() error {
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := s.cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		s.cmd.Wait()
-		close(s.exited)
-	}()
-	return <-started
 }
 
 // waitReady polls until the socket accepts a connection and pactl gets an
@@ -254,8 +221,8 @@ func (s *Server) waitReady(ctx context.Context, socket string) error {
 			}
 		}
 		select {
-		case <-s.exited:
-			return fmt.Errorf("pulseaudio exited at start (%v): %s", s.cmd.ProcessState, s.stderr.String())
+		case <-s.proc.Done():
+			return fmt.Errorf("pulseaudio exited at start (%v): %s", s.proc.Err(), s.stderr.String())
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return fmt.Errorf("pulseaudio did not answer on %s within %v: %s", socket, startTimeout, s.stderr.String())

@@ -146,7 +146,7 @@ func TestCloseStopsOurDaemon(t *testing.T) {
 	if !s.Started() {
 		t.Skip("a PulseAudio server was running already; nothing of ours to stop")
 	}
-	pid := s.cmd.Process.Pid
+	pid := s.proc.Pid()
 	k := sink(t, s, "x")
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)

@@ -10,14 +10,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"roomcast/engine/internal/child"
 	"roomcast/engine/internal/tail"
 )
 
@@ -49,12 +48,8 @@ var (
 type Screen struct {
 	number        int
 	width, height int
-	cmd           *exec.Cmd
-
-	exited chan struct{} // closed when Xvfb has exited and was reaped
-	exitMu sync.Mutex
-	exit   error        // Wait's error, valid once exited is closed
-	stderr *tail.Buffer // Xvfb's last words, for error messages
+	proc          *child.Process
+	stderr        *tail.Buffer // Xvfb's last words, for error messages
 
 	closing   atomic.Bool // set when Close begins
 	closeOnce sync.Once
@@ -94,24 +89,18 @@ func Start(ctx context.Context, width, height int) (*Screen, error) {
 	s := &Screen{
 		width:  width,
 		height: height,
-		exited: make(chan struct{}),
 		stderr: &tail.Buffer{Max: 4096},
 	}
-	s.cmd = exec.Command(path,
+	cmd := exec.Command(path,
 		"-displayfd", "3", // ExtraFiles[0]
 		"-screen", "0", fmt.Sprintf("%dx%dx24", width, height),
 		"-ac",
 		"-nolisten", "tcp",
 		"-nolisten", "unix",
 	)
-	s.cmd.ExtraFiles = []*os.File{w}
-	s.cmd.Stderr = s.stderr
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Out of our terminal's process group, and killed with us.
-		Setpgid:   true,
-		Pdeathsig: syscall.SIGKILL,
-	}
-	if err := s.run(); err != nil {
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Stderr = s.stderr
+	if s.proc, err = child.Start(cmd); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("start Xvfb: %w", err)
 	}
@@ -127,28 +116,6 @@ func Start(ctx context.Context, width, height int) (*Screen, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// run starts the process from a goroutine that stays locked to its OS thread
-// until the process exits: Pdeathsig fires when the thread that forked the
-// child ends, not the process (https://go.dev/issue/27505).
-func (s *Screen) run() error {
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := s.cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		err := s.cmd.Wait()
-		s.exitMu.Lock()
-		s.exit = err
-		s.exitMu.Unlock()
-		close(s.exited)
-	}()
-	return <-started
 }
 
 // readDisplayFD waits for the line "<N>\n" that Xvfb writes on -displayfd once
@@ -169,8 +136,8 @@ func (s *Screen) readDisplayFD(ctx context.Context, r *os.File) (int, error) {
 	case res := <-got:
 		if res.err != nil {
 			// EOF: Xvfb exited without a display.
-			<-s.exited
-			return 0, fmt.Errorf("virtual screen: Xvfb exited before it reported a display (%v): %s", s.exitError(), s.stderr.String())
+			<-s.proc.Done()
+			return 0, fmt.Errorf("virtual screen: Xvfb exited before it reported a display (%v): %s", s.proc.Err(), s.stderr.String())
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(res.line))
 		if err != nil || n < 0 {
@@ -228,23 +195,23 @@ func (s *Screen) Width() int { return s.width }
 func (s *Screen) Height() int { return s.height }
 
 // Pid is the process id of Xvfb.
-func (s *Screen) Pid() int { return s.cmd.Process.Pid }
+func (s *Screen) Pid() int { return s.proc.Pid() }
 
 // Done is closed when Xvfb has exited, whether Close stopped it or not.
-func (s *Screen) Done() <-chan struct{} { return s.exited }
+func (s *Screen) Done() <-chan struct{} { return s.proc.Done() }
 
 // Err says why Xvfb exited: nil while it runs and after Close, otherwise
 // its exit status and last output.
 func (s *Screen) Err() error {
 	select {
-	case <-s.exited:
+	case <-s.proc.Done():
 	default:
 		return nil
 	}
 	if s.closing.Load() {
 		return nil
 	}
-	return fmt.Errorf("virtual screen: Xvfb %s exited (%v): %s", s.Name(), s.exitError(), s.stderr.String())
+	return fmt.Errorf("virtual screen: Xvfb %s exited (%v): %s", s.Name(), s.proc.Err(), s.stderr.String())
 }
 
 // Close stops Xvfb (SIGTERM, then SIGKILL after 3 s), waits for it to exit
@@ -260,17 +227,7 @@ func (s *Screen) Close() error {
 }
 
 func (s *Screen) stop() error {
-	select {
-	case <-s.exited:
-	default:
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(stopTimeout):
-			s.cmd.Process.Kill()
-			<-s.exited
-		}
-	}
+	s.proc.Stop(stopTimeout)
 	// With -displayfd and -nolisten unix Xvfb makes neither file; remove
 	// them anyway if they name our server, in case a future Xvfb does.
 	lock := fmt.Sprintf("/tmp/.X%d-lock", s.number)
@@ -280,10 +237,4 @@ func (s *Screen) stop() error {
 		}
 	}
 	return nil
-}
-
-func (s *Screen) exitError() error {
-	s.exitMu.Lock()
-	defer s.exitMu.Unlock()
-	return s.exit
 }

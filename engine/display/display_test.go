@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -168,7 +169,7 @@ func TestCloseStopsXvfb(t *testing.T) {
 func TestDoneWhenXvfbDies(t *testing.T) {
 	needXvfb(t)
 	s := start(t, 320, 240)
-	if err := s.cmd.Process.Kill(); err != nil {
+	if err := syscall.Kill(s.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	select {
