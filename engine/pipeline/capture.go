@@ -392,4 +392,3 @@ func (c *Capture) rebase(bin *gst.Bin, zero gst.ClockTime) {
 		}
 	}
 }
-
