@@ -12,8 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"roomcast/engine/internal/child"
 )
 
 // serverBinaryName is what `make deps` installs into the repository's bin/.
@@ -31,13 +32,11 @@ var errServerMissing = errors.New("livekit-server not found: run `make deps` (it
 // with loopback candidates, ICE over TCP switched off (its listener ignores
 // bind_addresses and would listen on every address).
 type server struct {
-	cmd     *exec.Cmd
-	dir     string
-	url     string
-	key     string
-	secret  string
-	exited  chan struct{}
-	waitErr error
+	proc   *child.Process
+	dir    string
+	url    string
+	key    string
+	secret string
 }
 
 // FindServer locates the livekit-server binary: $ROOMCAST_LIVEKIT_SERVER,
@@ -118,27 +117,21 @@ func startServer(ctx context.Context, binary, key, secret string, logf func(stri
 		return nil, fmt.Errorf("livekit-server: log file: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Own process group, and killed with us if we die: the demo must not
-	// leave a server behind even when the test that started it panics.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
+	// Killed with us if we die: the demo must not leave a server behind
+	// even when the test that started it panics.
+	proc, err := child.Start(cmd)
+	logFile.Close() // the server has its own copy
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("livekit-server: start %s: %w", binary, err)
 	}
 	s := &server{
-		cmd:    cmd,
+		proc:   proc,
 		dir:    dir,
 		url:    fmt.Sprintf("ws://127.0.0.1:%d", httpPort),
 		key:    key,
 		secret: secret,
-		exited: make(chan struct{}),
 	}
-	go func() {
-		s.waitErr = cmd.Wait()
-		logFile.Close()
-		close(s.exited)
-	}()
 	if err := s.waitReady(ctx, httpPort); err != nil {
 		s.stop()
 		return nil, err
@@ -183,8 +176,8 @@ func (s *server) waitReady(ctx context.Context, port int) error {
 			return nil
 		}
 		select {
-		case <-s.exited:
-			return fmt.Errorf("livekit-server exited at start (%v); its log:\n%s", s.waitErr, s.logTail())
+		case <-s.proc.Done():
+			return fmt.Errorf("livekit-server exited at start (%v); its log:\n%s", s.proc.Err(), s.logTail())
 		case <-ctx.Done():
 			return fmt.Errorf("livekit-server did not answer on 127.0.0.1:%d within %s; its log:\n%s", port, serverReadyTimeout, s.logTail())
 		case <-tick.C:
@@ -204,19 +197,7 @@ func (s *server) logTail() string {
 // stop asks the server to leave (SIGTERM), kills it after 5 s, and removes
 // its folder. Safe to call more than once.
 func (s *server) stop() {
-	if s.cmd.Process != nil {
-		select {
-		case <-s.exited:
-		default:
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-			select {
-			case <-s.exited:
-			case <-time.After(5 * time.Second):
-				_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-				<-s.exited
-			}
-		}
-	}
+	s.proc.Stop(5 * time.Second)
 	os.RemoveAll(s.dir)
 }
 
