@@ -26,7 +26,7 @@ import (
 // arrives for its place in the stream).
 func TestClapperInSync(t *testing.T) {
 	dir := t.TempDir()
-	video, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000})
+	video, err := newVP8Track()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package demo runs the embedded default: a LiveKit server on loopback with
 // a room of synthetic participants, each publishing a coloured camera and a
-// sine tone, for the studio to record when nothing else is configured; and,
-// on request, a clapper to measure A/V sync with.
+// sine tone (and, on request, a grey screen share), for the studio to
+// record when nothing else is configured; and, on request, a clapper to
+// measure A/V sync with.
 package demo
 
 import (
@@ -247,6 +248,37 @@ func (d *Demo) SetMuted(identity string, video, muted bool) error {
 	return nil
 }
 
+// StartScreenShare makes a participant share a screen: a second video
+// track, with source SCREEN_SHARE, 1280x720 at 15 fps, all
+// ScreenShareColor but for "<Name>'s screen" in its bottom right corner.
+// It fails for an unknown identity and for a participant sharing already.
+func (d *Demo) StartScreenShare(identity string) error {
+	p, err := d.get(identity)
+	if err != nil {
+		return err
+	}
+	if err := p.startShare(); err != nil {
+		return err
+	}
+	d.logf("%s started a screen share (%dx%d, %d fps)", identity, shareWidth, shareHeight, shareFPS)
+	return nil
+}
+
+// StopScreenShare ends a participant's screen share: its track is
+// unpublished. It fails for an unknown identity and for a participant not
+// sharing.
+func (d *Demo) StopScreenShare(identity string) error {
+	p, err := d.get(identity)
+	if err != nil {
+		return err
+	}
+	if err := p.stopShare(); err != nil {
+		return err
+	}
+	d.logf("%s stopped the screen share", identity)
+	return nil
+}
+
 // SetVolume changes the amplitude (0..1) of a participant's tone, so tests
 // can make one participant the loudest speaker.
 func (d *Demo) SetVolume(identity string, volume float64) error {
@@ -281,8 +313,9 @@ func (d *Demo) take(identity string) (*participant, error) {
 	return p, nil
 }
 
-// Close makes every participant leave and stops the server, leaving no
-// process or port behind. Safe to call more than once.
+// Close makes every participant leave (ending their screen shares) and
+// stops the server, leaving no process or port behind. Safe to call more
+// than once.
 func (d *Demo) Close() error {
 	d.mu.Lock()
 	if d.closed {

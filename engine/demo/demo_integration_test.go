@@ -4,6 +4,7 @@ package demo_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -210,6 +211,123 @@ func TestDemoRoomDeliversMedia(t *testing.T) {
 		t.Errorf("port %s still taken after Close: %v", addr, err)
 	} else {
 		l.Close()
+	}
+}
+
+// TestScreenShare: a participant's screen share reaches a subscriber as a
+// second video track with source SCREEN_SHARE, 1280x720 and grey; it stops
+// (unpublished, the camera still there) and starts again; the calls that
+// cannot work say why; and Close ends a running share with the rest.
+func TestScreenShare(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d, err := demo.Start(ctx, demo.Options{Participants: 2, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	for _, c := range []struct {
+		what string
+		call func() error
+		want string
+	}{
+		{"start for an unknown identity", func() error { return d.StartScreenShare("nobody") }, "nobody"},
+		{"stop without a share", func() error { return d.StopScreenShare("alice") }, "not sharing"},
+	} {
+		if err := c.call(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want one saying %q", c.what, err, c.want)
+		}
+	}
+
+	// A subscriber records the share from its first packet.
+	dir := t.TempDir()
+	video := filepath.Join(dir, "alice-screen.ivf")
+	subscribed := make(chan struct{})
+	var wg sync.WaitGroup
+	cb := lksdk.NewRoomCallback()
+	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+		if pub.Source() != livekit.TrackSource_SCREEN_SHARE {
+			return
+		}
+		wg.Go(func() {
+			close(subscribed)
+			saveTrack(t, track, dir, rp.Identity()+"-screen")
+		})
+	}
+	sub, err := lksdk.ConnectToRoom(d.URL(), lksdk.ConnectInfo{
+		APIKey: d.APIKey(), APISecret: d.APISecret(), RoomName: d.Room(), ParticipantIdentity: "checker",
+	}, cb, lksdk.WithLogger(protologger.GetDiscardLogger()))
+	if err != nil {
+		t.Fatalf("subscriber could not join: %v", err)
+	}
+	if err := d.StartScreenShare("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.StartScreenShare("alice"); err == nil || !strings.Contains(err.Error(), "already") {
+		t.Errorf("a second share: err = %v, want one saying alice is sharing already", err)
+	}
+	select {
+	case <-subscribed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscriber got no screen share track within 10 s")
+	}
+	time.Sleep(3 * time.Second) // media to record, not a wait for an event
+	sub.Disconnect()
+	wg.Wait()
+	img, err := mediatest.FrameAt(video, 1.0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size := img.Bounds().Size(); size.X != 1280 || size.Y != 720 {
+		t.Errorf("decoded share frame is %v, want 1280x720", size)
+	}
+	if centre := img.At(640, 240); !mediatest.Near(centre, demo.ScreenShareColor, 40) {
+		t.Errorf("decoded share frame colour %v, want %v", centre, demo.ScreenShareColor)
+	}
+
+	rooms := lksdk.NewRoomServiceClient(d.HTTPURL(), d.APIKey(), d.APISecret())
+	// sources lists alice's published tracks by source, with the size of
+	// the videos, as the server sees them.
+	sources := func() string {
+		res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: d.Room()})
+		if err != nil {
+			return err.Error()
+		}
+		var out []string
+		for _, p := range res.Participants {
+			for _, tr := range p.Tracks {
+				if p.Identity == "alice" {
+					out = append(out, fmt.Sprintf("%s %dx%d", tr.Source, tr.Width, tr.Height))
+				}
+			}
+		}
+		sort.Strings(out)
+		return strings.Join(out, ", ")
+	}
+	const sharing = "CAMERA 640x360, MICROPHONE 0x0, SCREEN_SHARE 1280x720"
+	if got := sources(); got != sharing {
+		t.Errorf("alice publishes %s, want %s", got, sharing)
+	}
+	if err := d.StopScreenShare("alice"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "alice's share unpublished, her camera and microphone still there", func() bool {
+		return sources() == "CAMERA 640x360, MICROPHONE 0x0"
+	})
+	if err := d.StartScreenShare("alice"); err != nil {
+		t.Fatalf("sharing again: %v", err)
+	}
+	waitFor(t, 10*time.Second, "alice sharing again", func() bool { return sources() == sharing })
+
+	// Close ends the running share too.
+	all := proctest.Descendants(os.Getpid())
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range all {
+		if proctest.Alive(pid) {
+			t.Errorf("process %d (%s) still running after Close", pid, proctest.Command(pid))
+		}
 	}
 }
 

@@ -31,6 +31,20 @@ const (
 	defaultVolume = 0.3
 )
 
+// A screen share (Demo.StartScreenShare) is 16:9 like a laptop's screen,
+// at a slide deck's modest frame rate, which spares the CPU.
+const (
+	shareWidth  = 1280
+	shareHeight = 720
+	shareFPS    = 15
+)
+
+// ScreenShareColor fills every screen share: grey is 128 away in some
+// channel from every persona's colour (their channels are 0x00, 0x80 or
+// 0xff, never all 0x80), and far from both themes' backgrounds (near black
+// and near white), so a picture tells the share from any camera.
+var ScreenShareColor = color.RGBA{R: 0x80, G: 0x80, B: 0x80, A: 0xff}
+
 // Persona is what identifies a synthetic participant on screen and on air:
 // a solid colour with the name drawn on it, and a sine tone; or, for the
 // clapper, a flashing picture and a tick on each flash.
@@ -112,7 +126,8 @@ func (p Persona) media(volume float64) []mediaSpec {
 }
 
 // participant is one synthetic publisher: a LiveKit connection with a
-// camera and a microphone track, fed by gst-launch processes.
+// camera and a microphone track, fed by gst-launch processes, and while it
+// shares its screen a third track.
 type participant struct {
 	persona  Persona
 	roomName string
@@ -122,10 +137,27 @@ type participant struct {
 	video    *lksdk.LocalTrack
 	audio    *lksdk.LocalTrack
 	procs    []*mediaProcess // one per persona.media spec, in its order
+	logf     func(string, ...any)
+
+	mu    sync.Mutex   // guards share and left
+	share *screenShare // nil when not sharing
+	left  bool
+}
+
+// screenShare is a running screen share: its publication and the process
+// that makes its picture.
+type screenShare struct {
+	pub  *lksdk.LocalTrackPublication
+	proc *mediaProcess
+}
+
+// newVP8Track makes a track for the VP8 frames of a media process.
+func newVP8Track() (*lksdk.LocalTrack, error) {
+	return lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000})
 }
 
 func joinParticipant(url, key, secret, roomName string, p Persona, logf func(string, ...any)) (*participant, error) {
-	videoTrack, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000})
+	videoTrack, err := newVP8Track()
 	if err != nil {
 		return nil, fmt.Errorf("%s: video track: %w", p.Identity, err)
 	}
@@ -143,7 +175,7 @@ func joinParticipant(url, key, secret, roomName string, p Persona, logf func(str
 	if err != nil {
 		return nil, fmt.Errorf("%s: join room %q: %w", p.Identity, roomName, err)
 	}
-	part := &participant{persona: p, roomName: roomName, room: room, video: videoTrack, audio: audioTrack}
+	part := &participant{persona: p, roomName: roomName, room: room, video: videoTrack, audio: audioTrack, logf: logf}
 	part.videoPub, err = room.LocalParticipant.PublishTrack(videoTrack, &lksdk.TrackPublicationOptions{
 		Name: "camera", Source: livekit.TrackSource_CAMERA, VideoWidth: videoWidth, VideoHeight: videoHeight,
 	})
@@ -191,8 +223,67 @@ func (p *participant) startMedia(volume float64, soundOnly bool) error {
 	return nil
 }
 
-// leave stops the media and disconnects. Safe to call more than once.
+// startShare publishes a screen share (a second video track with source
+// SCREEN_SHARE) and starts the process that makes its picture.
+func (p *participant) startShare() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id := p.persona.Identity
+	switch {
+	case p.left:
+		return fmt.Errorf("%s has left the room", id)
+	case p.share != nil:
+		return fmt.Errorf("%s is sharing a screen already; stop that share first", id)
+	}
+	track, err := newVP8Track()
+	if err != nil {
+		return fmt.Errorf("%s: screen share track: %w", id, err)
+	}
+	pub, err := p.room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{
+		Name: "screen", Source: livekit.TrackSource_SCREEN_SHARE, VideoWidth: shareWidth, VideoHeight: shareHeight,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: publish screen share: %w", id, err)
+	}
+	proc := &mediaProcess{name: id + "/screen", logf: p.logf}
+	// The caption goes bottom right, clear of the name label that the page
+	// draws bottom left over a share filling the frame.
+	picture := solidVideo(ScreenShareColor, shareWidth, shareHeight, shareFPS, p.persona.Name+"'s screen", "right")
+	if err := proc.start(picture, feed{track: track, read: readIVF, duration: time.Second / shareFPS}); err != nil {
+		_ = p.room.LocalParticipant.UnpublishTrack(pub.SID())
+		return err
+	}
+	p.share = &screenShare{pub: pub, proc: proc}
+	return nil
+}
+
+// stopShare stops the screen share's process and unpublishes its track.
+func (p *participant) stopShare() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.share == nil {
+		return fmt.Errorf("%s is not sharing a screen", p.persona.Identity)
+	}
+	s := p.share
+	p.share = nil
+	// The process first: unpublishing closes the track it writes to.
+	s.proc.stop()
+	if err := p.room.LocalParticipant.UnpublishTrack(s.pub.SID()); err != nil {
+		return fmt.Errorf("%s: unpublish screen share: %w", p.persona.Identity, err)
+	}
+	return nil
+}
+
+// leave stops the media and disconnects (which unpublishes every track).
+// Safe to call more than once.
 func (p *participant) leave() {
+	p.mu.Lock()
+	p.left = true
+	if p.share != nil {
+		p.share.proc.stop()
+		p.share = nil
+	}
+	p.mu.Unlock()
 	for _, m := range p.procs {
 		m.stop()
 	}
@@ -208,12 +299,21 @@ const (
 )
 
 func videoPipeline(p Persona) []string {
-	rgb := uint32(p.Color.R)<<16 | uint32(p.Color.G)<<8 | uint32(p.Color.B)
-	return strings.Fields(fmt.Sprintf(
+	return solidVideo(p.Color, videoWidth, videoHeight, videoFPS, p.Name, "left")
+}
+
+// solidVideo is a live picture of one colour with text in a bottom corner
+// (halign "left" or "right"), VP8 at feedFD(0): a camera's, or a screen
+// share's.
+func solidVideo(c color.RGBA, width, height, fps int, text, halign string) []string {
+	rgb := uint32(c.R)<<16 | uint32(c.G)<<8 | uint32(c.B)
+	src := strings.Fields(fmt.Sprintf(
 		"videotestsrc is-live=true pattern=solid-color foreground-color=0xff%06x "+
-			"! video/x-raw,width=%d,height=%d,framerate=%d/1 "+
-			"! textoverlay text=%s font-desc=Sans,48 valignment=bottom halignment=left ! "+vp8Tail,
-		rgb, videoWidth, videoHeight, videoFPS, p.Name, videoFPS, feedFD(0)))
+			"! video/x-raw,width=%d,height=%d,framerate=%d/1 ! textoverlay",
+		rgb, width, height, fps))
+	// The text is one argument, spaces and all: gst-launch escapes them.
+	tail := strings.Fields(fmt.Sprintf("font-desc=Sans,48 valignment=bottom halignment=%s ! "+vp8Tail, halign, fps, feedFD(0)))
+	return slices.Concat(src, []string{"text=" + text}, tail)
 }
 
 func audioPipeline(p Persona, volume float64) []string {
