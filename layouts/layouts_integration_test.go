@@ -51,7 +51,8 @@ const settleTimeout = 20 * time.Second
 // writeScreenshots, when set, makes TestLayoutsInChromium write
 // layouts/screenshots/<layout>.png from the real demo room (4 people,
 // 1280x720), the pictures the README shows. ROOMCAST_SHOTS_DIR=<dir> keeps
-// every case's screenshot there, for a person to look at.
+// every case's screenshot there (TestReflowOnMuteAndShare's too), for a
+// person to look at.
 var writeScreenshots = os.Getenv("ROOMCAST_WRITE_SCREENSHOTS") == "1"
 
 // maxScreenshotBytes keeps the README's pictures light.
@@ -93,7 +94,7 @@ func TestLayoutsInChromium(t *testing.T) {
 							t.Fatal(err)
 						}
 						everyone := people(d)
-						img, _ := pg.settle(t, layout, everyone)
+						img, _ := pg.settle(t, layout, everyone, anyone)
 						// The check tells layouts apart: the same picture
 						// fails as the other theme and (with more than one
 						// person) as the other layouts.
@@ -107,11 +108,7 @@ func TestLayoutsInChromium(t *testing.T) {
 						if writeScreenshots && o.name == "landscape" && n == 4 {
 							writeScreenshot(t, layout, img)
 						}
-						if dir := os.Getenv("ROOMCAST_SHOTS_DIR"); dir != "" {
-							if err := savePNG(filepath.Join(dir, fmt.Sprintf("%s-%s-%d.png", o.name, layout, n)), img); err != nil {
-								t.Error(err)
-							}
-						}
+						keepShot(t, fmt.Sprintf("%s-%s-%d", o.name, layout, n), img)
 					})
 				}
 			}
@@ -128,7 +125,7 @@ func TestSpeakerFollowsLoudest(t *testing.T) {
 	pg := openPage(t, d, srv, 1280, 720, "speaker")
 	everyone := people(d)
 	ids := identities(d)
-	_, res := pg.settle(t, "speaker", everyone)
+	_, res := pg.settle(t, "speaker", everyone, anyone)
 	t.Logf("speaker at start: %s (everyone at the demo's default volume)", ids[res.Speaker])
 	// Equally loud people do not make the view flicker. Watching for 2 s
 	// also lets the page's 1.5 s hold after its first pick run out, so
@@ -182,6 +179,93 @@ func TestSpeakerFollowsLoudest(t *testing.T) {
 	}
 }
 
+// TestReflowOnMuteAndShare: every layout follows, live, a camera being
+// muted and unmuted and a screen share starting and stopping, in real
+// Chromium at 1280x720 with 3 people (layouttest.Check knows placeholders
+// and shares):
+//   - bob's camera muted: his tile shows his placeholder (initials on a disc
+//     of his hue; the grid keeps his tile), everyone else in place;
+//   - unmuted: his camera is back where it was;
+//   - alice shares her screen: grid and speaker show it in the main area
+//     with every camera in the strip beside it (the speaker first in the
+//     speaker layout), single-speaker shows only the share;
+//   - the share stopped: the cameras' layout is back.
+//
+// Bob is made the loudest first, so that the speaker layouts feature him
+// and his placeholder is on screen in every layout. Each new picture is
+// also checked to fail as the state before, so that every step shows.
+func TestReflowOnMuteAndShare(t *testing.T) {
+	d := startDemo(t, 3)
+	srv := serveLayouts(t)
+	pg := openPage(t, d, srv, 1280, 720, "grid")
+	everyone := people(d)
+	const alice, bob = 0, 1
+	for i, id := range identities(d) {
+		volume := 0.05
+		if i == bob {
+			volume = 1
+		}
+		if err := d.SetVolume(id, volume); err != nil {
+			t.Fatal(err)
+		}
+	}
+	muted := slices.Clone(everyone)
+	muted[bob].CameraOff = true
+	sharing := slices.Clone(everyone)
+	share := demo.ScreenShareColor
+	sharing[alice].Share = &share
+	steps := []struct {
+		what string
+		do   func() error
+		want []layouttest.Person
+	}{
+		{"bob's camera muted", func() error { return d.SetMuted("bob", true, true) }, muted},
+		{"bob's camera unmuted", func() error { return d.SetMuted("bob", true, false) }, everyone},
+		{"alice sharing her screen", func() error { return d.StartScreenShare("alice") }, sharing},
+		{"alice's share stopped", func() error { return d.StopScreenShare("alice") }, everyone},
+	}
+	for _, layout := range []string{"grid", "speaker", "single-speaker", "grid-light"} {
+		ok := t.Run(layout, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+			defer cancel()
+			if err := pg.b.SetLayout(ctx, layout); err != nil {
+				t.Fatal(err)
+			}
+			l, err := layouttest.Parse(layout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// featured is who Check must find featured: bob, but for the
+			// grid and for single-speaker's share, which feature nobody.
+			featured := func(people []layouttest.Person) int {
+				shared := slices.ContainsFunc(people, func(p layouttest.Person) bool { return p.Share != nil })
+				if l.Base == "grid" || (l.Base == "single-speaker" && shared) {
+					return anyone
+				}
+				return bob
+			}
+			pg.settle(t, layout, everyone, featured(everyone))
+			before := everyone
+			for i, step := range steps {
+				t.Logf("%s:", step.what)
+				if err := step.do(); err != nil {
+					t.Fatal(err)
+				}
+				img, _ := pg.settle(t, layout, step.want, featured(step.want))
+				keepShot(t, fmt.Sprintf("reflow-%s-%d", layout, i+1), img)
+				if layouttest.Check(img, layout, pg.w, pg.h, before).OK() {
+					t.Errorf("%s: the screenshot passes as the room before too", step.what)
+				}
+				before = step.want
+			}
+		})
+		if !ok {
+			// Bob may still be muted or alice sharing.
+			t.Fatalf("%s failed: the room's state is unknown, so the other layouts are not tried", layout)
+		}
+	}
+}
+
 // steady checks that the speaker layout keeps people[speaker] in the
 // large tile for d.
 func (p *page) steady(t *testing.T, people []layouttest.Person, speaker int, d time.Duration) {
@@ -190,13 +274,17 @@ func (p *page) steady(t *testing.T, people []layouttest.Person, speaker int, d t
 		img, _ := p.grab(t)
 		res := layouttest.Check(img, "speaker", p.w, p.h, people)
 		if res.Speaker != speaker {
-			name := "nobody"
-			if res.Speaker >= 0 {
-				name = people[res.Speaker].Name
-			}
-			t.Fatalf("the large tile went from %s to %s: %v", people[speaker].Name, name, res.Problems)
+			t.Fatalf("the large tile went from %s to %s: %v", people[speaker].Name, nameOf(people, res.Speaker), res.Problems)
 		}
 	}
+}
+
+// nameOf names people[i], or nobody for -1 (a Result's Speaker).
+func nameOf(people []layouttest.Person, i int) string {
+	if i < 0 {
+		return "nobody"
+	}
+	return people[i].Name
 }
 
 // isLight tells a -light layout. (With one person, grid, speaker and
@@ -360,11 +448,16 @@ func (p *page) grab(t *testing.T) (*image.RGBA, time.Time) {
 	return f.Img, f.At
 }
 
+// anyone is settle's featured for a page that may feature anybody.
+const anyone = -1
+
 // settle takes screenshots until two in a row pass layouttest.Check with
 // the same speaker (the page has finished moving tiles and showing new
-// video), and returns the last. It fails the test with the last problems
-// if that does not happen within settleTimeout.
-func (p *page) settle(t *testing.T, layout string, people []layouttest.Person) (*image.RGBA, layouttest.Result) {
+// video), and that speaker is featured (an index into people, Result's
+// Speaker) unless featured is anyone; and returns the last. It fails the
+// test with the last problems if that does not happen within
+// settleTimeout.
+func (p *page) settle(t *testing.T, layout string, people []layouttest.Person, featured int) (*image.RGBA, layouttest.Result) {
 	t.Helper()
 	began := time.Now()
 	var img *image.RGBA
@@ -375,7 +468,7 @@ func (p *page) settle(t *testing.T, layout string, people []layouttest.Person) (
 	for time.Since(began) < settleTimeout {
 		img, _ = p.grab(t)
 		shots++
-		res = layouttest.Check(img, layout, p.w, p.h, people)
+		res = p.check(img, layout, people, featured)
 		switch {
 		case !res.OK():
 			passes = 0
@@ -395,7 +488,7 @@ func (p *page) settle(t *testing.T, layout string, people []layouttest.Person) (
 			return img, res
 		}
 	}
-	p.diagnose(t, layout, people)
+	p.diagnose(t, layout, people, featured)
 	kept := "set ROOMCAST_SHOTS_DIR to keep it"
 	if dir := os.Getenv("ROOMCAST_SHOTS_DIR"); dir != "" {
 		path := filepath.Join(dir, fmt.Sprintf("FAILED-%s-%dx%d-%d.png", layout, p.w, p.h, len(people)))
@@ -410,11 +503,21 @@ func (p *page) settle(t *testing.T, layout string, people []layouttest.Person) (
 	return nil, res
 }
 
+// check is layouttest.Check, and that people[featured] is featured
+// (Result's Speaker) unless featured is anyone.
+func (p *page) check(img image.Image, layout string, people []layouttest.Person, featured int) layouttest.Result {
+	res := layouttest.Check(img, layout, p.w, p.h, people)
+	if res.OK() && featured != anyone && res.Speaker != featured {
+		res.Problems = append(res.Problems, fmt.Sprintf("%s is featured, want %s", nameOf(people, res.Speaker), people[featured].Name))
+	}
+	return res
+}
+
 // diagnose tells a page that draws the wrong thing from a screen that
 // shows an old picture: it logs what the page's DOM holds (through the
 // console, which the browser's Logf passes on) and checks a fresh one-shot
 // screenshot besides the grabber's stream.
-func (p *page) diagnose(t *testing.T, layout string, people []layouttest.Person) {
+func (p *page) diagnose(t *testing.T, layout string, people []layouttest.Person, featured int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -431,7 +534,7 @@ func (p *page) diagnose(t *testing.T, layout string, people []layouttest.Person)
 		t.Logf("diagnosis: one-shot screenshot: %v", err)
 		return
 	}
-	if res := layouttest.Check(img, layout, p.w, p.h, people); res.OK() {
+	if res := p.check(img, layout, people, featured); res.OK() {
 		t.Logf("diagnosis: a one-shot screenshot is right: the grabber's stream lags")
 	} else {
 		t.Logf("diagnosis: a one-shot screenshot is wrong too: %s", strings.Join(res.Problems, "; "))
@@ -445,6 +548,17 @@ func savePNG(path string, img image.Image) error {
 		return err
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// keepShot writes img to $ROOMCAST_SHOTS_DIR/<name>.png, if that is set,
+// for a person to look at.
+func keepShot(t *testing.T, name string, img image.Image) {
+	t.Helper()
+	if dir := os.Getenv("ROOMCAST_SHOTS_DIR"); dir != "" {
+		if err := savePNG(filepath.Join(dir, name+".png"), img); err != nil {
+			t.Error(err)
+		}
+	}
 }
 
 // writeScreenshot replaces screenshots/<layout>.png (README pictures).

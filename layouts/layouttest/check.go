@@ -5,13 +5,24 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"slices"
 )
 
 // Person is a participant as a picture shows it: a camera of one solid
-// colour (the demo room's participants), named for messages.
+// colour (the demo room's participants) or, with the camera off, a
+// placeholder; and perhaps a screen share of one solid colour.
 type Person struct {
+	// Name is the participant's identity: messages name it, and the
+	// placeholder's colour comes from it (people.js hue).
 	Name  string
 	Color color.RGBA
+	// CameraOff: the camera is muted, so the page draws a placeholder in
+	// the person's tile: the initials on a disc of the identity's hue, on
+	// the theme's tile colour.
+	CameraOff bool
+	// Share, when set, is the colour of the person's screen share, 16:9
+	// (the demo's). At most one person of a room may share.
+	Share *color.RGBA
 }
 
 // Tolerances, from what VP8 (4:2:0) and Chromium's video path do to the
@@ -33,10 +44,11 @@ const (
 // Result is what Check saw.
 type Result struct {
 	// Speaker is the index (into people) of the participant filling the
-	// frame or the speaker layout's main tile; -1 if none or a grid.
+	// frame or the speaker layout's main tile, or with a screen share the
+	// first of the speaker layout's strip; -1 if none or a grid.
 	Speaker int
-	// Strip are the participants in the speaker layout's strip, in order
-	// (the overflow tile excluded).
+	// Strip are the participants in the speaker layout's strip (or beside
+	// a screen share), in order (the overflow tile excluded).
 	Strip []int
 	// Problems says what is not where the layout puts it; empty when the
 	// picture is right.
@@ -47,12 +59,13 @@ type Result struct {
 func (r Result) OK() bool { return len(r.Problems) == 0 }
 
 // Check compares a picture of a page (a screenshot, a recorded frame, a
-// scaled preview) with what layout draws for people (in join order, every
-// one with video) on a pageW x pageH page: every participant's colour in
-// its tile, the background dark or light as the layout says, and nothing
-// else. The picture may be the page scaled down (e.g. a 480x270 preview of
-// a 1280x720 page); at under 3/4 of the page's size only the tiles' centres
-// and the margin are checked, not their exact edges.
+// scaled preview) with what layout draws for people (in join order) on a
+// pageW x pageH page: every participant's colour (or placeholder) in its
+// tile, the screen share where the layout puts it, the background dark or
+// light as the layout says, and nothing else. The picture may be the page
+// scaled down (e.g. a 480x270 preview of a 1280x720 page); at under 3/4 of
+// the page's size only the tiles' centres and the margin are checked, not
+// their exact edges nor a placeholder's initials.
 func Check(img image.Image, layout string, pageW, pageH int, people []Person) Result {
 	res := Result{Speaker: -1}
 	l, err := Parse(layout)
@@ -60,19 +73,36 @@ func Check(img image.Image, layout string, pageW, pageH int, people []Person) Re
 		res.Problems = append(res.Problems, err.Error())
 		return res
 	}
-	a, err := Arrange(l.Base, pageW, pageH, len(people))
+	sharer := -1
+	for i, p := range people {
+		if p.Share == nil {
+			continue
+		}
+		if sharer >= 0 {
+			res.Problems = append(res.Problems, fmt.Sprintf("layouttest: %s and %s both share a screen; only one share is covered", people[sharer].Name, p.Name))
+			return res
+		}
+		sharer = i
+	}
+	arrange := Arrange
+	if sharer >= 0 {
+		arrange = ArrangeShare
+	}
+	a, err := arrange(l.Base, pageW, pageH, len(people))
 	if err != nil {
 		res.Problems = append(res.Problems, err.Error())
 		return res
 	}
-	c := checker{img: img, scale: float64(img.Bounds().Dx()) / float64(pageW), light: l.Light, people: people}
+	c := checker{img: img, scale: float64(img.Bounds().Dx()) / float64(pageW), pageScale: pageScale(pageW, pageH), light: l.Light, people: people}
 	c.fine = c.scale >= 0.75
 	switch {
+	case sharer >= 0:
+		c.share(&res, a, l.Base == "speaker", sharer)
 	case a.Full:
 		c.full(&res, l.Base == "single-speaker")
 	case a.Grid != nil:
 		for i, r := range a.Grid {
-			c.tile(&res, r, i, fmt.Sprintf("grid tile %d", i))
+			c.tile(&res, r, c.camera(i), fmt.Sprintf("grid tile %d", i))
 		}
 		c.background(&res, a)
 	default:
@@ -83,11 +113,36 @@ func Check(img image.Image, layout string, pageW, pageH int, people []Person) Re
 }
 
 type checker struct {
-	img    image.Image
-	scale  float64 // picture pixels per page pixel
-	fine   bool    // check tile edges too
-	light  bool
-	people []Person
+	img       image.Image
+	scale     float64 // picture pixels per page pixel
+	pageScale float64 // the page's own (geometry.js metrics)
+	fine      bool    // check tile edges too
+	light     bool
+	people    []Person
+}
+
+// face is what one tile shows: a video of one colour (a camera or a
+// screen share), or a camera's placeholder.
+type face struct {
+	name string     // for messages
+	fill color.RGBA // what fills the tile: the video, or the tile colour around a placeholder
+	tol  int        // how near fill a pixel must be
+	disc color.RGBA // a placeholder's disc; zero for a video
+}
+
+func (f face) placeholder() bool { return f.disc.A != 0 }
+
+// camera is what participant i's camera tile shows.
+func (c *checker) camera(i int) face {
+	p := c.people[i]
+	if !p.CameraOff {
+		return face{name: p.Name, fill: p.Color, tol: colorTol}
+	}
+	fill := tileDark
+	if c.light {
+		fill = tileLight
+	}
+	return face{name: p.Name + "'s placeholder", fill: fill, tol: pageTol, disc: avatarColor(p.Name, c.light)}
 }
 
 func (c *checker) at(x, y float64) color.Color {
@@ -111,14 +166,14 @@ func centre(r image.Rectangle) image.Rectangle {
 	return image.Rect(r.Min.X+w*15/100, r.Min.Y+h*10/100, r.Max.X-w*15/100, r.Min.Y+h*60/100)
 }
 
-func (c *checker) fraction(r image.Rectangle, want color.RGBA) float64 {
+func (c *checker) fraction(r image.Rectangle, want color.RGBA, tol int) float64 {
 	r = c.region(r).Intersect(c.img.Bounds())
 	step := max(1, int(4*c.scale))
 	n, hit := 0, 0
 	for y := r.Min.Y; y < r.Max.Y; y += step {
 		for x := r.Min.X; x < r.Max.X; x += step {
 			n++
-			if near(c.img.At(x, y), want, colorTol) {
+			if near(c.img.At(x, y), want, tol) {
 				hit++
 			}
 		}
@@ -129,14 +184,40 @@ func (c *checker) fraction(r image.Rectangle, want color.RGBA) float64 {
 	return float64(hit) / float64(n)
 }
 
-// who tells which participant fills the centre of r, or -1.
+// who tells which participant's camera (or placeholder) fills r, or -1.
 func (c *checker) who(r image.Rectangle) int {
-	for i, p := range c.people {
-		if c.fraction(centre(r), p.Color) >= fillShare {
+	for i := range c.people {
+		if c.shows(r, c.camera(i)) == "" {
 			return i
 		}
 	}
 	return -1
+}
+
+// shows says why tile r does not show f in its centre ("" if it does): a
+// video's colour filling it, or a placeholder's disc, sampled left of,
+// right of and above the initials, with (fine) the white initials on it.
+func (c *checker) shows(r image.Rectangle, f face) string {
+	if !f.placeholder() {
+		if frac := c.fraction(centre(r), f.fill, f.tol); frac < fillShare {
+			return fmt.Sprintf("%.0f%% of its centre is the colour of %s, want >= %.0f%%", 100*frac, f.name, 100*fillShare)
+		}
+		return ""
+	}
+	d := avatarSize(r, c.pageScale)
+	cx, cy := float64(r.Min.X+r.Max.X)/2, float64(r.Min.Y+r.Max.Y)/2
+	for _, pt := range [][2]float64{{cx - 0.3*d, cy}, {cx + 0.3*d, cy}, {cx, cy - 0.3*d}} {
+		if col := c.at(pt[0], pt[1]); !near(col, f.disc, pageTol) {
+			return fmt.Sprintf("(%.0f,%.0f) is %v, want the disc of %s, %v", pt[0], pt[1], col, f.name, f.disc)
+		}
+	}
+	if c.fine {
+		initials := image.Rect(int(cx-0.15*d), int(cy-0.15*d), int(cx+0.15*d), int(cy+0.15*d))
+		if !contains(c.img, c.region(initials), initialsColor, 40, 1) {
+			return fmt.Sprintf("no initials (white) in the middle %v of %s", initials, f.name)
+		}
+	}
+	return ""
 }
 
 func (c *checker) bgOK(col color.Color) bool {
@@ -153,17 +234,15 @@ func (c *checker) theme() string {
 	return fmt.Sprintf("dark (luma < %d)", darkMax)
 }
 
-// tile checks that participant i fills r: its centre, and (fine) just
-// inside each edge its colour, just outside background.
-func (c *checker) tile(res *Result, r image.Rectangle, i int, what string) {
-	p := c.people[i]
-	if f := c.fraction(centre(r), p.Color); f < fillShare {
-		got := "nobody's colour"
+// tile checks that r shows f: its centre, and (fine) just inside each
+// edge its fill, just outside background.
+func (c *checker) tile(res *Result, r image.Rectangle, f face, what string) {
+	if why := c.shows(r, f); why != "" {
+		got := "nobody"
 		if j := c.who(r); j >= 0 {
-			got = c.people[j].Name + "'s colour"
+			got = c.camera(j).name
 		}
-		res.Problems = append(res.Problems, fmt.Sprintf("%s %v: %.0f%% of its centre is %s's colour, want >= %.0f%% (it shows %s)",
-			what, r, 100*f, p.Name, 100*fillShare, got))
+		res.Problems = append(res.Problems, fmt.Sprintf("%s %v: %s (it shows %s)", what, r, why, got))
 		return
 	}
 	if !c.fine {
@@ -183,9 +262,9 @@ func (c *checker) tile(res *Result, r image.Rectangle, i int, what string) {
 	}
 	sides := []string{"left", "right", "top", "bottom"}
 	for k, pt := range inside {
-		if col := c.at(pt[0], pt[1]); !near(col, p.Color, colorTol) {
-			res.Problems = append(res.Problems, fmt.Sprintf("%s %v (%s): %s edge, %d px inside, is %v, not the tile's colour",
-				what, r, p.Name, sides[k], in, col))
+		if col := c.at(pt[0], pt[1]); !near(col, f.fill, f.tol) {
+			res.Problems = append(res.Problems, fmt.Sprintf("%s %v (%s): %s edge, %d px inside, is %v, not the tile's colour %v",
+				what, r, f.name, sides[k], in, col, f.fill))
 		}
 	}
 	for k, pt := range outside {
@@ -194,7 +273,7 @@ func (c *checker) tile(res *Result, r image.Rectangle, i int, what string) {
 		}
 		if col := c.at(pt[0], pt[1]); !c.bgOK(col) {
 			res.Problems = append(res.Problems, fmt.Sprintf("%s %v (%s): %s edge, %d px outside, is %v (luma %.0f), want the %s background",
-				what, r, p.Name, sides[k], out, col, luma(col), c.theme()))
+				what, r, f.name, sides[k], out, col, luma(col), c.theme()))
 		}
 	}
 }
@@ -222,7 +301,7 @@ func (c *checker) full(res *Result, anyone bool) {
 		}
 	}
 	res.Speaker = i
-	c.tileFull(res, page, i)
+	c.tileFull(res, page, c.camera(i))
 	for j, p := range c.people {
 		if j != i && contains(c.img, frame, p.Color, 40, 4) {
 			res.Problems = append(res.Problems, fmt.Sprintf("%s's colour is on screen, but only %s should be", p.Name, c.people[i].Name))
@@ -230,10 +309,10 @@ func (c *checker) full(res *Result, anyone bool) {
 	}
 }
 
-func (c *checker) tileFull(res *Result, page image.Rectangle, i int) {
-	p := c.people[i]
-	if f := c.fraction(centre(page), p.Color); f < fillShare {
-		res.Problems = append(res.Problems, fmt.Sprintf("full frame: %.0f%% of the centre is %s's colour, want >= %.0f%%", 100*f, p.Name, 100*fillShare))
+// tileFull checks a tile that fills the frame (page) with f.
+func (c *checker) tileFull(res *Result, page image.Rectangle, f face) {
+	if why := c.shows(page, f); why != "" {
+		res.Problems = append(res.Problems, "full frame: "+why)
 		return
 	}
 	if !c.fine {
@@ -242,24 +321,24 @@ func (c *checker) tileFull(res *Result, page image.Rectangle, i int) {
 	// Full bleed: the colour reaches the edges (no margin).
 	w, h := float64(page.Dx()), float64(page.Dy())
 	for _, pt := range [][2]float64{{4, 4}, {w / 2, 4}, {w - 5, 4}, {w - 5, h / 2}, {4, h / 3}} {
-		if col := c.at(pt[0], pt[1]); !near(col, p.Color, colorTol) {
-			res.Problems = append(res.Problems, fmt.Sprintf("full frame: (%.0f,%.0f) is %v, not %s's colour: the tile does not reach the edge", pt[0], pt[1], col, p.Name))
+		if col := c.at(pt[0], pt[1]); !near(col, f.fill, f.tol) {
+			res.Problems = append(res.Problems, fmt.Sprintf("full frame: (%.0f,%.0f) is %v, not the colour of %s: the tile does not reach the edge", pt[0], pt[1], col, f.name))
 		}
 	}
 	// The theme shows in the name label: dark rgba(8,10,13,0.68) or light
-	// rgba(255,255,255,0.86) over the camera (app.css --label-bg), at
+	// rgba(255,255,255,0.86) over the tile (app.css --label-bg), at
 	// 20 px from the bottom-left corner (label inset of a full-bleed tile
 	// at scale 1); the point is in the label's left padding, off the text.
-	scale := math.Max(0.25, math.Min(w, h)/720)
+	scale := c.pageScale
 	inset := math.Floor(20*scale + 0.5)
 	x, y := inset+8*scale, h-inset-10*scale
-	want := blend(color.RGBA{8, 10, 13, 255}, 0.68, p.Color)
+	want := blend(color.RGBA{8, 10, 13, 255}, 0.68, f.fill)
 	if c.light {
-		want = blend(color.RGBA{255, 255, 255, 255}, 0.86, p.Color)
+		want = blend(color.RGBA{255, 255, 255, 255}, 0.86, f.fill)
 	}
 	if col := c.at(x, y); !near(col, want, 30) {
 		res.Problems = append(res.Problems, fmt.Sprintf("full frame: name label at (%.0f,%.0f) is %v, want %v (the %s theme's label over %s)",
-			x, y, col, want, map[bool]string{false: "dark", true: "light"}[c.light], p.Name))
+			x, y, col, want, map[bool]string{false: "dark", true: "light"}[c.light], f.name))
 	}
 }
 
@@ -273,7 +352,7 @@ func (c *checker) speaker(res *Result, a Arrangement) {
 		return
 	}
 	res.Speaker = s
-	c.tile(res, a.Main, s, "main tile")
+	c.tile(res, a.Main, c.camera(s), "main tile")
 	var others []int
 	for i := range c.people {
 		if i != s {
@@ -283,7 +362,7 @@ func (c *checker) speaker(res *Result, a Arrangement) {
 	if a.Hidden == 0 {
 		for k, r := range a.Strip {
 			res.Strip = append(res.Strip, others[k])
-			c.tile(res, r, others[k], fmt.Sprintf("strip tile %d", k))
+			c.tile(res, r, c.camera(others[k]), fmt.Sprintf("strip tile %d", k))
 		}
 		return
 	}
@@ -302,7 +381,7 @@ func (c *checker) speaker(res *Result, a Arrangement) {
 		}
 		last = i
 		res.Strip = append(res.Strip, i)
-		c.tile(res, r, i, fmt.Sprintf("strip tile %d", k))
+		c.tile(res, r, c.camera(i), fmt.Sprintf("strip tile %d", k))
 	}
 	o := a.Strip[len(a.Strip)-1]
 	if i := c.who(o); i >= 0 {
@@ -316,6 +395,46 @@ func (c *checker) speaker(res *Result, a Arrangement) {
 	if l := luma(col); (c.light && l < 200) || (!c.light && l > darkMax) {
 		res.Problems = append(res.Problems, fmt.Sprintf("overflow tile %v at (%.0f,%.0f) is %v (luma %.0f), want the %s theme's tile colour", o, x, y, col, l, c.theme()))
 	}
+}
+
+// share checks a room with a screen share (ArrangeShare): the share in the
+// main tile and every camera in the strip, in join order but for the
+// speaker layout's speaker first; or the share alone, filling the frame.
+func (c *checker) share(res *Result, a Arrangement, speakerFirst bool, sharer int) {
+	p := c.people[sharer]
+	sf := face{name: p.Name + "'s screen share", fill: *p.Share, tol: colorTol}
+	if a.Full {
+		if page := image.Rect(0, 0, a.Width, a.Height); a.Main == page {
+			c.tileFull(res, page, sf)
+		} else {
+			c.tile(res, a.Main, sf, "screen share") // letterboxed: the bars are the theme's
+		}
+		for _, q := range c.people {
+			if contains(c.img, c.img.Bounds(), q.Color, 40, 4) {
+				res.Problems = append(res.Problems, fmt.Sprintf("%s's colour is on screen, but only %s should be", q.Name, sf.name))
+			}
+		}
+		return
+	}
+	c.tile(res, a.Main, sf, "screen share")
+	order := make([]int, len(c.people))
+	for i := range order {
+		order[i] = i
+	}
+	if speakerFirst {
+		s := c.who(a.Strip[0])
+		if s < 0 {
+			res.Problems = append(res.Problems, fmt.Sprintf("strip tile 0 %v: no participant's camera fills it, want the speaker's", a.Strip[0]))
+			return
+		}
+		res.Speaker = s
+		order = append([]int{s}, slices.Delete(order, s, s+1)...)
+	}
+	for k, r := range a.Strip {
+		res.Strip = append(res.Strip, order[k])
+		c.tile(res, r, c.camera(order[k]), fmt.Sprintf("strip tile %d", k))
+	}
+	c.background(res, a)
 }
 
 func near(c color.Color, want color.RGBA, tol int) bool {

@@ -1,12 +1,14 @@
-// Package layouttest tells tests where the layouts put each participant: a Go copy of the tile math of layouts/src/geometry.js, for camera-only rooms.
+// Package layouttest tells tests where the layouts put each participant: a Go copy of the tile math of layouts/src/geometry.js, for rooms of cameras and at most one screen share.
 //
 // A test that takes a screenshot of a layout (real Chromium, or a frame of
-// a recording) asks Arrange where tile i should be and checks the pixels
-// there. The copy is checked against geometry.js itself by this package's
-// own test (it runs node), so the two cannot drift apart unnoticed.
+// a recording) asks Arrange (or ArrangeShare) where tile i should be and
+// checks the pixels there. The copy is checked against geometry.js itself
+// by this package's own test (it runs node), so the two cannot drift apart
+// unnoticed.
 //
-// Screen shares and rooms of more than 16 people are not covered: which
-// tiles are shown then depends on who spoke last.
+// Rooms of more than 16 people, more cameras than fit beside a screen
+// share, and several shares are not covered: which tiles are shown then
+// depends on who spoke last.
 package layouttest
 
 import (
@@ -51,23 +53,28 @@ func Parse(name string) (Layout, error) {
 	return Layout{}, fmt.Errorf("layouttest: %q is not a built-in layout", name)
 }
 
-// Arrangement is where a layout draws a room of n camera participants.
+// Arrangement is where a layout draws a room of n camera participants,
+// and of a screen share if there is one (ArrangeShare).
 // Rectangles are in pixels of the page (the output size); neighbours are
 // Gap pixels apart and the outer margin is Pad pixels wide.
 type Arrangement struct {
 	Width, Height int
 	Pad, Gap      int
 	// Full: one tile fills the whole frame (no background is visible). It
-	// shows participant 0 in a grid, or the active speaker.
+	// shows participant 0 in a grid, or the active speaker; or the screen
+	// share, whose picture is then at Main.
 	Full bool
 	// Grid: tile i shows participant i (join order).
 	Grid []image.Rectangle
-	// Main is the active speaker's tile in the speaker layout.
+	// Main is the active speaker's tile in the speaker layout, or the
+	// screen share's.
 	Main image.Rectangle
 	// Strip are the small tiles of the speaker layout in order. The others
 	// than the speaker are shown there in join order; when not all fit,
 	// the last tile is an overflow tile ("+Hidden") and the page picks the
-	// most recent speakers for the others.
+	// most recent speakers for the others. Beside a screen share, every
+	// camera is there: in join order, but for the speaker layout's speaker
+	// first.
 	Strip  []image.Rectangle
 	Hidden int
 }
@@ -104,6 +111,71 @@ func Arrange(base string, width, height, n int) (Arrangement, error) {
 	return a, nil
 }
 
+// The shape of the screen shares covered: the demo's (16:9), which is also
+// geometry.js CAMERA_ASPECT. The page sizes a share's tile by the picture's
+// aspect.
+const shareAspect = cameraAspect
+
+// geometry.js PORTRAIT_SHARE_MAX and PORTRAIT_SHARE_CAMERAS.
+const (
+	portraitShareMax     = 0.62
+	portraitShareCameras = 9
+)
+
+// ArrangeShare returns the arrangement of layout base for n camera
+// participants (0..) and one 16:9 screen share, as computeLayout in
+// geometry.js makes it: in single-speaker (or with no camera) the share
+// alone, Full, its picture at Main (letterboxed where the frame is not
+// 16:9); else the share at Main and all n cameras in the Strip, which n
+// must fit (4 beside a 1280x720 share, 9 under a portrait one).
+func ArrangeShare(base string, width, height, n int) (Arrangement, error) {
+	switch base {
+	case "grid", "speaker", "single-speaker":
+	default:
+		return Arrangement{}, fmt.Errorf("layouttest: unknown layout base %q", base)
+	}
+	if n < 0 {
+		return Arrangement{}, fmt.Errorf("layouttest: %d participants", n)
+	}
+	pad, gap := metrics(width, height)
+	a := Arrangement{Width: width, Height: height, Pad: pad, Gap: gap}
+	if base == "single-speaker" || n == 0 {
+		a.Full = true
+		a.Main = fitAspect(rect{0, 0, float64(width), float64(height)}, shareAspect)
+		return a, nil
+	}
+	g := float64(gap)
+	if height > width {
+		p := float64(pad)
+		area := rect{p, p, float64(width) - 2*p, float64(height) - 2*p}
+		if n > portraitShareCameras {
+			return Arrangement{}, fmt.Errorf("layouttest: %d cameras under a portrait screen share; only up to %d are covered", n, portraitShareCameras)
+		}
+		mainH := jsRound(math.Min(area.w/shareAspect, area.h*portraitShareMax))
+		a.Main = fitAspect(rect{area.x, area.y, area.w, mainH}, shareAspect)
+		rest := rect{area.x, area.y + mainH + g, area.w, area.h - mainH - g}
+		a.Strip = gridRects(n, rest, g, rest.h > rest.w)
+		return a, nil
+	}
+	s := splitStage(width, height, pad, gap)
+	if n > s.slots {
+		return Arrangement{}, fmt.Errorf("layouttest: %d cameras beside a screen share; only up to %d are covered at %dx%d", n, s.slots, width, height)
+	}
+	a.Main = fitAspect(s.main, shareAspect)
+	a.Strip = stripRects(n, s.strip, s.tileW, s.tileH, g, s.vertical)
+	return a, nil
+}
+
+// fitAspect is geometry.js fitAspect: the largest rectangle of aspect
+// (w/h) centred in r.
+func fitAspect(r rect, aspect float64) image.Rectangle {
+	w, h := r.w, r.w/aspect
+	if h > r.h {
+		h, w = r.h, r.h*aspect
+	}
+	return snap(r.x+(r.w-w)/2, r.y+(r.h-h)/2, w, h)
+}
+
 // rect is geometry.js's {x, y, w, h} before rounding.
 type rect struct{ x, y, w, h float64 }
 
@@ -120,8 +192,14 @@ func snap(x, y, w, h float64) image.Rectangle {
 	return image.Rect(int(x0), int(y0), int(jsRound(x+w)), int(jsRound(y+h)))
 }
 
+// pageScale is geometry.js metrics' scale: sizes are designed at 720 px on
+// the short side.
+func pageScale(width, height int) float64 {
+	return math.Max(0.25, float64(min(width, height))/720)
+}
+
 func metrics(width, height int) (pad, gap int) {
-	scale := math.Max(0.25, float64(min(width, height))/720)
+	scale := pageScale(width, height)
 	return int(jsRound(16 * scale)), int(jsRound(10 * scale))
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"image/color"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -28,8 +29,8 @@ type jsLayout struct {
 }
 
 // TestMatchesGeometryJS runs geometry.js's computeLayout under node for
-// every covered case and compares it with Arrange, so the Go copy cannot
-// drift from what the page draws.
+// every covered case and compares it with Arrange and ArrangeShare, so the
+// Go copy cannot drift from what the page draws.
 func TestMatchesGeometryJS(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -42,18 +43,26 @@ func TestMatchesGeometryJS(t *testing.T) {
 	sizes := [][2]int{{1280, 720}, {720, 1280}, {1920, 1080}, {1080, 1920}, {640, 480}}
 	bases := []string{"grid", "speaker", "single-speaker"}
 	// One node run computes every case: a JSON array in the order of the
-	// loops below.
+	// loops below, camera-only rooms of 1 to 16, then rooms of 0 to 10
+	// cameras with a 16:9 screen share, whose speaker is the last camera
+	// (to see the strip's order).
+	const maxBesideShare = 10
 	script := fmt.Sprintf(`
 import { computeLayout } from %q;
 const out = [];
-for (const [width, height] of %s)
-  for (const layout of %s)
-    for (let n = 1; n <= 16; n++) {
-      const cameras = Array.from({ length: n }, (_, i) => ({ key: 'c' + i }));
-      out.push(computeLayout({ layout, width, height, cameras, speakerKey: 'c0' }));
+const cameras = (n) => Array.from({ length: n }, (_, i) => ({ key: 'c' + i }));
+for (const [width, height] of %[2]s)
+  for (const layout of %[3]s)
+    for (let n = 1; n <= 16; n++)
+      out.push(computeLayout({ layout, width, height, cameras: cameras(n), speakerKey: 'c0' }));
+for (const [width, height] of %[2]s)
+  for (const layout of %[3]s)
+    for (let n = 0; n <= %[4]d; n++) {
+      const screens = [{ key: 's0', aspect: 16 / 9 }];
+      out.push(computeLayout({ layout, width, height, cameras: cameras(n), screens, speakerKey: 'c' + (n - 1) }));
     }
 console.log(JSON.stringify(out));
-`, "file://"+src, mustJSON(t, sizes), mustJSON(t, bases))
+`, "file://"+src, mustJSON(t, sizes), mustJSON(t, bases), maxBesideShare)
 	cmd := exec.Command(node, "--input-type=module", "-e", script)
 	raw, err := cmd.Output()
 	if err != nil {
@@ -76,6 +85,109 @@ console.log(JSON.stringify(out));
 				name := fmt.Sprintf("%s %dx%d n=%d", base, size[0], size[1], n)
 				compare(t, name, got, js)
 			}
+		}
+	}
+	covered := 0
+	for _, size := range sizes {
+		for _, base := range bases {
+			for n := 0; n <= maxBesideShare; n++ {
+				js := all[i]
+				i++
+				name := fmt.Sprintf("%s %dx%d n=%d with a screen share", base, size[0], size[1], n)
+				got, err := ArrangeShare(base, size[0], size[1], n)
+				if err != nil {
+					// Not covered must mean the page shows some cameras
+					// only, chosen by who spoke last.
+					if js.Overflow == nil {
+						t.Errorf("%s: %v, but geometry.js shows every camera", name, err)
+					}
+					continue
+				}
+				covered++
+				compare(t, name, got, js)
+				checkShareKeys(t, name, base, n, js)
+			}
+		}
+	}
+	if covered < 50 {
+		t.Errorf("only %d cases with a screen share are covered", covered)
+	}
+}
+
+// checkShareKeys checks what the tiles of a room with a screen share show
+// (geometry.js asked with the last of n cameras as the speaker): the share
+// in the main or full tile, the cameras in join order, but for the speaker
+// layout's speaker first, as Check expects them.
+func checkShareKeys(t *testing.T, name, base string, n int, js jsLayout) {
+	t.Helper()
+	var keys []string
+	for _, tl := range js.Tiles {
+		if tl.Role == "main" || tl.Role == "full" {
+			if tl.Key != "s0" {
+				t.Errorf("%s: the %s tile shows %s, want the share", name, tl.Role, tl.Key)
+			}
+			continue
+		}
+		keys = append(keys, tl.Key)
+	}
+	var want []string
+	if base != "single-speaker" {
+		for i := range n {
+			want = append(want, fmt.Sprintf("c%d", i))
+		}
+		if base == "speaker" && n > 0 {
+			want = append([]string{want[n-1]}, want[:n-1]...)
+		}
+	}
+	if !slices.Equal(keys, want) {
+		t.Errorf("%s: the strip shows %v, want %v", name, keys, want)
+	}
+}
+
+// TestPlaceholderHue compares hue with people.js's, which gives a
+// placeholder its colour.
+func TestPlaceholderHue(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not found (make deps installs it)")
+	}
+	src, err := filepath.Abs("../src/people.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"alice", "bob", "carol", "dave", "sybil2", "Zoë", "名前", "EG_x", ""}
+	script := fmt.Sprintf(`
+import { hue } from %q;
+console.log(JSON.stringify(%s.map(hue)));
+`, "file://"+src, mustJSON(t, ids))
+	raw, err := exec.Command(node, "--input-type=module", "-e", script).Output()
+	if err != nil {
+		t.Fatalf("node: %v: %s", err, stderr(err))
+	}
+	var want []int
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		if got := hue(id); got != want[i] {
+			t.Errorf("hue(%q) = %d, people.js says %d", id, got, want[i])
+		}
+	}
+}
+
+// TestHSL checks the CSS hsl() conversion on colours whose RGB is known.
+func TestHSL(t *testing.T) {
+	for _, c := range []struct {
+		h, s, l float64
+		want    color.RGBA
+	}{
+		{0, 1, 0.5, color.RGBA{255, 0, 0, 255}},
+		{240, 1, 0.5, color.RGBA{0, 0, 255, 255}},
+		{120, 0.75, 0.25, color.RGBA{16, 112, 16, 255}},
+		{300, 0, 0.5, color.RGBA{128, 128, 128, 255}},
+	} {
+		if got := hsl(c.h, c.s, c.l); got != c.want {
+			t.Errorf("hsl(%g %g%% %g%%) = %v, want %v", c.h, 100*c.s, 100*c.l, got, c.want)
 		}
 	}
 }
