@@ -82,9 +82,13 @@ func TestDemoRoomDeliversMedia(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	packets := map[string]int{}
+	streams := map[string]string{} // the WebRTC stream ID of each track
 	cb := lksdk.NewRoomCallback()
 	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
 		key := rp.Identity() + "-" + track.Kind().String()
+		mu.Lock()
+		streams[key] = track.StreamID()
+		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -110,6 +114,12 @@ func TestDemoRoomDeliversMedia(t *testing.T) {
 		t.Run(p.Identity, func(t *testing.T) {
 			mu.Lock()
 			t.Logf("packets: video %d, audio %d", packets[p.Identity+"-video"], packets[p.Identity+"-audio"])
+			// One stream for a person's camera and microphone (the
+			// server's sync_streams): a browser lip-syncs only the tracks
+			// of one stream, and the composite is a browser.
+			if v, a := streams[p.Identity+"-video"], streams[p.Identity+"-audio"]; v == "" || v != a {
+				t.Errorf("camera in stream %q, microphone in %q: want one stream, so that they play in sync", v, a)
+			}
 			mu.Unlock()
 			probe, err := mediatest.ProbeFile(video, true)
 			if err != nil {
