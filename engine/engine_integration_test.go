@@ -20,6 +20,7 @@ import (
 
 	"roomcast/engine"
 	"roomcast/engine/demo"
+	"roomcast/engine/demo/demotest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 )
@@ -38,13 +39,7 @@ type studio struct {
 
 func newStudio(t *testing.T, participants int) *studio {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d, err := demo.Start(ctx, demo.Options{Participants: participants, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := demotest.Start(t, demo.Options{Participants: participants})
 	out := t.TempDir()
 	l, err := engine.NewLocal(engine.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), OutputDir: out, Logf: t.Logf})
 	if err != nil {

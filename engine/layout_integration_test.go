@@ -25,6 +25,7 @@ import (
 
 	"roomcast/engine"
 	"roomcast/engine/demo"
+	"roomcast/engine/demo/demotest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/request"
@@ -43,13 +44,7 @@ const stopLimit = 5 * time.Second
 // a custom template that follows the contract, a custom template that never
 // signals start or does not load, and an unknown layout.
 func TestLayoutsInRecordings(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d, err := demo.Start(ctx, demo.Options{Participants: 3, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := demotest.Start(t, demo.Options{Participants: 3})
 	eng := newLayoutEngine(t, d, 0)
 	dir := t.TempDir()
 

@@ -21,6 +21,7 @@ import (
 
 	"roomcast/engine/browser"
 	"roomcast/engine/demo"
+	"roomcast/engine/demo/demotest"
 	"roomcast/engine/display"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
@@ -303,14 +304,7 @@ func pickOther(cur, n int) int {
 
 func startDemo(t *testing.T, n int) *demo.Demo {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d, err := demo.Start(ctx, demo.Options{Participants: n, NoParticipants: n == 0, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return demotest.Start(t, demo.Options{Participants: n, NoParticipants: n == 0})
 }
 
 func serveLayouts(t *testing.T) *layouts.Server {

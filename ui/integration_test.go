@@ -20,6 +20,7 @@ import (
 	"roomcast/engine"
 	"roomcast/engine/api"
 	"roomcast/engine/demo"
+	"roomcast/engine/demo/demotest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/rtmptest"
 )
@@ -155,11 +156,7 @@ func TestRecordDemoRoom(t *testing.T) {
 func TestRecordThroughRemoteEngine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d, err := demo.Start(ctx, demo.Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := demotest.Start(t, demo.Options{})
 	service, err := engine.NewLocal(engine.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)

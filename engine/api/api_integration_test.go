@@ -24,6 +24,7 @@ import (
 
 	"roomcast/engine"
 	"roomcast/engine/demo"
+	"roomcast/engine/demo/demotest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/request"
@@ -44,13 +45,7 @@ type stage struct {
 
 func newStage(t *testing.T, participants int) *stage {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d, err := demo.Start(ctx, demo.Options{Participants: participants, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := demotest.Start(t, demo.Options{Participants: participants})
 	l, err := engine.NewLocal(engine.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)

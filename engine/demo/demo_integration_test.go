@@ -22,6 +22,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 
 	"roomcast/engine/demo"
+	"roomcast/engine/demo/demotest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 )
@@ -40,12 +41,7 @@ func TestMain(m *testing.M) {
 func TestDemoRoomDeliversMedia(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-
-	d, err := demo.Start(ctx, demo.Options{Participants: 3, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := demotest.Start(t, demo.Options{Participants: 3})
 	started := proctest.Descendants(os.Getpid())
 	if len(started) < 7 { // server + 2 media processes per participant
 		t.Fatalf("expected the server and 6 media processes, found %d: %v", len(started), started)
@@ -231,11 +227,7 @@ func TestDemoRoomDeliversMedia(t *testing.T) {
 func TestScreenShare(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	d, err := demo.Start(ctx, demo.Options{Participants: 2, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := demotest.Start(t, demo.Options{Participants: 2})
 	for _, c := range []struct {
 		what string
 		call func() error

@@ -3,26 +3,20 @@
 package demo_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"roomcast/engine/demo"
+	"roomcast/engine/demo/demotest"
 )
 
 // TestLoudestIsActiveSpeaker: the participants' tones carry their audio
 // level, so the LiveKit server reports them as active speakers, and the one
 // made loudest with SetVolume comes first, as a subscriber sees it.
 func TestLoudestIsActiveSpeaker(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d, err := demo.Start(ctx, demo.Options{Participants: 3, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := demotest.Start(t, demo.Options{Participants: 3})
 	room, err := lksdk.ConnectToRoom(d.URL(), lksdk.ConnectInfo{
 		APIKey: d.APIKey(), APISecret: d.APISecret(), RoomName: d.Room(), ParticipantIdentity: "listener",
 	}, &lksdk.RoomCallback{})
