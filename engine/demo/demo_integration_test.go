@@ -202,15 +202,7 @@ func TestDemoRoomDeliversMedia(t *testing.T) {
 	})
 
 	// Close leaves nothing behind: no process, and the server's port free.
-	all := proctest.Descendants(os.Getpid())
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for _, pid := range all {
-		if proctest.Alive(pid) {
-			t.Errorf("process %d (%s) still running after Close", pid, proctest.Command(pid))
-		}
-	}
+	closeLeavesNoProcess(t, d)
 	addr := strings.TrimPrefix(d.URL(), "ws://")
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -322,6 +314,13 @@ func TestScreenShare(t *testing.T) {
 	waitFor(t, 10*time.Second, "alice sharing again", func() bool { return sources() == sharing })
 
 	// Close ends the running share too.
+	closeLeavesNoProcess(t, d)
+}
+
+// closeLeavesNoProcess closes the demo and fails the test for each process
+// it had started that still runs.
+func closeLeavesNoProcess(t *testing.T, d *demo.Demo) {
+	t.Helper()
 	all := proctest.Descendants(os.Getpid())
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
