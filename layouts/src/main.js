@@ -61,8 +61,14 @@ function endRecording() {
 
 // ---- stage and layout -------------------------------------------------------
 
+/** Logs a step of the start with its time since navigation began, so the recorder's log shows where a slow start goes. */
+function logStep(step) {
+  console.log(`roomcast: ${step} ${Math.round(performance.now())} ms after navigation`);
+}
+
 const stage = new Stage(document.getElementById('stage'), {
   onFirstFrame: () => {
+    if (!frameSeen) logStep('first video frame on screen');
     frameSeen = true;
     if (connected) startRecording();
   },
@@ -277,6 +283,7 @@ room
 room.localParticipant.on(ParticipantEvent.ParticipantMetadataChanged, onMetadataChanged);
 
 async function main() {
+  logStep('script running');
   setLogLevel('warn');
   const url = params.get('url');
   const token = params.get('token');
@@ -292,6 +299,7 @@ async function main() {
     return;
   }
   connected = true;
+  logStep('in the room');
   stage.setEmptyText('Waiting for participants');
   onMetadataChanged();
   room.startAudio().catch((err) => console.warn('roomcast: startAudio:', err?.message ?? err));
