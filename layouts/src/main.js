@@ -248,12 +248,16 @@ function onMetadataChanged() {
   }
 }
 
+let trackSeen = false;
 room
+  .once(RoomEvent.SignalConnected, () => logStep('signalling connected'))
   .on(RoomEvent.ParticipantConnected, queueRefresh)
   .on(RoomEvent.ParticipantDisconnected, queueRefresh)
   .on(RoomEvent.TrackPublished, queueRefresh)
   .on(RoomEvent.TrackUnpublished, queueRefresh)
   .on(RoomEvent.TrackSubscribed, (track) => {
+    if (!trackSeen) logStep('first track subscribed');
+    trackSeen = true;
     attachAudio(track);
     queueRefresh();
   })
