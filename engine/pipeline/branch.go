@@ -9,7 +9,7 @@ segments.
 	video_sink ─► queue ─► tee <n>_vraw ─┬─► queue ! x264enc ! h264parse ─► tee <n>_venc ─┬─► file:     queue ! mp4mux.video_0
 	                                      │                                                ├─► segments: queue ! h264parse ! mpegtsmux ! multifilesink
 	                                      │                                                └─► stream taps (one per RTMP URL, live)
-	                                      └─► images: queue ! videorate ! videoscale ! jpegenc ! multifilesink
+	                                      └─► images: queue (one frame an interval kept) ! videoscale ! jpegenc ! multifilesink
 	audio_sink ─► queue ! audioconvert ! audioresample ! aac|opus ─► tee <n>_aenc ─► file, segments, stream taps
 
 Lock order: Capture.mu, then Branch.mu. Pad-probe callbacks take neither.
@@ -175,10 +175,39 @@ func NewBranch(cfg BranchConfig, events BranchEvents) (*Branch, error) {
 		t.watchSink(el)
 		b.onFirstBuffer(el.GetStaticPad("sink"))
 	}
+	if cfg.Images != nil {
+		q, err := t.bin.GetElementByName(cfg.Name + "_images_pick")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Name, err)
+		}
+		b.pickImages(q.GetStaticPad("src"), cfg.Images.Interval)
+	}
 	for _, in := range t.inputs {
 		b.onActive(in.ghost.Pad)
 	}
 	return b, nil
+}
+
+// pickImages passes the first frame at or after each multiple of every in
+// the branch's time, and drops the others. (videorate compared the frames'
+// capture timestamps with times from the branch's zero, so a branch on a
+// capture older than itself got a burst of images at its start: one for
+// each interval of the capture's age.)
+func (b *Branch) pickImages(p *gst.Pad, every time.Duration) {
+	var next time.Duration // touched only on the queue's streaming thread
+	p.AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		buf := info.GetBuffer()
+		zero := b.offset.Load()
+		if buf == nil || zero < 0 || buf.PresentationTimestamp() == gst.ClockTimeNone {
+			return gst.PadProbeDrop
+		}
+		at := time.Duration(int64(buf.PresentationTimestamp()) - zero)
+		if at < next {
+			return gst.PadProbeDrop
+		}
+		next = (at/every + 1) * every
+		return gst.PadProbeOK
+	})
 }
 
 func branchDescription(cfg BranchConfig) (string, []string, error) {
@@ -230,11 +259,12 @@ func branchDescription(cfg BranchConfig) (string, []string, error) {
 				n, n, v.BitrateKbps, gop, hrd, profile, n)
 		}
 		if im := cfg.Images; im != nil {
-			fps := fmt.Sprintf("%d/%d", 1000, im.Interval.Milliseconds())
-			fmt.Fprintf(&b, "%s_vraw. ! "+out+"! videorate drop-only=true ! videoscale ! videoconvert "+
-				"! video/x-raw,format=I420,width=%d,height=%d,framerate=%s ! jpegenc quality=90 "+
+			// pickImages keeps one frame an interval at the queue's exit,
+			// before any scaling or encoding.
+			fmt.Fprintf(&b, "%s_vraw. ! "+strings.Replace(out, "queue ", "queue name=%s_images_pick ", 1)+"! videoscale ! videoconvert "+
+				"! video/x-raw,format=I420,width=%d,height=%d ! jpegenc quality=90 "+
 				"! multifilesink name=%s_images post-messages=true sync=false async=false location=%s ",
-				n, im.Width, im.Height, fps, n, quoteLaunch(filepath.Join(im.Dir, im.Prefix+"_%05d.jpeg")))
+				n, n, im.Width, im.Height, n, quoteLaunch(filepath.Join(im.Dir, im.Prefix+"_%05d.jpeg")))
 		}
 	}
 	if a := cfg.Audio; a != nil {

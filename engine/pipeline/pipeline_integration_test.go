@@ -239,6 +239,7 @@ func TestSegmentsClosedAtTheNextKeyFrame(t *testing.T) {
 		mu         sync.Mutex
 		segs       []segment
 		newestShot time.Duration
+		shots      []time.Duration
 	)
 	b, err := pipeline.NewBranch(pipeline.BranchConfig{
 		Name:  "seg",
@@ -253,6 +254,7 @@ func TestSegmentsClosedAtTheNextKeyFrame(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			newestShot = max(newestShot, at)
+			shots = append(shots, at)
 		}},
 	}, pipeline.BranchEvents{})
 	if err != nil {
@@ -276,6 +278,18 @@ func TestSegmentsClosedAtTheNextKeyFrame(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(dir, "seg_*.ts"))
 	if len(segs) != len(files) || len(segs) < 4 {
 		t.Errorf("%d segments announced, %d files; want the same, at least 4", len(segs), len(files))
+	}
+	// One image every 100 ms of the branch's time, from its start: none
+	// closer than a frame short of that (a picker misled by the capture's
+	// older timestamps let a burst through at the start).
+	for i := 1; i < len(shots); i++ {
+		if gap := shots[i] - shots[i-1]; gap < 100*time.Millisecond-time.Second/30 {
+			t.Errorf("images %d and %d are %v apart, want 100 ms (all: %v)", i-1, i, gap, shots[:min(len(shots), 8)])
+			break
+		}
+	}
+	if len(shots) == 0 || shots[0] > 100*time.Millisecond {
+		t.Errorf("first image at %v, want at the branch's start (%d images)", shots[:min(len(shots), 1)], len(shots))
 	}
 	var end time.Duration
 	for i, s := range segs {
