@@ -261,7 +261,7 @@ func branchDescription(cfg BranchConfig) (string, []string, error) {
 		if im := cfg.Images; im != nil {
 			// pickImages keeps one frame an interval at the queue's exit,
 			// before any scaling or encoding.
-			fmt.Fprintf(&b, "%s_vraw. ! "+strings.Replace(out, "queue ", "queue name=%s_images_pick ", 1)+"! videoscale ! videoconvert "+
+			fmt.Fprintf(&b, "%s_vraw. ! "+out+"name=%s_images_pick ! videoscale ! videoconvert "+
 				"! video/x-raw,format=I420,width=%d,height=%d ! jpegenc quality=90 "+
 				"! multifilesink name=%s_images post-messages=true sync=false async=false location=%s ",
 				n, n, im.Width, im.Height, n, quoteLaunch(filepath.Join(im.Dir, im.Prefix+"_%05d.jpeg")))
