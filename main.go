@@ -28,6 +28,8 @@ import (
 	"roomcast/engine"
 	"roomcast/engine/api"
 	"roomcast/engine/demo"
+	"roomcast/engine/launch"
+	"roomcast/engine/local"
 	"roomcast/engine/request"
 	"roomcast/ui"
 )
@@ -106,6 +108,7 @@ func runStudio(args []string) error {
 		EngineURL:  v.GetString("remote"),
 		OutputDir:  v.GetString("output-dir"),
 		Logf:       logf,
+		Connect:    launch.Open,
 	})
 }
 
@@ -252,7 +255,7 @@ func runRecord(args []string) error {
 			defer d.Close()
 			cfg.LiveKitURL, cfg.APIKey, cfg.APISecret = d.URL(), d.APIKey(), d.APISecret()
 		}
-		studio, err = engine.NewLocal(cfg)
+		studio, err = local.New(cfg)
 	}
 	if err != nil {
 		return err
@@ -324,7 +327,7 @@ func runServe(args []string) error {
 		cfg.LiveKitURL, cfg.APIKey, cfg.APISecret = d.URL(), d.APIKey(), d.APISecret()
 		logf("demo room %q is live with %d participants", d.Room(), len(d.Participants()))
 	}
-	studio, err := engine.NewLocal(cfg)
+	studio, err := local.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -448,8 +451,8 @@ func readRequest(path string) ([]byte, error) {
 
 // engineConfig is this machine's engine as configured: the LiveKit server,
 // the output folder and the default bucket (record and serve share it).
-func engineConfig(v *viper.Viper) engine.Config {
-	return engine.Config{
+func engineConfig(v *viper.Viper) local.Config {
+	return local.Config{
 		LiveKitURL:    v.GetString("livekit.url"),
 		APIKey:        v.GetString("livekit.api_key"),
 		APISecret:     v.GetString("livekit.api_secret"),

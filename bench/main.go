@@ -31,8 +31,8 @@ import (
 	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
-	"roomcast/engine"
 	"roomcast/engine/demo"
+	"roomcast/engine/local"
 )
 
 // figure is one measurement with its goal. Better is "<=" or ">=".
@@ -112,7 +112,7 @@ func run(window time.Duration, outDir string) error {
 		return err
 	}
 	defer room.close()
-	studio, err := engine.NewLocal(engine.Config{
+	studio, err := local.New(local.Config{
 		LiveKitURL: room.env["LIVEKIT_URL"], APIKey: room.env["LIVEKIT_API_KEY"], APISecret: room.env["LIVEKIT_API_SECRET"],
 		OutputDir: work,
 	})
@@ -250,7 +250,7 @@ func serveDemo() error {
 }
 
 type bench struct {
-	studio *engine.Local
+	studio *local.Local
 	dir    string
 }
 

@@ -28,6 +28,9 @@ type RemoteConfig struct {
 	// URL is the server's URL (http(s):// or ws(s)://, as LiveKit's SDKs
 	// take it); APIKey and APISecret sign the access tokens.
 	URL, APIKey, APISecret string
+	// RoomsURL is the LiveKit server whose rooms Rooms lists; "" for URL
+	// (a LiveKit server with Egress is both).
+	RoomsURL string
 	// PollInterval overrides DefaultPollInterval.
 	PollInterval time.Duration
 	// Logf receives progress lines; nil discards them.
@@ -41,6 +44,7 @@ type RemoteConfig struct {
 type Remote struct {
 	cfg    RemoteConfig
 	client *lksdk.EgressClient
+	rooms  *lksdk.RoomServiceClient
 
 	mu      sync.Mutex
 	started map[string]bool // egresses started here: watched even if never seen active
@@ -59,9 +63,13 @@ func NewRemote(cfg RemoteConfig) (*Remote, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	if cfg.RoomsURL == "" {
+		cfg.RoomsURL = cfg.URL
+	}
 	return &Remote{
 		cfg:     cfg,
 		client:  lksdk.NewEgressClient(cfg.URL, cfg.APIKey, cfg.APISecret),
+		rooms:   lksdk.NewRoomServiceClient(cfg.RoomsURL, cfg.APIKey, cfg.APISecret),
 		started: map[string]bool{},
 	}, nil
 }
@@ -154,7 +162,7 @@ func (r *Remote) get(ctx context.Context, egressID string) (*livekit.EgressInfo,
 			return info, nil
 		}
 	}
-	return nil, notFound(egressID)
+	return nil, NotFound(egressID)
 }
 
 // Watch polls the service every PollInterval and delivers each egress
@@ -282,6 +290,15 @@ func (w *remoteWatch) failed(ctx context.Context, err error) bool {
 // service's machines, and LiveKit's Egress API has no preview stream.
 func (r *Remote) Preview(context.Context, *livekit.RoomCompositeEgressRequest, func(*image.RGBA)) (func(), error) {
 	return nil, errors.New("preview: no preview is available from a remote engine (the composite renders on the service's machines); record, or switch to this machine's engine to preview")
+}
+
+// Rooms lists the rooms of the LiveKit server at RoomsURL.
+func (r *Remote) Rooms(ctx context.Context) ([]*livekit.Room, error) {
+	resp, err := r.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
+	if err != nil {
+		return nil, remoteErr("ListRooms", err)
+	}
+	return resp.Rooms, nil
 }
 
 // Close releases nothing remote: the egresses belong to the service and

@@ -1,12 +1,16 @@
-// Package engine makes the media: it runs room composites (a virtual
-// screen, an audio sink, a browser showing the layout, and a capture
-// pipeline) and attaches egresses to them. Studio is what the UI and the
-// API use; Local is the embedded engine.
+// Package engine is the studio's engine as the window, the API and the
+// command line see it: the Studio interface, which the embedded engine
+// (engine/local) and a LiveKit Egress service (Remote) both implement,
+// and what goes with it (egress states, errors, how to connect). It
+// builds without cgo.
 package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"image"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 )
@@ -34,6 +38,79 @@ type Studio interface {
 	// preset without recording, and hands small RGBA frames to onFrame
 	// until the returned stop is called.
 	Preview(ctx context.Context, req *livekit.RoomCompositeEgressRequest, onFrame func(*image.RGBA)) (stop func(), err error)
+	// Rooms lists the rooms of the LiveKit server whose rooms are
+	// recorded, with their participant counts.
+	Rooms(ctx context.Context) ([]*livekit.Room, error)
 	// Close stops every egress cleanly, then every composite.
 	Close() error
 }
+
+// CompositeStats are a running composite's live figures.
+type CompositeStats struct {
+	Key string
+	// GrabbedFrames counts frames grabbed from the screen; against
+	// Running x FPS it gives the share of frames delivered.
+	GrabbedFrames uint64
+	FPS           int
+	Running       time.Duration
+	// VideoEncoders and AudioEncoders count the encoders running on it:
+	// one per distinct encoding, however many egresses share it.
+	VideoEncoders, AudioEncoders int
+}
+
+// Statser is a Studio that reports its composites' figures (the embedded
+// engine does; a remote service has none to give).
+type Statser interface {
+	Stats() []CompositeStats
+}
+
+// ErrNotFound is returned for an egress ID the engine does not know.
+var ErrNotFound = errors.New("egress not found")
+
+// NotFound is ErrNotFound for one egress ID.
+func NotFound(id string) error { return fmt.Errorf("%w: %q", ErrNotFound, id) }
+
+// Connection says whose rooms are recorded and by which engine: this
+// machine's, on a LiveKit server or on the embedded demo room, or a
+// LiveKit Egress service.
+type Connection struct {
+	// UseDemo (or an empty LiveKitURL) records the embedded demo room.
+	UseDemo bool
+	// LiveKitURL, APIKey and APISecret name the LiveKit server.
+	LiveKitURL, APIKey, APISecret string
+	// EngineURL, when set, is the LiveKit Egress service that records (a
+	// LiveKit server with Egress, or another machine's roomcast serve),
+	// reached with the same key and secret; "" for this machine's engine.
+	EngineURL string
+	// OutputDir is where this machine's engine writes relative paths and
+	// keeps what waits for an upload.
+	OutputDir string
+	// Logf receives progress lines; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// Session is a Studio opened for a Connection.
+type Session struct {
+	Studio Studio
+	// Server names the connection for people: "demo room on ws://...".
+	Server string
+	// DemoRoom is the embedded demo's room, "" for a configured server.
+	DemoRoom string
+	// Stop, if set, stops what the session started besides the Studio
+	// (the demo room), after the Studio is closed.
+	Stop func() error
+}
+
+// Close closes the Studio (finalising its recordings), then what the
+// session started.
+func (s *Session) Close() error {
+	err := s.Studio.Close()
+	if s.Stop != nil {
+		err = errors.Join(err, s.Stop())
+	}
+	return err
+}
+
+// Connector opens a Session; slow (it may start a LiveKit server), so the
+// window calls it off the UI goroutine.
+type Connector func(ctx context.Context, c Connection) (*Session, error)

@@ -5,11 +5,13 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/livekit"
+
+	"roomcast/engine"
 )
 
 // closeBackend closes b once: its engine stops every egress cleanly
 // (files finalised), then the demo room goes. Any goroutine.
-func (s *studio) closeBackend(b *backend) error {
+func (s *studio) closeBackend(b *engine.Session) error {
 	s.backMu.Lock()
 	open := s.backs[b]
 	delete(s.backs, b)
@@ -17,7 +19,7 @@ func (s *studio) closeBackend(b *backend) error {
 	if !open {
 		return nil
 	}
-	return b.close()
+	return b.Close()
 }
 
 // connectTo drops the current backend and connects to c in the
@@ -35,7 +37,7 @@ func (s *studio) connectTo(c connection) {
 	s.preview.showMessage(msg, true)
 	dir := expandHome(s.defaultFolder())
 	s.spawn(func() {
-		b, err := s.connect(ctx, c, dir, s.cfg.Logf)
+		b, err := s.connect(ctx, c.engineConnection(dir, s.cfg.Logf))
 		if b != nil {
 			s.backMu.Lock()
 			s.backs[b] = true
@@ -51,7 +53,7 @@ func (s *studio) connectTo(c connection) {
 	})
 }
 
-func (s *studio) onConnected(ctx context.Context, b *backend, err error) {
+func (s *studio) onConnected(ctx context.Context, b *engine.Session, err error) {
 	if ctx.Err() != nil { // replaced meanwhile
 		if b != nil {
 			s.spawn(func() { s.closeBackend(b) })
@@ -67,10 +69,10 @@ func (s *studio) onConnected(ctx context.Context, b *backend, err error) {
 	}
 	s.back = b
 	s.pickRoom = true
-	s.status.setConnection(colorOK, "Connected to "+b.server)
+	s.status.setConnection(colorOK, "Connected to "+b.Server)
 	s.preview.hideMessage()
-	if b.demoRoom != "" && s.rooms.room() == "" {
-		s.rooms.setRoom(b.demoRoom)
+	if b.DemoRoom != "" && s.rooms.room() == "" {
+		s.rooms.setRoom(b.DemoRoom)
 	}
 	s.spawn(func() { s.watchEgresses(ctx, b) })
 	if s.roomsEvery > 0 {
@@ -98,22 +100,22 @@ func (s *studio) disconnect() {
 
 // watchEgresses hands every egress update of b to the window until ctx
 // ends.
-func (s *studio) watchEgresses(ctx context.Context, b *backend) {
-	for info := range b.studio.Watch(ctx) {
+func (s *studio) watchEgresses(ctx context.Context, b *engine.Session) {
+	for info := range b.Studio.Watch(ctx) {
 		s.do(func() { s.onEgressInfo(info) })
 	}
 }
 
 // pollRooms lists b's rooms every roomsEvery until ctx ends.
-func (s *studio) pollRooms(ctx context.Context, b *backend) {
+func (s *studio) pollRooms(ctx context.Context, b *engine.Session) {
 	for {
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		res, err := b.rooms.ListRooms(lctx, &livekit.ListRoomsRequest{})
+		rooms, err := b.Studio.Rooms(lctx)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		s.do(func() { s.onRooms(b, res.GetRooms(), err) })
+		s.do(func() { s.onRooms(b, rooms, err) })
 		select {
 		case <-ctx.Done():
 			return
@@ -124,7 +126,7 @@ func (s *studio) pollRooms(ctx context.Context, b *backend) {
 
 // onRooms shows a room list, and picks the first room once when none is
 // chosen (a configured server has no demo room to start on).
-func (s *studio) onRooms(b *backend, rooms []*livekit.Room, err error) {
+func (s *studio) onRooms(b *engine.Session, rooms []*livekit.Room, err error) {
 	if s.back != b {
 		return
 	}

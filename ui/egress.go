@@ -24,7 +24,7 @@ func (s *studio) switchLayout() {
 		s.enc.layoutField.setError(errors.New("wait until recording or streaming has started to switch the layout"))
 		return
 	}
-	studio, layout := s.back.studio, p.Layout
+	studio, layout := s.back.Studio, p.Layout
 	s.spawn(func() {
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 		defer cancel()
@@ -110,7 +110,7 @@ func (s *studio) startEgress(run *egressRun, req *livekit.RoomCompositeEgressReq
 		s.runningLayout = layout
 	}
 	s.refreshControls()
-	studio := s.back.studio
+	studio := s.back.Studio
 	s.spawn(func() {
 		info, err := studio.Start(s.ctx, req)
 		s.do(func() { s.onStarted(run, info, err) })
@@ -139,7 +139,7 @@ func (s *studio) onStarted(run *egressRun, info *livekit.EgressInfo, err error) 
 func (s *studio) stopEgress(run *egressRun) {
 	run.phase = stopping
 	s.refreshControls()
-	id, studio := run.id, s.back.studio
+	id, studio := run.id, s.back.Studio
 	s.spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
@@ -255,7 +255,7 @@ func (s *studio) onRemoveDestination(u string) {
 // updateStream sends req to the engine in the background; done gets the
 // outcome on the UI goroutine.
 func (s *studio) updateStream(req *livekit.UpdateStreamRequest, done func(error)) {
-	studio := s.back.studio
+	studio := s.back.Studio
 	s.spawn(func() {
 		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 		defer cancel()

@@ -16,6 +16,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/proto"
 
+	"roomcast/engine"
 	"roomcast/engine/request"
 )
 
@@ -33,12 +34,12 @@ type harness struct {
 
 // newHarness opens the window on connect and waits until it is connected
 // and has listed the rooms once.
-func newHarness(t *testing.T, connect connector) *harness {
+func newHarness(t *testing.T, connect engine.Connector) *harness {
 	t.Helper()
 	return openHarness(t, connect, 10*time.Second)
 }
 
-func openHarness(t *testing.T, connect connector, connectWithin time.Duration) *harness {
+func openHarness(t *testing.T, connect engine.Connector, connectWithin time.Duration) *harness {
 	t.Helper()
 	a := test.NewTempApp(t)
 	a.Settings().SetTheme(newStudioTheme())
@@ -194,6 +195,7 @@ type fakeStudio struct {
 	infos    map[string]*livekit.EgressInfo
 	watchers map[chan *livekit.EgressInfo]bool
 	n        int
+	rooms    []*livekit.Room
 }
 
 func newFakeStudio() *fakeStudio {
@@ -201,9 +203,12 @@ func newFakeStudio() *fakeStudio {
 }
 
 // connector returns a connector to f with rooms listed, like the demo.
-func (f *fakeStudio) connector(rooms ...*livekit.Room) connector {
-	return func(context.Context, connection, string, func(string, ...any)) (*backend, error) {
-		return &backend{studio: f, rooms: fakeRooms(rooms), server: "fake", demoRoom: "demo", close: func() error { return nil }}, nil
+func (f *fakeStudio) connector(rooms ...*livekit.Room) engine.Connector {
+	return func(context.Context, engine.Connection) (*engine.Session, error) {
+		f.mu.Lock()
+		f.rooms = rooms
+		f.mu.Unlock()
+		return &engine.Session{Studio: f, Server: "fake", DemoRoom: "demo"}, nil
 	}
 }
 
@@ -344,15 +349,15 @@ func (f *fakeStudio) snapshot() (started []*livekit.RoomCompositeEgressRequest, 
 	return append(started, f.started...), append(stopped, f.stopped...), append(updates, f.updates...)
 }
 
-// fakeRooms is a room list that never changes.
-type fakeRooms []*livekit.Room
-
-func (r fakeRooms) ListRooms(context.Context, *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
-	out := make([]*livekit.Room, len(r))
-	for i, room := range r {
+// Rooms lists the connector's rooms, which never change.
+func (f *fakeStudio) Rooms(context.Context) ([]*livekit.Room, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]*livekit.Room, len(f.rooms))
+	for i, room := range f.rooms {
 		out[i] = proto.Clone(room).(*livekit.Room)
 	}
-	return &livekit.ListRoomsResponse{Rooms: out}, nil
+	return out, nil
 }
 
 // relayout lays the whole window out again: the test canvas, unlike the

@@ -21,6 +21,8 @@ import (
 	"roomcast/engine/api"
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
+	"roomcast/engine/launch"
+	"roomcast/engine/local"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/rtmptest"
 )
@@ -53,7 +55,7 @@ func showsEveryone(f func(c color.RGBA) bool) bool {
 // preview shows the participants; Start Recording, 5 s, Stop; the file is
 // what the preset says, with everyone in it.
 func TestRecordDemoRoom(t *testing.T) {
-	h := openHarness(t, connectEngine, 2*time.Minute)
+	h := openHarness(t, launch.Open, 2*time.Minute)
 	if h.s.rooms.room() != demo.DefaultRoom {
 		t.Fatalf("room %q, want the demo room", h.s.rooms.room())
 	}
@@ -157,7 +159,7 @@ func TestRecordThroughRemoteEngine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	d := demotest.Start(t, demo.Options{})
-	service, err := engine.NewLocal(engine.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
+	service, err := local.New(local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,11 +176,11 @@ func TestRecordThroughRemoteEngine(t *testing.T) {
 		srv.Close()
 	})
 	remote := connection{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), EngineURL: hs.URL}
-	h := openHarness(t, func(ctx context.Context, _ connection, dir string, logf func(string, ...any)) (*backend, error) {
-		return connectEngine(ctx, remote, dir, logf)
+	h := openHarness(t, func(ctx context.Context, c engine.Connection) (*engine.Session, error) {
+		return launch.Open(ctx, remote.engineConnection(c.OutputDir, c.Logf))
 	}, time.Minute)
-	if _, ok := h.s.back.studio.(*engine.Remote); !ok {
-		t.Fatalf("the window records with %T, want the remote engine", h.s.back.studio)
+	if _, ok := h.s.back.Studio.(*engine.Remote); !ok {
+		t.Fatalf("the window records with %T, want the remote engine", h.s.back.Studio)
 	}
 	h.settleWithin("the preview's message", 10*time.Second, func() bool {
 		return h.s.rooms.room() == demo.DefaultRoom && strings.Contains(h.s.preview.message.Text, "no preview is available from a remote engine")

@@ -10,6 +10,8 @@ import (
 
 	"fyne.io/fyne/v2/test"
 	"github.com/livekit/protocol/livekit"
+
+	"roomcast/engine"
 )
 
 // assertPrivate fails unless path is readable by its owner only.
@@ -157,12 +159,12 @@ type connectLog struct {
 	conns []connection
 }
 
-func (l *connectLog) connector(eng *fakeStudio) connector {
-	return func(ctx context.Context, c connection, dir string, logf func(string, ...any)) (*backend, error) {
+func (l *connectLog) connector(eng *fakeStudio) engine.Connector {
+	return func(ctx context.Context, c engine.Connection) (*engine.Session, error) {
 		l.mu.Lock()
-		l.conns = append(l.conns, c)
+		l.conns = append(l.conns, connection{UseDemo: c.UseDemo, LiveKitURL: c.LiveKitURL, APIKey: c.APIKey, APISecret: c.APISecret, EngineURL: c.EngineURL})
 		l.mu.Unlock()
-		return eng.connector(demoRooms...)(ctx, c, dir, logf)
+		return eng.connector(demoRooms...)(ctx, c)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
+
+	"roomcast/engine"
 )
 
 // appID is the application's ID, as in FyneApp.toml.
@@ -30,6 +32,8 @@ type Config struct {
 	OutputDir string
 	// Logf receives the engine's progress lines; nil discards them.
 	Logf func(format string, args ...any)
+	// Connect opens the engine for a connection (launch.Open).
+	Connect engine.Connector
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -42,6 +46,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
+	}
+	if c.Connect == nil {
+		return c, fmt.Errorf("ui: no engine to connect with")
 	}
 	return c, nil
 }
@@ -62,7 +69,7 @@ func run(cfg Config, started func(*studio)) error {
 	a.Settings().SetTheme(newStudioTheme())
 	a.SetIcon(iconResource())
 	w := a.NewWindow("Roomcast Studio")
-	s := newStudio(w, cfg, connectEngine, fyne.Do)
+	s := newStudio(w, cfg, cfg.Connect, fyne.Do)
 	w.SetContent(s.buildUI())
 	w.Resize(fyne.NewSize(1280, 800))
 	w.SetMaster()

@@ -17,6 +17,8 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
+
+	"roomcast/engine"
 )
 
 // lowDisk is when the free space of the output folder turns amber: about
@@ -42,7 +44,7 @@ type statusBar struct {
 	mu     sync.Mutex // guards what the sampler reads
 	folder string
 	file   string
-	stats  statser
+	stats  engine.Statser
 }
 
 func newStatusBar(do func(func()), preview *previewPanel) *statusBar {
@@ -70,7 +72,7 @@ func (b *statusBar) setConnection(c color.Color, text string) {
 // watch sets what the sampler measures: the output folder, the file being
 // recorded ("" for none) and the engine's figures (nil for none). Any
 // goroutine.
-func (b *statusBar) watch(folder, file string, stats statser) {
+func (b *statusBar) watch(folder, file string, stats engine.Statser) {
 	b.mu.Lock()
 	b.folder, b.file, b.stats = folder, file, stats
 	b.mu.Unlock()
@@ -132,7 +134,7 @@ type sizeAt struct {
 // once a second (RECIPES), so a one-second difference jumps.
 const bitrateWindow = 3 * time.Second
 
-func (s *sampler) sample(now time.Time, folder, file string, stats statser, painted uint64) figures {
+func (s *sampler) sample(now time.Time, folder, file string, stats engine.Statser, painted uint64) figures {
 	var f figures
 	dt := now.Sub(s.at).Seconds()
 	first := s.at.IsZero()

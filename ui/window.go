@@ -22,6 +22,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"roomcast/engine"
 	"roomcast/engine/request"
 )
 
@@ -41,7 +42,7 @@ const (
 type studio struct {
 	win     fyne.Window
 	cfg     Config
-	connect connector
+	connect engine.Connector
 	do      func(func())
 
 	// overridable by tests
@@ -68,10 +69,10 @@ type studio struct {
 	wg     sync.WaitGroup
 
 	backMu sync.Mutex
-	backs  map[*backend]bool // every backend made and not closed yet
+	backs  map[*engine.Session]bool // every session opened and not closed yet
 
 	// UI goroutine only
-	back          *backend
+	back          *engine.Session
 	backCancel    context.CancelFunc
 	rec, live     egressRun
 	runningLayout string // the layout the running egresses record
@@ -79,12 +80,12 @@ type studio struct {
 	previewTimer  *time.Timer
 }
 
-func newStudio(win fyne.Window, cfg Config, connect connector, do func(func())) *studio {
+func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(func())) *studio {
 	s := &studio{
 		win: win, cfg: cfg, connect: connect, do: do,
 		roomsEvery: roomsEvery, debounce: previewDebounce, sampling: true,
 		settings: settingsStore{path: filepath.Join(cfg.ConfigDir, "config.yaml")},
-		backs:    map[*backend]bool{},
+		backs:    map[*engine.Session]bool{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.rooms = newRoomsPanel(s.onSourceChanged)
@@ -184,7 +185,7 @@ func (s *studio) shutdown() error {
 	s.cancel()
 	s.wg.Wait()
 	s.backMu.Lock()
-	var bs []*backend
+	var bs []*engine.Session
 	for b := range s.backs {
 		bs = append(bs, b)
 	}
@@ -275,7 +276,7 @@ func (s *studio) updatePreview() {
 	if s.preview.setAspect(plan.Video.Width, plan.Video.Height) {
 		s.stage.Refresh()
 	}
-	s.preview.request(previewWant{studio: s.back.studio, req: req, key: plan.CompositeKey()})
+	s.preview.request(previewWant{studio: s.back.Studio, req: req, key: plan.CompositeKey()})
 }
 
 // refreshControls shows the phases on the buttons and locks what a
@@ -288,9 +289,9 @@ func (s *studio) refreshControls() {
 	s.rooms.setEnabled(!busy)
 	s.enc.setEnabled(!busy)
 	s.profiles.setEnabled(!busy)
-	var stats statser
+	var stats engine.Statser
 	if s.back != nil {
-		stats, _ = s.back.studio.(statser)
+		stats, _ = s.back.Studio.(engine.Statser)
 	}
 	file := ""
 	if s.rec.phase == active {

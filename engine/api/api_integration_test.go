@@ -22,9 +22,9 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/twitchtv/twirp"
 
-	"roomcast/engine"
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
+	"roomcast/engine/local"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/request"
@@ -40,13 +40,13 @@ func TestMain(m *testing.M) {
 // function (each API server over it is cheap).
 type stage struct {
 	demo   *demo.Demo
-	engine *engine.Local
+	engine *local.Local
 }
 
 func newStage(t *testing.T, participants int) *stage {
 	t.Helper()
 	d := demotest.Start(t, demo.Options{Participants: participants})
-	l, err := engine.NewLocal(engine.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
+	l, err := local.New(local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestTwoComposites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cost := Capacity{}.Cost(plan.CompositeKey(), false)
+	cost := Capacity{}.Cost(plan.CompositeKey())
 	url := s.serve(t, Config{Capacity: Capacity{CPUs: 2 * cost}})
 	sdk := lksdk.NewEgressClient(url, s.demo.APIKey(), s.demo.APISecret())
 	rooms := []string{demo.DefaultRoom, "second"}

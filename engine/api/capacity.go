@@ -9,7 +9,6 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/twitchtv/twirp"
-	"google.golang.org/protobuf/proto"
 
 	"roomcast/engine"
 	"roomcast/engine/request"
@@ -66,14 +65,14 @@ func (c Capacity) check() error {
 }
 
 // Cost is what a new composite with key k costs, in cores.
-func (c Capacity) Cost(k request.CompositeKey, audioOnly bool) float64 {
+func (c Capacity) Cost(k request.CompositeKey) float64 {
 	c = c.withDefaults()
 	slope := (c.Cost1080p30 - c.Cost720p30) / (rate1080p30 - rate720p30)
 	base := c.Cost720p30 - slope*rate720p30
 	// A steep line (a dear 1080p30) would give small composites nothing or
 	// less; a browser never costs less than a tenth of a 720p30.
 	base = math.Max(base, c.Cost720p30/10)
-	if audioOnly {
+	if k.AudioOnly {
 		return base
 	}
 	return math.Max(base, c.Cost720p30+slope*(float64(k.Width*k.Height*k.FPS)-rate720p30))
@@ -81,19 +80,12 @@ func (c Capacity) Cost(k request.CompositeKey, audioOnly bool) float64 {
 
 // compositeName names a composite's size for messages: "720p30",
 // "1080p60", "720p30 audio-only".
-func compositeName(k request.CompositeKey, audioOnly bool) string {
+func compositeName(k request.CompositeKey) string {
 	s := fmt.Sprintf("%dp%d", min(k.Width, k.Height), k.FPS)
-	if audioOnly {
+	if k.AudioOnly {
 		s += " audio-only"
 	}
 	return s
-}
-
-// running is one composite in use, as the engine runs it: an audio-only
-// request gets its own composite unless a video one with its key runs.
-type running struct {
-	key       request.CompositeKey
-	audioOnly bool
 }
 
 // admitter refuses requests that would start a composite beyond the
@@ -119,31 +111,29 @@ func (a *admitter) start(ctx context.Context, studio engine.Studio, plan *reques
 	if err != nil {
 		return nil, fmt.Errorf("count running composites: %w", err)
 	}
-	if err := a.cap.admit(composites(infos), running{plan.CompositeKey(), plan.AudioOnly}); err != nil {
+	if err := a.cap.admit(composites(infos), plan.CompositeKey()); err != nil {
 		return nil, err
 	}
 	return start()
 }
 
-// admit decides whether want fits next to the composites in use.
-func (c Capacity) admit(inUse []running, want running) error {
+// admit decides whether want fits next to the composites in use; one it
+// would share (request.CompositeKey.Serves, the engine's own rule) costs
+// nothing.
+func (c Capacity) admit(inUse []request.CompositeKey, want request.CompositeKey) error {
 	if c.CPUs == 0 {
 		return nil
 	}
 	used := 0.0
 	joins := false
-	for _, r := range inUse {
-		used += c.Cost(r.key, r.audioOnly)
-		// The engine lets an audio-only egress share a video composite,
-		// never the other way round.
-		if r.key == want.key && (r.audioOnly == want.audioOnly || want.audioOnly) {
-			joins = true
-		}
+	for _, k := range inUse {
+		used += c.Cost(k)
+		joins = joins || k.Serves(want)
 	}
 	if joins {
 		return nil
 	}
-	need := c.Cost(want.key, want.audioOnly)
+	need := c.Cost(want)
 	const slack = 1e-9 // 1.0 + 1.0 must fit a budget of 2.0
 	if used+need <= c.CPUs+slack {
 		return nil
@@ -154,46 +144,29 @@ func (c Capacity) admit(inUse []running, want running) error {
 	}
 	return twirp.WrapError(twirp.NewErrorf(twirp.ResourceExhausted,
 		"%d %s %.1f of %.1f CPUs; a %s composite needs %.1f more: stop an egress, join a running composite (same room, layout and preset), or raise capacity.cpus",
-		len(inUse), noun, used, c.CPUs, compositeName(want.key, want.audioOnly), need), errCapacity)
+		len(inUse), noun, used, c.CPUs, compositeName(want), need), errCapacity)
 }
 
 // composites lists the distinct composites that the active egresses hold,
 // from their requests (layouts as last updated).
-func composites(infos []*livekit.EgressInfo) []running {
-	seen := map[running]bool{}
-	var out []running
+func composites(infos []*livekit.EgressInfo) []request.CompositeKey {
+	seen := map[request.CompositeKey]bool{}
+	var out []request.CompositeKey
 	for _, info := range infos {
 		rc := info.GetRoomComposite()
 		if rc == nil {
 			continue
 		}
-		r, err := compositeOf(rc)
+		k, err := request.CompositeOf(rc)
 		if err != nil {
 			// Not ours to judge now: it runs, so count it as a
 			// default composite of its room rather than as free.
-			r = running{key: request.CompositeKey{Room: rc.RoomName, Layout: rc.Layout, Width: 1280, Height: 720, FPS: 30}}
+			k = request.CompositeKey{Room: rc.RoomName, Layout: rc.Layout, Width: 1280, Height: 720, FPS: 30}
 		}
-		if !seen[r] {
-			seen[r] = true
-			out = append(out, r)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
 		}
 	}
 	return out
-}
-
-// compositeOf finds the composite a (stored, redacted) request records
-// from. Its outputs do not matter and redacted URLs may no longer parse,
-// so they are replaced by one plain file.
-func compositeOf(rc *livekit.RoomCompositeEgressRequest) (running, error) {
-	r := proto.Clone(rc).(*livekit.RoomCompositeEgressRequest)
-	r.Output, r.FileOutputs, r.StreamOutputs, r.SegmentOutputs, r.ImageOutputs, r.Webhooks = nil, nil, nil, nil, nil, nil
-	r.FileOutputs = []*livekit.EncodedFileOutput{{Filepath: "composite"}}
-	if r.AudioOnly {
-		r.FileOutputs[0].FileType = livekit.EncodedFileType_OGG
-	}
-	plan, err := request.Build(r, request.Options{})
-	if err != nil {
-		return running{}, err
-	}
-	return running{plan.CompositeKey(), plan.AudioOnly}, nil
 }

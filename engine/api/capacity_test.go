@@ -16,26 +16,30 @@ func key(room, layout string, w, h, fps int) request.CompositeKey {
 	return request.CompositeKey{Room: room, Layout: layout, Width: w, Height: h, FPS: fps}
 }
 
+func audioOnly(k request.CompositeKey) request.CompositeKey {
+	k.AudioOnly = true
+	return k
+}
+
 func TestCapacityCost(t *testing.T) {
 	cases := []struct {
-		name      string
-		cap       Capacity
-		key       request.CompositeKey
-		audioOnly bool
-		want      float64
+		name string
+		cap  Capacity
+		key  request.CompositeKey
+		want float64
 	}{
-		{"720p30 default", Capacity{}, key("r", "grid", 1280, 720, 30), false, 1.0},
-		{"1080p30 default", Capacity{}, key("r", "grid", 1920, 1080, 30), false, 1.6},
-		{"portrait 720p30 costs as landscape", Capacity{}, key("r", "grid", 720, 1280, 30), false, 1.0},
-		{"720p60 on the line", Capacity{}, key("r", "grid", 1280, 720, 60), false, 1.48},
-		{"1080p60 on the line", Capacity{}, key("r", "grid", 1920, 1080, 60), false, 2.68},
-		{"audio only: the browser", Capacity{}, key("r", "grid", 1280, 720, 30), true, 0.52},
-		{"configured costs", Capacity{Cost720p30: 0.5, Cost1080p30: 0.8}, key("r", "grid", 1920, 1080, 30), false, 0.8},
-		{"steep line keeps a floor", Capacity{Cost720p30: 1, Cost1080p30: 10}, key("r", "grid", 500, 144, 1), false, 0.1},
+		{"720p30 default", Capacity{}, key("r", "grid", 1280, 720, 30), 1.0},
+		{"1080p30 default", Capacity{}, key("r", "grid", 1920, 1080, 30), 1.6},
+		{"portrait 720p30 costs as landscape", Capacity{}, key("r", "grid", 720, 1280, 30), 1.0},
+		{"720p60 on the line", Capacity{}, key("r", "grid", 1280, 720, 60), 1.48},
+		{"1080p60 on the line", Capacity{}, key("r", "grid", 1920, 1080, 60), 2.68},
+		{"audio only: the browser", Capacity{}, audioOnly(key("r", "grid", 1280, 720, 30)), 0.52},
+		{"configured costs", Capacity{Cost720p30: 0.5, Cost1080p30: 0.8}, key("r", "grid", 1920, 1080, 30), 0.8},
+		{"steep line keeps a floor", Capacity{Cost720p30: 1, Cost1080p30: 10}, key("r", "grid", 500, 144, 1), 0.1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := c.cap.Cost(c.key, c.audioOnly); math.Abs(got-c.want) > 0.005 {
+			if got := c.cap.Cost(c.key); math.Abs(got-c.want) > 0.005 {
 				t.Errorf("Cost = %.3f, want %.2f", got, c.want)
 			}
 		})
@@ -64,29 +68,29 @@ func TestCapacityCheck(t *testing.T) {
 }
 
 func TestCapacityAdmit(t *testing.T) {
-	grid := running{key: key("demo", "grid", 1280, 720, 30)}
-	speaker := running{key: key("demo", "speaker", 1280, 720, 30)}
-	other := running{key: key("other", "grid", 1280, 720, 30)}
-	full1080 := running{key: key("demo", "grid", 1920, 1080, 30)}
-	audioGrid := running{key: grid.key, audioOnly: true}
+	grid := key("demo", "grid", 1280, 720, 30)
+	speaker := key("demo", "speaker", 1280, 720, 30)
+	other := key("other", "grid", 1280, 720, 30)
+	full1080 := key("demo", "grid", 1920, 1080, 30)
+	audioGrid := audioOnly(grid)
 	cases := []struct {
 		name    string
 		cpus    float64
-		inUse   []running
-		want    running
+		inUse   []request.CompositeKey
+		want    request.CompositeKey
 		refused string // "" for admitted; else a part of the message
 	}{
 		{"first composite fits", 1, nil, grid, ""},
-		{"no limit", 0, []running{grid, speaker, other}, full1080, ""},
-		{"join the running composite", 1, []running{grid}, grid, ""},
-		{"another layout is another composite", 1, []running{grid}, speaker, "1 composite running uses 1.0 of 1.0 CPUs; a 720p30 composite needs 1.0 more"},
-		{"another room is another composite", 1, []running{grid}, other, "a 720p30 composite needs 1.0"},
-		{"two fit in two", 2, []running{grid}, other, ""},
-		{"third refused", 2, []running{grid, other}, speaker, "2 composites running use 2.0 of 2.0 CPUs"},
-		{"1080p30 needs more", 2, []running{grid}, full1080, "a 1080p30 composite needs 1.6"},
-		{"audio only joins a video composite", 1, []running{grid}, audioGrid, ""},
-		{"video does not join an audio-only composite", 1, []running{audioGrid}, grid, "a 720p30 composite needs 1.0"},
-		{"audio only alone is cheap", 1.6, []running{grid}, running{key: other.key, audioOnly: true}, ""},
+		{"no limit", 0, []request.CompositeKey{grid, speaker, other}, full1080, ""},
+		{"join the running composite", 1, []request.CompositeKey{grid}, grid, ""},
+		{"another layout is another composite", 1, []request.CompositeKey{grid}, speaker, "1 composite running uses 1.0 of 1.0 CPUs; a 720p30 composite needs 1.0 more"},
+		{"another room is another composite", 1, []request.CompositeKey{grid}, other, "a 720p30 composite needs 1.0"},
+		{"two fit in two", 2, []request.CompositeKey{grid}, other, ""},
+		{"third refused", 2, []request.CompositeKey{grid, other}, speaker, "2 composites running use 2.0 of 2.0 CPUs"},
+		{"1080p30 needs more", 2, []request.CompositeKey{grid}, full1080, "a 1080p30 composite needs 1.6"},
+		{"audio only joins a video composite", 1, []request.CompositeKey{grid}, audioGrid, ""},
+		{"video does not join an audio-only composite", 1, []request.CompositeKey{audioGrid}, grid, "a 720p30 composite needs 1.0"},
+		{"audio only alone is cheap", 1.6, []request.CompositeKey{grid}, audioOnly(other), ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -124,10 +128,10 @@ func TestCompositesFromRequests(t *testing.T) {
 		info(&livekit.RoomCompositeEgressRequest{RoomName: "demo", AudioOnly: true, FileOutputs: file}),
 		{Request: &livekit.EgressInfo_Web{}}, // not ours: ignored
 	})
-	want := []running{
-		{key: key("demo", "grid", 1280, 720, 30)},
-		{key: key("demo", "speaker", 1920, 1080, 30)},
-		{key: key("demo", "grid", 1280, 720, 30), audioOnly: true},
+	want := []request.CompositeKey{
+		key("demo", "grid", 1280, 720, 30),
+		key("demo", "speaker", 1920, 1080, 30),
+		audioOnly(key("demo", "grid", 1280, 720, 30)),
 	}
 	if len(got) != len(want) {
 		t.Fatalf("composites = %+v, want %+v", got, want)

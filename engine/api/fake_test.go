@@ -143,6 +143,10 @@ func (f *fakeStudio) Preview(context.Context, *livekit.RoomCompositeEgressReques
 	return nil, errors.New("no preview in the fake")
 }
 
+func (f *fakeStudio) Rooms(context.Context) ([]*livekit.Room, error) {
+	return nil, errors.New("no rooms in the fake")
+}
+
 func (f *fakeStudio) Close() error { return nil }
 
 func (f *fakeStudio) startCount() int {

@@ -1,17 +1,19 @@
-// Package pipeline builds and runs a composite's GStreamer pipeline: screen
-// and audio capture into raw tees, a preview tap, and one branch per egress
-// (encoders and output bins) attached and detached while capture runs.
+// Package pipeline runs a composite's GStreamer pipeline: screen and audio
+// capture into raw tees, a preview tap, encoders shared by every output
+// that asks for the same settings, and the outputs' branches, attached and
+// detached while the capture runs.
 package pipeline
 
 /*
 Capture pipeline (one per composite):
 
 	ximagesrc ! videoconvert ! I420 WxH@fps ! queue ! tee rawvideo ─┬─► preview: queue(leaky) ! videorate ! videoscale ! RGBA ! appsink
-	                                                                 └─► branch vsink (one per egress, attached live)
-	pulsesrc(<sink>.monitor) ! audioconvert ! audioresample ! S16 48k stereo ! queue ! tee rawaudio ──► branch asink
+	                                                                 ├─► encoders (encoder.go), each ─► tee ─► output branches (attach.go)
+	                                                                 └─► raw-video branches (images)
+	pulsesrc(<sink>.monitor) ! audioconvert ! audioresample ! S16 48k stereo ! queue ! tee rawaudio ──► encoders ─► tee ─► branches
 
-Lock order: Capture.mu, then a Branch's own state. GStreamer callbacks
-(pad probes) never take Capture.mu; they signal channels.
+Lock order: Capture.mu, then Capture.ownersMu. GStreamer callbacks (pad
+probes) never take Capture.mu; they signal channels.
 */
 
 import (
@@ -65,9 +67,11 @@ type Capture struct {
 	videoTee *gst.Element
 	audioTee *gst.Element
 
-	mu       sync.Mutex
-	branches map[string]*Branch // by name
-	closed   bool
+	mu          sync.Mutex
+	attachments map[string]*Attachment // by branch name
+	encoders    map[any]*encoder       // by VideoEncoding or AudioEncoding
+	nextEncoder int
+	closed      bool
 
 	// ownersMu is separate from mu so the bus goroutine can route
 	// messages while a detach (holding mu) waits for them.
@@ -99,14 +103,15 @@ func NewCapture(cfg CaptureConfig) (*Capture, error) {
 		return nil, fmt.Errorf("capture pipeline %q: %w", desc, err)
 	}
 	c := &Capture{
-		cfg:      cfg,
-		pipeline: p,
-		branches: map[string]*Branch{},
-		owners:   map[string]owner{},
-		fatal:    make(chan error, 1),
-		done:     make(chan struct{}),
-		busDone:  make(chan struct{}),
-		prevDone: make(chan struct{}),
+		cfg:         cfg,
+		pipeline:    p,
+		attachments: map[string]*Attachment{},
+		encoders:    map[any]*encoder{},
+		owners:      map[string]owner{},
+		fatal:       make(chan error, 1),
+		done:        make(chan struct{}),
+		busDone:     make(chan struct{}),
+		prevDone:    make(chan struct{}),
 	}
 	if cfg.Display != "" {
 		if c.videoTee, err = p.GetElementByName("rawvideo"); err != nil {
@@ -189,9 +194,13 @@ func previewSize(w, h, pw int) (int, int) {
 	return pw &^ 1, ph
 }
 
-// owner is what an element belongs to: a branch, or one of its stream
-// destinations. An error from the element fails only its owner.
-type owner interface{ fail(error) }
+// owner is what an element belongs to: an output's branch, or an encoder.
+// An error from the element fails only its owner (and, for an encoder,
+// the outputs it feeds).
+type owner interface {
+	fail(error)
+	message(element string, st *gst.Structure)
+}
 
 func (c *Capture) owner(element string) owner {
 	c.ownersMu.Lock()
@@ -230,6 +239,15 @@ func (c *Capture) drainBus(timeout time.Duration) {
 	case <-time.After(timeout):
 	}
 }
+
+// ElementError is an error an element posted.
+type ElementError struct {
+	Element string // its name: an output's elements carry its branch's
+	Message string // what went wrong, for people
+	Debug   string // GStreamer's detail (source file, element path)
+}
+
+func (e *ElementError) Error() string { return e.Element + ": " + e.Message }
 
 // Failed delivers a fatal capture error (the screen or audio source broke).
 func (c *Capture) Failed() <-chan error { return c.fatal }
@@ -271,13 +289,12 @@ func (c *Capture) watchBus() {
 				c.barrierMu.Unlock()
 			}
 		case gst.MessageElement:
-			b, ok := c.owner(msg.Source()).(*Branch)
-			if st := msg.GetStructure(); ok && st != nil {
-				b.onElementMessage(msg.Source(), st)
+			if o, st := c.owner(msg.Source()), msg.GetStructure(); o != nil && st != nil {
+				o.message(msg.Source(), st)
 			}
 		case gst.MessageError:
 			gerr := msg.ParseError()
-			err := fmt.Errorf("%s: %s (%s)", msg.Source(), gerr.Error(), gerr.DebugString())
+			err := &ElementError{Element: msg.Source(), Message: gerr.Error(), Debug: gerr.DebugString()}
 			if owner := c.owner(msg.Source()); owner != nil {
 				owner.fail(err)
 				continue
@@ -328,17 +345,15 @@ func (c *Capture) Close() error {
 		return nil
 	}
 	c.closed = true
-	branches := make([]*Branch, 0, len(c.branches))
-	for _, b := range c.branches {
-		branches = append(branches, b)
-	}
-	var errs []error
-	for _, b := range branches {
-		if err := c.detachLocked(b); err != nil {
-			errs = append(errs, err)
-		}
+	attached := make([]*Attachment, 0, len(c.attachments))
+	for _, a := range c.attachments {
+		attached = append(attached, a)
 	}
 	c.mu.Unlock()
+	var errs []error
+	for _, a := range attached {
+		errs = append(errs, a.Detach(true))
+	}
 	close(c.done)
 	<-c.busDone
 	<-c.prevDone
@@ -346,6 +361,22 @@ func (c *Capture) Close() error {
 		errs = append(errs, fmt.Errorf("capture: stop: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// Elements counts the elements of a factory ("x264enc") running in the
+// capture now: one encoder per encoding, whatever the outputs.
+func (c *Capture) Elements(factory string) int {
+	elems, err := c.pipeline.GetElementsRecursive()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range elems {
+		if f := e.GetFactory(); f != nil && f.GetName() == factory {
+			n++
+		}
+	}
+	return n
 }
 
 // setStateWait changes state and waits for it, within stateTimeout.

@@ -3,158 +3,149 @@
 package pipeline_test
 
 import (
-	"context"
 	"fmt"
 	"image"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
+	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"roomcast/engine/audio"
-	"roomcast/engine/display"
+	"github.com/go-gst/go-gst/gst"
+
+	"roomcast/engine/internal/disktest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/pipeline"
+	"roomcast/engine/pipeline/pipelinetest"
 )
 
-// rig is a real X screen and PulseAudio sink with a 523 Hz tone playing into
-// it: what a composite's browser would provide, without the browser.
-type rig struct {
-	screen *display.Screen
-	sink   *audio.Sink
-	pulse  *audio.Server
+var (
+	h264  = pipeline.VideoEncoding{BitrateKbps: 3000, KeyFrameInterval: 2}
+	aac   = pipeline.AudioEncoding{Codec: pipeline.AAC, BitrateKbps: 128}
+	opus  = pipeline.AudioEncoding{Codec: pipeline.Opus, BitrateKbps: 96}
+	av    = pipeline.Feed{Video: &h264, Audio: &aac}
+	avMP4 = pipelinetest.MP4
+)
+
+// file is a branch's outcome: what it wrote and when it was active.
+type file struct {
+	path   string
+	att    *pipeline.Attachment
+	active chan time.Time
+	failed chan error
 }
 
-func newRig(t *testing.T, w, h int) *rig {
+// attachFile attaches an MP4 branch (or, with an Opus-only feed, OGG)
+// writing into dir.
+func attachFile(t *testing.T, c *pipeline.Capture, dir, name string, feed pipeline.Feed) *file {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	screen, err := display.Start(ctx, w, h)
-	if err != nil {
-		t.Fatal(err)
+	f := &file{active: make(chan time.Time, 1), failed: make(chan error, 1)}
+	var br pipeline.Branch
+	if feed.Video == nil {
+		f.path = filepath.Join(dir, name+".ogg")
+		br = pipelinetest.OGG(t, name, f.path)
+	} else {
+		f.path = filepath.Join(dir, name+".mp4")
+		br = avMP4(t, name, f.path, feed.Audio != nil)
 	}
-	t.Cleanup(func() { screen.Close() })
-	pulse, err := audio.EnsureServer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pulse.Close() })
-	sink, err := pulse.NewSink(ctx, "pipetest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sink.Close() })
-	tone := exec.Command("gst-launch-1.0", "-q", "audiotestsrc", "is-live=true", "wave=sine", "freq=523", "volume=0.5",
-		"!", "pulsesink", "device="+sink.Name(), "server="+pulse.Address())
-	tone.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := tone.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tone.Process.Kill(); tone.Wait() })
-	return &rig{screen: screen, sink: sink, pulse: pulse}
-}
-
-func (r *rig) capture(t *testing.T, fps int, preview *pipeline.PreviewConfig) *pipeline.Capture {
-	t.Helper()
-	c, err := pipeline.NewCapture(pipeline.CaptureConfig{
-		Display: r.screen.Name(), Width: r.screen.Width(), Height: r.screen.Height(), FPS: fps,
-		PulseServer: r.pulse.Address(), PulseDevice: r.sink.Monitor(), Preview: preview, Logf: t.Logf,
+	att, err := c.Attach(br, feed, pipeline.Events{
+		Active: func(zero time.Time) { f.active <- zero },
+		Failed: func(err error) { f.failed <- err },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	f.att = att
+	return f
 }
 
-func mp4Branch(name, path string) pipeline.BranchConfig {
-	return pipeline.BranchConfig{
-		Name:  name,
-		Video: &pipeline.VideoEncoding{BitrateKbps: 3000, FPS: 30, KeyFrameInterval: 2},
-		Audio: &pipeline.AudioEncoding{BitrateKbps: 128},
-		File:  &pipeline.FileOutput{Path: path, Container: pipeline.MP4},
+// waitActive fails the test unless the branch's first buffer passes zero
+// within d.
+func (f *file) waitActive(t *testing.T, d time.Duration) time.Time {
+	t.Helper()
+	select {
+	case at := <-f.active:
+		return at
+	case err := <-f.failed:
+		t.Fatalf("%s failed: %v", filepath.Base(f.path), err)
+	case <-time.After(d):
+		t.Fatalf("%s never became active", filepath.Base(f.path))
 	}
+	return time.Time{}
 }
 
-// stopWithin fails the test if Detach blocks for more than d.
-func stopWithin(t *testing.T, c *pipeline.Capture, b *pipeline.Branch, d time.Duration) {
+// detachWithin fails the test if Detach fails or blocks for more than d.
+func (f *file) detachWithin(t *testing.T, d time.Duration) {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- c.Detach(b) }()
+	go func() { done <- f.att.Detach(true) }()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(d):
-		t.Fatalf("Detach did not return within %s", d)
+		t.Fatalf("Detach of %s did not return within %s", filepath.Base(f.path), d)
 	}
 }
 
-func TestBranchesOnOneCapture(t *testing.T) {
-	r := newRig(t, 1280, 720)
+// TestSharedEncoder: two files with the same encoding on one capture are
+// fed by one encoder (one x264enc, one avenc_aac in the pipeline); the
+// second joins mid-GOP and still starts at a key frame, with every frame
+// decodable; the encoder stops with its last user; the preview and the
+// capture run throughout.
+func TestSharedEncoder(t *testing.T) {
+	r := pipelinetest.NewRig(t, 1280, 720)
 	var previews atomic.Int64
 	var lastPreview atomic.Pointer[image.RGBA]
-	c := r.capture(t, 30, &pipeline.PreviewConfig{Width: 480, FPS: 10, OnFrame: func(img *image.RGBA) {
+	c := r.Capture(t, 30, &pipeline.PreviewConfig{Width: 480, FPS: 10, OnFrame: func(img *image.RGBA) {
 		previews.Add(1)
 		lastPreview.Store(img)
 	}})
-
 	dir := t.TempDir()
-	firstPath := filepath.Join(dir, "first.mp4")
-	secondPath := filepath.Join(dir, "second.mp4")
-	active := make(chan struct{})
-	b1, err := pipeline.NewBranch(mp4Branch("eg1", firstPath), pipeline.BranchEvents{Active: func(time.Time) { close(active) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Attach(b1); err != nil {
-		t.Fatal(err)
-	}
-	attached1 := time.Now()
-	select {
-	case <-active:
-	case <-time.After(5 * time.Second):
-		t.Fatal("first branch never became active")
-	}
-	time.Sleep(2 * time.Second) // recording time
 
-	// A second branch on the running capture: its first write is timed.
-	written := make(chan time.Time, 1)
-	b2, err := pipeline.NewBranch(mp4Branch("eg2", secondPath), pipeline.BranchEvents{FirstWrite: func() { written <- time.Now() }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := attachFile(t, c, dir, "first", av)
+	attached1 := time.Now()
+	first.waitActive(t, 5*time.Second)
+	time.Sleep(2300 * time.Millisecond) // mid-GOP: key frames every 2 s
+
 	attachAt := time.Now()
-	if err := c.Attach(b2); err != nil {
-		t.Fatal(err)
-	}
+	second := attachFile(t, c, dir, "second", av)
 	attached2 := time.Now()
-	select {
-	case at := <-written:
-		t.Logf("warm start: first buffer at the second file's sink %v after Attach", at.Sub(attachAt).Round(time.Millisecond))
-	case <-time.After(5 * time.Second):
-		t.Fatal("second branch wrote nothing")
+	zero := second.waitActive(t, 5*time.Second)
+	t.Logf("warm start: the second file's zero frame was captured %v after Attach, and arrived %v after it",
+		zero.Sub(attachAt).Round(time.Millisecond), time.Since(attachAt).Round(time.Millisecond))
+	if n, a := c.Elements("x264enc"), c.Elements("avenc_aac"); n != 1 || a != 1 {
+		t.Errorf("two files of one encoding run %d x264enc and %d avenc_aac, want one of each", n, a)
 	}
 	time.Sleep(3 * time.Second)
+
 	// Each file lasts from its Attach to its Detach: measured, since on a
 	// loaded machine attaching and detaching take time of their own.
-	second := time.Since(attached2).Seconds()
-	stopWithin(t, c, b2, 3*time.Second)
+	secondSecs := time.Since(attached2).Seconds()
+	second.detachWithin(t, 3*time.Second)
+	if n := c.Elements("x264enc"); n != 1 {
+		t.Errorf("with the first file still on, %d x264enc run, want 1", n)
+	}
 	time.Sleep(time.Second)
-	first := time.Since(attached1).Seconds()
-	stopWithin(t, c, b1, 3*time.Second)
+	firstSecs := time.Since(attached1).Seconds()
+	first.detachWithin(t, 3*time.Second)
+	if n, a := c.Elements("x264enc"), c.Elements("avenc_aac"); n != 0 || a != 0 {
+		t.Errorf("with no branch left, %d x264enc and %d avenc_aac run, want none", n, a)
+	}
 
-	checkMP4(t, firstPath, 1280, 720, first, 0.5)
-	checkMP4(t, secondPath, 1280, 720, second, 0.5)
-
+	for _, f := range []struct {
+		path string
+		secs float64
+	}{{first.path, firstSecs}, {second.path, secondSecs}} {
+		mediatest.VerifyVideo(t, f.path, mediatest.Expect{Width: 1280, Height: 720, Seconds: f.secs, Tolerance: 0.5, Audio: "aac"})
+		mediatest.CheckTone(t, f.path, pipelinetest.ToneHz)
+	}
 	if n := previews.Load(); n < 40 {
-		t.Errorf("preview delivered %d frames in about 6 s, want >= 40 (10 fps)", n)
+		t.Errorf("preview delivered %d frames in about 7 s, want >= 40 (10 fps)", n)
 	}
 	if img := lastPreview.Load(); img == nil || img.Bounds().Dx() != 480 || img.Bounds().Dy() != 270 {
 		t.Errorf("preview frame size = %v, want 480x270", img.Bounds())
@@ -167,210 +158,165 @@ func TestBranchesOnOneCapture(t *testing.T) {
 	}
 }
 
+// TestEncodingsApart: settings that differ get encoders of their own
+// (another bitrate, another audio codec); equal ones share.
+func TestEncodingsApart(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
+	dir := t.TempDir()
+	low := pipeline.VideoEncoding{BitrateKbps: 800, KeyFrameInterval: 2}
+	attached := time.Now()
+	files := []*file{
+		attachFile(t, c, dir, "a", av),
+		attachFile(t, c, dir, "b", pipeline.Feed{Video: &low, Audio: &aac}),
+		attachFile(t, c, dir, "c", pipeline.Feed{Video: &h264}),
+		attachFile(t, c, dir, "d", pipeline.Feed{Audio: &opus}),
+	}
+	for _, f := range files {
+		f.waitActive(t, 10*time.Second)
+	}
+	got := fmt.Sprintf("x264enc %d, avenc_aac %d, opusenc %d", c.Elements("x264enc"), c.Elements("avenc_aac"), c.Elements("opusenc"))
+	if want := "x264enc 2, avenc_aac 1, opusenc 1"; got != want {
+		t.Errorf("running %s, want %s", got, want)
+	}
+	time.Sleep(2 * time.Second)
+	secs := time.Since(attached).Seconds()
+	for _, f := range files {
+		f.detachWithin(t, 3*time.Second)
+	}
+	mediatest.VerifyVideo(t, files[1].path, mediatest.Expect{Width: 640, Height: 360, Seconds: secs, Tolerance: 1, Audio: "aac"})
+	if p := mediatest.VerifyVideo(t, files[2].path, mediatest.Expect{Width: 640, Height: 360, Seconds: secs, Tolerance: 1}); p.First("audio") != nil {
+		t.Error("a video-only feed wrote audio")
+	}
+}
+
 func TestAudioOnlyOGG(t *testing.T) {
-	r := newRig(t, 640, 480)
-	c, err := pipeline.NewCapture(pipeline.CaptureConfig{
-		PulseServer: r.pulse.Address(), PulseDevice: r.sink.Monitor(), Logf: t.Logf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	path := filepath.Join(t.TempDir(), "a.ogg")
-	active := make(chan struct{})
-	b, err := pipeline.NewBranch(pipeline.BranchConfig{
-		Name: "aud", Audio: &pipeline.AudioEncoding{BitrateKbps: 96, Opus: true},
-		File: &pipeline.FileOutput{Path: path, Container: pipeline.OGG},
-	}, pipeline.BranchEvents{Active: func(time.Time) { close(active) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Attach(b); err != nil {
-		t.Fatal(err)
-	}
+	r := pipelinetest.NewRig(t, 640, 480)
+	c := r.AudioCapture(t)
+	own := opus
+	own.Owner = "aud"
+	f := attachFile(t, c, t.TempDir(), "aud", pipeline.Feed{Audio: &own})
 	// The file starts at the first sound, not at Attach: the monitor of a
 	// sink gives nothing until something plays into it, and the rig's tone
 	// takes a second or two to start.
-	select {
-	case <-active:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no audio reached the branch within 10 s")
-	}
+	f.waitActive(t, 10*time.Second)
 	time.Sleep(4 * time.Second)
-	stopWithin(t, c, b, 3*time.Second)
-	p, err := mediatest.ProbeFile(path, false)
+	f.detachWithin(t, 3*time.Second)
+	p, err := mediatest.ProbeFile(f.path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.First("video") != nil {
 		t.Error("audio-only OGG has a video stream")
 	}
-	a := p.First("audio")
-	if a == nil || a.CodecName != "opus" {
+	if a := p.First("audio"); a == nil || a.CodecName != "opus" {
 		t.Fatalf("audio stream = %+v, want opus", a)
 	}
 	if d := p.Duration(); math.Abs(d-4) > 0.5 {
 		t.Errorf("duration %.2f s, want 4 +/- 0.5", d)
 	}
-	checkTone(t, path, 523)
+	mediatest.CheckTone(t, f.path, pipelinetest.ToneHz)
 }
 
-// TestSegmentsClosedAtTheNextKeyFrame: 2 s segments, each announced as
-// the next one starts. The branch's images, taken every 100 ms from the
-// same frames, serve as a clock in media time: when a segment is announced,
-// no image from the second half of the next one has been. (splitmuxsink
-// announced a segment only once the GOP after it was complete, images a
-// whole segment later among them.) The segments follow each other, last
-// 2 s each, hold video and audio, and the last is announced by Detach.
-func TestSegmentsClosedAtTheNextKeyFrame(t *testing.T) {
-	r := newRig(t, 640, 360)
-	c := r.capture(t, 30, nil)
-	// The branch joins a capture that has run a while: its times still
-	// start at zero, so the first segment is no longer than the others.
+// TestBranchTimeStartsAtZero: a branch on a capture that has run a while
+// starts its media at zero, and its elements' clock runs from that zero
+// (or a live muxer would take every buffer for late and never wait for
+// its other input).
+func TestBranchTimeStartsAtZero(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
 	time.Sleep(3 * time.Second)
-	dir := t.TempDir()
-	const every = 2 * time.Second
-	type segment struct {
-		path       string
-		start, dur time.Duration
-		newestShot time.Duration // the newest image announced before it
-	}
-	var (
-		mu         sync.Mutex
-		segs       []segment
-		newestShot time.Duration
-		shots      []time.Duration
-	)
-	b, err := pipeline.NewBranch(pipeline.BranchConfig{
-		Name:  "seg",
-		Video: &pipeline.VideoEncoding{BitrateKbps: 1000, FPS: 30, KeyFrameInterval: every.Seconds()},
-		Audio: &pipeline.AudioEncoding{BitrateKbps: 96},
-		Segments: &pipeline.SegmentOutput{Dir: dir, Prefix: "seg", Duration: every, OnSegment: func(path string, start, dur time.Duration) {
-			mu.Lock()
-			defer mu.Unlock()
-			segs = append(segs, segment{path, start, dur, newestShot})
-		}},
-		Images: &pipeline.ImageOutput{Dir: dir, Prefix: "shot", Interval: 100 * time.Millisecond, Width: 160, Height: 90, OnImage: func(_ string, at time.Duration) {
-			mu.Lock()
-			defer mu.Unlock()
-			newestShot = max(newestShot, at)
-			shots = append(shots, at)
-		}},
-	}, pipeline.BranchEvents{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Attach(b); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(9 * time.Second)
-	// Its elements' clock runs from its own zero, or a live muxer would
-	// take every buffer for 3 s late and never wait for its other input.
-	for name, shift := range pipeline.BaseTimeShifts(c, b) {
+	f := attachFile(t, c, t.TempDir(), "late", av)
+	f.waitActive(t, 5*time.Second)
+	time.Sleep(2 * time.Second)
+	for name, shift := range pipeline.BaseTimeShifts(c, f.att) {
 		if shift < 3*time.Second || shift > 4*time.Second {
 			t.Errorf("%s: base time %v after the capture's, want the branch's zero, 3 s in", name, shift)
 		}
 	}
-	stopWithin(t, c, b, 5*time.Second)
+	f.detachWithin(t, 3*time.Second)
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=start_time", "-of", "csv=p=0", f.path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start := strings.TrimSpace(string(out)); start != "0.000000" {
+		t.Errorf("the video starts at %s s, want 0", start)
+	}
+	mediatest.VerifyVideo(t, f.path, mediatest.Expect{Width: 640, Height: 360, Seconds: 2, Tolerance: 0.5, Audio: "aac"})
+}
 
-	mu.Lock()
-	defer mu.Unlock()
-	files, _ := filepath.Glob(filepath.Join(dir, "seg_*.ts"))
-	if len(segs) != len(files) || len(segs) < 4 {
-		t.Errorf("%d segments announced, %d files; want the same, at least 4", len(segs), len(files))
+// TestFailingBranchAlone: a branch whose disk fills fails alone: it is
+// told, its file keeps what was written, and the branch beside it on the
+// same encoder writes on and verifies.
+func TestFailingBranchAlone(t *testing.T) {
+	// Audio alone (128 kbit/s) fills it in about 4 s; the rig's screen is
+	// still, and its video costs next to nothing.
+	small := disktest.Small(t, 64<<10)
+	r := pipelinetest.NewRig(t, 1280, 720)
+	c := r.Capture(t, 30, nil)
+	steady := attachFile(t, c, t.TempDir(), "steady", av)
+	doomed := attachFile(t, c, small, "doomed", av)
+	steady.waitActive(t, 5*time.Second)
+	began := time.Now()
+	select {
+	case err := <-doomed.failed:
+		t.Logf("the full disk's branch failed after %v: %v", time.Since(began).Round(time.Millisecond), err)
+		if !strings.Contains(err.Error(), "doomed") {
+			t.Errorf("the failure %q does not name the branch", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a branch writing at least 128 kbit/s to a 64 KiB disk never failed")
 	}
-	// One image every 100 ms of the branch's time, from its start: none
-	// closer than a frame short of that (a picker misled by the capture's
-	// older timestamps let a burst through at the start).
-	for i := 1; i < len(shots); i++ {
-		if gap := shots[i] - shots[i-1]; gap < 100*time.Millisecond-time.Second/30 {
-			t.Errorf("images %d and %d are %v apart, want 100 ms (all: %v)", i-1, i, gap, shots[:min(len(shots), 8)])
-			break
-		}
+	if err := doomed.att.Detach(false); err != nil {
+		t.Errorf("detach of the failed branch: %v", err)
 	}
-	if len(shots) == 0 || shots[0] > 100*time.Millisecond {
-		t.Errorf("first image at %v, want at the branch's start (%d images)", shots[:min(len(shots), 1)], len(shots))
+	if n := c.Elements("x264enc"); n != 1 {
+		t.Errorf("%d x264enc after the failure, want the shared one", n)
 	}
-	var end time.Duration
-	for i, s := range segs {
-		t.Logf("%s: %v + %v, newest image then %v", filepath.Base(s.path), s.start, s.dur, s.newestShot)
-		if want := filepath.Join(dir, fmt.Sprintf("seg_%05d.ts", i)); s.path != want || s.start != end {
-			t.Errorf("segment %d: %s from %v, want %s from %v", i, s.path, s.start, want, end)
-		}
-		end = s.start + s.dur
-		if i == len(segs)-1 {
-			break
-		}
-		if math.Abs((s.dur - every).Seconds()) > 0.1 {
-			t.Errorf("%s lasts %v, want %v", filepath.Base(s.path), s.dur, every)
-		}
-		if s.newestShot > end+every/2 {
-			t.Errorf("%s (to %v) was announced after an image at %v: a segment late", filepath.Base(s.path), end, s.newestShot)
-		}
-		p, err := mediatest.ProbeFile(s.path, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v, a := p.First("video"), p.First("audio"); v == nil || v.CodecName != "h264" || a == nil || a.CodecName != "aac" {
-			t.Errorf("%s: streams %+v / %+v, want h264 and aac", filepath.Base(s.path), v, a)
-		}
+	time.Sleep(2 * time.Second)
+	secs := time.Since(began).Seconds()
+	steady.detachWithin(t, 3*time.Second)
+	mediatest.VerifyVideo(t, steady.path, mediatest.Expect{Width: 1280, Height: 720, Seconds: secs, Tolerance: 1, Audio: "aac"})
+	// The full disk's file plays up to its last whole fragment.
+	p, err := mediatest.ProbeFile(doomed.path, true)
+	if err != nil {
+		t.Fatalf("the full disk's file does not play: %v", err)
+	}
+	if v := p.First("video"); v == nil || v.Frames() < 1 {
+		t.Errorf("the full disk's file holds no frame: %+v", v)
 	}
 }
 
-func TestBadBranchConfigs(t *testing.T) {
+// TestAttachRefusesWhatItCannotFeed: a branch asking for media the feed
+// or the capture lacks is refused, and leaves nothing behind.
+func TestAttachRefusesWhatItCannotFeed(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
+	audioOnly := r.AudioCapture(t)
+	dir := t.TempDir()
 	cases := []struct {
 		name string
-		cfg  pipeline.BranchConfig
+		cap  *pipeline.Capture
+		feed pipeline.Feed
+		br   func(name string) pipeline.Branch
 	}{
-		{"no media", pipeline.BranchConfig{Name: "x", File: &pipeline.FileOutput{Path: "/tmp/x.mp4"}}},
-		{"no output", pipeline.BranchConfig{Name: "x", Audio: &pipeline.AudioEncoding{BitrateKbps: 64}}},
-		{"mp4 without video", pipeline.BranchConfig{Name: "x", Audio: &pipeline.AudioEncoding{BitrateKbps: 64}, File: &pipeline.FileOutput{Path: "/tmp/x.mp4", Container: pipeline.MP4}}},
-		{"ogg with video", pipeline.BranchConfig{Name: "x", Video: &pipeline.VideoEncoding{BitrateKbps: 1000, FPS: 30}, File: &pipeline.FileOutput{Path: "/tmp/x.ogg", Container: pipeline.OGG}}},
+		{"video branch, no video feed", c, pipeline.Feed{Audio: &aac}, func(n string) pipeline.Branch { return avMP4(t, n, filepath.Join(dir, n), true) }},
+		{"audio branch, no audio feed", c, pipeline.Feed{Video: &h264}, func(n string) pipeline.Branch { return avMP4(t, n, filepath.Join(dir, n), true) }},
+		{"encoded and raw video", c, pipeline.Feed{Video: &h264, RawVideo: true, Audio: &aac}, func(n string) pipeline.Branch { return avMP4(t, n, filepath.Join(dir, n), true) }},
+		{"no entry", c, av, func(n string) pipeline.Branch { return pipeline.Branch{Bin: gst.NewBin(n)} }},
+		{"video from an audio-only capture", audioOnly, av, func(n string) pipeline.Branch { return avMP4(t, n, filepath.Join(dir, n), true) }},
 	}
-	for _, tc := range cases {
+	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := pipeline.NewBranch(tc.cfg, pipeline.BranchEvents{}); err == nil {
-				t.Fatal("NewBranch accepted a config it cannot build")
+			if _, err := tc.cap.Attach(tc.br(fmt.Sprintf("bad%d", i)), tc.feed, pipeline.Events{}); err == nil {
+				t.Fatal("Attach took a branch it cannot feed")
+			} else {
+				t.Log(err)
+			}
+			if n := tc.cap.Elements("x264enc") + tc.cap.Elements("avenc_aac"); n != 0 {
+				t.Errorf("%d encoders left behind", n)
 			}
 		})
-	}
-}
-
-func checkMP4(t *testing.T, path string, w, h int, seconds, tol float64) {
-	t.Helper()
-	p, err := mediatest.ProbeFile(path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := p.First("video")
-	if v == nil || v.CodecName != "h264" || v.Width != w || v.Height != h {
-		t.Fatalf("%s: video = %+v, want h264 %dx%d", filepath.Base(path), v, w, h)
-	}
-	if fps := v.FPS(); math.Abs(fps-30) > 1 {
-		t.Errorf("%s: %.2f fps, want 30 +/- 1", filepath.Base(path), fps)
-	}
-	if d := p.Duration(); math.Abs(d-seconds) > tol {
-		t.Errorf("%s: duration %.2f s, want %.2f +/- %g", filepath.Base(path), d, seconds, tol)
-	}
-	if a := p.First("audio"); a == nil || a.CodecName != "aac" {
-		t.Errorf("%s: audio = %+v, want aac", filepath.Base(path), a)
-	}
-	t.Logf("%s: %dx%d %.2f fps, %.2f s, %s frames decoded", filepath.Base(path), v.Width, v.Height, v.FPS(), p.Duration(), v.NbReadFrames)
-	checkTone(t, path, 523)
-}
-
-func checkTone(t *testing.T, path string, hz float64) {
-	t.Helper()
-	pcm, err := mediatest.AudioPCM(path, 48000, 0.5, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tone := mediatest.ToneLevel(pcm, 48000, hz)
-	off := mediatest.ToneLevel(pcm, 48000, hz*1.37)
-	// The level depends on PulseAudio's volumes; what matters is that the
-	// tone stands far above a frequency nobody plays.
-	if tone < 0.01 || tone < 10*off {
-		t.Errorf("%s: %g Hz at level %.3f (off-tone %.3f), want a clear tone", filepath.Base(path), hz, tone, off)
 	}
 }
 
@@ -379,5 +325,6 @@ func TestMain(m *testing.M) {
 		fmt.Println("Xvfb missing: run make deps")
 		os.Exit(1)
 	}
+	gst.Init(nil)
 	os.Exit(m.Run())
 }

@@ -1,24 +1,32 @@
 package pipeline
 
 /*
-A tap is a bin whose ghost sink pads ("video_sink", "audio_sink") are fed
-from request pads of tees in a parent bin, added and removed while the
-parent runs. An egress branch is a tap on the capture's raw tees; each RTMP
-destination is a tap on its branch's encoded tees.
+A tap is a bin fed from request pads of tees in the capture, added and
+removed while the capture runs: an encoder on the raw tees, or an output
+on an encoder's tee (or, for images, on the raw video tee). Each input of a
+tap is a queue, "<name>-<kind>-in", whose sink pad is the bin's ghost pad
+"<kind>_sink".
 
-Attach: add the bin, sync its state with the parent, then link the tee pads
-(linking first raced: the tee pushed into a flushing pad and the live
+Attach: add the bin, sync its state with the parent, then link the tee
+pads (linking first raced: the tee pushed into a flushing pad and the live
 source stopped). Detach: block each tee pad, unlink and release it, send
 EOS into the ghost pads, wait for EOS at every sink of the tap, then NULL
 and remove.
 */
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/go-gst/go-gst/gst"
+)
+
+// Media kinds a tap takes.
+const (
+	videoKind = "video"
+	audioKind = "audio"
 )
 
 // tap is one bin attached to tees.
@@ -27,12 +35,13 @@ type tap struct {
 	bin    *gst.Bin
 	inputs []*input
 	parent *gst.Bin
-	// isolated taps never pass their flow errors back to the tee (see
-	// isolate); egress branches are, so no egress can stop the capture.
-	isolated bool
-	// beforeRemove, if set, runs after EOS reached the outputs and before
+	// beforeRemove, if set, runs after EOS reached the sinks and before
 	// the bin goes down (to wait for an output that finishes later).
 	beforeRemove func()
+	// out, if set, is an element beside the bin in its parent that the
+	// bin's "src" ghost pad feeds (an encoder's tee); it comes and goes
+	// with the bin.
+	out *gst.Element
 
 	sinkMu sync.Mutex
 	sinks  map[string]chan struct{} // sink element name -> closed at EOS
@@ -42,7 +51,8 @@ type tap struct {
 
 // input is one ghost sink pad of a tap and the tee pad feeding it.
 type input struct {
-	kind      string // "video" or "audio"
+	kind      string // videoKind or audioKind
+	queue     *gst.Element
 	ghost     *gst.GhostPad
 	tee       *gst.Element
 	teePad    *gst.Pad
@@ -50,101 +60,133 @@ type input struct {
 	blocked   chan struct{}
 }
 
-// newTap parses desc into a bin named name. For each kind in kinds the
-// bin must hold a queue "<name>_<kind>_in", which becomes the ghost pad
-// "<kind>_sink".
-func newTap(name, desc string, kinds []string) (*tap, error) {
-	initGStreamer()
-	bin, err := gst.NewBinFromString(desc, false)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w (pipeline: %s)", name, err, desc)
-	}
-	if err := bin.SetProperty("name", name); err != nil {
-		return nil, fmt.Errorf("%s: name the bin: %w", name, err)
-	}
+// entry is where one kind of media enters a tap's elements.
+type entry struct {
+	kind string
+	pad  *gst.Pad // a sink pad of one of the elements
+}
+
+// newTap adds to bin one leaky input queue per entry, holding up to
+// maxQueue of media: a tap that falls behind drops its own oldest data and
+// never stalls the tee that feeds it, nor the other taps on it.
+func newTap(bin *gst.Bin, entries []entry, maxQueue time.Duration) (*tap, error) {
+	name := bin.GetName()
 	t := &tap{name: name, bin: bin, sinks: map[string]chan struct{}{}}
-	for _, kind := range kinds {
-		q, err := bin.GetElementByName(name + "_" + kind + "_in")
+	for _, e := range entries {
+		q, err := Make("queue", name+"-"+e.kind+"-in", Props{
+			"leaky": "downstream", "max-size-time": int64(maxQueue), "max-size-buffers": 0, "max-size-bytes": 0,
+		})
 		if err != nil {
+			return nil, err
+		}
+		if err := t.bin.Add(q); err != nil {
+			return nil, fmt.Errorf("%s: add %s: %w", name, q.GetName(), err)
+		}
+		if err := LinkPads(q.GetStaticPad("src"), e.pad); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		ghost := gst.NewGhostPad(kind+"_sink", q.GetStaticPad("sink"))
-		if ghost == nil || !bin.AddPad(ghost.Pad) {
-			return nil, fmt.Errorf("%s: cannot add the %s ghost pad", name, kind)
+		ghost := gst.NewGhostPad(e.kind+"_sink", q.GetStaticPad("sink"))
+		if ghost == nil || !t.bin.AddPad(ghost.Pad) {
+			return nil, fmt.Errorf("%s: cannot add the %s ghost pad", name, e.kind)
 		}
-		t.inputs = append(t.inputs, &input{kind: kind, ghost: ghost, blocked: make(chan struct{})})
+		t.inputs = append(t.inputs, &input{kind: e.kind, queue: q, ghost: ghost, blocked: make(chan struct{})})
 	}
 	return t, nil
 }
 
-// takes tells whether the tap has an input of kind.
-func (t *tap) takes(kind string) bool {
+// feed makes the tap's last element feed out, an element that will sit
+// beside the bin in its parent, through a "src" ghost pad.
+func (t *tap) feed(last, out *gst.Element) error {
+	ghost := gst.NewGhostPad("src", last.GetStaticPad("src"))
+	if ghost == nil || !t.bin.AddPad(ghost.Pad) {
+		return fmt.Errorf("%s: cannot add the src ghost pad", t.name)
+	}
+	t.out = out
+	return nil
+}
+
+// input returns the tap's input of kind, or nil.
+func (t *tap) input(kind string) *input {
 	for _, in := range t.inputs {
 		if in.kind == kind {
-			return true
+			return in
 		}
 	}
-	return false
+	return nil
 }
 
 // watchSink registers a sink element whose EOS detach waits for, seen on
 // its sink pad.
-func (t *tap) watchSink(el *gst.Element) {
+func (t *tap) watchSink(el *gst.Element) error {
+	pad := el.GetStaticPad("sink")
+	if pad == nil {
+		return fmt.Errorf("%s: %s has no sink pad to watch", t.name, el.GetName())
+	}
 	eos := make(chan struct{})
 	t.sinkMu.Lock()
 	t.sinks[el.GetName()] = eos
 	t.sinkMu.Unlock()
 	var once sync.Once
-	el.GetStaticPad("sink").AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+	pad.AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		if ev := info.GetEvent(); ev != nil && ev.Type() == gst.EventTypeEOS {
 			once.Do(func() { close(eos) })
 			return gst.PadProbeRemove
 		}
 		return gst.PadProbeOK
 	})
+	return nil
 }
 
-// unwatchSink forgets a sink (it left the tap, e.g. a failed destination).
-func (t *tap) unwatchSink(name string) {
-	t.sinkMu.Lock()
-	delete(t.sinks, name)
-	t.sinkMu.Unlock()
-}
-
-// attach adds the tap to parent and links its inputs to the tees of their
-// kind. before runs for each input after its tee pad is requested and
-// before it is linked (to install probes); after runs once it is linked.
-func (t *tap) attach(parent *gst.Bin, tees map[string]*gst.Element, before, after func(*input)) error {
+// attach adds the tap to parent and links each input to its tee. after
+// runs for each input once it is linked.
+func (t *tap) attach(parent *gst.Bin, tees map[string]*gst.Element, after func(*input)) error {
 	for _, in := range t.inputs {
 		if in.tee = tees[in.kind]; in.tee == nil {
 			return fmt.Errorf("%s wants %s, which is not there to tap", t.name, in.kind)
 		}
 	}
+	if t.out != nil {
+		if err := parent.Add(t.out); err != nil {
+			return fmt.Errorf("%s: add %s: %w", t.name, t.out.GetName(), err)
+		}
+		if !t.out.SyncStateWithParent() {
+			_ = parent.Remove(t.out)
+			return fmt.Errorf("%s: %s could not start (state sync failed)", t.name, t.out.GetName())
+		}
+	}
 	if err := parent.Add(t.bin.Element); err != nil {
+		t.removeOut(parent)
 		return fmt.Errorf("%s: add: %w", t.name, err)
 	}
 	t.parent = parent
+	if t.out != nil {
+		if err := LinkPads(t.bin.GetStaticPad("src"), t.out.GetStaticPad("sink")); err != nil {
+			t.remove()
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
 	if !t.bin.SyncStateWithParent() {
 		t.remove()
 		return fmt.Errorf("%s: could not start (state sync failed)", t.name)
 	}
 	for _, in := range t.inputs {
 		in.teePad = in.tee.GetRequestPad("src_%u")
-		if before != nil {
-			before(in)
+		if in.teePad == nil {
+			t.unlink()
+			t.remove()
+			return fmt.Errorf("%s: %s gives no pad", t.name, in.tee.GetName())
 		}
 		if ret := in.teePad.Link(in.ghost.Pad); ret != gst.PadLinkOK {
 			t.unlink()
 			t.remove()
 			return fmt.Errorf("%s: link %s: %s", t.name, in.kind, ret)
 		}
-		if t.isolated {
-			// Only once linked: the tee pushes into an unlinked pad too,
-			// and its probes run before the push finds no peer, so an
-			// earlier probe would chain a buffer ahead of the stream's
-			// sticky events (caps, segment) and fail the encoder.
-			in.isolateID = isolate(in)
-		}
+		// Only once linked: the tee pushes into an unlinked pad too, and
+		// its probes run before the push finds no peer, so an earlier
+		// probe would chain a buffer ahead of the stream's sticky events
+		// (caps, segment) and fail the element behind it.
+		in.isolateID = isolate(in)
+		keepSerializedQueries(in.teePad)
 		if after != nil {
 			after(in)
 		}
@@ -152,9 +194,13 @@ func (t *tap) attach(parent *gst.Bin, tees map[string]*gst.Element, before, afte
 	return nil
 }
 
+// errEOSTimeout: EOS did not reach every sink of a tap in time.
+var errEOSTimeout = errors.New("EOS did not reach its outputs in time; a file may lack its end")
+
 // detach unlinks the tap. With finish, EOS is sent and detach waits (up to
 // eosWait) for every watched sink to see it, so files are finalised;
-// without, the tap is dropped as it is (a failed destination).
+// without, the tap is dropped as it is (a failed output, an encoder
+// nobody uses). Safe to call more than once; only the first call acts.
 func (t *tap) detach(finish bool, eosWait time.Duration) error {
 	var err error
 	t.detachOnce.Do(func() {
@@ -163,23 +209,7 @@ func (t *tap) detach(finish bool, eosWait time.Duration) error {
 			for _, in := range t.inputs {
 				in.ghost.SendEvent(gst.NewEOSEvent())
 			}
-			t.sinkMu.Lock()
-			waits := make([]chan struct{}, 0, len(t.sinks))
-			for _, ch := range t.sinks {
-				waits = append(waits, ch)
-			}
-			t.sinkMu.Unlock()
-			deadline := time.After(eosWait)
-			for _, ch := range waits {
-				select {
-				case <-ch:
-				case <-deadline:
-					err = fmt.Errorf("%s: EOS did not reach its outputs within %s; a file may lack its index", t.name, eosWait)
-				}
-				if err != nil {
-					break
-				}
-			}
+			err = t.waitSinks(eosWait)
 			if t.beforeRemove != nil {
 				t.beforeRemove()
 			}
@@ -187,6 +217,24 @@ func (t *tap) detach(finish bool, eosWait time.Duration) error {
 		t.remove()
 	})
 	return err
+}
+
+func (t *tap) waitSinks(limit time.Duration) error {
+	t.sinkMu.Lock()
+	waits := make([]chan struct{}, 0, len(t.sinks))
+	for _, ch := range t.sinks {
+		waits = append(waits, ch)
+	}
+	t.sinkMu.Unlock()
+	deadline := time.After(limit)
+	for _, ch := range waits {
+		select {
+		case <-ch:
+		case <-deadline:
+			return fmt.Errorf("%s: %w (waited %s)", t.name, errEOSTimeout, limit)
+		}
+	}
+	return nil
 }
 
 // unlink blocks each tee pad (an idle probe fires at once when no buffer
@@ -197,10 +245,8 @@ func (t *tap) unlink() {
 		if in.teePad == nil {
 			continue
 		}
-		if t.isolated {
-			// Back to plain pushes, which a blocking probe can hold.
-			in.teePad.RemoveProbe(in.isolateID)
-		}
+		// Back to plain pushes, which a blocking probe can hold.
+		in.teePad.RemoveProbe(in.isolateID)
 		id := in.teePad.AddProbe(gst.PadProbeTypeBlockDownstream|gst.PadProbeTypeIdle, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
 			select {
 			case <-in.blocked:
@@ -225,12 +271,23 @@ func (t *tap) remove() {
 	_ = setStateWait(t.bin.Element, gst.StateNull)
 	if t.parent != nil {
 		_ = t.parent.Remove(t.bin.Element)
+		t.removeOut(t.parent)
 	}
 }
 
-// elementNames lists every element inside the tap (to route bus errors).
+func (t *tap) removeOut(parent *gst.Bin) {
+	if t.out != nil {
+		_ = setStateWait(t.out, gst.StateNull)
+		_ = parent.Remove(t.out)
+	}
+}
+
+// elementNames lists every element of the tap (to route bus errors).
 func (t *tap) elementNames() []string {
 	names := []string{t.name}
+	if t.out != nil {
+		names = append(names, t.out.GetName())
+	}
 	if elems, err := t.bin.GetElementsRecursive(); err == nil {
 		for _, e := range elems {
 			names = append(names, e.GetName())
@@ -259,30 +316,33 @@ func isolate(in *input) uint64 {
 	})
 }
 
-// dropUntilKeyFrame and requestKeyFrame make a tap attached to a running
-// encoder start at a key frame: delta frames are dropped until one comes,
-// and the encoder is asked for one (a force-key-unit event upstream through
-// the new tee pad) so that it comes in milliseconds, not a GOP later.
-// Without them a late destination first gets frames it cannot decode.
-func dropUntilKeyFrame(in *input) {
-	if in.kind != "video" {
-		return
-	}
-	in.ghost.AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
-		buf := info.GetBuffer()
-		if buf != nil && buf.HasFlags(gst.BufferFlagDeltaUnit) {
+// keepSerializedQueries stops the serialized queries an element upstream
+// of a tee sends downstream (allocation, drain) at the tee's pad to a tap.
+// Such a query waits until everything queued before it is consumed, and
+// the tee sends it to every tap in turn: one tap whose muxer holds it
+// (an aggregator keeps a serialized query until its other inputs have
+// data) stalls the element that asked, and with it every other tap. Seen:
+// x264enc blocked in the allocation query it sent as a second file joined
+// its tee, the first file's mp4mux holding the query. The taps need no
+// allocation from upstream (encoded data, or raw frames in system memory);
+// the tee ignores a tap that does not answer.
+func keepSerializedQueries(teePad *gst.Pad) {
+	teePad.AddProbe(gst.PadProbeTypeQueryDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		if q := info.GetQuery(); q != nil && (q.Type() == gst.QueryAllocation || q.Type() == gst.QueryDrain) {
 			return gst.PadProbeDrop
 		}
-		return gst.PadProbeRemove
+		return gst.PadProbeOK
 	})
 }
 
-func requestKeyFrame(in *input) {
-	if in.kind != "video" {
-		return
-	}
+// forceKeyUnit asks the encoder upstream of a tee pad for a key frame (with
+// its headers) at the first frame of running time at or after at, or at
+// the next frame for gst.ClockTimeNone. x264enc then restarts its GOP
+// there: its next regular key frame comes a full interval later.
+func forceKeyUnit(teePad *gst.Pad, at gst.ClockTime) {
 	s := gst.NewStructure("GstForceKeyUnit")
 	_ = s.SetValue("all-headers", true)
 	_ = s.SetValue("count", uint(0))
-	in.teePad.SendEvent(gst.NewCustomEvent(gst.EventTypeCustomUpstream, s))
+	_ = s.SetValue("running-time", uint64(at))
+	teePad.SendEvent(gst.NewCustomEvent(gst.EventTypeCustomUpstream, s))
 }

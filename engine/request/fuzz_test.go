@@ -49,7 +49,7 @@ func FuzzParseBuild(f *testing.F) {
 			noLeak(t, "Build error", err.Error(), markers, nil)
 			return
 		}
-		shown := fmt.Sprintf("%+v %v %v %s %s", p.Redacted(), p.CompositeKey(), p.EncoderKey(), strings.Join(p.Warnings, "\n"), RedactRequest(req))
+		shown := fmt.Sprintf("%+v %v %s %s", p.Redacted(), p.CompositeKey(), strings.Join(p.Warnings, "\n"), RedactRequest(req))
 		for _, fo := range p.Files {
 			shown += fo.Upload.String()
 		}

@@ -140,6 +140,7 @@ func (b *builder) file(o picked) error {
 		name = withExtension(pf, name, ext, b.warn)
 	}
 	b.plan.Files = append(b.plan.Files, FileOutput{
+		Field:           field,
 		FileType:        ft,
 		Filepath:        pl.resolve(name),
 		Upload:          up,
@@ -186,6 +187,6 @@ func (b *builder) stream(o picked) error {
 	if len(urls) == 0 && o.file == nil && o.segments == nil && o.images == nil {
 		return invalid(join(field, "urls"), "empty; give at least one rtmp:// or rtmps:// URL (a stream output without URLs is only allowed beside another output, to add URLs later)")
 	}
-	b.plan.Streams = append(b.plan.Streams, StreamOutput{Protocol: livekit.StreamProtocol_RTMP, URLs: urls})
+	b.plan.Streams = append(b.plan.Streams, StreamOutput{Field: field, Protocol: livekit.StreamProtocol_RTMP, URLs: urls})
 	return nil
 }

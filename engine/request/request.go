@@ -87,6 +87,9 @@ type Audio struct {
 
 // FileOutput is one recorded file.
 type FileOutput struct {
+	// Field is the request field it came from: "file_outputs[0]" or the
+	// legacy "file".
+	Field string
 	// FileType is MP4 or OGG (DEFAULT_FILETYPE resolved).
 	FileType livekit.EncodedFileType
 	// Filepath is the file's name with its extension: for local disk an
@@ -100,6 +103,7 @@ type FileOutput struct {
 
 // StreamOutput is one set of RTMP destinations fed by the same encoder.
 type StreamOutput struct {
+	Field string // "stream_outputs[0]" or "stream"
 	// Protocol is RTMP.
 	Protocol livekit.StreamProtocol
 	// URLs are rtmp:// or rtmps:// URLs with host, app and stream key, no two
@@ -110,6 +114,7 @@ type StreamOutput struct {
 
 // SegmentOutput is one HLS recording: a playlist beside its segments.
 type SegmentOutput struct {
+	Field string // "segment_outputs[0]" or "segments"
 	// Protocol is HLS_PROTOCOL (MPEG-TS segments).
 	Protocol livekit.SegmentedFileProtocol
 	// Dir is the folder of the playlists and segments: for local disk an
@@ -132,8 +137,9 @@ type SegmentOutput struct {
 
 // ImageOutput is a series of JPEG snapshots of the composite.
 type ImageOutput struct {
-	CaptureIntervalSec int // seconds between images, at least 1
-	Width, Height      int // pixels; the composite's size by default
+	Field              string // "image_outputs[0]"
+	CaptureIntervalSec int    // seconds between images, at least 1
+	Width, Height      int    // pixels; the composite's size by default
 	// Dir is the images' folder, as SegmentOutput.Dir.
 	Dir string
 	// FilenamePrefix is the images' base name: <prefix>_00000.jpeg, or per
@@ -241,14 +247,18 @@ func (b *builder) source() error {
 	return nil
 }
 
-// CompositeKey identifies a composite: requests with equal keys can share one
-// running virtual screen, browser and capture.
+// CompositeKey identifies a composite: requests with equal keys share one
+// running virtual screen, browser and capture (see Serves for the one
+// exception).
 type CompositeKey struct {
 	Room          string
 	Layout        string
 	CustomBaseURL string
 	Width, Height int
 	FPS           int
+	// AudioOnly: the screen is not captured. Such a composite serves only
+	// audio-only requests.
+	AudioOnly bool
 }
 
 // CompositeKey returns the key of the composite p records from.
@@ -260,7 +270,20 @@ func (p *Plan) CompositeKey() CompositeKey {
 		Width:         p.Video.Width,
 		Height:        p.Video.Height,
 		FPS:           p.Video.FPS,
+		AudioOnly:     p.AudioOnly,
 	}
+}
+
+// Serves reports whether a running composite with key k can record a
+// request whose composite is want: the same key, or, for an audio-only
+// request, the same view with its screen captured too (its sound is the
+// same; the reverse has no picture to give).
+func (k CompositeKey) Serves(want CompositeKey) bool {
+	if k == want {
+		return true
+	}
+	k.AudioOnly = true
+	return want.AudioOnly && k == want
 }
 
 // String shows the key for logs, with the template URL redacted.
@@ -269,38 +292,37 @@ func (k CompositeKey) String() string {
 	if k.CustomBaseURL != "" {
 		src = redactWebURL(k.CustomBaseURL) + "#" + k.Layout
 	}
-	return fmt.Sprintf("%s/%s@%dx%dp%d", k.Room, src, k.Width, k.Height, k.FPS)
-}
-
-// EncoderKey identifies an encoder branch on a composite's tee: plans with
-// equal keys can share one encode. Video (or Audio) is zero when the plan
-// carries no video (or audio).
-type EncoderKey struct {
-	Composite CompositeKey
-	Video     Video
-	Audio     Audio
-}
-
-// EncoderKey returns the key of the encoders p needs.
-func (p *Plan) EncoderKey() EncoderKey {
-	k := EncoderKey{Composite: p.CompositeKey(), Video: p.Video, Audio: p.Audio}
-	if p.AudioOnly {
-		k.Video = Video{}
-	}
-	if p.VideoOnly {
-		k.Audio = Audio{}
-	}
-	return k
-}
-
-// String shows the key for logs.
-func (k EncoderKey) String() string {
-	s := k.Composite.String()
-	if k.Video != (Video{}) {
-		s += fmt.Sprintf(" video=%s/%dkbps/kf%gs", k.Video.Profile, k.Video.BitrateKbps, k.Video.KeyFrameIntervalSec)
-	}
-	if k.Audio != (Audio{}) {
-		s += fmt.Sprintf(" audio=%s/%dkbps/%dHz/%dch", enumName(k.Audio.Codec), k.Audio.BitrateKbps, k.Audio.SampleRate, k.Audio.Channels)
+	s := fmt.Sprintf("%s/%s@%dx%dp%d", k.Room, src, k.Width, k.Height, k.FPS)
+	if k.AudioOnly {
+		s += " audio-only"
 	}
 	return s
+}
+
+// CompositeOf returns the key of the composite req records from: its room,
+// layout, encoding and audio_only checked as Build checks them; its
+// outputs do not matter (a preview has none, and a stored request's
+// redacted URLs may no longer parse).
+func CompositeOf(req *livekit.RoomCompositeEgressRequest) (CompositeKey, error) {
+	if req == nil {
+		return CompositeKey{}, invalid("request", "missing; give a RoomCompositeEgressRequest")
+	}
+	r := &livekit.RoomCompositeEgressRequest{
+		RoomName:      req.RoomName,
+		Layout:        req.Layout,
+		AudioOnly:     req.AudioOnly,
+		VideoOnly:     req.VideoOnly,
+		CustomBaseUrl: req.CustomBaseUrl,
+		AudioMixing:   req.AudioMixing,
+		Options:       req.Options,
+		FileOutputs:   []*livekit.EncodedFileOutput{{Filepath: "composite"}},
+	}
+	if req.AudioOnly {
+		r.FileOutputs[0].FileType = livekit.EncodedFileType_OGG
+	}
+	p, err := Build(r, Options{Now: time.Unix(0, 0)})
+	if err != nil {
+		return CompositeKey{}, err
+	}
+	return p.CompositeKey(), nil
 }

@@ -155,6 +155,7 @@ var goodCases = []goodCase{
 		}},
 	{name: "legacy file", json: `{"room_name":"r","file":{"file_type":"MP4","filepath":"a.mp4"}}`, check: func(t *testing.T, p *Plan) {
 		wantEq(t, "filepath", p.Files[0].Filepath, local("a.mp4"))
+		wantEq(t, "field", p.Files[0].Field, "file")
 	}},
 	{name: "legacy stream", json: `{"room_name":"r","stream":{"protocol":"RTMP","urls":["RTMP://Live.Example.COM/App/Key1 live=1"," rtmps://b.example.com:443/live2/abc-def "]}}`, check: func(t *testing.T, p *Plan) {
 		wantEq(t, "streams", len(p.Streams), 1)
@@ -164,6 +165,7 @@ var goodCases = []goodCase{
 	}},
 	{name: "legacy file with plural stream", json: `{"room_name":"r","file":{},"stream_outputs":[{"urls":["rtmp://h/app/k"]}]}`, check: func(t *testing.T, p *Plan) {
 		wantEq(t, "outputs", len(p.Files)+len(p.Streams), 2)
+		wantEq(t, "fields", p.Files[0].Field+" "+p.Streams[0].Field, "file stream_outputs[0]")
 	}},
 	{name: "stream without urls beside file", json: `{"room_name":"r","file_outputs":[{}],"stream_outputs":[{"protocol":"RTMP"}]}`, check: func(t *testing.T, p *Plan) {
 		wantEq(t, "streams", len(p.Streams), 1)
@@ -194,7 +196,7 @@ var goodCases = []goodCase{
 		"segment_outputs":[{"filename_prefix":"path/to/my-output","playlist_name":"my-output.m3u8","live_playlist_name":"my-output-live.m3u8","segment_duration":2,
 		"s3":{"access_key":"","secret":"","region":"","bucket":"my-bucket","force_path_style":true}}]}`,
 		check: func(t *testing.T, p *Plan) {
-			wantEq(t, "segment", withoutUpload(p.Segments[0]), SegmentOutput{Protocol: livekit.SegmentedFileProtocol_HLS_PROTOCOL, Dir: "path/to", FilenamePrefix: "my-output",
+			wantEq(t, "segment", withoutUpload(p.Segments[0]), SegmentOutput{Field: "segment_outputs[0]", Protocol: livekit.SegmentedFileProtocol_HLS_PROTOCOL, Dir: "path/to", FilenamePrefix: "my-output",
 				PlaylistName: "my-output.m3u8", LivePlaylistName: "my-output-live.m3u8", SegmentDurationSec: 2})
 			wantEq(t, "bucket", p.Segments[0].Upload.Bucket, "my-bucket")
 			wantEq(t, "kfi", p.Video.KeyFrameIntervalSec, 2.0)
@@ -203,7 +205,7 @@ var goodCases = []goodCase{
 		}},
 	{name: "segments defaults", json: `{"room_name":"r","segment_outputs":[{"filename_suffix":"TIMESTAMP"}]}`, check: func(t *testing.T, p *Plan) {
 		s := p.Segments[0]
-		wantEq(t, "segment", s, SegmentOutput{Protocol: livekit.SegmentedFileProtocol_HLS_PROTOCOL, Dir: testOutDir, FilenamePrefix: "r-" + stamp,
+		wantEq(t, "segment", s, SegmentOutput{Field: "segment_outputs[0]", Protocol: livekit.SegmentedFileProtocol_HLS_PROTOCOL, Dir: testOutDir, FilenamePrefix: "r-" + stamp,
 			PlaylistName: "r-" + stamp + ".m3u8", SegmentDurationSec: 6, Suffix: livekit.SegmentedFileSuffix_TIMESTAMP})
 		wantEq(t, "kfi", p.Video.KeyFrameIntervalSec, 6.0)
 	}},
@@ -216,7 +218,7 @@ var goodCases = []goodCase{
 		wantEq(t, "kfi", p.Video.KeyFrameIntervalSec, 1.5)
 	}},
 	{name: "images only", json: `{"room_name":"r","preset":"PORTRAIT_H264_1080P_30","image_outputs":[{"capture_interval":10,"filename_prefix":"shots/"}]}`, check: func(t *testing.T, p *Plan) {
-		wantEq(t, "image", p.Images[0], ImageOutput{CaptureIntervalSec: 10, Width: 1080, Height: 1920, Dir: local("shots"), FilenamePrefix: "r-" + stamp,
+		wantEq(t, "image", p.Images[0], ImageOutput{Field: "image_outputs[0]", CaptureIntervalSec: 10, Width: 1080, Height: 1920, Dir: local("shots"), FilenamePrefix: "r-" + stamp,
 			Suffix: livekit.ImageFileSuffix_IMAGE_SUFFIX_INDEX, ImageCodec: livekit.ImageCodec_IC_JPEG})
 		wantEq(t, "video only", p.VideoOnly, true)
 	}},
@@ -323,16 +325,69 @@ func TestKeys(t *testing.T) {
 	d := load(`{"room_name":"r","layout":"speaker","preset":"H264_1080P_30","file_outputs":[{}]}`)
 	e := load(`{"room_name":"r","layout":"speaker","audio_only":true,"file_outputs":[{"file_type":"MP4"}]}`)
 	wantEq(t, "same composite", a.CompositeKey(), b.CompositeKey())
-	wantEq(t, "same encoder", a.EncoderKey(), b.EncoderKey())
 	wantEq(t, "bitrate: same composite", a.CompositeKey(), c.CompositeKey())
-	if a.EncoderKey() == c.EncoderKey() {
-		t.Error("different bitrates share an encoder")
-	}
 	if a.CompositeKey() == d.CompositeKey() {
 		t.Error("different sizes share a composite")
 	}
-	wantEq(t, "audio-only video", e.EncoderKey().Video, Video{})
 	wantEq(t, "string", a.CompositeKey().String(), "r/speaker@1280x720p30")
+	wantEq(t, "audio-only string", e.CompositeKey().String(), "r/speaker@1280x720p30 audio-only")
+
+	serves := []struct {
+		name           string
+		running, wants CompositeKey
+		want           bool
+	}{
+		{"same key", a.CompositeKey(), b.CompositeKey(), true},
+		{"video serves audio only", a.CompositeKey(), e.CompositeKey(), true},
+		{"audio only cannot serve video", e.CompositeKey(), a.CompositeKey(), false},
+		{"audio only serves audio only", e.CompositeKey(), e.CompositeKey(), true},
+		{"another size", d.CompositeKey(), a.CompositeKey(), false},
+		{"another size, audio only", d.CompositeKey(), e.CompositeKey(), false},
+	}
+	for _, tc := range serves {
+		if got := tc.running.Serves(tc.wants); got != tc.want {
+			t.Errorf("%s: %v serves %v = %v, want %v", tc.name, tc.running, tc.wants, got, tc.want)
+		}
+	}
+}
+
+// TestCompositeOf: a request's composite, whatever its outputs, is its
+// plan's; a bad room, layout or encoding is the same error Build gives.
+func TestCompositeOf(t *testing.T) {
+	cases := []struct {
+		name, json string
+		want       CompositeKey
+		err        string
+	}{
+		{name: "no outputs", json: `{"room_name":"r","layout":"grid"}`, want: CompositeKey{Room: "r", Layout: "grid", Width: 1280, Height: 720, FPS: 30}},
+		{name: "redacted stream", json: `{"room_name":"r","stream_outputs":[{"urls":["rtmp://h/a/{st...ey}"]}],"preset":"H264_1080P_60"}`,
+			want: CompositeKey{Room: "r", Layout: "grid", Width: 1920, Height: 1080, FPS: 60}},
+		{name: "audio only", json: `{"room_name":"r","audio_only":true,"file_outputs":[{"filepath":"a.mp4"}]}`,
+			want: CompositeKey{Room: "r", Layout: "grid", Width: 1280, Height: 720, FPS: 30, AudioOnly: true}},
+		{name: "portrait", json: `{"room_name":"r","preset":"PORTRAIT_H264_720P_30"}`, want: CompositeKey{Room: "r", Layout: "grid", Width: 720, Height: 1280, FPS: 30}},
+		{name: "no room", json: `{"layout":"grid"}`, err: "room_name"},
+		{name: "bad layout", json: `{"room_name":"r","layout":"gird"}`, err: "layout"},
+		{name: "bad advanced", json: `{"room_name":"r","advanced":{"framerate":500}}`, err: "advanced.framerate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _, err := Parse([]byte(tc.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := CompositeOf(req)
+			if tc.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one starting %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantEq(t, "key", got, tc.want)
+		})
+	}
 }
 
 // TestDefaultUpload: outputs naming no storage go to the server's default

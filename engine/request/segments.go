@@ -81,6 +81,7 @@ func (b *builder) segments(s *livekit.SegmentedFileOutput) error {
 		live += ".m3u8"
 	}
 	b.plan.Segments = append(b.plan.Segments, SegmentOutput{
+		Field:              field,
 		Protocol:           livekit.SegmentedFileProtocol_HLS_PROTOCOL,
 		Dir:                pl.resolveDir(dir),
 		FilenamePrefix:     prefix,
@@ -146,6 +147,7 @@ func (b *builder) images(im *livekit.ImageOutput) error {
 		prefix = b.names.auto()
 	}
 	b.plan.Images = append(b.plan.Images, ImageOutput{
+		Field:              field,
 		CaptureIntervalSec: int(im.CaptureInterval),
 		Width:              w,
 		Height:             h,

@@ -1,6 +1,6 @@
 //go:build integration
 
-package engine_test
+package local_test
 
 import (
 	"context"

@@ -1,6 +1,6 @@
 //go:build integration
 
-package engine_test
+package local_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"roomcast/engine/internal/disktest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/rtmptest"
 )
@@ -117,27 +118,20 @@ func TestAllOutputsWithLiveStreamEdits(t *testing.T) {
 	if len(segs) < 5 || len(segs) > 7 {
 		t.Errorf("%d segments, want 6 +/- 1", len(segs))
 	}
-	text, _ := os.ReadFile(playlist)
-	if !strings.Contains(string(text), "#EXT-X-ENDLIST") || strings.Count(string(text), "#EXTINF") != len(segs) {
+	durs := mediatest.PlaylistDurations(t, playlist)
+	if len(durs) != len(segs) {
 		for _, f := range segs {
 			t.Logf("segment file %s: %d bytes", filepath.Base(f), sizeOf(f))
 		}
-		t.Errorf("playlist lists %d segments of %d, or lacks its end:\n%s", strings.Count(string(text), "#EXTINF"), len(segs), text)
+		t.Errorf("playlist lists %d segments of %d", len(durs), len(segs))
 	}
-	// No segment between the first and the last is short of 2 s: the key
-	// frame asked for by the URL added at 4 s does not cut one. (It moves
-	// the encoder's key frames, so one segment may run to the first of
-	// them after its 2 s.)
-	var durs []float64
-	for _, line := range strings.Split(string(text), "\n") {
-		if v, ok := strings.CutPrefix(line, "#EXTINF:"); ok {
-			d, _ := strconv.ParseFloat(strings.TrimSuffix(v, ","), 64)
-			durs = append(durs, d)
-		}
-	}
-	for i := 1; i < len(durs)-1; i++ {
-		if durs[i] < 2-0.05 {
-			t.Errorf("segment %d lasts %.3f s, want at least 2 (all: %v)", i, durs[i], durs)
+	// Every segment but the last lasts 2 s: the key frame forced for the
+	// URL added at 4 s cuts none short, and the segments ask the shared
+	// encoder for a key frame at each of their own boundaries, so none
+	// runs long either.
+	for i := 0; i < len(durs)-1; i++ {
+		if math.Abs(durs[i]-2) > 0.05 {
+			t.Errorf("segment %d lasts %.3f s, want 2 (all: %v)", i, durs[i], durs)
 		}
 	}
 	// The first starts at the egress's first frame, not at the start of
@@ -342,3 +336,151 @@ func sizeOf(path string) int64 {
 }
 
 func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }
+
+// TestRecordAndGoLiveShareAnEncoder: the studio's Record (a file) and Go
+// Live (an RTMP destination) are two egresses with the same preset on one
+// composite; they share one encode: one x264enc and one AAC encoder run
+// while both do. Both outputs verify, and stopping one leaves the other
+// recording.
+func TestRecordAndGoLiveShareAnEncoder(t *testing.T) {
+	s := newStudio(t, 3)
+	people := s.demo.Participants()
+	rtmp := rtmptest.Start(t)
+	file := filepath.Join(t.TempDir(), "record.mp4")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	updates := s.engine.Watch(ctx)
+	live, err := s.engine.Start(ctx, &livekit.RoomCompositeEgressRequest{
+		RoomName: "demo", Layout: "grid", StreamOutputs: []*livekit.StreamOutput{{Urls: []string{rtmp.URL("live")}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, updates, live.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	time.Sleep(2300 * time.Millisecond) // mid-GOP
+	rec, err := s.engine.Start(ctx, fileRequest(file, livekit.EncodingOptionsPreset_H264_720P_30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, updates, rec.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 10*time.Second)
+	recording := time.Now()
+	stats := s.engine.Stats()
+	if len(stats) != 1 || stats[0].VideoEncoders != 1 || stats[0].AudioEncoders != 1 {
+		t.Fatalf("Record + Go Live run %+v, want one composite with one video and one audio encoder", stats)
+	}
+	time.Sleep(6 * time.Second)
+	final, err := s.engine.Stop(ctx, rec.EgressId)
+	if err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("stop the recording: %v %v", final.GetStatus(), err)
+	}
+	recorded := time.Since(recording).Seconds()
+	time.Sleep(2 * time.Second)
+	if got := s.engine.Stats(); len(got) != 1 || got[0].VideoEncoders != 1 {
+		t.Errorf("after the recording stopped: %+v, want the stream's encoder on", got)
+	}
+	if final, err := s.engine.Stop(ctx, live.EgressId); err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("stop the stream: %v %v", final.GetStatus(), err)
+	}
+	verifyVideo(t, file, 1280, 720, recorded, people)
+	rtmp.CheckRecording(t, "live", 1280, 720)
+	if gap := maxVideoGap(t, rtmp.Recordings("live")[0]); gap > 2.5/30 {
+		t.Errorf("the stream has a %.0f ms gap where the recording joined and left", gap*1000)
+	}
+}
+
+// TestOneOutputFailsAlone: an egress with a file, HLS segments and images,
+// whose file's disk fills after a few seconds: the file ends with what it
+// has, the segments and images go on and complete, and the egress ends
+// COMPLETE, naming the failed output and why.
+func TestOneOutputFailsAlone(t *testing.T) {
+	small := disktest.Small(t, 256<<10)
+	s := newStudio(t, 3)
+	people := s.demo.Participants()
+	dir := t.TempDir()
+	req := &livekit.RoomCompositeEgressRequest{
+		RoomName:    "demo",
+		Layout:      "grid",
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(small, "full.mp4")}},
+		SegmentOutputs: []*livekit.SegmentedFileOutput{{
+			FilenamePrefix: filepath.Join(dir, "hls", "seg"), PlaylistName: "index.m3u8", SegmentDuration: 2,
+		}},
+		ImageOutputs: []*livekit.ImageOutput{{CaptureInterval: 2, Width: 320, Height: 180, FilenamePrefix: filepath.Join(dir, "img", "shot")}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	updates := s.engine.Watch(ctx)
+	info, err := s.engine.Start(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	began := time.Now()
+	time.Sleep(10 * time.Second)
+	mid, err := s.engine.List(ctx, &livekit.ListEgressRequest{EgressId: info.EgressId})
+	if err != nil || len(mid) != 1 || mid[0].Status != livekit.EgressStatus_EGRESS_ACTIVE {
+		t.Fatalf("with its file's disk full, the egress is %v (%v), want ACTIVE", mid, err)
+	}
+	final, err := s.engine.Stop(ctx, info.EgressId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs := time.Since(began).Seconds()
+	t.Logf("final: %s, error %q, details %q", final.Status, final.Error, final.Details)
+	if final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Errorf("status %s, want COMPLETE: two of its three outputs completed", final.Status)
+	}
+	if !strings.Contains(final.Error, "file_outputs[0]") || !strings.Contains(final.Error, "No space left") {
+		t.Errorf("error %q does not name the file output and its full disk", final.Error)
+	}
+	for _, want := range []string{"file_outputs[0]: ", "segment_outputs[0]: complete", "image_outputs[0]: complete"} {
+		if !strings.Contains(final.Details, want) {
+			t.Errorf("details %q lack %q", final.Details, want)
+		}
+	}
+	// The segments and images run to the end.
+	durs := mediatest.PlaylistDurations(t, filepath.Join(dir, "hls", "index.m3u8"))
+	var total float64
+	for _, d := range durs {
+		total += d
+	}
+	if math.Abs(total-secs) > 1.5 {
+		t.Errorf("the segments add up to %.1f s of %.1f s recorded", total, secs)
+	}
+	p, err := mediatest.ProbeFile(filepath.Join(dir, "hls", "index.m3u8"), true)
+	if err != nil {
+		t.Fatalf("the playlist does not play: %v", err)
+	}
+	if v := p.First("video"); v == nil || v.Width != 1280 || v.Frames() < int((secs-1.5)*30) {
+		t.Errorf("the playlist's video %+v, want 1280x720 with about %.0f frames", v, secs*30)
+	}
+	shots, _ := filepath.Glob(filepath.Join(dir, "img", "shot_*.jpeg"))
+	if n := len(shots); n < int(secs/2)-1 {
+		t.Errorf("%d images in %.1f s at one every 2 s", n, secs)
+	}
+	if ir := final.ImageResults; len(ir) != 1 || int(ir[0].ImageCount) != len(shots) {
+		t.Errorf("image results %v, want %d images", ir, len(shots))
+	}
+	// The full disk's file keeps what fit: it plays, with the room in it.
+	fr := final.FileResults
+	if len(fr) != 1 || fr[0].Size == 0 {
+		t.Fatalf("file results %v, want the partial file", fr)
+	}
+	pf, err := mediatest.ProbeFile(fr[0].Location, true)
+	if err != nil {
+		t.Fatalf("the partial file does not play: %v", err)
+	}
+	v := pf.First("video")
+	if v == nil || v.Frames() < 15 {
+		t.Fatalf("the partial file holds %+v, want at least half a second of video", v)
+	}
+	t.Logf("the partial file: %d bytes, %.2f s, %d frames", fr[0].Size, pf.Duration(), v.Frames())
+	img, err := mediatest.FrameAt(fr[0].Location, pf.Duration()/2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, person := range people {
+		if !mediatest.Contains(img, person.Color, 50, 6) {
+			t.Errorf("the partial file's middle frame has no %s", person.Identity)
+		}
+	}
+}

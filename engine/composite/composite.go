@@ -1,4 +1,7 @@
-package engine
+// Package composite runs one room view: a virtual screen, an audio sink, a
+// browser showing the layout page in the room, and the capture pipeline
+// whose tees (and shared encoders) every egress and preview on it taps.
+package composite
 
 import (
 	"context"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/utils/guid"
 
 	"roomcast/engine/audio"
 	"roomcast/engine/browser"
@@ -18,18 +22,19 @@ import (
 	"roomcast/engine/request"
 )
 
-// compositeKey adds to request.CompositeKey whether the screen is captured:
-// an audio-only composite records no video and cannot serve a video egress.
-type compositeKey struct {
-	request.CompositeKey
-	audioOnly bool
-}
+// previewWidth and previewFPS size the preview tap: enough to follow the
+// room, at about 1 % of a core (a branch of videorate ! videoscale !
+// appsink on the capture's tee).
+const (
+	previewWidth = 480
+	previewFPS   = 10
+)
 
-// composite is one running room view: a screen, an audio sink, a browser
+// Composite is one running room view: a screen, an audio sink, a browser
 // showing the layout, and the capture pipeline. It is started once and
 // shared by every egress and preview with the same key.
-type composite struct {
-	key    compositeKey
+type Composite struct {
+	key    request.CompositeKey
 	id     string // the recorder's identity in the room
 	logf   func(string, ...any)
 	screen *display.Screen
@@ -46,29 +51,33 @@ type composite struct {
 	closeOnce sync.Once
 }
 
-// compositeDeps is what every composite of an engine shares.
-type compositeDeps struct {
-	livekitURL, apiKey, apiSecret string
-	pageURL                       func(layout, livekitURL, token string) string
-	pulse                         func(context.Context) (*audio.Server, error)
-	startTimeout                  time.Duration
-	logf                          func(string, ...any)
+// Deps is what every composite of an engine shares.
+type Deps struct {
+	// LiveKitURL, APIKey and APISecret name the server whose room is shown.
+	LiveKitURL, APIKey, APISecret string
+	// PageURL is a built-in layout's page for the server and token.
+	PageURL func(layout, livekitURL, token string) string
+	// Pulse returns the PulseAudio server the sinks are made on.
+	Pulse func(context.Context) (*audio.Server, error)
+	// StartTimeout is how long the page has to log START_RECORDING.
+	StartTimeout time.Duration
+	Logf         func(string, ...any)
 }
 
-// startComposite brings a composite up: screen, sink, browser, the
-// template's START_RECORDING, then capture. On error, what was started is
-// stopped again in reverse.
-func startComposite(ctx context.Context, key compositeKey, deps compositeDeps) (c *composite, err error) {
-	c = &composite{
+// Start brings a composite up: screen, sink, browser, the template's
+// START_RECORDING, then capture. On error, what was started is stopped
+// again in reverse.
+func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composite, err error) {
+	c = &Composite{
 		key:      key,
-		id:       newEgressID(),
-		logf:     deps.logf,
+		id:       guid.New(guid.EgressPrefix),
+		logf:     deps.Logf,
 		previews: map[int]func(*image.RGBA){},
 		ended:    make(chan struct{}),
 	}
 	defer func() {
 		if err != nil {
-			c.close()
+			c.Close()
 			c = nil
 		}
 	}()
@@ -76,14 +85,14 @@ func startComposite(ctx context.Context, key compositeKey, deps compositeDeps) (
 	if c.screen, err = display.Start(ctx, key.Width, key.Height); err != nil {
 		return c, err
 	}
-	pulse, err := deps.pulse(ctx)
+	pulse, err := deps.Pulse(ctx)
 	if err != nil {
 		return c, err
 	}
 	if c.sink, err = pulse.NewSink(ctx, "roomcast"); err != nil {
 		return c, err
 	}
-	token, err := recorderToken(deps.apiKey, deps.apiSecret, key.Room, c.id)
+	token, err := recorderToken(deps.APIKey, deps.APISecret, key.Room, c.id)
 	if err != nil {
 		return c, err
 	}
@@ -98,48 +107,48 @@ func startComposite(ctx context.Context, key compositeKey, deps compositeDeps) (
 		URL:        pageURL,
 		Env:        c.sink.Env(),
 		AllowHosts: allow,
-		Logf:       func(f string, a ...any) { deps.logf("composite %s: "+f, append([]any{key}, a...)...) },
+		Logf:       func(f string, a ...any) { deps.Logf("composite %s: "+f, append([]any{key}, a...)...) },
 	})
 	if err != nil {
 		return c, err
 	}
-	if err = c.page.WaitStarted(ctx, deps.startTimeout); err != nil {
+	if err = c.page.WaitStarted(ctx, deps.StartTimeout); err != nil {
 		return c, err
 	}
 	display := c.screen.Name()
-	if key.audioOnly {
+	if key.AudioOnly {
 		display = ""
 	}
 	c.cap, err = pipeline.NewCapture(pipeline.CaptureConfig{
 		Display: display, Width: key.Width, Height: key.Height, FPS: key.FPS,
 		PulseServer: pulse.Address(), PulseDevice: c.sink.Monitor(),
-		Preview: &pipeline.PreviewConfig{Width: 480, FPS: 10, OnFrame: c.fanOutPreview},
-		Logf:    deps.logf,
+		Preview: &pipeline.PreviewConfig{Width: previewWidth, FPS: previewFPS, OnFrame: c.fanOutPreview},
+		Logf:    deps.Logf,
 	})
 	if err != nil {
 		return c, err
 	}
-	deps.logf("composite %s up in %v", key, time.Since(began).Round(time.Millisecond))
+	deps.Logf("composite %s up in %v", key, time.Since(began).Round(time.Millisecond))
 	go c.watch()
 	return c, nil
 }
 
 // templateURL builds the page URL with the contract's query parameters,
 // and the hosts a custom template may reach.
-func templateURL(key compositeKey, deps compositeDeps, token string) (string, []string, error) {
+func templateURL(key request.CompositeKey, deps Deps, token string) (string, []string, error) {
 	if key.CustomBaseURL == "" {
-		return deps.pageURL(key.Layout, deps.livekitURL, token), livekitHosts(deps.livekitURL), nil
+		return deps.PageURL(key.Layout, deps.LiveKitURL, token), livekitHosts(deps.LiveKitURL), nil
 	}
 	u, err := url.Parse(key.CustomBaseURL)
 	if err != nil {
 		return "", nil, fmt.Errorf("custom_base_url: %w", err)
 	}
 	q := u.Query()
-	q.Set("url", deps.livekitURL)
+	q.Set("url", deps.LiveKitURL)
 	q.Set("token", token)
 	q.Set("layout", key.Layout)
 	u.RawQuery = q.Encode()
-	return u.String(), append(livekitHosts(deps.livekitURL), u.Hostname()), nil
+	return u.String(), append(livekitHosts(deps.LiveKitURL), u.Hostname()), nil
 }
 
 // livekitHosts lets the page reach the LiveKit server when it is not on
@@ -170,7 +179,7 @@ func recorderToken(key, secret, room, identity string) (string, error) {
 
 // watch ends the composite when the page says the room is over, the
 // browser dies, the screen dies, or capture fails.
-func (c *composite) watch() {
+func (c *Composite) watch() {
 	var err error
 	select {
 	case <-c.page.Ended():
@@ -187,7 +196,7 @@ func (c *composite) watch() {
 	c.end(err)
 }
 
-func (c *composite) end(err error) {
+func (c *Composite) end(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	select {
@@ -198,8 +207,8 @@ func (c *composite) end(err error) {
 	}
 }
 
-// addPreview registers a preview consumer; the returned func removes it.
-func (c *composite) addPreview(f func(*image.RGBA)) func() {
+// AddPreview registers a preview consumer; the returned func removes it.
+func (c *Composite) AddPreview(f func(*image.RGBA)) func() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	id := c.nextPrev
@@ -212,7 +221,7 @@ func (c *composite) addPreview(f func(*image.RGBA)) func() {
 	}
 }
 
-func (c *composite) fanOutPreview(img *image.RGBA) {
+func (c *Composite) fanOutPreview(img *image.RGBA) {
 	c.mu.Lock()
 	fs := make([]func(*image.RGBA), 0, len(c.previews))
 	for _, f := range c.previews {
@@ -224,10 +233,50 @@ func (c *composite) fanOutPreview(img *image.RGBA) {
 	}
 }
 
-// close tears down in reverse order of start. Branches still attached are
+// Capture is the composite's pipeline, which outputs attach to.
+func (c *Composite) Capture() *pipeline.Capture { return c.cap }
+
+// SetLayout switches the page to another built-in layout.
+func (c *Composite) SetLayout(ctx context.Context, layout string) error {
+	return c.page.SetLayout(ctx, layout)
+}
+
+// Ended is closed when the room view ends: the template signalled
+// END_RECORDING, or a part of it failed (Err says which).
+func (c *Composite) Ended() <-chan struct{} { return c.ended }
+
+// Err is why the composite ended; nil for the room's end, or while it runs.
+func (c *Composite) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.endErr
+}
+
+// Stats are a composite's live figures.
+type Stats struct {
+	// GrabbedFrames counts frames grabbed from the screen; against
+	// Running x the frame rate it gives the share of frames delivered.
+	GrabbedFrames uint64
+	Running       time.Duration
+	// VideoEncoders and AudioEncoders count the encoder elements running:
+	// one per distinct encoding, however many outputs share it.
+	VideoEncoders, AudioEncoders int
+}
+
+// Stats reports the composite's figures now.
+func (c *Composite) Stats() Stats {
+	return Stats{
+		GrabbedFrames: c.cap.RawFrames(),
+		Running:       c.cap.RunningTime(),
+		VideoEncoders: c.cap.Elements("x264enc"),
+		AudioEncoders: c.cap.Elements("avenc_aac") + c.cap.Elements("opusenc"),
+	}
+}
+
+// Close tears down in reverse order of start. Outputs still attached are
 // detached (their files finalised) by the capture's Close. Safe to call
 // more than once.
-func (c *composite) close() error {
+func (c *Composite) Close() error {
 	var errs []error
 	c.closeOnce.Do(func() {
 		c.end(nil)

@@ -1,6 +1,6 @@
 //go:build integration
 
-package engine_test
+package local_test
 
 import (
 	"context"
@@ -18,9 +18,9 @@ import (
 	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
-	"roomcast/engine"
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
+	"roomcast/engine/local"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 )
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 // studio is the demo room with the embedded engine pointed at it.
 type studio struct {
 	demo   *demo.Demo
-	engine *engine.Local
+	engine *local.Local
 	out    string // the engine's output folder
 }
 
@@ -41,7 +41,7 @@ func newStudio(t *testing.T, participants int) *studio {
 	t.Helper()
 	d := demotest.Start(t, demo.Options{Participants: participants})
 	out := t.TempDir()
-	l, err := engine.NewLocal(engine.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), OutputDir: out, Logf: t.Logf})
+	l, err := local.New(local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), OutputDir: out, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,24 +1,14 @@
-package engine
+package local
 
 import (
-	"crypto/rand"
 	"sync"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/proto"
-)
 
-// newEgressID makes an ID in LiveKit's form: "EG_" and 12 base62 digits.
-func newEgressID() string {
-	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = digits[int(b[i])%len(digits)]
-	}
-	return "EG_" + string(b)
-}
+	"roomcast/engine"
+)
 
 // infoBoard holds every egress's info and fans updates out to watchers.
 type infoBoard struct {
@@ -51,12 +41,12 @@ func (b *infoBoard) update(id string, fn func(*livekit.EgressInfo)) *livekit.Egr
 		return nil
 	}
 	before := info.Status
-	if IsFinal(before) {
+	if engine.IsFinal(before) {
 		b.mu.Unlock()
 		return proto.Clone(info).(*livekit.EgressInfo)
 	}
 	fn(info)
-	if !Supersedes(before, info.Status) {
+	if !engine.Supersedes(before, info.Status) {
 		info.Status = before
 	}
 	info.UpdatedAt = time.Now().UnixNano()

@@ -1,6 +1,6 @@
 //go:build integration
 
-package engine_test
+package local_test
 
 import (
 	"context"
@@ -23,9 +23,9 @@ import (
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 
-	"roomcast/engine"
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
+	"roomcast/engine/local"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/request"
@@ -219,9 +219,9 @@ func TestLayoutsInRecordings(t *testing.T) {
 	})
 }
 
-func newLayoutEngine(t *testing.T, d *demo.Demo, startTimeout time.Duration) *engine.Local {
+func newLayoutEngine(t *testing.T, d *demo.Demo, startTimeout time.Duration) *local.Local {
 	t.Helper()
-	l, err := engine.NewLocal(engine.Config{
+	l, err := local.New(local.Config{
 		LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(),
 		StartTimeout: startTimeout, Logf: t.Logf,
 	})
@@ -261,7 +261,7 @@ type preview struct {
 	n    int
 }
 
-func startPreview(t *testing.T, eng *engine.Local, req *livekit.RoomCompositeEgressRequest) *preview {
+func startPreview(t *testing.T, eng *local.Local, req *livekit.RoomCompositeEgressRequest) *preview {
 	t.Helper()
 	pv := &preview{}
 	stop, err := eng.Preview(context.Background(), req, func(img *image.RGBA) {
@@ -309,7 +309,7 @@ func (pv *preview) await(t *testing.T, timeout time.Duration, what string, ok fu
 
 // recording is a started egress.
 type recording struct {
-	eng      *engine.Local
+	eng      *local.Local
 	id       string
 	activeAt time.Time // when the test saw it ACTIVE
 	stopAt   time.Time // when the test called Stop
@@ -319,7 +319,7 @@ type recording struct {
 func (r *recording) seconds() float64 { return r.stopAt.Sub(r.activeAt).Seconds() }
 
 // startRecording starts req and waits until it is ACTIVE.
-func startRecording(t *testing.T, eng *engine.Local, req *livekit.RoomCompositeEgressRequest) *recording {
+func startRecording(t *testing.T, eng *local.Local, req *livekit.RoomCompositeEgressRequest) *recording {
 	t.Helper()
 	info, err := eng.Start(context.Background(), req)
 	if err != nil {
@@ -389,7 +389,7 @@ func (r *recording) verify(t *testing.T, final *livekit.EgressInfo, w, h int) fl
 
 // awaitStatus polls List (watchers may miss updates; List never does)
 // until the egress reaches want or a final state, and returns its info.
-func awaitStatus(t *testing.T, eng *engine.Local, id string, want livekit.EgressStatus, timeout time.Duration) *livekit.EgressInfo {
+func awaitStatus(t *testing.T, eng *local.Local, id string, want livekit.EgressStatus, timeout time.Duration) *livekit.EgressInfo {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -412,7 +412,7 @@ func awaitStatus(t *testing.T, eng *engine.Local, id string, want livekit.Egress
 
 // startExpectingFailure starts req, which must be accepted, and waits for
 // it to end FAILED.
-func startExpectingFailure(t *testing.T, eng *engine.Local, req *livekit.RoomCompositeEgressRequest, timeout time.Duration) *livekit.EgressInfo {
+func startExpectingFailure(t *testing.T, eng *local.Local, req *livekit.RoomCompositeEgressRequest, timeout time.Duration) *livekit.EgressInfo {
 	t.Helper()
 	info, err := eng.Start(context.Background(), req)
 	if err != nil {

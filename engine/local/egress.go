@@ -1,0 +1,350 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+
+	"roomcast/engine/output"
+	"roomcast/engine/request"
+	"roomcast/engine/storage"
+)
+
+// egress is one started request: a list of outputs on one composite, and
+// its EgressInfo. It stays ACTIVE while any output runs; an output that
+// fails ends alone (the info names it and why).
+type egress struct {
+	id      string
+	plan    *request.Plan
+	key     request.CompositeKey
+	board   *infoBoard
+	comps   *composites
+	logf    func(string, ...any)
+	staging string // where outputs bound for a bucket are written first
+
+	outputs []output.Output
+	stream  *output.Stream      // the stream output, if any (UpdateStream)
+	stores  []*storage.Uploader // the outputs' stores, closed after them
+
+	stopC    chan struct{} // closed by stop
+	changed  chan struct{} // poked when an output changed (buffered 1)
+	done     chan struct{} // closed when the egress reached a final state
+	stopOnce sync.Once
+
+	mu     sync.Mutex
+	slot   *slot // set once its outputs are attached
+	active bool
+}
+
+// newEgress makes the egress and its outputs, each with its store (a
+// bucket's credentials are checked here, before anything starts). The
+// egress is on the board, STARTING; run starts it.
+func newEgress(ctx context.Context, id string, req *livekit.RoomCompositeEgressRequest, plan *request.Plan, l *Local) (*egress, error) {
+	e := &egress{
+		id: id, plan: plan, key: plan.CompositeKey(),
+		board: l.board, comps: l.comps, logf: l.cfg.Logf,
+		staging: filepath.Join(l.cfg.OutputDir, ".roomcast-uploads", id),
+		stopC:   make(chan struct{}),
+		changed: make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	if err := e.makeOutputs(ctx); err != nil {
+		return nil, err
+	}
+	info := &livekit.EgressInfo{
+		EgressId:   id,
+		RoomName:   plan.RoomName,
+		SourceType: livekit.EgressSourceType_EGRESS_SOURCE_TYPE_WEB,
+		Status:     livekit.EgressStatus_EGRESS_STARTING,
+		UpdatedAt:  time.Now().UnixNano(),
+		Request:    &livekit.EgressInfo_RoomComposite{RoomComposite: request.RedactRequest(req)},
+	}
+	e.fill(info)
+	e.board.put(info)
+	return e, nil
+}
+
+// makeOutputs builds one output per entry of the plan, in the request's
+// order (file, stream, segments, images).
+func (e *egress) makeOutputs(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			e.closeStores()
+		}
+	}()
+	enc := output.EncodingOf(e.plan)
+	for i, f := range e.plan.Files {
+		env, err := e.env(ctx, "file", i, f.Field, f.Upload)
+		if err != nil {
+			return err
+		}
+		e.outputs = append(e.outputs, output.NewFile(f, enc, env))
+	}
+	for i, s := range e.plan.Streams {
+		env, err := e.env(ctx, "stream", i, s.Field, nil)
+		if err != nil {
+			return err
+		}
+		e.stream = output.NewStream(s, enc, env)
+		e.outputs = append(e.outputs, e.stream)
+	}
+	for i, s := range e.plan.Segments {
+		env, err := e.env(ctx, "segments", i, s.Field, s.Upload)
+		if err != nil {
+			return err
+		}
+		e.outputs = append(e.outputs, output.NewSegments(s, enc, env))
+	}
+	for i, im := range e.plan.Images {
+		env, err := e.env(ctx, "images", i, im.Field, im.Upload)
+		if err != nil {
+			return err
+		}
+		e.outputs = append(e.outputs, output.NewImages(im, e.id, env))
+	}
+	return nil
+}
+
+// env is what one output is given: its names, its store (checked), a log
+// and the egress's change callback.
+func (e *egress) env(ctx context.Context, kind string, i int, field string, up *request.Upload) (output.Env, error) {
+	env := output.Env{
+		Name:    fmt.Sprintf("%s-%s%d", e.id, kind, i),
+		Field:   field,
+		Logf:    func(f string, a ...any) { e.logf("egress %s: "+f, append([]any{e.id}, a...)...) },
+		Changed: e.poke,
+	}
+	opts := storage.Options{Field: field + ".s3", Logf: e.logf}
+	if up != nil {
+		env.Staging = e.staging
+		opts.SpoolDir = filepath.Join(e.staging, ".spool")
+	}
+	store, err := storage.New(ctx, up, opts)
+	if err == nil && up != nil {
+		if err = store.Check(ctx); err != nil {
+			_ = store.Close()
+		}
+	}
+	if err != nil {
+		return env, err
+	}
+	env.Store = store
+	e.stores = append(e.stores, store)
+	return env, nil
+}
+
+// closeStores releases every output's store (after the outputs flushed
+// them). Safe to call more than once.
+func (e *egress) closeStores() {
+	for _, s := range e.stores {
+		_ = s.Close()
+	}
+}
+
+// poke tells run that an output changed; it never blocks.
+func (e *egress) poke() {
+	select {
+	case e.changed <- struct{}{}:
+	default:
+	}
+}
+
+// stop asks the egress to end; run does the work. Safe to call repeatedly.
+func (e *egress) stop() { e.stopOnce.Do(func() { close(e.stopC) }) }
+
+func (e *egress) currentSlot() *slot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.slot
+}
+
+// run takes the egress through its life: composite, outputs, recording,
+// stop, results.
+func (e *egress) run() {
+	defer close(e.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-e.stopC:
+			cancel()
+		case <-e.done:
+		}
+	}()
+	s, err := e.comps.acquire(ctx, e.key)
+	if err != nil {
+		e.closeStores()
+		if ctx.Err() != nil {
+			e.finish(livekit.EgressStatus_EGRESS_ABORTED, "stopped before it started", "")
+		} else {
+			e.finish(livekit.EgressStatus_EGRESS_FAILED, err.Error(), "")
+		}
+		return
+	}
+	defer e.comps.release(s)
+	comp := s.comp
+	var started []output.Output
+	var startErrs []error
+	for _, o := range e.outputs {
+		if err := o.Start(comp.Capture()); err != nil {
+			e.logf("egress %s: %v", e.id, err)
+			startErrs = append(startErrs, err)
+			continue
+		}
+		started = append(started, o)
+	}
+	if len(started) == 0 {
+		e.closeStores()
+		e.finish(livekit.EgressStatus_EGRESS_FAILED, errors.Join(startErrs...).Error(), "")
+		return
+	}
+	e.mu.Lock()
+	e.slot = s
+	e.mu.Unlock()
+	e.logf("egress %s recording %s", e.id, e.key)
+
+	var compErr error
+	for ended := false; !ended; {
+		select {
+		case <-e.stopC:
+			ended = true
+		case <-comp.Ended():
+			compErr, ended = comp.Err(), true
+		case <-e.changed:
+			e.publish()
+			ended = !anyRunning(started)
+		}
+	}
+	e.board.update(e.id, func(info *livekit.EgressInfo) { info.Status = livekit.EgressStatus_EGRESS_ENDING })
+	var wg sync.WaitGroup
+	for _, o := range started {
+		wg.Go(o.Stop)
+	}
+	wg.Wait()
+	e.closeStores()
+	_ = removeEmptyDirs(e.staging)
+	status, reason, details := outcome(e.outputs, startErrs, compErr)
+	e.finish(status, reason, details)
+}
+
+func anyRunning(outs []output.Output) bool {
+	for _, o := range outs {
+		if o.Running() {
+			return true
+		}
+	}
+	return false
+}
+
+// outcome is the egress's final state from its outputs': COMPLETE when at
+// least one completed, FAILED when none did; the error names each output
+// that failed, and details list every output's end. A composite that
+// failed (the browser died) fails the egress.
+func outcome(outs []output.Output, startErrs []error, compErr error) (status livekit.EgressStatus, reason, details string) {
+	var failed, lines []string
+	for _, err := range startErrs {
+		failed = append(failed, err.Error())
+	}
+	completed, wrote := false, false
+	for _, o := range outs {
+		err := o.Err()
+		switch {
+		case err == nil:
+			completed, wrote = true, true
+			lines = append(lines, o.Field()+": complete")
+		case errors.Is(err, output.ErrNothingWritten):
+			lines = append(lines, o.Field()+": nothing written")
+		default:
+			wrote = true
+			failed = append(failed, err.Error())
+			lines = append(lines, err.Error())
+		}
+	}
+	details = strings.Join(lines, "; ")
+	reason = strings.Join(failed, "; ")
+	switch {
+	case compErr != nil:
+		return livekit.EgressStatus_EGRESS_FAILED, strings.Join(append([]string{compErr.Error()}, failed...), "; "), details
+	case completed:
+		return livekit.EgressStatus_EGRESS_COMPLETE, reason, details
+	case !wrote && reason == "":
+		return livekit.EgressStatus_EGRESS_ABORTED, "stopped before anything was recorded", details
+	default:
+		return livekit.EgressStatus_EGRESS_FAILED, reason, details
+	}
+}
+
+// publish copies the outputs' state into the info; the egress is ACTIVE
+// from its first output's first frame.
+func (e *egress) publish() {
+	e.board.update(e.id, e.fill)
+}
+
+// fill writes the outputs' results into info (under the board's lock).
+func (e *egress) fill(info *livekit.EgressInfo) {
+	info.FileResults, info.StreamResults, info.SegmentResults, info.ImageResults = nil, nil, nil, nil
+	var first time.Time
+	for _, o := range e.outputs {
+		o.Fill(info)
+		if t := o.Started(); !t.IsZero() && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	if !first.IsZero() && info.Status == livekit.EgressStatus_EGRESS_STARTING {
+		info.Status = livekit.EgressStatus_EGRESS_ACTIVE
+		info.StartedAt = first.UnixNano()
+	}
+}
+
+func (e *egress) finish(status livekit.EgressStatus, reason, details string) {
+	final := e.board.update(e.id, func(info *livekit.EgressInfo) {
+		e.fill(info)
+		info.Status = status
+		info.Error = reason
+		info.Details = details
+		info.EndedAt = time.Now().UnixNano()
+	})
+	if final != nil {
+		e.logf("egress %s %s%s", e.id, final.Status, errSuffix(final.Error))
+	}
+}
+
+// updateStream adds and removes RTMP destinations while the egress runs.
+func (e *egress) updateStream(add, remove []string) error {
+	if e.stream == nil {
+		return fmt.Errorf("egress %s has no stream output; start one with stream_outputs", e.id)
+	}
+	if e.currentSlot() == nil {
+		return fmt.Errorf("egress %s is not recording yet; update its streams once it is active", e.id)
+	}
+	return e.stream.Update(add, remove)
+}
+
+func errSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+// removeEmptyDirs removes dir and the empty folders below it, keeping any
+// that hold a file.
+func removeEmptyDirs(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, d := range entries {
+		if d.IsDir() {
+			_ = removeEmptyDirs(filepath.Join(dir, d.Name()))
+		}
+	}
+	return os.Remove(dir) // fails, as it should, while a file is left
+}

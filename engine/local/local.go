@@ -1,0 +1,311 @@
+// Package local is the embedded engine: room composites on this machine
+// (engine/composite), each shared by every egress and preview that asks
+// for its room, layout and size, with the egresses' outputs
+// (engine/output) attached to it.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"sync"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/utils/guid"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"roomcast/engine"
+	"roomcast/engine/audio"
+	"roomcast/engine/composite"
+	"roomcast/engine/request"
+	"roomcast/layouts"
+)
+
+// DefaultStartTimeout is how long a template has to log START_RECORDING.
+// A layout page is on screen 1.1-2.5 s after Chromium starts on a 2-core
+// box; LiveKit Egress waits about 20 s too.
+const DefaultStartTimeout = 20 * time.Second
+
+// Config sets up the embedded engine.
+type Config struct {
+	// LiveKitURL, APIKey and APISecret name the LiveKit server whose rooms
+	// are recorded.
+	LiveKitURL, APIKey, APISecret string
+	// OutputDir is where relative file paths land; "" is the working dir.
+	OutputDir string
+	// DefaultUpload, when set, is the bucket for outputs whose request
+	// names no storage (the config file's storage.s3).
+	DefaultUpload *livekit.S3Upload
+	// StartTimeout overrides DefaultStartTimeout.
+	StartTimeout time.Duration
+	// Logf receives progress lines; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// Local is the embedded engine: composites on this machine.
+type Local struct {
+	cfg   Config
+	board *infoBoard
+	pages *layouts.Server
+	comps *composites
+	rooms *lksdk.RoomServiceClient
+
+	pulseMu sync.Mutex
+	pulse   *audio.Server
+
+	mu       sync.Mutex
+	egresses map[string]*egress
+	closed   bool
+}
+
+var (
+	_ engine.Studio  = (*Local)(nil)
+	_ engine.Statser = (*Local)(nil)
+)
+
+// New starts the engine's shared parts (the layout server); the rest
+// starts with the first composite.
+func New(cfg Config) (*Local, error) {
+	if cfg.LiveKitURL == "" || cfg.APIKey == "" || cfg.APISecret == "" {
+		return nil, errors.New("livekit: URL, API key and API secret are all needed; set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET, or use the demo room")
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	pages, err := layouts.Serve()
+	if err != nil {
+		return nil, fmt.Errorf("layout server: %w", err)
+	}
+	l := &Local{
+		cfg:      cfg,
+		board:    newInfoBoard(),
+		pages:    pages,
+		rooms:    lksdk.NewRoomServiceClient(cfg.LiveKitURL, cfg.APIKey, cfg.APISecret),
+		egresses: map[string]*egress{},
+	}
+	l.comps = newComposites(composite.Deps{
+		LiveKitURL: cfg.LiveKitURL, APIKey: cfg.APIKey, APISecret: cfg.APISecret,
+		PageURL:      pages.URL,
+		Pulse:        l.pulseServer,
+		StartTimeout: cfg.StartTimeout,
+		Logf:         cfg.Logf,
+	})
+	return l, nil
+}
+
+func (l *Local) pulseServer(ctx context.Context) (*audio.Server, error) {
+	l.pulseMu.Lock()
+	defer l.pulseMu.Unlock()
+	if l.pulse == nil {
+		s, err := audio.EnsureServer(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.pulse = s
+	}
+	return l.pulse, nil
+}
+
+// Start validates the request, checks its buckets and begins the egress;
+// it returns as soon as the egress is STARTING.
+func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {
+	plan, err := request.Build(req, request.Options{Now: time.Now(), OutputDir: l.cfg.OutputDir, DefaultUpload: l.cfg.DefaultUpload})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range plan.Warnings {
+		l.cfg.Logf("request: %s", w)
+	}
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return nil, errors.New("the engine is closed")
+	}
+	id := guid.New(guid.EgressPrefix)
+	e, err := newEgress(ctx, id, req, plan, l)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		e.closeStores()
+		return nil, errors.New("the engine is closed")
+	}
+	l.egresses[e.id] = e
+	l.mu.Unlock()
+	info := l.board.get(e.id)
+	go e.run()
+	return info, nil
+}
+
+func (l *Local) egress(id string) (*egress, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.egresses[id]; e != nil {
+		return e, nil
+	}
+	return nil, engine.NotFound(id)
+}
+
+// UpdateStream adds and removes RTMP destinations of a running egress;
+// the other destinations and outputs go on undisturbed.
+func (l *Local) UpdateStream(_ context.Context, req *livekit.UpdateStreamRequest) (*livekit.EgressInfo, error) {
+	e, err := l.egress(req.EgressId)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.updateStream(req.AddOutputUrls, req.RemoveOutputUrls); err != nil {
+		return nil, err
+	}
+	e.publish()
+	return l.board.get(req.EgressId), nil
+}
+
+// Stop ends an egress and waits until its outputs are finalised.
+func (l *Local) Stop(ctx context.Context, egressID string) (*livekit.EgressInfo, error) {
+	e, err := l.egress(egressID)
+	if err != nil {
+		return nil, err
+	}
+	e.stop()
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		return l.board.get(egressID), ctx.Err()
+	}
+	return l.board.get(egressID), nil
+}
+
+// UpdateLayout switches the layout of the composite an egress records; the
+// recording goes on. Other egresses on the same composite see the change
+// too, as they record the same room view.
+func (l *Local) UpdateLayout(ctx context.Context, egressID, layout string) (*livekit.EgressInfo, error) {
+	name, err := request.CheckLayout(layout)
+	if err != nil {
+		return nil, err
+	}
+	e, err := l.egress(egressID)
+	if err != nil {
+		return nil, err
+	}
+	s := e.currentSlot()
+	if s == nil {
+		return nil, fmt.Errorf("egress %s is not recording yet; update its layout once it is active", egressID)
+	}
+	if l.comps.keyOf(s).CustomBaseURL != "" {
+		return nil, fmt.Errorf("egress %s records a custom template; its layout is the template's own", egressID)
+	}
+	if err := l.comps.setLayout(ctx, s, name); err != nil {
+		return nil, err
+	}
+	return l.board.update(egressID, func(info *livekit.EgressInfo) {
+		if rc := info.GetRoomComposite(); rc != nil {
+			rc.Layout = name
+		}
+	}), nil
+}
+
+// List reports egresses as LiveKit's ListEgress does: by room, by ID,
+// active only.
+func (l *Local) List(_ context.Context, req *livekit.ListEgressRequest) ([]*livekit.EgressInfo, error) {
+	if req == nil {
+		req = &livekit.ListEgressRequest{}
+	}
+	return l.board.list(func(info *livekit.EgressInfo) bool {
+		if req.RoomName != "" && info.RoomName != req.RoomName {
+			return false
+		}
+		if req.EgressId != "" && info.EgressId != req.EgressId {
+			return false
+		}
+		return !req.Active || !engine.IsFinal(info.Status)
+	}), nil
+}
+
+// Watch delivers every EgressInfo update until ctx ends.
+func (l *Local) Watch(ctx context.Context) <-chan *livekit.EgressInfo {
+	return l.board.watch(ctx.Done())
+}
+
+// Preview runs the composite for req's room, layout and preset.
+func (l *Local) Preview(ctx context.Context, req *livekit.RoomCompositeEgressRequest, onFrame func(*image.RGBA)) (func(), error) {
+	key, err := request.CompositeOf(req)
+	if err != nil {
+		return nil, err
+	}
+	s, err := l.comps.acquire(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	remove := s.comp.AddPreview(onFrame)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			remove()
+			l.comps.release(s)
+		})
+	}, nil
+}
+
+// Rooms lists the rooms of the engine's LiveKit server.
+func (l *Local) Rooms(ctx context.Context) ([]*livekit.Room, error) {
+	resp, err := l.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("livekit: list rooms: %w", err)
+	}
+	return resp.Rooms, nil
+}
+
+// Close stops every egress (files finalised), then every composite and the
+// shared parts.
+func (l *Local) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	var es []*egress
+	for _, e := range l.egresses {
+		es = append(es, e)
+	}
+	l.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, e := range es {
+		wg.Go(func() {
+			e.stop()
+			<-e.done
+		})
+	}
+	wg.Wait()
+
+	errs := []error{l.comps.close(), l.pages.Close()}
+	if l.pulse != nil {
+		errs = append(errs, l.pulse.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Stats reports every running composite.
+func (l *Local) Stats() []engine.CompositeStats {
+	var out []engine.CompositeStats
+	for key, c := range l.comps.running() {
+		st := c.Stats()
+		out = append(out, engine.CompositeStats{
+			Key:           key.String(),
+			GrabbedFrames: st.GrabbedFrames,
+			FPS:           key.FPS,
+			Running:       st.Running,
+			VideoEncoders: st.VideoEncoders,
+			AudioEncoders: st.AudioEncoders,
+		})
+	}
+	return out
+}

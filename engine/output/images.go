@@ -1,0 +1,268 @@
+package output
+
+/*
+An images output (image_outputs[i]): a JPEG every capture interval, from
+the composite's raw frames (no encoder), with a JSON manifest.
+
+	rawvideo tee ─► [one frame an interval] videoscale ! videoconvert ! I420 WxH ! jpegenc ! multifilesink
+
+The frames are picked by a probe in the output's own time (from its first
+frame), before any scaling or encoding. (videorate compared the frames'
+capture timestamps with times from the output's zero, so an output on a
+capture older than itself got a burst of images at its start: one for
+each interval of the capture's age.)
+*/
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/proto"
+
+	"roomcast/engine/pipeline"
+	"roomcast/engine/request"
+)
+
+// Images takes snapshots of the composite.
+type Images struct {
+	env      Env
+	plan     request.ImageOutput
+	dir      string // local folder of the images and the manifest
+	manifest string // the manifest's file name: <egress id>.json
+	egressID string
+	life     life
+	finish   func()
+
+	mu      sync.Mutex
+	info    *livekit.ImagesInfo
+	entries []imageEntry
+	backup  bool
+}
+
+type imageEntry struct {
+	Name      string `json:"name"`
+	Timestamp int64  `json:"timestamp"` // ns since the Unix epoch
+}
+
+// NewImages prepares an images output of the egress egressID (whose ID
+// names the manifest); nothing runs until Start.
+func NewImages(plan request.ImageOutput, egressID string, env Env) *Images {
+	o := &Images{
+		env: env, plan: plan, dir: env.local(plan.Dir), egressID: egressID, manifest: egressID + ".json",
+		info: &livekit.ImagesInfo{FilenamePrefix: keyIn(plan.Dir, plan.FilenamePrefix)},
+	}
+	o.finish = sync.OnceFunc(o.stop)
+	return o
+}
+
+// Field is the request field of the output.
+func (o *Images) Field() string { return o.env.Field }
+
+// Start attaches the images' branch to the composite's raw video.
+func (o *Images) Start(c *pipeline.Capture) error {
+	if err := os.MkdirAll(o.dir, 0o755); err != nil {
+		return fmt.Errorf("%s: folder %s: %w", o.env.Field, o.dir, err)
+	}
+	br, err := o.branch()
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.env.Field, err)
+	}
+	att, err := c.Attach(br, pipeline.Feed{RawVideo: true}, pipeline.Events{Active: o.active, Failed: o.fail, Message: o.message})
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.env.Field, err)
+	}
+	o.life.mu.Lock()
+	o.life.att = att
+	o.life.mu.Unlock()
+	return nil
+}
+
+func (o *Images) branch() (pipeline.Branch, error) {
+	name := o.env.Name
+	var br pipeline.Branch
+	scale, err := pipeline.Make("videoscale", name+"-scale", nil)
+	if err != nil {
+		return br, err
+	}
+	convert, err := pipeline.Make("videoconvert", name+"-convert", nil)
+	if err != nil {
+		return br, err
+	}
+	size, err := pipeline.Make("capsfilter", name+"-size", pipeline.Props{
+		"caps": fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d", o.plan.Width, o.plan.Height),
+	})
+	if err != nil {
+		return br, err
+	}
+	enc, err := pipeline.Make("jpegenc", name+"-jpeg", pipeline.Props{"quality": 90})
+	if err != nil {
+		return br, err
+	}
+	sink, err := pipeline.Make("multifilesink", name+"-sink", pipeline.Props{
+		"post-messages": true, "sync": false, "async": false,
+		"location": filepath.Join(o.dir, o.plan.FilenamePrefix+"_%05d.jpeg"),
+	})
+	if err != nil {
+		return br, err
+	}
+	if br.Bin, err = pipeline.NewBin(name, scale, convert, size, enc, sink); err != nil {
+		return br, err
+	}
+	if err := pipeline.Link(scale, convert, size, enc, sink); err != nil {
+		return br, err
+	}
+	br.Video = scale.GetStaticPad("sink")
+	br.Sinks = []*gst.Element{sink}
+	pickEvery(br.Video, time.Duration(o.plan.CaptureIntervalSec)*time.Second)
+	return br, nil
+}
+
+// pickEvery passes the first frame at or after each multiple of every, in
+// the media time of the pad's segment, and drops the others.
+func pickEvery(p *gst.Pad, every time.Duration) {
+	var next time.Duration // touched only on the pad's streaming thread
+	p.AddProbe(gst.PadProbeTypeBuffer, func(pad *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		buf := info.GetBuffer()
+		ev := pad.GetStickyEvent(gst.EventTypeSegment, 0)
+		if buf == nil || ev == nil || buf.PresentationTimestamp() == gst.ClockTimeNone {
+			return gst.PadProbeDrop
+		}
+		rt := ev.ParseSegment().ToRunningTime(gst.FormatTime, uint64(buf.PresentationTimestamp()))
+		if rt == uint64(gst.ClockTimeNone) {
+			return gst.PadProbeDrop
+		}
+		at := time.Duration(rt)
+		if at < next {
+			return gst.PadProbeDrop
+		}
+		next = (at/every + 1) * every
+		return gst.PadProbeOK
+	})
+}
+
+// message takes multifilesink's announcement of an image written. On the
+// bus goroutine.
+func (o *Images) message(element string, st *gst.Structure) {
+	if path, at, ok := fileAnnouncement(st); ok && element == o.env.Name+"-sink" {
+		o.imageDone(path, at)
+	}
+}
+
+// imageDone names the image as asked, lists it in the manifest and hands
+// both to the store.
+func (o *Images) imageDone(path string, at time.Duration) {
+	when := o.life.wallAt(at)
+	switch o.plan.Suffix {
+	case livekit.ImageFileSuffix_IMAGE_SUFFIX_TIMESTAMP:
+		to := filepath.Join(o.dir, fmt.Sprintf("%s_%s.jpeg", o.plan.FilenamePrefix, when.UTC().Format("20060102150405.000")))
+		if os.Rename(path, to) == nil {
+			path = to
+		}
+	case livekit.ImageFileSuffix_IMAGE_SUFFIX_NONE_OVERWRITE:
+		to := filepath.Join(o.dir, o.plan.FilenamePrefix+".jpeg")
+		if os.Rename(path, to) == nil {
+			path = to
+		}
+	}
+	o.mu.Lock()
+	o.info.ImageCount++
+	if o.info.StartedAt == 0 {
+		o.info.StartedAt = when.UnixNano()
+	}
+	o.entries = append(o.entries, imageEntry{Name: filepath.Base(path), Timestamp: when.UnixNano()})
+	entries := append([]imageEntry(nil), o.entries...)
+	o.mu.Unlock()
+	o.env.put(path, keyIn(o.plan.Dir, path))
+	if !o.plan.DisableManifest {
+		o.writeManifest(entries)
+	}
+	o.env.Changed()
+}
+
+// writeManifest lists every image so far, rewritten after each one so that
+// a crash keeps the list of what is on disk.
+func (o *Images) writeManifest(entries []imageEntry) {
+	data, _ := json.MarshalIndent(map[string]any{"egress_id": o.egressID, "images": entries}, "", "  ")
+	path := filepath.Join(o.dir, o.manifest)
+	tmp := path + ".tmp"
+	err := os.WriteFile(tmp, data, 0o644)
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		o.env.Logf("%s: manifest: %v", o.env.Field, err)
+		return
+	}
+	o.env.put(path, keyIn(o.plan.Dir, path))
+}
+
+func (o *Images) active(zero time.Time) {
+	o.life.active(zero)
+	o.env.Changed()
+}
+
+// fail ends the images (a vanished folder, an encoder error); those taken
+// are kept, the other outputs go on.
+func (o *Images) fail(err error) {
+	if o.life.failed(describe(o.env.Field, err)) {
+		o.env.Logf("%v", o.life.failure())
+		go o.finish()
+		o.env.Changed()
+	}
+}
+
+// Started is when the first image's frame was captured.
+func (o *Images) Started() time.Time {
+	start, _ := o.life.span()
+	return start
+}
+
+// Running reports whether images are being taken.
+func (o *Images) Running() bool { return o.life.running() }
+
+// Stop takes no more images and flushes their uploads.
+func (o *Images) Stop() { o.finish() }
+
+func (o *Images) stop() {
+	att, healthy := o.life.stop()
+	if att != nil {
+		if err := att.Detach(healthy); err != nil {
+			o.life.failed(describe(o.env.Field, err))
+		}
+	}
+	_, backup := o.env.flush()
+	o.mu.Lock()
+	o.info.EndedAt = time.Now().UnixNano()
+	o.backup = backup
+	o.mu.Unlock()
+	o.env.Changed()
+}
+
+// Err is nil when images were taken and nothing failed, or why not.
+func (o *Images) Err() error {
+	if err := o.life.failure(); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.info.ImageCount == 0 {
+		return ErrNothingWritten
+	}
+	return nil
+}
+
+// Fill adds the images' result so far.
+func (o *Images) Fill(info *livekit.EgressInfo) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	info.ImageResults = append(info.ImageResults, proto.Clone(o.info).(*livekit.ImagesInfo))
+	if o.backup {
+		info.BackupStorageUsed = true
+	}
+}

@@ -1,0 +1,213 @@
+//go:build integration
+
+package output_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+
+	"roomcast/engine/mediatest"
+	"roomcast/engine/output"
+	"roomcast/engine/pipeline"
+	"roomcast/engine/pipeline/pipelinetest"
+	"roomcast/engine/request"
+	"roomcast/engine/storage"
+)
+
+// localEnv is an output's Env writing to local disk.
+func localEnv(t *testing.T, name, field string, changed func()) output.Env {
+	t.Helper()
+	store, err := storage.New(context.Background(), nil, storage.Options{Field: field})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if changed == nil {
+		changed = func() {}
+	}
+	return output.Env{Name: name, Field: field, Store: store, Logf: t.Logf, Changed: changed}
+}
+
+var enc = output.Encoding{
+	Video: &pipeline.VideoEncoding{BitrateKbps: 1000, KeyFrameInterval: 2},
+	Audio: &pipeline.AudioEncoding{Codec: pipeline.AAC, BitrateKbps: 96},
+	FPS:   30,
+}
+
+// TestSegmentsCutAtTheirOwnBoundaries: HLS with 2 s segments on an encoder
+// that two files join while it runs (each asks for a key frame, which
+// restarts the encoder's GOP): every segment still lasts 2 s, from the
+// segments' own zero on a capture that ran 3 s before them. Each is listed
+// as the next one starts (images every 100 ms, from the same frames, serve
+// as the clock: when a segment is listed, no image from the second half of
+// the next one is), holds H.264 and AAC, and the playlist plays.
+func TestSegmentsCutAtTheirOwnBoundaries(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
+	time.Sleep(3 * time.Second)
+	dir := t.TempDir()
+	segs := output.NewSegments(request.SegmentOutput{
+		Field: "segment_outputs[0]", Dir: dir, FilenamePrefix: "seg", PlaylistName: "index.m3u8",
+		LivePlaylistName: "live.m3u8", SegmentDurationSec: 2,
+	}, enc, localEnv(t, "hls", "segment_outputs[0]", nil))
+	shots := output.NewImages(request.ImageOutput{
+		Field: "image_outputs[0]", CaptureIntervalSec: 1, Width: 160, Height: 90, Dir: dir, FilenamePrefix: "shot",
+	}, "EG_test", localEnv(t, "shots", "image_outputs[0]", nil))
+	for _, o := range []output.Output{segs, shots} {
+		if err := o.Start(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mediatest.WaitFor(t, 5*time.Second, "the segments' first frame", func() bool { return !segs.Started().IsZero() })
+	began := time.Now()
+
+	// Two files join, at 3.3 s and 5.7 s: each forces a key frame.
+	var files []*output.File
+	for i, at := range []time.Duration{3300 * time.Millisecond, 5700 * time.Millisecond} {
+		time.Sleep(time.Until(began.Add(at)))
+		f := output.NewFile(request.FileOutput{Field: fmt.Sprintf("file_outputs[%d]", i), FileType: livekit.EncodedFileType_MP4,
+			Filepath: filepath.Join(dir, fmt.Sprintf("join%d.mp4", i))}, enc, localEnv(t, fmt.Sprintf("join%d", i), "file", nil))
+		if err := f.Start(c); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if n := c.Elements("x264enc"); n != 1 {
+		t.Errorf("%d x264enc for segments and two files of one encoding, want 1", n)
+	}
+
+	// Count the images listed when each segment is listed.
+	var mu sync.Mutex
+	imagesAt := map[int64]int64{}
+	stopWatch := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			info := &livekit.EgressInfo{}
+			segs.Fill(info)
+			shots.Fill(info)
+			mu.Lock()
+			if n := info.SegmentResults[0].SegmentCount; n > 0 {
+				if _, seen := imagesAt[n]; !seen {
+					imagesAt[n] = info.ImageResults[0].ImageCount
+				}
+			}
+			mu.Unlock()
+			select {
+			case <-stopWatch:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	time.Sleep(time.Until(began.Add(11 * time.Second)))
+	var wg sync.WaitGroup
+	for _, o := range []output.Output{segs, shots, files[0], files[1]} {
+		wg.Go(o.Stop)
+	}
+	wg.Wait()
+	close(stopWatch)
+	<-watched
+
+	for _, o := range []output.Output{segs, shots, files[0], files[1]} {
+		if err := o.Err(); err != nil {
+			t.Errorf("%s: %v", o.Field(), err)
+		}
+	}
+	durs := mediatest.PlaylistDurations(t, filepath.Join(dir, "index.m3u8"))
+	t.Logf("segments: %v", durs)
+	if len(durs) < 5 {
+		t.Fatalf("%d segments in 11 s, want 5 or 6", len(durs))
+	}
+	for i, d := range durs[:len(durs)-1] {
+		if math.Abs(d-2) > 0.05 {
+			t.Errorf("segment %d lasts %.3f s, want 2 (a key frame forced for a file moved a cut)", i, d)
+		}
+	}
+	mu.Lock()
+	for n, images := range imagesAt {
+		// Segment n ends n*2 s in; an image a second: by the middle of
+		// the next segment there are n*2+1 of them, and one more at 0.
+		if limit := n*2 + 2; images > limit {
+			t.Errorf("segment %d was listed when %d images were (want at most %d): a segment late", n-1, images, limit)
+		}
+	}
+	mu.Unlock()
+	for i := range durs {
+		path := filepath.Join(dir, fmt.Sprintf("seg_%05d.ts", i))
+		p, err := mediatest.ProbeFile(path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, a := p.First("video"), p.First("audio"); v == nil || v.CodecName != "h264" || a == nil || a.CodecName != "aac" {
+			t.Errorf("%s: streams %+v / %+v, want h264 and aac", filepath.Base(path), v, a)
+		}
+	}
+	p, err := mediatest.ProbeFile(filepath.Join(dir, "index.m3u8"), false)
+	if err != nil {
+		t.Fatalf("the playlist does not play: %v", err)
+	}
+	var total float64
+	for _, d := range durs {
+		total += d
+	}
+	if math.Abs(p.Duration()-total) > 0.2 {
+		t.Errorf("the playlist plays %.2f s, its segments add up to %.2f", p.Duration(), total)
+	}
+	for i, f := range files {
+		info := &livekit.EgressInfo{}
+		f.Fill(info)
+		fr := info.FileResults[0]
+		mediatest.VerifyVideo(t, fr.Location, mediatest.Expect{Width: 640, Height: 360, Seconds: time.Duration(fr.Duration).Seconds(), Tolerance: 0.5, Audio: "aac"})
+		t.Logf("file %d: %.2f s", i, time.Duration(fr.Duration).Seconds())
+	}
+	checkManifest(t, filepath.Join(dir, "EG_test.json"), shots)
+}
+
+// checkManifest checks that the images manifest lists every image taken,
+// a second apart.
+func checkManifest(t *testing.T, path string, shots *output.Images) {
+	t.Helper()
+	var m struct {
+		Images []struct {
+			Name      string
+			Timestamp int64
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(data, &m)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := &livekit.EgressInfo{}
+	shots.Fill(info)
+	if int64(len(m.Images)) != info.ImageResults[0].ImageCount || len(m.Images) < 10 {
+		t.Fatalf("manifest lists %d images, the result %d; want the same, 10 or more", len(m.Images), info.ImageResults[0].ImageCount)
+	}
+	for i := 1; i < len(m.Images); i++ {
+		if gap := time.Duration(m.Images[i].Timestamp - m.Images[i-1].Timestamp); gap < time.Second-time.Second/30 || gap > time.Second+time.Second/30 {
+			t.Errorf("images %d and %d are %v apart, want 1 s", i-1, i, gap)
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	if _, err := exec.LookPath("Xvfb"); err != nil {
+		fmt.Println("Xvfb missing: run make deps")
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}

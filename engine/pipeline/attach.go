@@ -1,0 +1,369 @@
+package pipeline
+
+/*
+An output's part of the pipeline is a Branch: its elements, linked among
+themselves by the output, and the pads where video and audio enter. Attach
+puts it in a tap fed by what its Feed asks for (a shared encoder's tee, or
+the raw video tee for images) and gives it a time line of its own:
+
+	tee (encoder or raw) ─► <name>-video-in (leaky 3 s) ─[zero: first key frame]─► Branch.Video
+	tee (encoder)        ─► <name>-audio-in (leaky 3 s) ─[waits for that zero]──► Branch.Audio
+
+Time zero is the branch's first key frame (its first frame for raw video,
+its first audio buffer when it takes no video). The offset goes on the
+input queues' src pads, from blocking probes: a pad whose offset changes
+sends its sticky segment again, with the offset, ahead of that very
+buffer. Audio waits in its own queue for the video's zero, so none of it
+after zero is lost; audio wholly before zero is dropped. The branch's bin
+then runs on a clock base of the capture's base plus zero: otherwise every
+buffer looks as late as the capture is old, and a live muxer (mp4mux,
+flvmux, mpegtsmux are aggregators) never waits for its other input.
+
+Lock order: Capture.mu, then Capture.ownersMu. Pad-probe callbacks take
+neither; Detach waits for EOS without Capture.mu.
+*/
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+)
+
+// outputQueue is how much an output's inputs hold before dropping their
+// oldest: a slow disk or server loses its own data, never the others'.
+const outputQueue = 3 * time.Second
+
+// eosTimeout bounds the wait for EOS to reach the sinks of a detached
+// branch; it came 7-143 ms after it was sent on a 2-core box.
+const eosTimeout = 10 * time.Second
+
+// Branch is an output's elements in a bin, linked among themselves, with
+// the pads where each kind of media enters.
+type Branch struct {
+	// Bin holds the elements (NewBin). Its name is unique on the capture
+	// and prefixes every element's name.
+	Bin *gst.Bin
+	// Video and Audio are sink pads of elements of Bin; nil for a kind it
+	// does not take.
+	Video, Audio *gst.Pad
+	// Sinks are the elements whose EOS means the output is finalised.
+	Sinks []*gst.Element
+	// BeforeRemove, if set, runs on Detach after EOS reached the sinks and
+	// before the bin goes down: for a sink that announces its last file
+	// after its EOS (multifilesink). drainBus returns once the bus has
+	// delivered every message posted before it was called (or after
+	// timeout); the bin's bus would drop what comes after.
+	BeforeRemove func(drainBus func(timeout time.Duration))
+	// EOSTimeout bounds Detach's wait for EOS at the sinks; 0 is
+	// eosTimeout.
+	EOSTimeout time.Duration
+}
+
+// Feed is what a branch is fed: H.264 from the shared encoder with Video's
+// settings or the raw frames (RawVideo), and audio from the shared encoder
+// with Audio's settings.
+type Feed struct {
+	Video    *VideoEncoding
+	RawVideo bool
+	Audio    *AudioEncoding
+}
+
+// Events are the moments a branch reports. They are called from
+// GStreamer's threads or the bus goroutine and must not block.
+type Events struct {
+	// Active: the branch's first buffer passed time zero; zero is when
+	// it was captured, on the wall clock.
+	Active func(zero time.Time)
+	// Failed: an element of the branch (or its encoder) posted an error
+	// (an *ElementError, or one wrapping it). The output should end:
+	// Detach(false).
+	Failed func(error)
+	// Message: an element of the branch posted an element message (a
+	// multifilesink's file announcement), on the bus goroutine.
+	Message func(element string, st *gst.Structure)
+}
+
+// Attachment is one branch on a running capture.
+type Attachment struct {
+	cap      *Capture
+	name     string
+	tap      *tap
+	encoded  bool // its video comes from an encoder (key frames matter)
+	eosWait  time.Duration
+	encoders []any
+	users    []*encoder
+	events   Events
+
+	zero      atomic.Int64  // capture running time at the branch's time zero; -1 until known
+	zeroKnown chan struct{} // closed once zero is set
+	zeroOnce  sync.Once
+	canceled  chan struct{} // closed by Detach: nothing waits for zero any more
+
+	failOnce   sync.Once
+	detachOnce sync.Once
+	detachErr  error
+
+	padMu    sync.Mutex // held while an event goes up a tee pad
+	detached bool       // set before the tee pads go; guarded by padMu
+}
+
+// Attach starts a branch on the capture: its encoders (shared, started if
+// none runs with its settings), its tap, its time zero. On error nothing
+// of it is left in the capture.
+func (c *Capture) Attach(b Branch, f Feed, ev Events) (*Attachment, error) {
+	if b.Bin == nil {
+		return nil, errors.New("a branch needs a bin")
+	}
+	name := b.Bin.GetName()
+	if f.Video != nil && f.RawVideo {
+		return nil, fmt.Errorf("%s: takes encoded or raw video, not both", name)
+	}
+	var entries []entry
+	if b.Video != nil {
+		if f.Video == nil && !f.RawVideo {
+			return nil, fmt.Errorf("%s: takes video, but its feed has none", name)
+		}
+		entries = append(entries, entry{videoKind, b.Video})
+	}
+	if b.Audio != nil {
+		if f.Audio == nil {
+			return nil, fmt.Errorf("%s: takes audio, but its feed has none", name)
+		}
+		entries = append(entries, entry{audioKind, b.Audio})
+	}
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("%s: takes neither video nor audio", name)
+	}
+	t, err := newTap(b.Bin, entries, outputQueue)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range b.Sinks {
+		if err := t.watchSink(s); err != nil {
+			return nil, err
+		}
+	}
+	a := &Attachment{
+		cap: c, name: name, tap: t, encoded: f.Video != nil, eosWait: b.EOSTimeout, events: ev,
+		zeroKnown: make(chan struct{}), canceled: make(chan struct{}),
+	}
+	a.zero.Store(-1)
+	if b.BeforeRemove != nil {
+		t.beforeRemove = func() { b.BeforeRemove(c.drainBus) }
+	}
+	if a.eosWait <= 0 {
+		a.eosWait = eosTimeout
+	}
+	if in := t.input(videoKind); in != nil {
+		a.zeroAtFirstFrame(in)
+	}
+	if in := t.input(audioKind); in != nil {
+		a.audioFromZero(in, t.input(videoKind) != nil)
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("capture is closed")
+	}
+	if _, dup := c.attachments[name]; dup {
+		return nil, fmt.Errorf("%s is already attached", name)
+	}
+	tees := map[string]*gst.Element{}
+	if b.Video != nil {
+		if f.RawVideo {
+			if c.videoTee == nil {
+				return nil, fmt.Errorf("%s: the capture has no video", name)
+			}
+			tees[videoKind] = c.videoTee
+		} else if tees[videoKind], err = a.useEncoderLocked(videoKind, *f.Video); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if b.Audio != nil {
+		if tees[audioKind], err = a.useEncoderLocked(audioKind, *f.Audio); err != nil {
+			a.releaseEncodersLocked()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	c.setOwners(t.elementNames(), a)
+	err = t.attach(c.pipeline.Bin, tees, func(in *input) {
+		if in.kind == videoKind && a.encoded {
+			// A running encoder is mid-GOP: ask it for a key frame now.
+			forceKeyUnit(in.teePad, gst.ClockTimeNone)
+		}
+	})
+	if err != nil {
+		c.setOwners(t.elementNames(), nil)
+		a.releaseEncodersLocked()
+		return nil, err
+	}
+	c.attachments[name] = a
+	return a, nil
+}
+
+func (a *Attachment) useEncoderLocked(kind string, key any) (*gst.Element, error) {
+	e, err := a.cap.encoderLocked(kind, key)
+	if err != nil {
+		return nil, err
+	}
+	a.encoders = append(a.encoders, key)
+	a.users = append(a.users, e)
+	return e.tee, nil
+}
+
+func (a *Attachment) releaseEncodersLocked() {
+	for _, key := range a.encoders {
+		a.cap.releaseEncoderLocked(key)
+	}
+	a.encoders, a.users = nil, nil
+}
+
+func (a *Attachment) uses(e *encoder) bool { return slices.Contains(a.users, e) }
+
+// Name is the branch's name.
+func (a *Attachment) Name() string { return a.name }
+
+// zeroAtFirstFrame sets the branch's zero at the first frame it can start
+// with (a key frame, for encoded video) and drops those before it.
+func (a *Attachment) zeroAtFirstFrame(in *input) {
+	pad := in.queue.GetStaticPad("src")
+	// A blocking probe runs before the pad checks its sticky events, so
+	// the segment goes again, with the offset, ahead of this very buffer.
+	// It must not return OK, which would hold the pad.
+	pad.AddProbe(gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		buf := info.GetBuffer()
+		rt, ok := runningTime(pad, buf)
+		if !ok {
+			return gst.PadProbePass
+		}
+		if a.encoded && buf.HasFlags(gst.BufferFlagDeltaUnit) {
+			return gst.PadProbeDrop // undecodable without the key frame before it
+		}
+		a.setZero(rt)
+		pad.SetOffset(-a.zero.Load())
+		return gst.PadProbeRemove
+	})
+}
+
+// audioFromZero starts the branch's audio at its zero: with video, it
+// waits (in its own queue) until the video's first frame set it; without,
+// its first buffer sets it.
+func (a *Attachment) audioFromZero(in *input, video bool) {
+	pad := in.queue.GetStaticPad("src")
+	pad.AddProbe(gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		buf := info.GetBuffer()
+		rt, ok := runningTime(pad, buf)
+		if !ok {
+			return gst.PadProbePass
+		}
+		if video {
+			select {
+			case <-a.zeroKnown:
+			case <-a.canceled:
+				return gst.PadProbeDrop
+			}
+		} else {
+			a.setZero(rt)
+		}
+		zero := a.zero.Load()
+		if d := buf.Duration(); d != gst.ClockTimeNone && int64(rt)+int64(d) <= zero {
+			return gst.PadProbeDrop // wholly before zero
+		}
+		pad.SetOffset(-zero)
+		return gst.PadProbeRemove
+	})
+}
+
+// runningTime is the running time of buf on pad, from the pad's segment:
+// the capture's clock time of the media less its base time, whatever the
+// timestamps (an encoder's output segment may start 1000 hours in, as
+// x264enc's does, to leave room for B-frames' decode times).
+func runningTime(pad *gst.Pad, buf *gst.Buffer) (gst.ClockTime, bool) {
+	if buf == nil || buf.PresentationTimestamp() == gst.ClockTimeNone {
+		return 0, false
+	}
+	ev := pad.GetStickyEvent(gst.EventTypeSegment, 0)
+	if ev == nil {
+		return 0, false
+	}
+	rt := ev.ParseSegment().ToRunningTime(gst.FormatTime, uint64(buf.PresentationTimestamp()))
+	if rt == uint64(gst.ClockTimeNone) {
+		return 0, false
+	}
+	return gst.ClockTime(rt), true
+}
+
+// setZero fixes the branch's time zero at the capture's running time rt:
+// the bin's clock base follows, and Active is told when that was captured.
+func (a *Attachment) setZero(rt gst.ClockTime) {
+	a.zeroOnce.Do(func() {
+		wall := time.Now().Add(-a.cap.sinceCapture(rt))
+		a.cap.rebase(a.tap.bin, rt)
+		a.zero.Store(int64(rt))
+		close(a.zeroKnown)
+		if a.events.Active != nil {
+			a.events.Active(wall)
+		}
+	})
+}
+
+// RequestKeyFrame asks the branch's encoder for a key frame at time at of
+// the branch (from its zero), for an output that cuts its media at times
+// of its own (HLS segments). A no-op before zero or after Detach.
+func (a *Attachment) RequestKeyFrame(at time.Duration) {
+	zero := a.zero.Load()
+	in := a.tap.input(videoKind)
+	if zero < 0 || in == nil || !a.encoded {
+		return
+	}
+	a.padMu.Lock()
+	defer a.padMu.Unlock()
+	if !a.detached {
+		forceKeyUnit(in.teePad, gst.ClockTime(zero+int64(at)))
+	}
+}
+
+func (a *Attachment) fail(err error) {
+	a.failOnce.Do(func() {
+		if a.events.Failed != nil {
+			a.events.Failed(err)
+		}
+	})
+}
+
+func (a *Attachment) message(src string, st *gst.Structure) {
+	if a.events.Message != nil {
+		a.events.Message(src, st)
+	}
+}
+
+// Detach ends the branch. With finish, EOS goes down its inputs (and only
+// its inputs) and Detach waits until it reached every sink, so its files
+// are finalised; without, it is dropped as it is (a failed output). The
+// capture, its encoders and the other branches go on; an encoder nobody
+// uses any more stops. Safe to call more than once.
+func (a *Attachment) Detach(finish bool) error {
+	a.detachOnce.Do(func() {
+		close(a.canceled)
+		a.padMu.Lock()
+		a.detached = true
+		a.padMu.Unlock()
+		a.detachErr = a.tap.detach(finish, a.eosWait)
+		// Messages the branch posted before it went (its last image) still
+		// reach its owner.
+		a.cap.drainBus(2 * time.Second)
+		c := a.cap
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.setOwners(a.tap.elementNames(), nil)
+		delete(c.attachments, a.name)
+		a.releaseEncodersLocked()
+	})
+	return a.detachErr
+}

@@ -1,0 +1,275 @@
+package pipeline
+
+/*
+Encoders are shared. Each is a tap on a raw tee of the capture, ending in
+a tee of its own that every output using it is attached to:
+
+	rawvideo ─► venc-N-video-in (leaky 1 s) ! x264enc ! video/x-h264,profile ! h264parse ─► tee venc-N
+	rawaudio ─► aenc-N-audio-in (leaky 1 s) ! audioconvert ! audioresample ! rate,channels ! avenc_aac ! aacparse ─► tee aenc-N
+	                                                                                         (or opusenc ! opusparse)
+
+An encoder is keyed by its settings (VideoEncoding, AudioEncoding) on its
+capture, whose size and frame rate it takes: every output asking for the
+same settings hangs off one encoder, which starts with the first and stops
+with the last. The contract this needs of an output:
+
+  - it starts at a key frame: one is forced for it (forceKeyUnit), and its
+    delta frames before it are dropped (see Attach);
+  - its time zero is that key frame, applied after the encoder, on its own
+    input (the encoder runs on the capture's timeline);
+  - a key frame forced for another output is no cut of its own: an HLS
+    output cuts only at its own boundaries and asks for a key frame at
+    each (Attachment.RequestKeyFrame).
+
+Settings that differ make another encoder: the bitrate, the profile and
+the GOP (an HLS output's segment length sets its GOP; see request's
+keyFrames). An Ogg file has an audio encoder of its own (AudioEncoding's
+Owner). Rate control is the same for every encoder: average bitrate
+with x264's veryfast preset and zerolatency tune. (nal-hrd=cbr, which
+some RTMP services like, would be a key field too; it is not used.)
+*/
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+)
+
+// encoderQueue is how much raw media an encoder's input holds: a slow
+// encoder drops frames rather than stall the capture, and at most a second
+// waits before it.
+const encoderQueue = time.Second
+
+// VideoEncoding is an H.264 encoder's settings; its size and frame rate
+// are its capture's. It is comparable: equal settings on one capture are
+// one encoder.
+type VideoEncoding struct {
+	BitrateKbps int
+	// KeyFrameInterval is the GOP length in seconds; GOPs are fixed
+	// (no key frames at scene cuts), which HLS segments need.
+	KeyFrameInterval float64
+	// Profile is baseline, main or high ("" is main).
+	Profile string
+}
+
+// AudioCodec is an audio encoder's codec.
+type AudioCodec int
+
+// Audio codecs.
+const (
+	AAC AudioCodec = iota
+	Opus
+)
+
+func (c AudioCodec) String() string {
+	if c == Opus {
+		return "opus"
+	}
+	return "aac"
+}
+
+// AudioEncoding is an audio encoder's settings. It is comparable: equal
+// settings on one capture are one encoder.
+type AudioEncoding struct {
+	Codec       AudioCodec
+	BitrateKbps int
+	SampleRate  int // Hz; 0 is 48000
+	Channels    int // 0 is 2
+	// Owner, when set, gives the branch of that name an encoder of its
+	// own, started for it. An Ogg file needs it: Ogg numbers its pages by
+	// the samples the encoder made since it started (granule positions),
+	// so on a shared encoder a file joining later would start hours in.
+	Owner string
+}
+
+// encoder is one shared encode on a capture.
+type encoder struct {
+	name  string
+	kind  string
+	tap   *tap
+	tee   *gst.Element
+	users int // attachments using it; guarded by Capture.mu
+}
+
+// encoderOwner routes an encoder's element errors to every output it
+// feeds: without their encoder they have nothing more to write.
+type encoderOwner struct {
+	c *Capture
+	e *encoder
+}
+
+func (o *encoderOwner) fail(err error) {
+	o.c.mu.Lock()
+	var users []*Attachment
+	for _, a := range o.c.attachments {
+		if a.uses(o.e) {
+			users = append(users, a)
+		}
+	}
+	o.c.mu.Unlock()
+	for _, a := range users {
+		a.fail(fmt.Errorf("encoder %s: %w", o.e.name, err))
+	}
+}
+
+func (o *encoderOwner) message(string, *gst.Structure) {}
+
+// videoEncoderElements builds a video encoder's chain, returning its
+// elements in order.
+func videoEncoderElements(name string, v VideoEncoding, fps int) ([]*gst.Element, error) {
+	gop := int(v.KeyFrameInterval * float64(fps))
+	if gop < 1 {
+		gop = fps * 4
+	}
+	profile := v.Profile
+	if profile == "" {
+		profile = "main"
+	}
+	// zerolatency: no look-ahead or B-frames, so an output attached to a
+	// running capture writes its first frame in about 50 ms, not 600 (a
+	// measure of 50 attach cycles on a 2-core box). key-int-max with
+	// scenecut off gives fixed GOPs.
+	x264, err := Make("x264enc", name+"-x264", Props{
+		"bitrate": v.BitrateKbps, "speed-preset": "veryfast", "tune": "zerolatency",
+		"key-int-max": gop, "option-string": "scenecut=0",
+	})
+	if err != nil {
+		return nil, err
+	}
+	caps, err := Make("capsfilter", name+"-profile", Props{"caps": "video/x-h264,profile=" + profile})
+	if err != nil {
+		return nil, err
+	}
+	// config-interval -1: SPS and PPS before every key frame, so an output
+	// joining at one can decode it.
+	parse, err := Make("h264parse", name+"-parse", Props{"config-interval": -1})
+	if err != nil {
+		return nil, err
+	}
+	return []*gst.Element{x264, caps, parse}, nil
+}
+
+func audioEncoderElements(name string, a AudioEncoding) ([]*gst.Element, error) {
+	rate, channels := a.SampleRate, a.Channels
+	if rate == 0 {
+		rate = 48000
+	}
+	if channels == 0 {
+		channels = 2
+	}
+	convert, err := Make("audioconvert", name+"-convert", nil)
+	if err != nil {
+		return nil, err
+	}
+	resample, err := Make("audioresample", name+"-resample", nil)
+	if err != nil {
+		return nil, err
+	}
+	caps, err := Make("capsfilter", name+"-format", Props{"caps": fmt.Sprintf("audio/x-raw,rate=%d,channels=%d", rate, channels)})
+	if err != nil {
+		return nil, err
+	}
+	encName, parseName := "avenc_aac", "aacparse"
+	if a.Codec == Opus {
+		encName, parseName = "opusenc", "opusparse"
+	}
+	enc, err := Make(encName, name+"-"+a.Codec.String(), Props{"bitrate": a.BitrateKbps * 1000})
+	if err != nil {
+		return nil, err
+	}
+	parse, err := Make(parseName, name+"-parse", nil)
+	if err != nil {
+		return nil, err
+	}
+	return []*gst.Element{convert, resample, caps, enc, parse}, nil
+}
+
+// newEncoder builds an encoder (not yet attached) from its elements: a tap
+// holding them, and the tee after it in the capture's pipeline (pads of a
+// tee inside the tap's bin could not be linked to other bins).
+func newEncoder(name, kind string, elems []*gst.Element) (*encoder, error) {
+	bin, err := NewBin(name+"-enc", elems...)
+	if err != nil {
+		return nil, err
+	}
+	if err := Link(elems...); err != nil {
+		return nil, err
+	}
+	t, err := newTap(bin, []entry{{kind, elems[0].GetStaticPad("sink")}}, encoderQueue)
+	if err != nil {
+		return nil, err
+	}
+	tee, err := Make("tee", name, Props{"allow-not-linked": true})
+	if err != nil {
+		return nil, err
+	}
+	if err := t.feed(elems[len(elems)-1], tee); err != nil {
+		return nil, err
+	}
+	return &encoder{name: name, kind: kind, tap: t, tee: tee}, nil
+}
+
+// encoderLocked returns the running encoder for key, starting it on the
+// raw tee of its kind if none runs, and counts one more user. Needs c.mu.
+func (c *Capture) encoderLocked(kind string, key any) (*encoder, error) {
+	if e := c.encoders[key]; e != nil {
+		e.users++
+		return e, nil
+	}
+	raw := c.videoTee
+	if kind == audioKind {
+		raw = c.audioTee
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("the capture has no %s to encode", kind)
+	}
+	c.nextEncoder++
+	var (
+		elems []*gst.Element
+		err   error
+		name  string
+	)
+	switch k := key.(type) {
+	case VideoEncoding:
+		name = fmt.Sprintf("venc%d", c.nextEncoder)
+		elems, err = videoEncoderElements(name, k, c.cfg.FPS)
+	case AudioEncoding:
+		name = fmt.Sprintf("aenc%d", c.nextEncoder)
+		elems, err = audioEncoderElements(name, k)
+	default:
+		return nil, fmt.Errorf("no encoder for %T", key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEncoder(name, kind, elems)
+	if err != nil {
+		return nil, err
+	}
+	c.setOwners(e.tap.elementNames(), &encoderOwner{c: c, e: e})
+	if err := e.tap.attach(c.pipeline.Bin, map[string]*gst.Element{kind: raw}, nil); err != nil {
+		c.setOwners(e.tap.elementNames(), nil)
+		return nil, err
+	}
+	e.users = 1
+	c.encoders[key] = e
+	c.cfg.Logf("capture: encoder %s started: %+v", name, key)
+	return e, nil
+}
+
+// releaseEncoderLocked counts one user less; the last one out stops the
+// encoder. Needs c.mu.
+func (c *Capture) releaseEncoderLocked(key any) {
+	e := c.encoders[key]
+	if e == nil {
+		return
+	}
+	if e.users--; e.users > 0 {
+		return
+	}
+	delete(c.encoders, key)
+	_ = e.tap.detach(false, 0)
+	c.setOwners(e.tap.elementNames(), nil)
+	c.cfg.Logf("capture: encoder %s stopped", e.name)
+}

@@ -1,0 +1,147 @@
+// Package pipelinetest gives tests of the capture pipeline and its outputs
+// what a composite's browser would: a real X screen and a PulseAudio sink
+// with a 523 Hz tone playing into it, captured by a real Capture.
+package pipelinetest
+
+import (
+	"context"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+
+	"roomcast/engine/audio"
+	"roomcast/engine/display"
+	"roomcast/engine/pipeline"
+)
+
+// ToneHz is the rig's tone.
+const ToneHz = 523
+
+// Rig is a screen and a sink with a tone in it.
+type Rig struct {
+	Screen *display.Screen
+	Sink   *audio.Sink
+	Pulse  *audio.Server
+}
+
+// NewRig starts a w x h screen and a sink playing the tone; the test's
+// cleanup stops them.
+func NewRig(t testing.TB, w, h int) *Rig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	screen, err := display.Start(ctx, w, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { screen.Close() })
+	pulse, err := audio.EnsureServer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pulse.Close() })
+	sink, err := pulse.NewSink(ctx, "pipetest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	tone := exec.Command("gst-launch-1.0", "-q", "audiotestsrc", "is-live=true", "wave=sine", "freq=523", "volume=0.5",
+		"!", "pulsesink", "device="+sink.Name(), "server="+pulse.Address())
+	tone.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := tone.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tone.Process.Kill(); tone.Wait() })
+	return &Rig{Screen: screen, Sink: sink, Pulse: pulse}
+}
+
+// Capture captures the rig's screen at fps and its sink; the test's
+// cleanup closes it.
+func (r *Rig) Capture(t testing.TB, fps int, preview *pipeline.PreviewConfig) *pipeline.Capture {
+	t.Helper()
+	return r.capture(t, pipeline.CaptureConfig{
+		Display: r.Screen.Name(), Width: r.Screen.Width(), Height: r.Screen.Height(), FPS: fps,
+		PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(), Preview: preview, Logf: t.Logf,
+	})
+}
+
+// AudioCapture captures the rig's sink only, as an audio-only composite.
+func (r *Rig) AudioCapture(t testing.TB) *pipeline.Capture {
+	t.Helper()
+	return r.capture(t, pipeline.CaptureConfig{PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(), Logf: t.Logf})
+}
+
+func (r *Rig) capture(t testing.TB, cfg pipeline.CaptureConfig) *pipeline.Capture {
+	t.Helper()
+	c, err := pipeline.NewCapture(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// MP4 is a branch writing an MP4 of H.264 (and AAC, with audio) to path,
+// as a test's stand-in for the file output.
+func MP4(t testing.TB, name, path string, audio bool) pipeline.Branch {
+	t.Helper()
+	parse := element(t, "h264parse", name+"-parse", nil)
+	mux := element(t, "mp4mux", name+"-mux", pipeline.Props{"fragment-duration": 500})
+	sink := element(t, "filesink", name+"-sink", pipeline.Props{"location": path, "sync": false, "async": false, "buffer-mode": "unbuffered"})
+	br := pipeline.Branch{Bin: bin(t, name, parse, mux, sink), Video: parse.GetStaticPad("sink"), Sinks: []*gst.Element{sink}}
+	if err := pipeline.LinkPads(parse.GetStaticPad("src"), requestPad(t, mux, "video_%u")); err != nil {
+		t.Fatal(err)
+	}
+	if err := pipeline.Link(mux, sink); err != nil {
+		t.Fatal(err)
+	}
+	if audio {
+		br.Audio = requestPad(t, mux, "audio_%u")
+	}
+	return br
+}
+
+// OGG is a branch writing an OGG of Opus audio to path.
+func OGG(t testing.TB, name, path string) pipeline.Branch {
+	t.Helper()
+	mux := element(t, "oggmux", name+"-mux", nil)
+	sink := element(t, "filesink", name+"-sink", pipeline.Props{"location": path, "sync": false, "async": false})
+	br := pipeline.Branch{Bin: bin(t, name, mux, sink), Audio: requestPad(t, mux, "audio_%u"), Sinks: []*gst.Element{sink}}
+	if err := pipeline.Link(mux, sink); err != nil {
+		t.Fatal(err)
+	}
+	return br
+}
+
+// bin puts elements into a bin, or fails the test.
+func bin(t testing.TB, name string, elems ...*gst.Element) *gst.Bin {
+	t.Helper()
+	b, err := pipeline.NewBin(name, elems...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// element makes an element, or fails the test.
+func element(t testing.TB, factory, name string, props pipeline.Props) *gst.Element {
+	t.Helper()
+	el, err := pipeline.Make(factory, name, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return el
+}
+
+// requestPad requests a pad of el, or fails the test.
+func requestPad(t testing.TB, el *gst.Element, tmpl string) *gst.Pad {
+	t.Helper()
+	p, err := pipeline.RequestPad(el, tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
