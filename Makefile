@@ -102,10 +102,11 @@ test-unit:
 	$(GO) test -count=1 ./...
 
 bench: deps
-	$(GO) run ./bench
+	$(GO) run ./bench $(if $(STEPS),-steps $(STEPS))
 
 lint: bin/staticcheck deps-layouts
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff >/dev/null 2>&1 || { echo "go.mod and go.sum are not tidy (run go mod tidy):"; $(GO) mod tidy -diff; exit 1; }
 	$(GO) vet -tags integration ./...
 	bin/staticcheck -tags integration ./...
 

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,13 +82,20 @@ func main() {
 	seconds := flag.Int("seconds", 60, "length of each CPU measurement")
 	out := flag.String("out", "bench/results", "folder for the results")
 	room := flag.Bool("demo-room", false, "run only the demo room, driven on stdin (the bench starts itself so)")
+	steps := flag.String("steps", "", "comma-separated steps to run (cold,warm,cpu720,cpu1080,rtmp,shared,sync); all by default")
 	flag.Parse()
 	lksdk.SetLogger(protologger.GetDiscardLogger())
 	var err error
 	if *room {
 		err = serveDemo()
 	} else {
-		err = run(time.Duration(*seconds)*time.Second, *out)
+		only := map[string]bool{}
+		for _, k := range strings.Split(*steps, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				only[k] = true
+			}
+		}
+		err = run(time.Duration(*seconds)*time.Second, *out, only)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -99,7 +107,8 @@ func main() {
 // flips and 11 HLS segments of 2 s.
 const avWindow = 24 * time.Second
 
-func run(window time.Duration, outDir string) error {
+// run measures each step (or the steps in only, by key) and reports.
+func run(window time.Duration, outDir string, only map[string]bool) error {
 	began := time.Now()
 	work, err := os.MkdirTemp("", "roomcast-bench-")
 	if err != nil {
@@ -125,32 +134,49 @@ func run(window time.Duration, outDir string) error {
 	// Each step gives its figures, or one FAILED row named after it; a
 	// failed step does not stop the others.
 	steps := []struct {
-		name, progress string
-		run            func() ([]figure, error)
+		key, name, progress string
+		run                 func() ([]figure, error)
 	}{
-		{"cold start", "cold start: nothing running -> first frame on disk", func() ([]figure, error) {
+		{"cold", "cold start", "cold start: nothing running -> first frame on disk", func() ([]figure, error) {
 			cold, err := b.startLatency("cold.mp4", livekit.EncodingOptionsPreset_H264_720P_30, false)
 			return []figure{{Name: "cold start (Start -> first frame on disk)", Value: cold.Seconds(), Unit: "s", Goal: 3, Better: "<="}}, err
 		}},
-		{"warm start", "warm start: Start on a running preview -> first frame on disk", func() ([]figure, error) {
+		{"warm", "warm start", "warm start: Start on a running preview -> first frame on disk", func() ([]figure, error) {
 			warm, err := b.startLatency("warm.mp4", livekit.EncodingOptionsPreset_H264_720P_30, true)
 			return []figure{{Name: "warm start (Start on a preview -> first frame on disk)", Value: warm.Seconds(), Unit: "s", Goal: 0.3, Better: "<="}}, err
 		}},
-		{"CPU, frames and RSS, 720p30", fmt.Sprintf("recording 720p30 for %s", window), func() ([]figure, error) {
+		{"cpu720", "CPU, frames and RSS, 720p30", fmt.Sprintf("recording 720p30 for %s", window), func() ([]figure, error) {
 			return b.recordCost("720p30", livekit.EncodingOptionsPreset_H264_720P_30, 1.0, window)
 		}},
-		{"CPU, frames and RSS, 1080p30", fmt.Sprintf("recording 1080p30 for %s", window), func() ([]figure, error) {
+		{"cpu1080", "CPU, frames and RSS, 1080p30", fmt.Sprintf("recording 1080p30 for %s", window), func() ([]figure, error) {
 			return b.recordCost("1080p30", livekit.EncodingOptionsPreset_H264_1080P_30, 1.6, window)
 		}},
-		{"CPU per added RTMP destination", fmt.Sprintf("720p30 with 0, 1 and 3 RTMP destinations, %s each", window), func() ([]figure, error) {
+		{"rtmp", "CPU per added RTMP destination", fmt.Sprintf("720p30 with 0, 1 and 3 RTMP destinations, %s each", window), func() ([]figure, error) {
 			return b.streamCost(window)
 		}},
-		{"A/V offset and HLS playlist delay", fmt.Sprintf("the room with the clapper, to MP4 and HLS for %s", avWindow), func() ([]figure, error) {
+		{"shared", "CPU of Go Live beside Record", fmt.Sprintf("720p30 Record alone, then with Go Live of the same preset, %s each", window), func() ([]figure, error) {
+			return b.sharedEncodeCost(window)
+		}},
+		{"sync", "A/V offset and HLS playlist delay", fmt.Sprintf("the room with the clapper, to MP4 and HLS for %s", avWindow), func() ([]figure, error) {
 			return b.syncAndSegments(room, avWindow)
 		}},
 	}
+	if len(only) > 0 {
+		var keys []string
+		for _, s := range steps {
+			keys = append(keys, s.key)
+		}
+		for k := range only {
+			if !slices.Contains(keys, k) {
+				return fmt.Errorf("-steps: no step %q; the steps are %s", k, strings.Join(keys, ","))
+			}
+		}
+	}
 	var figs []figure
 	for _, s := range steps {
+		if len(only) > 0 && !only[s.key] {
+			continue
+		}
 		progress("%s", s.progress)
 		got, err := s.run()
 		if err != nil {

@@ -83,6 +83,56 @@ func (b *bench) streamCost(window time.Duration) ([]figure, error) {
 	}}, nil
 }
 
+// sharedEncodeCost measures what Go Live adds beside Record, as the studio
+// runs them: two egresses with the same preset on one composite, which
+// share one encode. The engine's cores over a window with the recording
+// alone, then with the stream too (to nginx-rtmp on this machine).
+func (b *bench) sharedEncodeCost(window time.Duration) ([]figure, error) {
+	srv, err := rtmptest.Launch(filepath.Join(b.dir, "rtmp-shared"))
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
+	_, stopRec, err := b.startActive(fileRequest(filepath.Join(b.dir, "record.mp4"), livekit.EncodingOptionsPreset_H264_720P_30))
+	if err != nil {
+		return nil, err
+	}
+	defer stopRec()
+	time.Sleep(3 * time.Second) // the page settles after joining
+	alone := measureCPU(window)
+	live := fileRequest("", livekit.EncodingOptionsPreset_H264_720P_30)
+	live.FileOutputs = nil
+	live.StreamOutputs = []*livekit.StreamOutput{{Urls: []string{srv.URL("live")}}}
+	_, stopLive, err := b.startActive(live)
+	if err != nil {
+		return nil, err
+	}
+	defer stopLive()
+	if err := waitUntil(10*time.Second, func() bool { return srv.Received("live") > 0 }); err != nil {
+		return nil, fmt.Errorf("the Go Live destination received nothing: %w", err)
+	}
+	time.Sleep(2 * time.Second) // the connection's set-up is not the steady cost
+	received := srv.Received("live")
+	both := measureCPU(window)
+	if srv.Received("live") == received {
+		return nil, errors.New("the Go Live destination stalled while measured")
+	}
+	stats := b.studio.Stats()
+	for _, stop := range []func() error{stopLive, stopRec} {
+		if err := stop(); err != nil {
+			return nil, err
+		}
+	}
+	encoders := "?"
+	if len(stats) == 1 {
+		encoders = fmt.Sprintf("%d video and %d audio encoder(s)", stats[0].VideoEncoders, stats[0].AudioEncoders)
+	}
+	return []figure{{
+		Name: "CPU of Go Live beside Record, same preset, 720p30", Value: both.engine - alone.engine, Unit: "cores", Goal: 0.05, Better: "<=",
+		Note: fmt.Sprintf("engine %.3f alone, %.3f with both (all %.2f / %.2f); %s running for both", alone.engine, both.engine, alone.total(), both.total(), encoders),
+	}}, nil
+}
+
 // syncAndSegments records the room with the clapper in it for d, in the
 // grid layout at 720p30, to an MP4 and to HLS segments of 2 s, and
 // measures the A/V offset in the MP4 and how soon each segment is listed.

@@ -27,7 +27,9 @@ import (
 // (shown) and the newest (latest) are never written. A Refresh is
 // scheduled only when the last one was painted (pending), so a slow paint
 // drops frames instead of queueing them. A canvas.Raster is the cheapest
-// way to show them (RECIPES: about 0.12 core at 480x270, 10 fps).
+// way to show them: about 0.12 core at 480x270 and 10 fps under Xvfb
+// with software GL, against 1.05 cores for a canvas.Image drawn at
+// another size with its default smooth scaling.
 type previewPanel struct {
 	do      func(func())
 	raster  *canvas.Raster

@@ -131,7 +131,8 @@ type sizeAt struct {
 }
 
 // bitrateWindow smooths the bitrate: fragmented MP4 lands on disk about
-// once a second (RECIPES), so a one-second difference jumps.
+// once a fragment is complete (every half second, in bursts), so a
+// one-second difference jumps.
 const bitrateWindow = 3 * time.Second
 
 func (s *sampler) sample(now time.Time, folder, file string, stats engine.Statser, painted uint64) figures {

@@ -291,10 +291,27 @@ func TestEgressAPI(t *testing.T) {
 			t.Fatalf("JSON start: HTTP %d %+v", status, j)
 		}
 		joinedActive := awaitStatus(t, sdk, j.EgressID, livekit.EgressStatus_EGRESS_ACTIVE, 10*time.Second)
-		time.Sleep(4 * time.Second) // both recording
+		// ...and so is a stream of the same preset, which shares the
+		// recordings' encode too.
+		rtmp := rtmptest.Start(t)
+		live, err := sdk.StartRoomCompositeEgress(ctx, &livekit.RoomCompositeEgressRequest{RoomName: demo.DefaultRoom, Layout: "speaker",
+			StreamOutputs: []*livekit.StreamOutput{{Urls: []string{rtmp.URL("api")}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		awaitStatus(t, sdk, live.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 10*time.Second)
+		if st := s.engine.Stats(); len(st) != 1 || st[0].VideoEncoders != 1 || st[0].AudioEncoders != 1 {
+			t.Errorf("two recordings and a stream of one preset run %+v, want one composite with one video and one audio encoder", st)
+		}
+		time.Sleep(4 * time.Second) // all three recording
 		if got := countBrowsers(); got != browsers {
 			t.Errorf("chromium processes went from %d to %d: the JSON egress did not join the composite", browsers, got)
 		}
+		if _, err := sdk.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: live.EgressId}); err != nil {
+			t.Fatal(err)
+		}
+		awaitStatus(t, sdk, live.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
+		rtmp.CheckRecording(t, "api", 1280, 720)
 		joinStopped := time.Now()
 		var stopped struct {
 			Status string `json:"status"`

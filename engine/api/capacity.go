@@ -15,8 +15,8 @@ import (
 )
 
 // Default costs of one composite (Chromium rendering the layout + GStreamer
-// capturing and encoding it), in cores. From RECIPES' bench on the 2-core
-// box: a heavy page at 720p30 took 0.57 + 0.49 cores, at 1080p30 0.95 +
+// capturing and encoding it), in cores. Measured on a 2-core box (x264
+// veryfast): a heavy page at 720p30 took 0.57 + 0.49 cores, at 1080p30 0.95 +
 // 0.65. Like Egress's cpu_cost, they are budgets, not averages: a composite
 // admitted must never slow the ones already running.
 const (

@@ -21,7 +21,7 @@ import (
 const serverBinaryName = "livekit-server"
 
 // serverReadyTimeout bounds the wait for the server's HTTP port; it answered
-// about 0.1 s after start on a 2-core box (RECIPES), so 15 s only trips on a
+// about 0.1 s after start on a 2-core box, so 15 s only trips on a
 // server that is broken, not slow.
 const serverReadyTimeout = 15 * time.Second
 

@@ -38,9 +38,8 @@ type egress struct {
 	done     chan struct{} // closed when the egress reached a final state
 	stopOnce sync.Once
 
-	mu     sync.Mutex
-	slot   *slot // set once its outputs are attached
-	active bool
+	mu   sync.Mutex
+	slot *slot // set once its outputs are attached
 }
 
 // newEgress makes the egress and its outputs, each with its store (a
