@@ -1,6 +1,7 @@
 // Command roomcast is Roomcast Studio: a recording and streaming studio for
 // LiveKit rooms. Without a subcommand it opens the studio; `demo` runs the
-// embedded LiveKit room on loopback; `serve` offers LiveKit's Egress API.
+// embedded LiveKit room on loopback; `record` runs one egress; `serve`
+// offers LiveKit's Egress API. `roomcast help` lists them.
 package main
 
 import (
@@ -34,24 +35,55 @@ import (
 	"roomcast/ui"
 )
 
-const usage = `Roomcast Studio: record and stream LiveKit rooms.
+// command is one of roomcast's commands: "" is the studio window.
+type command struct {
+	name, args string
+	// summary is its line in the overview; about, its help's paragraph.
+	summary, about string
+	// flags makes its flag set (each call a new one).
+	flags func() *pflag.FlagSet
+	run   func(fs *pflag.FlagSet, args []string) error
+}
 
-Usage:
-  roomcast [flags]                 open the studio window (on the embedded
-                                   demo room when no LiveKit server is set)
-  roomcast demo [flags]            run the embedded LiveKit demo room
-  roomcast record [flags] REQUEST  run one egress from a LiveKit request
-                                   (RoomCompositeEgressRequest JSON, as for
-                                   lk egress start --type room-composite;
-                                   - reads standard input); with --remote URL
-                                   on a LiveKit Egress service or another
-                                   machine's roomcast serve
-  roomcast serve [flags]           serve LiveKit's Egress API (Twirp) for the
-                                   server SDKs and lk; --demo records the
-                                   embedded demo room
-  roomcast help                    this text
+var commands = []command{
+	{
+		name: "", args: "[flags]",
+		summary: "open the studio window (on the embedded demo room when no LiveKit server is set)",
+		about: `Opens the studio window: pick a room, a layout, a preset and outputs, see the
+composite live, record and go live. With no LiveKit server configured it runs
+on the embedded demo room. It needs a display.`,
+		flags: studioFlags, run: runStudio,
+	},
+	{
+		name: "demo", args: "[flags]",
+		summary: "run the embedded LiveKit demo room and print what a client needs to join it",
+		about: `Runs livekit-server on 127.0.0.1 with a room of synthetic participants (each a
+colour and a tone), and prints the LIVEKIT_URL, key and secret to join it.
+Ctrl-C stops it and everything it started.`,
+		flags: demoFlags, run: runDemo,
+	},
+	{
+		name: "record", args: "[flags] REQUEST",
+		summary: "run one egress from a LiveKit request (the JSON lk egress start takes)",
+		about: `Runs one egress from REQUEST, a LiveKit RoomCompositeEgressRequest in JSON (the
+file lk egress start --type room-composite takes; - reads standard input), on
+this machine's engine or, with --remote URL, on a LiveKit Egress service or
+another machine's roomcast serve. Progress goes to stderr, the final
+EgressInfo to stdout as JSON; the exit code is 0 when it completed.`,
+		flags: recordFlags, run: runRecord,
+	},
+	{
+		name: "serve", args: "[flags]",
+		summary: "serve LiveKit's Egress API (Twirp) for the server SDKs, lk and curl",
+		about: `Serves LiveKit's Egress API (/twirp/livekit.Egress/...) over this machine's
+engine: LiveKit's server SDKs, lk and curl start, update, list and stop
+room-composite egresses with an access token carrying the roomRecord grant.
+Ctrl-C or SIGTERM stops every egress cleanly first.`,
+		flags: serveFlags, run: runServe,
+	},
+}
 
-Configuration, highest first: flags, environment (LIVEKIT_URL,
+const configHelp = `Configuration, highest first: flags, environment (LIVEKIT_URL,
 LIVEKIT_API_KEY, LIVEKIT_API_SECRET, ROOMCAST_*), then the config file
 ($XDG_CONFIG_HOME/roomcast/config.yaml, or --config FILE).
 `
@@ -60,40 +92,93 @@ func main() {
 	// pion and the SDK log through the SDK's global logger at a level meant
 	// for SDK developers; the studio reports what matters itself.
 	lksdk.SetLogger(protologger.GetDiscardLogger())
-	if err := run(os.Args[1:]); err != nil && !errors.Is(err, pflag.ErrHelp) {
+	if err := run(os.Args[1:], os.Stdout); err != nil && !errors.Is(err, pflag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "roomcast:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
-	cmd := ""
+func run(args []string, stdout io.Writer) error {
+	name := ""
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+		name, args = args[0], args[1:]
 	}
-	switch cmd {
-	case "":
-		return runStudio(args)
-	case "demo":
-		return runDemo(args)
-	case "record":
-		return runRecord(args)
-	case "serve":
-		return runServe(args)
-	case "help":
-		fmt.Print(usage)
+	if name == "help" {
+		if len(args) == 0 {
+			printOverview(stdout)
+			return nil
+		}
+		c, err := lookup(args[0])
+		if err != nil {
+			return err
+		}
+		printHelp(stdout, c, c.flags())
 		return nil
-	default:
-		return fmt.Errorf("unknown command %q; run `roomcast help`", cmd)
 	}
+	c, err := lookup(name)
+	if err != nil {
+		return err
+	}
+	fs := c.flags()
+	fs.Usage = func() {
+		if c.name == "" {
+			printOverview(stdout)
+			return
+		}
+		printHelp(stdout, c, fs)
+	}
+	return c.run(fs, args)
+}
+
+func lookup(name string) (command, error) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, nil
+		}
+	}
+	return command{}, fmt.Errorf("unknown command %q; run `roomcast help`", name)
+}
+
+// printOverview lists the commands, then the studio window's flags.
+func printOverview(w io.Writer) {
+	fmt.Fprint(w, "Roomcast Studio: record and stream LiveKit rooms.\n\nUsage:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-32s %s\n", usageLine(c), c.summary)
+	}
+	fmt.Fprintf(w, "  %-32s %s\n\n", "roomcast help [COMMAND]", "this text, or a command's own help and flags")
+	fmt.Fprint(w, configHelp)
+	fmt.Fprintf(w, "\nFlags of the studio window:\n%s", studioFlags().FlagUsages())
+}
+
+// printHelp shows one command's help and flags.
+func printHelp(w io.Writer, c command, fs *pflag.FlagSet) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n\n%s\nFlags:\n%s", usageLine(c), c.about, configHelp, fs.FlagUsages())
+}
+
+// usageLine is how a command is typed: "roomcast record [flags] REQUEST".
+func usageLine(c command) string {
+	return strings.Join(strings.Fields("roomcast "+c.name+" "+c.args), " ")
+}
+
+// configFlags are the flags every command takes.
+func configFlags(fs *pflag.FlagSet) *pflag.FlagSet {
+	fs.String("config", "", "config file (default $XDG_CONFIG_HOME/roomcast/config.yaml)")
+	fs.String("livekit-url", "", "LiveKit server URL (env LIVEKIT_URL)")
+	fs.String("api-key", "", "LiveKit API key (env LIVEKIT_API_KEY)")
+	fs.String("api-secret", "", "LiveKit API secret (env LIVEKIT_API_SECRET)")
+	return fs
+}
+
+func studioFlags() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("roomcast", pflag.ContinueOnError)
+	fs.String("output-dir", "", "default folder for recordings (default: the one in Settings, else ~/Videos/Roomcast)")
+	fs.String("remote", "", "record through the Egress service at this URL (a LiveKit server with Egress, or another machine's roomcast serve) instead of this machine's engine")
+	return configFlags(fs)
 }
 
 // runStudio opens the studio window. Fyne needs the main goroutine, which
 // main's caller chain is still on.
-func runStudio(args []string) error {
-	fs := pflag.NewFlagSet("roomcast", pflag.ContinueOnError)
-	fs.String("output-dir", "", "default folder for recordings (default: the one in Settings, else ~/Videos/Roomcast)")
-	fs.String("remote", "", "record through the Egress service at this URL (a LiveKit server with Egress, or another machine's roomcast serve) instead of this machine's engine")
+func runStudio(fs *pflag.FlagSet, args []string) error {
 	v, err := loadConfig(fs, args, 0)
 	if err != nil {
 		return err
@@ -112,11 +197,15 @@ func runStudio(args []string) error {
 	})
 }
 
-func runDemo(args []string) error {
+func demoFlags() *pflag.FlagSet {
 	fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
 	fs.Int("participants", demo.DefaultParticipants, "synthetic participants to join (0-64)")
 	fs.String("room", demo.DefaultRoom, "name of the demo room")
 	fs.Bool("clapper", false, "also join a clapper (a picture flipping black/white every 1.67 s with a 3 kHz tick on each flip) to measure A/V sync")
+	return configFlags(fs)
+}
+
+func runDemo(fs *pflag.FlagSet, args []string) error {
 	v, err := loadConfig(fs, args, 0)
 	if err != nil {
 		return err
@@ -141,10 +230,6 @@ func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 // config file: flags > LIVEKIT_* / ROOMCAST_* > config file > defaults.
 // positional is how many arguments the command takes besides flags.
 func loadConfig(fs *pflag.FlagSet, args []string, positional int) (*viper.Viper, error) {
-	fs.String("config", "", "config file (default $XDG_CONFIG_HOME/roomcast/config.yaml)")
-	fs.String("livekit-url", "", "LiveKit server URL (env LIVEKIT_URL)")
-	fs.String("api-key", "", "LiveKit API key (env LIVEKIT_API_KEY)")
-	fs.String("api-secret", "", "LiveKit API secret (env LIVEKIT_API_SECRET)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil, err
@@ -207,12 +292,16 @@ func loadConfig(fs *pflag.FlagSet, args []string, positional int) (*viper.Viper,
 	return v, nil
 }
 
-func runRecord(args []string) error {
+func recordFlags() *pflag.FlagSet {
 	fs := pflag.NewFlagSet("record", pflag.ContinueOnError)
 	fs.Bool("demo", false, "start the embedded demo room (named after the request's room_name) and record it")
 	fs.Duration("duration", 0, "stop after this long (e.g. 30s); 0 records until Ctrl-C or the room ends")
 	fs.String("output-dir", "", "folder for relative file paths (default: the working directory)")
 	fs.String("remote", "", "record on the LiveKit Egress service at this URL (a LiveKit server with Egress, or another machine's roomcast serve), authenticated with --api-key/--api-secret (env LIVEKIT_API_KEY/LIVEKIT_API_SECRET)")
+	return configFlags(fs)
+}
+
+func runRecord(fs *pflag.FlagSet, args []string) error {
 	v, err := loadConfig(fs, args, 1)
 	if err != nil {
 		return err
@@ -300,7 +389,7 @@ func runRecord(args []string) error {
 // is pressed (StopEgress answers within 5 s).
 const serveShutdown = 10 * time.Second
 
-func runServe(args []string) error {
+func serveFlags() *pflag.FlagSet {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	fs.Bool("demo", false, "start the embedded demo room first and record from it; its key and secret sign the API's tokens")
 	fs.Int("participants", demo.DefaultParticipants, "with --demo: synthetic participants to join (0-64)")
@@ -310,6 +399,10 @@ func runServe(args []string) error {
 	fs.String("output-dir", "", "folder for relative file paths (default: the working directory)")
 	fs.Float64("cpus", float64(runtime.NumCPU()), "CPU budget for composites in cores, 0 for no limit (config capacity.cpus)")
 	fs.StringSlice("webhook-url", nil, "post egress webhooks to this URL; repeat for more (config webhook.urls)")
+	return configFlags(fs)
+}
+
+func runServe(fs *pflag.FlagSet, args []string) error {
 	v, err := loadConfig(fs, args, 0)
 	if err != nil {
 		return err

@@ -214,6 +214,54 @@ func TestRecordCommandBadRequest(t *testing.T) {
 	}
 }
 
+// TestHelp: the top-level help lists every command with its summary, each
+// command has its own help with its flags, and none of it is preceded by
+// Fyne's locale complaints under LANG=C.UTF-8 (Debian's containers and
+// CI), which it printed before main ran.
+func TestHelp(t *testing.T) {
+	bin := buildRoomcast(t)
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "LANG" && k != "LC_ALL" && k != "LC_MESSAGES" && k != "LANGUAGE" {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "LANG=C.UTF-8")
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"roomcast demo [flags]", "roomcast record [flags] REQUEST", "roomcast serve [flags]", "roomcast help [COMMAND]", "--remote"}},
+		{[]string{"help"}, []string{"roomcast record [flags] REQUEST", "run one egress"}},
+		{[]string{"help", "record"}, []string{"Usage: roomcast record [flags] REQUEST", "--duration", "--api-key"}},
+		{[]string{"serve", "--help"}, []string{"Usage: roomcast serve [flags]", "--webhook-url", "--cpus"}},
+		{[]string{"help", "demo"}, []string{"Usage: roomcast demo [flags]", "--participants"}},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Env = env
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("%v: %v\n%s", tc.args, err, stderr.String())
+			}
+			if stderr.Len() > 0 {
+				t.Errorf("stderr under LANG=C.UTF-8: %q, want nothing", stderr.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("help lacks %q:\n%s", w, stdout.String())
+				}
+			}
+		})
+	}
+	out, err := exec.Command(bin, "help", "bogus").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `unknown command "bogus"`) {
+		t.Errorf("help bogus: %v %q, want an error naming it", err, out)
+	}
+}
+
 // TestRecordSurvivesSIGKILL: a recording killed with SIGKILL 6 s in leaves
 // a file that decodes for at least 5 s, and no process behind.
 func TestRecordSurvivesSIGKILL(t *testing.T) {

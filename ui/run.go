@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	_ "early.roomcast/locale" // before Fyne reads the locale: see its package comment
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 

@@ -1,0 +1,3 @@
+module early.roomcast/locale
+
+go 1.26.8
