@@ -86,9 +86,21 @@ run: build
 
 # A desktop package ("Roomcast Studio.tar.xz": binary, .desktop entry and
 # icon) from FyneApp.toml; fyne raises Build there each time, as its
-# release flow expects.
-package: build bin/fyne
+# release flow expects. fyne's tarball has the binary in usr/local/bin and
+# a Makefile that installs it; the demo room's livekit-server goes beside
+# it (in the tarball and wherever its Makefile installs the binary), where
+# the demo looks for it: bin/livekit-server above the executable's folder.
+# (fyne package takes about 70 s on two cores.)
+PACKAGE := Roomcast Studio.tar.xz
+package: build bin/fyne bin/livekit-server
 	bin/fyne package --target linux --exe roomcast
+	rm -rf bin/.package && mkdir -p bin/.package
+	tar -xJf "$(PACKAGE)" -C bin/.package
+	install -m 0755 bin/livekit-server bin/.package/roomcast/usr/local/bin/livekit-server
+	awk '{ print } /usr\/local\/bin\/\$$\(Exec\)|bin\/\$$\(Exec\)$$/ { gsub(/\$$\(Exec\)/, "livekit-server"); print }' \
+		bin/.package/roomcast/Makefile > bin/.package/Makefile && mv bin/.package/Makefile bin/.package/roomcast/Makefile
+	tar -cJf "$(PACKAGE)" -C bin/.package roomcast
+	rm -rf bin/.package
 
 test: deps
 	@echo "== layouts (node)"

@@ -26,6 +26,8 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"roomcast/engine/demo"
+	"roomcast/engine/display"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/storage/s3test"
@@ -67,6 +69,13 @@ func startRoomcastEnv(t *testing.T, bin string, env []string, args ...string) (*
 	}
 	stdout := &syncBuffer{}
 	cmd.Stdout = stdout
+	return cmd, stdout, startCmd(t, cmd)
+}
+
+// startCmd starts cmd, logs its stderr and hands its lines over (it is
+// killed at the end of the test if it still runs).
+func startCmd(t *testing.T, cmd *exec.Cmd) <-chan string {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +101,7 @@ func startRoomcastEnv(t *testing.T, bin string, env []string, args ...string) (*
 			}
 		}
 	}()
-	return cmd, stdout, lines
+	return lines
 }
 
 func waitLine(t *testing.T, lines <-chan string, substr string, timeout time.Duration) string {
@@ -260,6 +269,48 @@ func TestHelp(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), `unknown command "bogus"`) {
 		t.Errorf("help bogus: %v %q, want an error naming it", err, out)
 	}
+}
+
+// TestPackagedStudioStartsItsDemo: the studio laid out as `make package`
+// lays it out (roomcast and livekit-server in usr/local/bin, as fyne's
+// tarball and its install rule put them), started from another folder with
+// no repository around it, no server on the PATH and no configuration,
+// starts its demo room and shows it: the preview's composite comes up.
+// SIGTERM then quits it cleanly.
+func TestPackagedStudioStartsItsDemo(t *testing.T) {
+	server, err := demo.FindServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := filepath.Join(t.TempDir(), "roomcast", "usr", "local", "bin")
+	if err := os.MkdirAll(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ from, to string }{{buildRoomcast(t), "roomcast"}, {server, "livekit-server"}} {
+		if out, err := exec.Command("install", "-m", "0755", f.from, filepath.Join(tree, f.to)).CombinedOutput(); err != nil {
+			t.Fatalf("install %s: %v %s", f.to, err, out)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	screen, err := display.Start(ctx, 1280, 800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { screen.Close() })
+	home := t.TempDir()
+	cmd := exec.Command(filepath.Join(tree, "roomcast"))
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "DISPLAY="+screen.Name(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "ROOMCAST_LIVEKIT_SERVER=", "LIVEKIT_URL=", "LIVEKIT_API_KEY=", "LIVEKIT_API_SECRET=")
+	lines := startCmd(t, cmd)
+	waitLine(t, lines, "up in", 90*time.Second) // "composite demo/grid@1280x720p30 up in ..."
+	began := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exitWithin(t, cmd, lines, 30*time.Second, "the studio on SIGTERM")
+	t.Logf("quit %v after SIGTERM", time.Since(began).Round(time.Millisecond))
 }
 
 // TestRecordSurvivesSIGKILL: a recording killed with SIGKILL 6 s in leaves

@@ -110,7 +110,10 @@ func userMessage(err error) string {
 		msg = rest
 	}
 	msg = strings.TrimSpace(msg)
-	if r, n := utf8.DecodeRuneInString(msg); n > 0 {
+	// A sentence starts with a capital, unless it starts with a program's
+	// name, spelled as typed (livekit-server, x264enc).
+	first, _, _ := strings.Cut(msg, " ")
+	if r, n := utf8.DecodeRuneInString(msg); n > 0 && !strings.ContainsFunc(strings.TrimRight(first, ":,."), func(r rune) bool { return !unicode.IsLetter(r) }) {
 		msg = string(unicode.ToUpper(r)) + msg[n:]
 	}
 	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") {

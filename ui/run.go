@@ -3,7 +3,9 @@ package ui
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	_ "early.roomcast/locale" // before Fyne reads the locale: see its package comment
 	"fyne.io/fyne/v2"
@@ -76,6 +78,19 @@ func run(cfg Config, started func(*studio)) error {
 	w.SetMaster()
 	w.SetCloseIntercept(s.onClose)
 	s.start()
+	// SIGINT and SIGTERM (Ctrl-C, a logout) quit as the window's close
+	// does after its question: every recording stops cleanly first.
+	quit := make(chan os.Signal, 1)
+	signal.Notify(quit, os.Interrupt, syscall.SIGTERM)
+	defer func() {
+		signal.Stop(quit)
+		close(quit)
+	}()
+	go func() {
+		if _, ok := <-quit; ok {
+			fyne.Do(w.Close)
+		}
+	}()
 	if started != nil {
 		a.Lifecycle().SetOnStarted(func() { started(s) })
 	}

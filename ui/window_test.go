@@ -308,6 +308,8 @@ func TestUserMessage(t *testing.T) {
 		{errors.New("stream_outputs[0].urls[1]: \"rtmp:/x\" is not an rtmp:// or rtmps:// URL"), "stream_outputs[0].urls[1]", "\"rtmp:/x\" is not an rtmp:// or rtmps:// URL."},
 		{errors.New("chromium: exited early"), "", "Chromium: exited early."},
 		{errors.New("is it there?"), "", "Is it there?"},
+		{errors.New("livekit-server not found: run `make deps`"), "", "livekit-server not found: run `make deps`."},
+		{errors.New("x264enc: not negotiated"), "", "x264enc: not negotiated."},
 	} {
 		if got := errorField(c.err); got != c.field {
 			t.Errorf("errorField(%q) = %q, want %q", c.err, got, c.field)
