@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,11 +25,14 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"roomcast/engine"
 	"roomcast/engine/demo"
+	"roomcast/engine/demo/demotest"
 	"roomcast/engine/display"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/storage/s3test"
+	"roomcast/engine/waittest"
 )
 
 // buildRoomcast compiles the command under test once per test binary.
@@ -487,50 +489,6 @@ func (h *hookReceiver) check(t *testing.T, id string) {
 	}
 }
 
-// verifyRecording checks an MP4 of the demo room: h264 1280x720 at 30
-// fps, the duration within a second, every frame decodable.
-func verifyRecording(t *testing.T, path string, seconds float64) {
-	t.Helper()
-	p, err := mediatest.ProbeFile(path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := p.First("video")
-	if v == nil || v.CodecName != "h264" || v.Width != 1280 || v.Height != 720 {
-		t.Fatalf("%s: video %+v, want h264 1280x720", path, v)
-	}
-	if math.Abs(v.FPS()-30) > 1 {
-		t.Errorf("%s: %.2f fps, want 30", path, v.FPS())
-	}
-	if d := p.Duration(); math.Abs(d-seconds) > 1 {
-		t.Errorf("%s: duration %.2f s, want %.1f +/- 1", path, d, seconds)
-	}
-	frames := v.Frames()
-	vdur, _ := strconv.ParseFloat(v.Duration, 64)
-	if want := vdur * 30; math.Abs(float64(frames)-want) > 2 {
-		t.Errorf("%s: %d frames decoded in %.2f s of video, want %.0f", path, frames, vdur, want)
-	}
-	t.Logf("%s: h264 %dx%d %.2f fps, %.2f s, %d frames", filepath.Base(path), v.Width, v.Height, v.FPS(), p.Duration(), frames)
-}
-
-func awaitEgress(t *testing.T, c *lksdk.EgressClient, id string, want livekit.EgressStatus, timeout time.Duration) *livekit.EgressInfo {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := c.ListEgress(context.Background(), &livekit.ListEgressRequest{EgressId: id})
-		if err != nil {
-			t.Fatalf("ListEgress: %v", err)
-		}
-		if len(resp.Items) == 1 && resp.Items[0].Status == want {
-			return resp.Items[0]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("egress %s: %v, want %s within %s", id, resp.Items, want, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // exitWithin waits for cmd to exit, draining its lines, and fails the test
 // unless it exits 0 within timeout.
 func exitWithin(t *testing.T, cmd *exec.Cmd, lines <-chan string, timeout time.Duration, what string) {
@@ -567,6 +525,10 @@ func TestServeAndRemoteRecord(t *testing.T) {
 	hooks.setKeys(key, secret)
 	serveChildren := proctest.Descendants(serve.Process.Pid)
 	sdk := lksdk.NewEgressClient(apiURL, key, secret)
+	remote, err := engine.NewRemote(engine.RemoteConfig{URL: apiURL, APIKey: key, APISecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The client: credentials from the environment, as LiveKit's tools take them.
 	out := filepath.Join(dir, "remote.mp4")
@@ -586,8 +548,8 @@ func TestServeAndRemoteRecord(t *testing.T) {
 	if info.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(info.FileResults) != 1 || info.FileResults[0].Filename != out {
 		t.Fatalf("final info = %v", &info)
 	}
-	onServer := awaitEgress(t, sdk, info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, time.Second)
-	verifyRecording(t, out, interrupted.Sub(time.Unix(0, onServer.StartedAt)).Seconds())
+	onServer := waittest.AwaitStatus(t, remote, info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, time.Second)
+	demotest.VerifyRecording(t, out, 1280, 720, interrupted.Sub(time.Unix(0, onServer.StartedAt)).Seconds(), nil)
 
 	// The server: Ctrl-C with an egress running finalises it, then exits.
 	last := filepath.Join(dir, "at-exit.mp4")
@@ -597,7 +559,7 @@ func TestServeAndRemoteRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	activeInfo := awaitEgress(t, sdk, started.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+	activeInfo := waittest.AwaitStatus(t, remote, started.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
 	time.Sleep(3 * time.Second)
 	terminated := time.Now()
 	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
@@ -606,7 +568,7 @@ func TestServeAndRemoteRecord(t *testing.T) {
 	waitLine(t, serveLines, started.EgressId+" EGRESS_COMPLETE", 30*time.Second)
 	exitWithin(t, serve, serveLines, 30*time.Second, "roomcast serve")
 	t.Logf("serve exited %v after SIGTERM", time.Since(terminated).Round(time.Millisecond))
-	verifyRecording(t, last, terminated.Sub(time.Unix(0, activeInfo.StartedAt)).Seconds())
+	demotest.VerifyRecording(t, last, 1280, 720, terminated.Sub(time.Unix(0, activeInfo.StartedAt)).Seconds(), nil)
 	hooks.check(t, info.EgressId)
 	hooks.check(t, started.EgressId)
 	for _, pid := range serveChildren {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"roomcast/engine/waittest"
 )
 
 // serve starts a Server for one test and closes it at the end, failing the
@@ -23,22 +25,8 @@ func serve(t *testing.T) *Server {
 	if err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	t.Cleanup(func() { closeWithin(t, s, 3*time.Second) })
+	t.Cleanup(func() { waittest.Returns(t, 3*time.Second, "Close", s.Close) })
 	return s
-}
-
-func closeWithin(t *testing.T, s *Server, limit time.Duration) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- s.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	case <-time.After(limit):
-		t.Fatalf("Close blocked for more than %s", limit)
-	}
 }
 
 func get(t *testing.T, rawURL string) (*http.Response, string) {
@@ -221,8 +209,8 @@ func TestCloseIsIdempotent(t *testing.T) {
 	if resp, _ := get(t, base+"/"); resp.StatusCode != 200 {
 		t.Fatalf("status %d before Close", resp.StatusCode)
 	}
-	closeWithin(t, s, 3*time.Second)
-	closeWithin(t, s, time.Second)
+	waittest.Returns(t, 3*time.Second, "Close", s.Close)
+	waittest.Returns(t, time.Second, "Close", s.Close)
 	client := http.Client{Timeout: 2 * time.Second}
 	if resp, err := client.Get(base + "/"); err == nil {
 		resp.Body.Close()

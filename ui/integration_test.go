@@ -5,7 +5,6 @@ package ui
 import (
 	"context"
 	"image/color"
-	"math"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -92,7 +91,7 @@ func TestRecordDemoRoom(t *testing.T) {
 	if len(info.FileResults) != 1 {
 		t.Fatalf("file results %v", info.FileResults)
 	}
-	verifyRecording(t, info.FileResults[0].Location, 5)
+	demotest.VerifyRecording(t, info.FileResults[0].Location, 1280, 720, 5, participants())
 
 	t.Run("stream while recording, destinations edited live", func(t *testing.T) {
 		srv := rtmptest.Start(t)
@@ -134,7 +133,7 @@ func TestRecordDemoRoom(t *testing.T) {
 		if len(rec.FileResults) != 1 {
 			t.Fatalf("recording's results %v (%s)", rec.FileResults, rec.Error)
 		}
-		verifyRecording(t, rec.FileResults[0].Location, secs)
+		demotest.VerifyRecording(t, rec.FileResults[0].Location, 1280, 720, secs, participants())
 		for _, key := range []string{"one", "two"} {
 			for _, flv := range srv.Recordings(key) {
 				p, err := mediatest.ProbeFile(flv, false)
@@ -206,38 +205,5 @@ func TestRecordThroughRemoteEngine(t *testing.T) {
 		t.Fatalf("file results %v", info.FileResults)
 	}
 	// The service's own clock: from its ACTIVE to the stop.
-	verifyRecording(t, info.FileResults[0].Location, stopped.Sub(time.Unix(0, final[0].StartedAt)).Seconds())
-}
-
-// verifyRecording checks a 720p30 MP4 of the demo room as the engine's
-// tests do: codec, size, rate, length, AAC, everyone in the middle frame.
-func verifyRecording(t *testing.T, path string, seconds float64) {
-	t.Helper()
-	p, err := mediatest.ProbeFile(path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := p.First("video")
-	if v == nil || v.CodecName != "h264" || v.Width != 1280 || v.Height != 720 {
-		t.Fatalf("video %+v, want h264 1280x720", v)
-	}
-	if math.Abs(v.FPS()-30) > 1 {
-		t.Errorf("%.2f fps, want 30", v.FPS())
-	}
-	if d := p.Duration(); math.Abs(d-seconds) > 1 {
-		t.Errorf("duration %.2f s, want %g +/- 1", d, seconds)
-	}
-	if a := p.First("audio"); a == nil || a.CodecName != "aac" {
-		t.Errorf("audio %+v, want aac", a)
-	}
-	frame, err := mediatest.FrameAt(path, p.Duration()/2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, person := range participants() {
-		if !mediatest.Contains(frame, person.Color, 50, 6) {
-			t.Errorf("the middle frame has no %s", person.Identity)
-		}
-	}
-	t.Logf("%s: h264 %dx%d %.2f fps, %.2f s, %s frames, aac", path, v.Width, v.Height, v.FPS(), p.Duration(), v.NbReadFrames)
+	demotest.VerifyRecording(t, info.FileResults[0].Location, 1280, 720, stopped.Sub(time.Unix(0, final[0].StartedAt)).Seconds(), participants())
 }

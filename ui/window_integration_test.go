@@ -20,6 +20,7 @@ import (
 
 	"fyne.io/fyne/v2"
 
+	"roomcast/engine/demo/demotest"
 	"roomcast/engine/display"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
@@ -238,7 +239,7 @@ func TestRealWindow(t *testing.T) {
 
 	fmt.Fprintln(stdin, "script")
 	saved := expect("saved", time.Minute)
-	verifyRecording(t, saved, 5)
+	demotest.VerifyRecording(t, saved, 1280, 720, 5, participants())
 	expect("ready", time.Minute)
 
 	shot, err := grab(scr.Name())

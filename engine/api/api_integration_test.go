@@ -22,6 +22,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/twitchtv/twirp"
 
+	"roomcast/engine"
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/local"
@@ -29,6 +30,7 @@ import (
 	"roomcast/engine/proctest"
 	"roomcast/engine/request"
 	"roomcast/engine/rtmptest"
+	"roomcast/engine/waittest"
 )
 
 func TestMain(m *testing.M) {
@@ -75,6 +77,17 @@ func (s *stage) serve(t *testing.T, cfg Config) string {
 	return hs.URL
 }
 
+// remote is the API at url as a Studio (LiveKit's EgressClient inside),
+// to wait on its egresses.
+func (s *stage) remote(t *testing.T, url string) *engine.Remote {
+	t.Helper()
+	r, err := engine.NewRemote(engine.RemoteConfig{URL: url, APIKey: s.demo.APIKey(), APISecret: s.demo.APISecret()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func (s *stage) bearer(t *testing.T) string {
 	return "Bearer " + token(t, s.demo.APIKey(), s.demo.APISecret(), &auth.VideoGrant{RoomRecord: true})
 }
@@ -83,63 +96,14 @@ func demoRequest(path, layout string) *livekit.RoomCompositeEgressRequest {
 	return &livekit.RoomCompositeEgressRequest{RoomName: demo.DefaultRoom, Layout: layout, FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}}}
 }
 
-// awaitStatus polls ListEgress (the API has no push) until id reaches
-// want, failing on FAILED/ABORTED or after timeout.
-func awaitStatus(t *testing.T, c *lksdk.EgressClient, id string, want livekit.EgressStatus, timeout time.Duration) *livekit.EgressInfo {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := c.ListEgress(context.Background(), &livekit.ListEgressRequest{EgressId: id})
-		if err != nil {
-			t.Fatalf("ListEgress: %v", err)
-		}
-		if len(resp.Items) != 1 {
-			t.Fatalf("ListEgress %s: %d items", id, len(resp.Items))
-		}
-		info := resp.Items[0]
-		switch info.Status {
-		case want:
-			return info
-		case livekit.EgressStatus_EGRESS_FAILED, livekit.EgressStatus_EGRESS_ABORTED:
-			t.Fatalf("egress %s: %s: %s", id, info.Status, info.Error)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("egress %s is %s, not %s, after %s", id, info.Status, want, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// verifyMP4 checks a recording of the demo room: h264 at w x h and fps,
-// the duration within a second, every frame decodable, AAC audio, and each
-// participant's colour in the last second. It returns that frame.
+// verifyMP4 checks a recording of the demo room (mediatest.VerifyVideo,
+// with AAC audio) and each participant's colour in its last second; it
+// returns that frame.
 func verifyMP4(t *testing.T, path string, w, h, fps int, seconds float64, people []demo.Persona) image.Image {
 	t.Helper()
-	p, err := mediatest.ProbeFile(path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := p.First("video")
-	if v == nil || v.CodecName != "h264" || v.Width != w || v.Height != h {
-		t.Fatalf("%s: video = %+v, want h264 %dx%d", path, v, w, h)
-	}
-	if math.Abs(v.FPS()-float64(fps)) > 1 {
-		t.Errorf("%s: %.2f fps, want %d +/- 1", path, v.FPS(), fps)
-	}
-	dur := p.Duration()
-	if math.Abs(dur-seconds) > 1 {
-		t.Errorf("%s: duration %.2f s, want %.1f +/- 1", path, dur, seconds)
-	}
-	frames := v.Frames()
-	vdur, _ := strconv.ParseFloat(v.Duration, 64)
-	if want := vdur * float64(fps); math.Abs(float64(frames)-want) > 2 {
-		t.Errorf("%s: %d frames decoded in a %.2f s video track, want %.0f", path, frames, vdur, want)
-	}
-	if a := p.First("audio"); a == nil || a.CodecName != "aac" {
-		t.Errorf("%s: audio = %+v, want aac", path, a)
-	}
-	t.Logf("%s: h264 %dx%d %.2f fps, %.2f s, %d frames", filepath.Base(path), v.Width, v.Height, v.FPS(), dur, frames)
-	img, err := mediatest.FrameAt(path, math.Max(0, math.Min(dur, vdur)-1))
+	p := mediatest.VerifyVideo(t, path, mediatest.Expect{Width: w, Height: h, FPS: float64(fps), Seconds: seconds, Audio: "aac"})
+	vdur, _ := strconv.ParseFloat(p.First("video").Duration, 64)
+	img, err := mediatest.FrameAt(path, math.Max(0, math.Min(p.Duration(), vdur)-1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,17 +140,6 @@ func spread(counts []int) float64 {
 	return float64(hi) / float64(max(lo, 1))
 }
 
-func countBrowsers() int {
-	n := 0
-	for _, pid := range proctest.Descendants(os.Getpid()) {
-		cmd := proctest.Command(pid)
-		if strings.Contains(cmd, "chromium") && !strings.Contains(cmd, "--type=") {
-			n++
-		}
-	}
-	return n
-}
-
 // postJSON sends a Twirp call as curl would: JSON body, bearer token.
 func postJSON(t *testing.T, base, bearer, method, body string, out any) int {
 	t.Helper()
@@ -207,6 +160,7 @@ func TestEgressAPI(t *testing.T) {
 	rcv, hookURL := newReceiver(t, s.demo.APIKey(), s.demo.APISecret())
 	url := s.serve(t, Config{Capacity: Capacity{CPUs: 1}, WebhookURLs: []string{hookURL}})
 	sdk := lksdk.NewEgressClient(url, s.demo.APIKey(), s.demo.APISecret())
+	remote := s.remote(t, url)
 	ctx := context.Background()
 
 	t.Run("bad tokens start nothing", func(t *testing.T) {
@@ -253,14 +207,14 @@ func TestEgressAPI(t *testing.T) {
 			t.Fatalf("Start returned %s %q", info.Status, info.EgressId)
 		}
 		id := info.EgressId
-		active := awaitStatus(t, sdk, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+		active := waittest.AwaitStatus(t, remote, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
 		t.Logf("Start -> ACTIVE over the API (cold composite): %v", time.Unix(0, active.StartedAt).Sub(began).Round(time.Millisecond))
 		list, err := sdk.ListEgress(ctx, &livekit.ListEgressRequest{RoomName: demo.DefaultRoom, Active: true})
 		if err != nil || len(list.Items) != 1 || list.Items[0].EgressId != id || list.Items[0].Status != livekit.EgressStatus_EGRESS_ACTIVE {
 			t.Fatalf("ListEgress(active) = %v, %v; want %s ACTIVE", list.GetItems(), err, id)
 		}
 		time.Sleep(2 * time.Second) // grid on record
-		browsers := countBrowsers()
+		browsers := proctest.Browsers()
 		updated, err := sdk.UpdateLayout(ctx, &livekit.UpdateLayoutRequest{EgressId: id, Layout: "speaker"})
 		if err != nil || updated.GetRoomComposite().GetLayout() != "speaker" {
 			t.Fatalf("UpdateLayout = %v, %v", updated, err)
@@ -290,7 +244,7 @@ func TestEgressAPI(t *testing.T) {
 		if status != 200 || j.Status != "EGRESS_STARTING" {
 			t.Fatalf("JSON start: HTTP %d %+v", status, j)
 		}
-		joinedActive := awaitStatus(t, sdk, j.EgressID, livekit.EgressStatus_EGRESS_ACTIVE, 10*time.Second)
+		joinedActive := waittest.AwaitStatus(t, remote, j.EgressID, livekit.EgressStatus_EGRESS_ACTIVE, 10*time.Second)
 		// ...and so is a stream of the same preset, which shares the
 		// recordings' encode too.
 		rtmp := rtmptest.Start(t)
@@ -299,18 +253,18 @@ func TestEgressAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		awaitStatus(t, sdk, live.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 10*time.Second)
+		waittest.AwaitStatus(t, remote, live.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 10*time.Second)
 		if st := s.engine.Stats(); len(st) != 1 || st[0].VideoEncoders != 1 || st[0].AudioEncoders != 1 {
 			t.Errorf("two recordings and a stream of one preset run %+v, want one composite with one video and one audio encoder", st)
 		}
 		time.Sleep(4 * time.Second) // all three recording
-		if got := countBrowsers(); got != browsers {
+		if got := proctest.Browsers(); got != browsers {
 			t.Errorf("chromium processes went from %d to %d: the JSON egress did not join the composite", browsers, got)
 		}
 		if _, err := sdk.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: live.EgressId}); err != nil {
 			t.Fatal(err)
 		}
-		awaitStatus(t, sdk, live.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
+		waittest.AwaitStatus(t, remote, live.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
 		rtmp.CheckRecording(t, "api", 1280, 720)
 		joinStopped := time.Now()
 		var stopped struct {
@@ -327,7 +281,7 @@ func TestEgressAPI(t *testing.T) {
 		if err != nil || ending.Status != livekit.EgressStatus_EGRESS_ENDING {
 			t.Fatalf("StopEgress = %v, %v; want EGRESS_ENDING", ending, err)
 		}
-		final := awaitStatus(t, sdk, id, livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
+		final := waittest.AwaitStatus(t, remote, id, livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
 		t.Logf("StopEgress answered ENDING in %v; COMPLETE %v after the call", stopLatency.Round(time.Millisecond), time.Unix(0, final.EndedAt).Sub(stopBegan).Round(time.Millisecond))
 		if stopLatency > time.Second {
 			t.Errorf("StopEgress took %v, want well under a second", stopLatency)
@@ -335,7 +289,7 @@ func TestEgressAPI(t *testing.T) {
 		if _, err := sdk.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: id}); code(err) != twirp.FailedPrecondition {
 			t.Errorf("second StopEgress: %v, want failed_precondition", err)
 		}
-		joinedFinal := awaitStatus(t, sdk, j.EgressID, livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
+		joinedFinal := waittest.AwaitStatus(t, remote, j.EgressID, livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
 
 		if len(final.FileResults) != 1 || final.FileResults[0].Filename != path || final.FileResults[0].Size == 0 {
 			t.Fatalf("file results %v", final.FileResults)
@@ -367,7 +321,7 @@ func TestEgressAPI(t *testing.T) {
 	})
 
 	t.Run("stream outputs", func(t *testing.T) {
-		testStreams(t, s, sdk, dir)
+		testStreams(t, s, sdk, remote, dir)
 	})
 }
 
@@ -401,6 +355,7 @@ func TestTwoComposites(t *testing.T) {
 	cost := Capacity{}.Cost(plan.CompositeKey())
 	url := s.serve(t, Config{Capacity: Capacity{CPUs: 2 * cost}})
 	sdk := lksdk.NewEgressClient(url, s.demo.APIKey(), s.demo.APISecret())
+	remote := s.remote(t, url)
 	rooms := []string{demo.DefaultRoom, "second"}
 	var ids []string
 	for _, room := range rooms {
@@ -411,7 +366,7 @@ func TestTwoComposites(t *testing.T) {
 		ids = append(ids, info.EgressId)
 	}
 	for _, id := range ids {
-		awaitStatus(t, sdk, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+		waittest.AwaitStatus(t, remote, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
 	}
 	_, err = sdk.StartRoomCompositeEgress(ctx, small(demo.DefaultRoom, "speaker"))
 	if want := fmt.Sprintf("2 composites running use %.1f of %.1f CPUs", 2*cost, 2*cost); code(err) != twirp.ResourceExhausted || !strings.Contains(err.Error(), want) {
@@ -426,7 +381,7 @@ func TestTwoComposites(t *testing.T) {
 		}
 	}
 	for i, room := range rooms {
-		final := awaitStatus(t, sdk, ids[i], livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
+		final := waittest.AwaitStatus(t, remote, ids[i], livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
 		last := verifyMP4(t, filepath.Join(dir, room+".mp4"), 640, 360, 15, stopped[ids[i]].Sub(time.Unix(0, final.StartedAt)).Seconds(), people[room])
 		other := people[rooms[1-i]]
 		for _, p := range other {
@@ -442,7 +397,7 @@ func TestTwoComposites(t *testing.T) {
 // redacted, the layout switched, ENDING on stop and COMPLETE later; the
 // file and both streams verify. It skips while the engine refuses stream
 // outputs.
-func testStreams(t *testing.T, s *stage, sdk *lksdk.EgressClient, dir string) {
+func testStreams(t *testing.T, s *stage, sdk *lksdk.EgressClient, remote *engine.Remote, dir string) {
 	rtmp := rtmptest.Start(t)
 	ctx := context.Background()
 	path := filepath.Join(dir, "with-stream.mp4")
@@ -456,7 +411,7 @@ func testStreams(t *testing.T, s *stage, sdk *lksdk.EgressClient, dir string) {
 		t.Fatal(err)
 	}
 	id := info.EgressId
-	awaitStatus(t, sdk, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+	waittest.AwaitStatus(t, remote, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
 	time.Sleep(2 * time.Second) // one URL on record
 	if _, err := sdk.UpdateStream(ctx, &livekit.UpdateStreamRequest{EgressId: id, AddOutputUrls: []string{rtmp.URL("key2")}}); err != nil {
 		t.Fatalf("UpdateStream: %v", err)
@@ -494,7 +449,7 @@ func testStreams(t *testing.T, s *stage, sdk *lksdk.EgressClient, dir string) {
 	if err != nil || ending.Status != livekit.EgressStatus_EGRESS_ENDING {
 		t.Fatalf("StopEgress = %v, %v; want EGRESS_ENDING", ending, err)
 	}
-	final := awaitStatus(t, sdk, id, livekit.EgressStatus_EGRESS_COMPLETE, 15*time.Second)
+	final := waittest.AwaitStatus(t, remote, id, livekit.EgressStatus_EGRESS_COMPLETE, 15*time.Second)
 	last := verifyMP4(t, path, 1280, 720, 30, stopCalled.Sub(time.Unix(0, final.StartedAt)).Seconds(), s.demo.Participants())
 	if sp := colourShares(last, s.demo.Participants()); spread(sp) < 3 {
 		t.Errorf("colour shares at the end %v: not the speaker layout", sp)

@@ -25,6 +25,7 @@ import (
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
+	"roomcast/engine/waittest"
 )
 
 func TestMain(m *testing.M) {
@@ -54,7 +55,7 @@ func TestDemoRoomDeliversMedia(t *testing.T) {
 	}
 
 	rooms := lksdk.NewRoomServiceClient(d.HTTPURL(), d.APIKey(), d.APISecret())
-	waitFor(t, 10*time.Second, "room demo lists 3 participants with 2 tracks each", func() bool {
+	waittest.Until(t, 10*time.Second, "room demo lists 3 participants with 2 tracks each", func() bool {
 		res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: demo.DefaultRoom})
 		if err != nil || len(res.Participants) != 3 {
 			return false
@@ -68,7 +69,7 @@ func TestDemoRoomDeliversMedia(t *testing.T) {
 	})
 	// The room's participant count is refreshed by the server on its own
 	// schedule, so it is polled too.
-	waitFor(t, 15*time.Second, "ListRooms shows room demo with 3 participants", func() bool {
+	waittest.Until(t, 15*time.Second, "ListRooms shows room demo with 3 participants", func() bool {
 		list, err := rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
 		return err == nil && len(list.Rooms) == 1 && list.Rooms[0].Name == demo.DefaultRoom && list.Rooms[0].NumParticipants == 3
 	})
@@ -165,7 +166,7 @@ func TestDemoRoomDeliversMedia(t *testing.T) {
 	if err := d.SetMuted("bob", true, true); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "bob's camera muted on the server", func() bool {
+	waittest.Until(t, 5*time.Second, "bob's camera muted on the server", func() bool {
 		res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: demo.DefaultRoom})
 		if err != nil {
 			return false
@@ -188,7 +189,7 @@ func TestDemoRoomDeliversMedia(t *testing.T) {
 	if err := d.RemoveParticipant("nobody"); err == nil || !strings.Contains(err.Error(), "nobody") {
 		t.Errorf("removing an unknown participant: err = %v, want one naming it", err)
 	}
-	waitFor(t, 10*time.Second, "room holds bob, carol, dave", func() bool {
+	waittest.Until(t, 10*time.Second, "room holds bob, carol, dave", func() bool {
 		res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: demo.DefaultRoom})
 		if err != nil {
 			return false
@@ -305,13 +306,13 @@ func TestScreenShare(t *testing.T) {
 	if err := d.StopScreenShare("alice"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "alice's share unpublished, her camera and microphone still there", func() bool {
+	waittest.Until(t, 10*time.Second, "alice's share unpublished, her camera and microphone still there", func() bool {
 		return sources() == "CAMERA 640x360, MICROPHONE 0x0"
 	})
 	if err := d.StartScreenShare("alice"); err != nil {
 		t.Fatalf("sharing again: %v", err)
 	}
-	waitFor(t, 10*time.Second, "alice sharing again", func() bool { return sources() == sharing })
+	waittest.Until(t, 10*time.Second, "alice sharing again", func() bool { return sources() == sharing })
 
 	// Close ends the running share too.
 	closeLeavesNoProcess(t, d)
@@ -387,15 +388,4 @@ func identities(ps []demo.Persona) []string {
 		ids = append(ids, p.Identity)
 	}
 	return ids
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"roomcast/engine/proctest"
+	"roomcast/engine/waittest"
 )
 
 func needXvfb(t *testing.T) {
@@ -33,23 +34,8 @@ func start(t *testing.T, w, h int) *Screen {
 		t.Fatalf("Start(%dx%d): %v", w, h, err)
 	}
 	t.Logf("Xvfb %s (%dx%d) answered %v after start", s.Name(), w, h, time.Since(t0).Round(time.Millisecond))
-	t.Cleanup(func() { closeWithin(t, s, 3*time.Second) })
+	t.Cleanup(func() { waittest.Returns(t, 3*time.Second, "Close", s.Close) })
 	return s
-}
-
-// closeWithin fails the test if Close blocks for longer than d or fails.
-func closeWithin(t *testing.T, s *Screen, d time.Duration) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- s.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	case <-time.After(d):
-		t.Errorf("Close blocked for more than %v", d)
-	}
 }
 
 // grab takes one frame of the screen with ffmpeg's x11grab and returns it as
@@ -122,7 +108,7 @@ func TestTwoScreensAtOnce(t *testing.T) {
 			t.Errorf("Start: %v", r.err)
 			continue
 		}
-		t.Cleanup(func() { closeWithin(t, r.s, 3*time.Second) })
+		t.Cleanup(func() { waittest.Returns(t, 3*time.Second, "Close", r.s.Close) })
 		screens = append(screens, r.s)
 	}
 	if len(screens) != 2 {
@@ -142,8 +128,8 @@ func TestCloseStopsXvfb(t *testing.T) {
 	needXvfb(t)
 	s := start(t, 320, 240)
 	pid := s.Pid()
-	closeWithin(t, s, 3*time.Second)
-	closeWithin(t, s, time.Second) // idempotent
+	waittest.Returns(t, 3*time.Second, "Close", s.Close)
+	waittest.Returns(t, time.Second, "Close", s.Close) // idempotent
 	if proctest.Alive(pid) {
 		t.Fatalf("Xvfb (pid %d) still runs after Close: %s", pid, proctest.Command(pid))
 	}

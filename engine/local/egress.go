@@ -79,34 +79,36 @@ func (e *egress) makeOutputs(ctx context.Context) (err error) {
 		}
 	}()
 	enc := output.EncodingOf(e.plan)
+	add := func(kind string, i int, field string, up *request.Upload, make func(output.Env) output.Output) error {
+		env, err := e.env(ctx, kind, i, field, up)
+		if err == nil {
+			e.outputs = append(e.outputs, make(env))
+		}
+		return err
+	}
 	for i, f := range e.plan.Files {
-		env, err := e.env(ctx, "file", i, f.Field, f.Upload)
-		if err != nil {
+		if err := add("file", i, f.Field, f.Upload, func(env output.Env) output.Output { return output.NewFile(f, enc, env) }); err != nil {
 			return err
 		}
-		e.outputs = append(e.outputs, output.NewFile(f, enc, env))
 	}
 	for i, s := range e.plan.Streams {
-		env, err := e.env(ctx, "stream", i, s.Field, nil)
+		err := add("stream", i, s.Field, nil, func(env output.Env) output.Output {
+			e.stream = output.NewStream(s, enc, env)
+			return e.stream
+		})
 		if err != nil {
 			return err
 		}
-		e.stream = output.NewStream(s, enc, env)
-		e.outputs = append(e.outputs, e.stream)
 	}
 	for i, s := range e.plan.Segments {
-		env, err := e.env(ctx, "segments", i, s.Field, s.Upload)
-		if err != nil {
+		if err := add("segments", i, s.Field, s.Upload, func(env output.Env) output.Output { return output.NewSegments(s, enc, env) }); err != nil {
 			return err
 		}
-		e.outputs = append(e.outputs, output.NewSegments(s, enc, env))
 	}
 	for i, im := range e.plan.Images {
-		env, err := e.env(ctx, "images", i, im.Field, im.Upload)
-		if err != nil {
+		if err := add("images", i, im.Field, im.Upload, func(env output.Env) output.Output { return output.NewImages(im, e.id, env) }); err != nil {
 			return err
 		}
-		e.outputs = append(e.outputs, output.NewImages(im, e.id, env))
 	}
 	return nil
 }

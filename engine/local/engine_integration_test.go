@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"roomcast/engine/local"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
+	"roomcast/engine/waittest"
 )
 
 func TestMain(m *testing.M) {
@@ -53,25 +53,28 @@ func newStudio(t *testing.T, participants int) *studio {
 	return &studio{demo: d, engine: l, out: out}
 }
 
-// record starts req, waits until it is ACTIVE, records for d, stops it and
-// returns its final info. It fails the test if Stop takes over 5 s.
-func (s *studio) record(t *testing.T, req *livekit.RoomCompositeEgressRequest, d time.Duration) *livekit.EgressInfo {
+// startActive starts req and waits (30 s at most) until it is ACTIVE.
+func (s *studio) startActive(t *testing.T, req *livekit.RoomCompositeEgressRequest) *livekit.EgressInfo {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	updates := s.engine.Watch(ctx)
-	info, err := s.engine.Start(ctx, req)
+	info, err := s.engine.Start(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.Status != livekit.EgressStatus_EGRESS_STARTING || !strings.HasPrefix(info.EgressId, "EG_") {
 		t.Fatalf("Start returned %s %q, want EGRESS_STARTING and an EG_ id", info.Status, info.EgressId)
 	}
-	waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	return waittest.AwaitStatus(t, s.engine, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+}
+
+// record starts req, waits until it is ACTIVE, records for d, stops it and
+// returns its final info. It fails the test if Stop takes over 5 s.
+func (s *studio) record(t *testing.T, req *livekit.RoomCompositeEgressRequest, d time.Duration) *livekit.EgressInfo {
+	t.Helper()
+	info := s.startActive(t, req)
 	time.Sleep(d) // the recording itself
-	stopCtx, stopCancel := context.WithTimeout(ctx, 5*time.Second)
-	defer stopCancel()
-	final, err := s.engine.Stop(stopCtx, info.EgressId)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	final, err := s.engine.Stop(ctx, info.EgressId)
 	if err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
@@ -84,27 +87,6 @@ func (s *studio) record(t *testing.T, req *livekit.RoomCompositeEgressRequest, d
 	return final
 }
 
-func waitStatus(t *testing.T, updates <-chan *livekit.EgressInfo, id string, want livekit.EgressStatus, timeout time.Duration) *livekit.EgressInfo {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case info := <-updates:
-			if info.EgressId != id {
-				continue
-			}
-			if info.Status == want {
-				return info
-			}
-			if info.Status == livekit.EgressStatus_EGRESS_FAILED || info.Status == livekit.EgressStatus_EGRESS_ABORTED {
-				t.Fatalf("egress %s: %s: %s", id, info.Status, info.Error)
-			}
-		case <-deadline:
-			t.Fatalf("egress %s not %s within %s", id, want, timeout)
-		}
-	}
-}
-
 func fileRequest(path string, preset livekit.EncodingOptionsPreset) *livekit.RoomCompositeEgressRequest {
 	req := &livekit.RoomCompositeEgressRequest{
 		RoomName:    demo.DefaultRoom,
@@ -115,66 +97,6 @@ func fileRequest(path string, preset livekit.EncodingOptionsPreset) *livekit.Roo
 		req.Options = &livekit.RoomCompositeEgressRequest_Preset{Preset: preset}
 	}
 	return req
-}
-
-// verifyVideo checks an MP4 of the demo room: codec, size, frame rate,
-// duration, every frame decodable, each participant's colour in the middle
-// frame, and each participant's tone in the audio.
-func verifyVideo(t *testing.T, path string, w, h int, seconds float64, people []demo.Persona) {
-	t.Helper()
-	p, err := mediatest.ProbeFile(path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := p.First("video")
-	if v == nil || v.CodecName != "h264" || v.Width != w || v.Height != h {
-		t.Fatalf("video = %+v, want h264 %dx%d", v, w, h)
-	}
-	if math.Abs(v.FPS()-30) > 1 {
-		t.Errorf("%.2f fps, want 30 +/- 1", v.FPS())
-	}
-	dur := p.Duration()
-	if math.Abs(dur-seconds) > 1 {
-		t.Errorf("duration %.2f s, want %g +/- 1", dur, seconds)
-	}
-	// Every frame of the video track decodes: the count matches its own
-	// duration (the audio track may start a little later or earlier).
-	frames := v.Frames()
-	vdur, _ := strconv.ParseFloat(v.Duration, 64)
-	if want := vdur * 30; math.Abs(float64(frames)-want) > 2 {
-		t.Errorf("%d frames decoded in a %.2f s video track, want %.0f", frames, vdur, want)
-	}
-	if a := p.First("audio"); a == nil || a.CodecName != "aac" {
-		t.Errorf("audio = %+v, want aac", a)
-	}
-	t.Logf("%s: h264 %dx%d %.2f fps, %.2f s, %d frames", filepath.Base(path), v.Width, v.Height, v.FPS(), dur, frames)
-
-	img, err := mediatest.FrameAt(path, dur/2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, person := range people {
-		if !mediatest.Contains(img, person.Color, 50, 6) {
-			t.Errorf("middle frame has no %s (%v)", person.Identity, person.Color)
-		}
-	}
-	verifyTones(t, path, people)
-}
-
-func verifyTones(t *testing.T, path string, people []demo.Persona) {
-	t.Helper()
-	pcm, err := mediatest.AudioPCM(path, 48000, 1, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 550 Hz lies between the demo's tones: the noise floor to beat.
-	floor := mediatest.ToneLevel(pcm, 48000, 550)
-	for _, person := range people {
-		lvl := mediatest.ToneLevel(pcm, 48000, person.ToneHz)
-		if lvl < 0.01 || lvl < 5*floor {
-			t.Errorf("%s's %g Hz tone at %.4f (floor %.4f): not heard", person.Identity, person.ToneHz, lvl, floor)
-		}
-	}
 }
 
 func TestRecordDemoRoom(t *testing.T) {
@@ -194,8 +116,8 @@ func TestRecordDemoRoom(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer stop()
-		waitFor(t, 30*time.Second, "first preview frame", func() bool { return frames.Load() > 0 })
-		browsers := countBrowsers()
+		waittest.Until(t, 30*time.Second, "first preview frame", func() bool { return frames.Load() > 0 })
+		browsers := proctest.Browsers()
 
 		first := filepath.Join(dir, "landscape.mp4")
 		second := filepath.Join(dir, "warm.mp4")
@@ -209,14 +131,14 @@ func TestRecordDemoRoom(t *testing.T) {
 		}()
 		info := s.record(t, fileRequest(first, livekit.EncodingOptionsPreset_H264_720P_30), 10*time.Second)
 		<-done
-		if got := countBrowsers(); got != browsers {
+		if got := proctest.Browsers(); got != browsers {
 			t.Errorf("chromium processes went from %d to %d: the egresses did not share the running composite", browsers, got)
 		}
 		if info.FileResults[0].Filename != first {
 			t.Errorf("file result %q, want %q", info.FileResults[0].Filename, first)
 		}
-		verifyVideo(t, first, 1280, 720, 10, people)
-		verifyVideo(t, second, 1280, 720, 4, people)
+		demotest.VerifyRecording(t, first, 1280, 720, 10, people)
+		demotest.VerifyRecording(t, second, 1280, 720, 4, people)
 
 		n := frames.Load()
 		if n < 100 {
@@ -236,7 +158,7 @@ func TestRecordDemoRoom(t *testing.T) {
 	t.Run("portrait", func(t *testing.T) {
 		path := filepath.Join(dir, "portrait.mp4")
 		s.record(t, fileRequest(path, livekit.EncodingOptionsPreset_PORTRAIT_H264_720P_30), 5*time.Second)
-		verifyVideo(t, path, 720, 1280, 5, people)
+		demotest.VerifyRecording(t, path, 720, 1280, 5, people)
 	})
 
 	t.Run("audio only", func(t *testing.T) {
@@ -257,7 +179,7 @@ func TestRecordDemoRoom(t *testing.T) {
 		if d := p.Duration(); math.Abs(d-5) > 1 {
 			t.Errorf("duration %.2f s, want 5 +/- 1", d)
 		}
-		verifyTones(t, path, people)
+		demotest.VerifyTones(t, path, people)
 	})
 
 	t.Run("bad request starts nothing", func(t *testing.T) {
@@ -278,21 +200,15 @@ func TestRecordDemoRoom(t *testing.T) {
 // or disconnect), and the egress completes with a playable file.
 func TestRoomEndCompletesEgress(t *testing.T) {
 	s := newStudio(t, 2)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	updates := s.engine.Watch(ctx)
+	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ended.mp4")
-	info, err := s.engine.Start(ctx, fileRequest(path, livekit.EncodingOptionsPreset_H264_720P_30))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	info := s.startActive(t, fileRequest(path, livekit.EncodingOptionsPreset_H264_720P_30))
 	time.Sleep(3 * time.Second)
 	rooms := lksdk.NewRoomServiceClient(s.demo.HTTPURL(), s.demo.APIKey(), s.demo.APISecret())
 	if _, err := rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: demo.DefaultRoom}); err != nil {
 		t.Fatal(err)
 	}
-	final := waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, 20*time.Second)
+	final := waittest.AwaitStatus(t, s.engine, info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, 20*time.Second)
 	if len(final.FileResults) != 1 {
 		t.Fatalf("file results = %v", final.FileResults)
 	}
@@ -303,28 +219,4 @@ func TestRoomEndCompletesEgress(t *testing.T) {
 	if v := p.First("video"); v == nil || v.Frames() < 60 {
 		t.Errorf("video = %+v, want at least 60 decoded frames", v)
 	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// countBrowsers counts Chromium browser processes started by this test
-// (not their renderer, GPU and utility children, which come and go).
-func countBrowsers() int {
-	n := 0
-	for _, pid := range proctest.Descendants(os.Getpid()) {
-		cmd := proctest.Command(pid)
-		if strings.Contains(cmd, "chromium") && !strings.Contains(cmd, "--type=") {
-			n++
-		}
-	}
-	return n
 }

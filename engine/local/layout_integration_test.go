@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +28,7 @@ import (
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/request"
+	"roomcast/engine/waittest"
 	"roomcast/layouts/layouttest"
 )
 
@@ -333,7 +333,7 @@ func startRecording(t *testing.T, eng *local.Local, req *livekit.RoomCompositeEg
 		defer cancel()
 		_, _ = eng.Stop(ctx, r.id)
 	})
-	final := awaitStatus(t, eng, r.id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+	final := waittest.AwaitStatus(t, eng, r.id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
 	if final.Status != livekit.EgressStatus_EGRESS_ACTIVE {
 		t.Fatalf("egress %s: %s (%s), want ACTIVE", r.id, final.Status, final.Error)
 	}
@@ -377,7 +377,7 @@ func (r *recording) stop(t *testing.T) *livekit.EgressInfo {
 func (r *recording) verify(t *testing.T, final *livekit.EgressInfo, w, h int) float64 {
 	t.Helper()
 	fr := final.FileResults[0]
-	dur := verifyRecording(t, fr.Filename, w, h, r.seconds())
+	dur := mediatest.VerifyVideo(t, fr.Filename, mediatest.Expect{Width: w, Height: h, Seconds: r.seconds()}).Duration()
 	if claimed := time.Duration(fr.Duration).Seconds(); math.Abs(claimed-dur) > 1 {
 		t.Errorf("EgressInfo says %.2f s, the file holds %.2f s", claimed, dur)
 	}
@@ -385,29 +385,6 @@ func (r *recording) verify(t *testing.T, final *livekit.EgressInfo, w, h int) fl
 		t.Errorf("file on disk: %v, %v; EgressInfo says %d bytes", st, err, fr.Size)
 	}
 	return dur
-}
-
-// awaitStatus polls List (watchers may miss updates; List never does)
-// until the egress reaches want or a final state, and returns its info.
-func awaitStatus(t *testing.T, eng *local.Local, id string, want livekit.EgressStatus, timeout time.Duration) *livekit.EgressInfo {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		list, err := eng.List(context.Background(), &livekit.ListEgressRequest{EgressId: id})
-		if err != nil || len(list) != 1 {
-			t.Fatalf("List %s: %v, %v", id, list, err)
-		}
-		info := list[0]
-		switch info.Status {
-		case want, livekit.EgressStatus_EGRESS_COMPLETE, livekit.EgressStatus_EGRESS_FAILED,
-			livekit.EgressStatus_EGRESS_ABORTED, livekit.EgressStatus_EGRESS_LIMIT_REACHED:
-			return info
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("egress %s still %s after %v, want %s", id, info.Status, timeout, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // startExpectingFailure starts req, which must be accepted, and waits for
@@ -418,41 +395,11 @@ func startExpectingFailure(t *testing.T, eng *local.Local, req *livekit.RoomComp
 	if err != nil {
 		t.Fatalf("Start refused the request (it should fail later, when the page is tried): %v", err)
 	}
-	final := awaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_FAILED, timeout)
+	final := waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_FAILED, timeout)
 	if final.Status != livekit.EgressStatus_EGRESS_FAILED || final.Error == "" {
 		t.Fatalf("egress %s ended %s with error %q, want FAILED with a reason", info.EgressId, final.Status, final.Error)
 	}
 	return final
-}
-
-// verifyRecording checks an MP4 of the composite: H.264 at w x h, a
-// duration of seconds +/- 1, and every frame there and decodable (frames =
-// video duration x 30, within 2). It returns the duration.
-func verifyRecording(t *testing.T, path string, w, h int, seconds float64) float64 {
-	t.Helper()
-	p, err := mediatest.ProbeFile(path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := p.First("video")
-	if v == nil || v.CodecName != "h264" || v.Width != w || v.Height != h {
-		t.Fatalf("%s: video %+v, want h264 %dx%d", filepath.Base(path), v, w, h)
-	}
-	dur := p.Duration()
-	if math.Abs(dur-seconds) > 1 {
-		t.Errorf("%s: %.2f s, want %.2f s (as long as it recorded) +/- 1", filepath.Base(path), dur, seconds)
-	}
-	frames, _ := strconv.Atoi(v.NbReadFrames)
-	vdur, _ := strconv.ParseFloat(v.Duration, 64)
-	if want := vdur * 30; math.Abs(float64(frames)-want) > 2 {
-		t.Errorf("%s: %d frames decoded in a %.2f s video track, want %.0f +/- 2", filepath.Base(path), frames, vdur, want)
-	}
-	audio := "no audio"
-	if a := p.First("audio"); a != nil {
-		audio = fmt.Sprintf("%s audio %s s", a.CodecName, a.Duration)
-	}
-	t.Logf("%s: h264 %dx%d, %.2f s, %d frames in %.2f s of video (%.2f fps), %s", filepath.Base(path), v.Width, v.Height, dur, frames, vdur, v.FPS(), audio)
-	return dur
 }
 
 // checkFrame decodes the frame at second at and checks it shows layout

@@ -17,9 +17,11 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"roomcast/engine/demo/demotest"
 	"roomcast/engine/internal/disktest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/rtmptest"
+	"roomcast/engine/waittest"
 )
 
 // TestAllOutputsWithLiveStreamEdits: one egress writes a file, streams to
@@ -43,12 +45,7 @@ func TestAllOutputsWithLiveStreamEdits(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	updates := s.engine.Watch(ctx)
-	info, err := s.engine.Start(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	info := s.startActive(t, req)
 	began := time.Now()
 
 	sleepUntil(began.Add(4 * time.Second))
@@ -56,7 +53,7 @@ func TestAllOutputsWithLiveStreamEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 	added := time.Now()
-	waitFor(t, 2*time.Second, "the added URL receives media within 2 s", func() bool { return rtmp.Received("three") > 20000 })
+	waittest.Until(t, 2*time.Second, "the added URL receives media within 2 s", func() bool { return rtmp.Received("three") > 20000 })
 	t.Logf("added URL: %d bytes after %v", rtmp.Received("three"), time.Since(added).Round(time.Millisecond))
 
 	sleepUntil(began.Add(8 * time.Second))
@@ -78,7 +75,7 @@ func TestAllOutputsWithLiveStreamEdits(t *testing.T) {
 		t.Fatalf("final status %s: %s", final.Status, final.Error)
 	}
 
-	verifyVideo(t, file, 1280, 720, 12, people)
+	demotest.VerifyRecording(t, file, 1280, 720, 12, people)
 
 	// Streams: what nginx recorded decodes as H.264 + AAC at 1280x720;
 	// the URL that stayed all along has no gap.
@@ -190,18 +187,13 @@ func TestStreamServerFault(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	updates := s.engine.Watch(ctx)
-	info, err := s.engine.Start(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	info := s.startActive(t, req)
 	began := time.Now()
 	sleepUntil(began.Add(4 * time.Second))
 	flaky.Stop()
 	sleepUntil(began.Add(8 * time.Second))
 	flaky.Start()
-	waitFor(t, 20*time.Second, "the flaky destination reconnects and receives again", func() bool {
+	waittest.Until(t, 20*time.Second, "the flaky destination reconnects and receives again", func() bool {
 		return len(flaky.Recordings("flaky")) >= 2 && sizeOf(flaky.Recordings("flaky")[1]) > 20000
 	})
 	mid := flakyInfo(t, s, info.EgressId, flaky)
@@ -349,20 +341,11 @@ func TestRecordAndGoLiveShareAnEncoder(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "record.mp4")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	updates := s.engine.Watch(ctx)
-	live, err := s.engine.Start(ctx, &livekit.RoomCompositeEgressRequest{
+	live := s.startActive(t, &livekit.RoomCompositeEgressRequest{
 		RoomName: "demo", Layout: "grid", StreamOutputs: []*livekit.StreamOutput{{Urls: []string{rtmp.URL("live")}}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, updates, live.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
 	time.Sleep(2300 * time.Millisecond) // mid-GOP
-	rec, err := s.engine.Start(ctx, fileRequest(file, livekit.EncodingOptionsPreset_H264_720P_30))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, updates, rec.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 10*time.Second)
+	rec := s.startActive(t, fileRequest(file, livekit.EncodingOptionsPreset_H264_720P_30))
 	recording := time.Now()
 	stats := s.engine.Stats()
 	if len(stats) != 1 || stats[0].VideoEncoders != 1 || stats[0].AudioEncoders != 1 {
@@ -381,7 +364,7 @@ func TestRecordAndGoLiveShareAnEncoder(t *testing.T) {
 	if final, err := s.engine.Stop(ctx, live.EgressId); err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
 		t.Fatalf("stop the stream: %v %v", final.GetStatus(), err)
 	}
-	verifyVideo(t, file, 1280, 720, recorded, people)
+	demotest.VerifyRecording(t, file, 1280, 720, recorded, people)
 	rtmp.CheckRecording(t, "live", 1280, 720)
 	if gap := maxVideoGap(t, rtmp.Recordings("live")[0]); gap > 2.5/30 {
 		t.Errorf("the stream has a %.0f ms gap where the recording joined and left", gap*1000)
@@ -408,12 +391,7 @@ func TestOneOutputFailsAlone(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	updates := s.engine.Watch(ctx)
-	info, err := s.engine.Start(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	info := s.startActive(t, req)
 	began := time.Now()
 	time.Sleep(10 * time.Second)
 	mid, err := s.engine.List(ctx, &livekit.ListEgressRequest{EgressId: info.EgressId})

@@ -38,12 +38,7 @@ func TestUploadsToS3WithAnOutage(t *testing.T) {
 	srv := s3test.Start(t, "media")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	updates := s.engine.Watch(ctx)
-	info, err := s.engine.Start(ctx, s3Request(srv, "media"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, updates, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	info := s.startActive(t, s3Request(srv, "media"))
 	began := time.Now()
 	sleepUntil(began.Add(3 * time.Second))
 	srv.Stop()

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Expect is what a recording must hold.
@@ -91,19 +90,6 @@ func CheckTone(t testing.TB, path string, hz float64) {
 	tone, off := ToneLevel(pcm, rate, hz), ToneLevel(pcm, rate, hz*1.37)
 	if tone < 0.01 || tone < 10*off {
 		t.Errorf("%s: %g Hz at level %.3f (off-tone %.3f), want a clear tone", filepath.Base(path), hz, tone, off)
-	}
-}
-
-// WaitFor polls ok every 100 ms until it holds, and fails the test with
-// what it waited for after timeout.
-func WaitFor(t testing.TB, timeout time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -31,11 +31,10 @@ import (
 
 // File writes one file of the egress.
 type File struct {
-	env    Env
-	plan   request.FileOutput
-	enc    Encoding
-	life   life
-	finish func()
+	env  Env
+	plan request.FileOutput
+	enc  Encoding
+	run  *run
 
 	mu     sync.Mutex
 	result *livekit.FileInfo // set once finished
@@ -45,7 +44,7 @@ type File struct {
 // NewFile prepares a file output; nothing runs until Start.
 func NewFile(plan request.FileOutput, enc Encoding, env Env) *File {
 	o := &File{env: env, plan: plan, enc: enc}
-	o.finish = sync.OnceFunc(o.end)
+	o.run = newRun(env, o.end)
 	return o
 }
 
@@ -68,109 +67,60 @@ func (o *File) Start(c *pipeline.Capture) error {
 		own.Owner = o.env.Name
 		feed.Audio = &own
 	}
-	att, err := c.Attach(br, feed, pipeline.Events{Active: o.active, Failed: o.fail})
+	att, err := c.Attach(br, feed, o.run.events(nil))
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.env.Field, err)
 	}
-	o.life.mu.Lock()
-	o.life.att = att
-	o.life.mu.Unlock()
+	o.run.attached(att)
 	return nil
 }
 
 func fileBranch(name, path string, ft livekit.EncodedFileType, enc Encoding) (pipeline.Branch, error) {
 	var br pipeline.Branch
-	sink, err := pipeline.Make("filesink", name+"-sink", pipeline.Props{
-		"location": path, "sync": false, "async": false, "buffer-mode": "unbuffered",
-	})
-	if err != nil {
-		return br, err
+	if ft == livekit.EncodedFileType_OGG && (enc.Video != nil || enc.Audio == nil) {
+		return br, fmt.Errorf("an OGG file holds audio only")
 	}
-	br.Sinks = []*gst.Element{sink}
-	if ft == livekit.EncodedFileType_OGG {
-		if enc.Video != nil || enc.Audio == nil {
-			return br, fmt.Errorf("an OGG file holds audio only")
-		}
-		mux, err := pipeline.Make("oggmux", name+"-mux", nil)
-		if err != nil {
-			return br, err
-		}
-		if br.Bin, err = pipeline.NewBin(name, mux, sink); err != nil {
-			return br, err
-		}
-		if br.Audio, err = pipeline.RequestPad(mux, "audio_%u"); err != nil {
-			return br, err
-		}
-		return br, pipeline.Link(mux, sink)
-	}
-	if enc.Video == nil {
+	if ft != livekit.EncodedFileType_OGG && enc.Video == nil {
 		return br, fmt.Errorf("an MP4 file needs video here; use OGG for audio only")
 	}
-	mux, err := pipeline.Make("mp4mux", name+"-mux", pipeline.Props{"fragment-duration": 500})
-	if err != nil {
-		return br, err
+	b := pipeline.NewBinBuilder(name)
+	var mux *gst.Element
+	if ft == livekit.EncodedFileType_OGG {
+		mux = b.Make("oggmux", "mux", nil)
+	} else {
+		mux = b.Make("mp4mux", "mux", pipeline.Props{"fragment-duration": 500})
+		// Each output parses for itself: MP4 and FLV want avc, MPEG-TS
+		// byte-stream; one format on the shared tee fails to negotiate.
+		parse := b.Make("h264parse", "parse", nil)
+		b.LinkRequest(parse, mux, "video_%u")
+		br.Video = b.Pad(parse, "sink")
 	}
-	// Each output parses for itself: MP4 and FLV want avc, MPEG-TS
-	// byte-stream; one format on the shared tee fails to negotiate.
-	parse, err := pipeline.Make("h264parse", name+"-parse", nil)
-	if err != nil {
-		return br, err
-	}
-	if br.Bin, err = pipeline.NewBin(name, parse, mux, sink); err != nil {
-		return br, err
-	}
-	vpad, err := pipeline.RequestPad(mux, "video_%u")
-	if err != nil {
-		return br, err
-	}
-	if err := pipeline.LinkPads(parse.GetStaticPad("src"), vpad); err != nil {
-		return br, err
-	}
-	br.Video = parse.GetStaticPad("sink")
 	if enc.Audio != nil {
-		if br.Audio, err = pipeline.RequestPad(mux, "audio_%u"); err != nil {
-			return br, err
-		}
+		br.Audio = b.Request(mux, "audio_%u")
 	}
-	return br, pipeline.Link(mux, sink)
-}
-
-func (o *File) active(zero time.Time) {
-	o.life.active(zero)
-	o.env.Changed()
-}
-
-// fail ends the file where it is (a full disk, a vanished folder): what is
-// on disk is kept and reported, the egress's other outputs go on.
-func (o *File) fail(err error) {
-	if o.life.failed(describe(o.env.Field, err)) {
-		o.env.Logf("%v", o.life.failure())
-		go o.finish()
-		o.env.Changed()
-	}
+	sink := b.Make("filesink", "sink", pipeline.Props{
+		"location": path, "sync": false, "async": false, "buffer-mode": "unbuffered",
+	})
+	b.Link(mux, sink)
+	br.Sinks = []*gst.Element{sink}
+	var err error
+	br.Bin, err = b.Bin()
+	return br, err
 }
 
 // Started is when the file's first frame was captured; zero before.
-func (o *File) Started() time.Time {
-	start, _ := o.life.span()
-	return start
-}
+func (o *File) Started() time.Time { return o.run.started() }
 
 // Running reports whether the file is being written.
-func (o *File) Running() bool { return o.life.running() }
+func (o *File) Running() bool { return o.run.running() }
 
 // Stop finalises the file and hands it to its store.
-func (o *File) Stop() { o.finish() }
+func (o *File) Stop() { o.run.end() }
 
 func (o *File) end() {
-	att, healthy := o.life.stop()
-	if att != nil {
-		if err := att.Detach(healthy); err != nil {
-			o.life.failed(describe(o.env.Field, err))
-		}
-	}
+	o.run.detach()
 	path := o.env.local(o.plan.Filepath)
-	start, end := o.life.span()
+	start, end := o.run.span()
 	fi := &livekit.FileInfo{Filename: o.plan.Filepath, Location: o.env.Store.Location(o.plan.Filepath)}
 	if st, err := os.Stat(path); err == nil {
 		fi.Size = st.Size()
@@ -194,7 +144,7 @@ func (o *File) end() {
 
 // Err is nil when the file completed, or why it did not.
 func (o *File) Err() error {
-	if err := o.life.failure(); err != nil {
+	if err := o.run.failure(); err != nil {
 		return err
 	}
 	if o.Started().IsZero() {

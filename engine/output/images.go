@@ -36,8 +36,7 @@ type Images struct {
 	dir      string // local folder of the images and the manifest
 	manifest string // the manifest's file name: <egress id>.json
 	egressID string
-	life     life
-	finish   func()
+	run      *run
 
 	mu      sync.Mutex
 	info    *livekit.ImagesInfo
@@ -57,7 +56,7 @@ func NewImages(plan request.ImageOutput, egressID string, env Env) *Images {
 		env: env, plan: plan, dir: env.local(plan.Dir), egressID: egressID, manifest: egressID + ".json",
 		info: &livekit.ImagesInfo{FilenamePrefix: keyIn(plan.Dir, plan.FilenamePrefix)},
 	}
-	o.finish = sync.OnceFunc(o.stop)
+	o.run = newRun(env, o.end)
 	return o
 }
 
@@ -73,52 +72,34 @@ func (o *Images) Start(c *pipeline.Capture) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.env.Field, err)
 	}
-	att, err := c.Attach(br, pipeline.Feed{RawVideo: true}, pipeline.Events{Active: o.active, Failed: o.fail, Message: o.message})
+	att, err := c.Attach(br, pipeline.Feed{RawVideo: true}, o.run.events(o.message))
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.env.Field, err)
 	}
-	o.life.mu.Lock()
-	o.life.att = att
-	o.life.mu.Unlock()
+	o.run.attached(att)
 	return nil
 }
 
 func (o *Images) branch() (pipeline.Branch, error) {
-	name := o.env.Name
 	var br pipeline.Branch
-	scale, err := pipeline.Make("videoscale", name+"-scale", nil)
-	if err != nil {
-		return br, err
-	}
-	convert, err := pipeline.Make("videoconvert", name+"-convert", nil)
-	if err != nil {
-		return br, err
-	}
-	size, err := pipeline.Make("capsfilter", name+"-size", pipeline.Props{
+	b := pipeline.NewBinBuilder(o.env.Name)
+	scale := b.Make("videoscale", "scale", nil)
+	convert := b.Make("videoconvert", "convert", nil)
+	size := b.Make("capsfilter", "size", pipeline.Props{
 		"caps": fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d", o.plan.Width, o.plan.Height),
 	})
-	if err != nil {
-		return br, err
-	}
-	enc, err := pipeline.Make("jpegenc", name+"-jpeg", pipeline.Props{"quality": 90})
-	if err != nil {
-		return br, err
-	}
-	sink, err := pipeline.Make("multifilesink", name+"-sink", pipeline.Props{
+	enc := b.Make("jpegenc", "jpeg", pipeline.Props{"quality": 90})
+	sink := b.Make("multifilesink", "sink", pipeline.Props{
 		"post-messages": true, "sync": false, "async": false,
 		"location": filepath.Join(o.dir, o.plan.FilenamePrefix+"_%05d.jpeg"),
 	})
-	if err != nil {
-		return br, err
-	}
-	if br.Bin, err = pipeline.NewBin(name, scale, convert, size, enc, sink); err != nil {
-		return br, err
-	}
-	if err := pipeline.Link(scale, convert, size, enc, sink); err != nil {
-		return br, err
-	}
-	br.Video = scale.GetStaticPad("sink")
+	b.Link(scale, convert, size, enc, sink)
+	br.Video = b.Pad(scale, "sink")
 	br.Sinks = []*gst.Element{sink}
+	var err error
+	if br.Bin, err = b.Bin(); err != nil {
+		return br, err
+	}
 	pickEvery(br.Video, time.Duration(o.plan.CaptureIntervalSec)*time.Second)
 	return br, nil
 }
@@ -157,7 +138,7 @@ func (o *Images) message(element string, st *gst.Structure) {
 // imageDone names the image as asked, lists it in the manifest and hands
 // both to the store.
 func (o *Images) imageDone(path string, at time.Duration) {
-	when := o.life.wallAt(at)
+	when := o.run.wallAt(at)
 	switch o.plan.Suffix {
 	case livekit.ImageFileSuffix_IMAGE_SUFFIX_TIMESTAMP:
 		to := filepath.Join(o.dir, fmt.Sprintf("%s_%s.jpeg", o.plan.FilenamePrefix, when.UTC().Format("20060102150405.000")))
@@ -202,40 +183,17 @@ func (o *Images) writeManifest(entries []imageEntry) {
 	o.env.put(path, keyIn(o.plan.Dir, path))
 }
 
-func (o *Images) active(zero time.Time) {
-	o.life.active(zero)
-	o.env.Changed()
-}
-
-// fail ends the images (a vanished folder, an encoder error); those taken
-// are kept, the other outputs go on.
-func (o *Images) fail(err error) {
-	if o.life.failed(describe(o.env.Field, err)) {
-		o.env.Logf("%v", o.life.failure())
-		go o.finish()
-		o.env.Changed()
-	}
-}
-
 // Started is when the first image's frame was captured.
-func (o *Images) Started() time.Time {
-	start, _ := o.life.span()
-	return start
-}
+func (o *Images) Started() time.Time { return o.run.started() }
 
 // Running reports whether images are being taken.
-func (o *Images) Running() bool { return o.life.running() }
+func (o *Images) Running() bool { return o.run.running() }
 
 // Stop takes no more images and flushes their uploads.
-func (o *Images) Stop() { o.finish() }
+func (o *Images) Stop() { o.run.end() }
 
-func (o *Images) stop() {
-	att, healthy := o.life.stop()
-	if att != nil {
-		if err := att.Detach(healthy); err != nil {
-			o.life.failed(describe(o.env.Field, err))
-		}
-	}
+func (o *Images) end() {
+	o.run.detach()
 	_, backup := o.env.flush()
 	o.mu.Lock()
 	o.info.EndedAt = time.Now().UnixNano()
@@ -246,7 +204,7 @@ func (o *Images) stop() {
 
 // Err is nil when images were taken and nothing failed, or why not.
 func (o *Images) Err() error {
-	if err := o.life.failure(); err != nil {
+	if err := o.run.failure(); err != nil {
 		return err
 	}
 	o.mu.Lock()

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-gst/go-gst/gst"
 	"github.com/livekit/protocol/livekit"
 
 	"roomcast/engine/pipeline"
@@ -156,73 +157,122 @@ func (enc Encoding) feed() pipeline.Feed {
 	return pipeline.Feed{Video: enc.Video, Audio: enc.Audio}
 }
 
-// life is the state every output shares: started, failed, stopped.
-type life struct {
+// run is the life of an output with one branch (a file, segments,
+// images): attached, active from its first frame, failed or stopped. A
+// failure ends the output where it is, as Stop does, once: both run the
+// output's end, which detaches the branch (run.detach) and finalises.
+type run struct {
+	env Env
+	end func() // the output's end; once
+
 	mu      sync.Mutex
 	att     *pipeline.Attachment
 	zero    time.Time // wall-clock time of its first frame; zero until active
-	stopped time.Time // when Stop was called (the recording ends there)
+	stopped time.Time // when it ended (the recording ends there)
 	err     error     // its failure, if any
 }
 
-func (l *life) active(zero time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.zero.IsZero() {
-		l.zero = zero
-	}
+func newRun(env Env, end func()) *run {
+	return &run{env: env, end: sync.OnceFunc(end)}
 }
 
-// wallAt converts a time of the output's media to the wall clock.
-func (l *life) wallAt(d time.Duration) time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.zero.IsZero() {
-		return time.Now()
+// events are the branch's events, with msg for its element messages.
+func (r *run) events(msg func(string, *gst.Structure)) pipeline.Events {
+	return pipeline.Events{Active: r.active, Failed: r.fail, Message: msg}
+}
+
+func (r *run) attached(att *pipeline.Attachment) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.att = att
+}
+
+func (r *run) active(zero time.Time) {
+	r.mu.Lock()
+	if r.zero.IsZero() {
+		r.zero = zero
 	}
-	return l.zero.Add(d)
+	r.mu.Unlock()
+	r.env.Changed()
+}
+
+// fail ends the output where it is (a full disk, a vanished folder): what
+// it wrote is kept and reported; the egress's other outputs go on.
+func (r *run) fail(err error) {
+	if r.failed(describe(r.env.Field, err)) {
+		r.env.Logf("%v", r.failure())
+		go r.end()
+		r.env.Changed()
+	}
 }
 
 // failed records the first failure; it reports whether this was it.
-func (l *life) failed(err error) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err != nil || !l.stopped.IsZero() {
+func (r *run) failed(err error) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil || !r.stopped.IsZero() {
 		return false
 	}
-	l.err = err
+	r.err = err
 	return true
 }
 
-func (l *life) running() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.att != nil && l.err == nil && l.stopped.IsZero()
+func (r *run) failure() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
 }
 
-// stop marks the end and returns the branch to detach (nil if gone) and
-// whether it ended well so far (EOS is worth sending).
-func (l *life) stop() (att *pipeline.Attachment, healthy bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopped.IsZero() {
-		l.stopped = time.Now()
+// wallAt converts a time of the output's media to the wall clock.
+func (r *run) wallAt(d time.Duration) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.zero.IsZero() {
+		return time.Now()
 	}
-	att, l.att = l.att, nil
-	return att, l.err == nil
+	return r.zero.Add(d)
+}
+
+func (r *run) started() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.zero
 }
 
 // span is the output's first frame and end on the wall clock.
-func (l *life) span() (start, end time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.zero, l.stopped
+func (r *run) span() (start, end time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.zero, r.stopped
 }
 
-func (l *life) failure() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
+func (r *run) running() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.att != nil && r.err == nil && r.stopped.IsZero()
+}
+
+// detach, in the output's end, marks the end and takes the branch down:
+// with EOS (files finalised) unless it failed. A detach that fails is the
+// output's failure.
+func (r *run) detach() {
+	r.mu.Lock()
+	if r.stopped.IsZero() {
+		r.stopped = time.Now()
+	}
+	att, healthy := r.att, r.err == nil
+	r.att = nil
+	r.mu.Unlock()
+	if att == nil {
+		return
+	}
+	if err := att.Detach(healthy); err != nil {
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = describe(r.env.Field, err)
+		}
+		r.mu.Unlock()
+	}
 }
 
 // describe names an output's failure for the egress's error: its field

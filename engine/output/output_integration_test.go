@@ -22,6 +22,7 @@ import (
 	"roomcast/engine/pipeline/pipelinetest"
 	"roomcast/engine/request"
 	"roomcast/engine/storage"
+	"roomcast/engine/waittest"
 )
 
 // localEnv is an output's Env writing to local disk.
@@ -68,7 +69,7 @@ func TestSegmentsCutAtTheirOwnBoundaries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mediatest.WaitFor(t, 5*time.Second, "the segments' first frame", func() bool { return !segs.Started().IsZero() })
+	waittest.Until(t, 5*time.Second, "the segments' first frame", func() bool { return !segs.Started().IsZero() })
 	began := time.Now()
 
 	// Two files join, at 3.3 s and 5.7 s: each forces a key frame.

@@ -51,14 +51,13 @@ type Segments struct {
 	enc      Encoding
 	dir      string // the local folder of segments and playlists
 	playlist *hls.Playlist
-	life     life
-	finish   func()
+	run      *run
 	att      atomic.Pointer[pipeline.Attachment] // for key-frame requests
 
 	opened atomic.Int64 // segment files the sink has opened
 
 	mu        sync.Mutex
-	end       time.Duration // media time the last announced segment ended
+	lastEnd   time.Duration // media time the last announced segment ended
 	closed    int64         // segments announced
 	announced chan struct{} // poked at each announcement
 	bytes     int64
@@ -88,7 +87,7 @@ func NewSegments(plan request.SegmentOutput, enc Encoding, env Env) *Segments {
 	if live != "" {
 		o.info.LivePlaylistLocation = env.Store.Location(keyIn(plan.Dir, plan.LivePlaylistName))
 	}
-	o.finish = sync.OnceFunc(o.stop)
+	o.run = newRun(env, o.end)
 	return o
 }
 
@@ -107,55 +106,35 @@ func (o *Segments) Start(c *pipeline.Capture) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.env.Field, err)
 	}
-	att, err := c.Attach(br, o.enc.feed(), pipeline.Events{Active: o.active, Failed: o.fail, Message: o.message})
+	att, err := c.Attach(br, o.enc.feed(), o.run.events(o.message))
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.env.Field, err)
 	}
 	o.att.Store(att)
-	o.life.mu.Lock()
-	o.life.att = att
-	o.life.mu.Unlock()
+	o.run.attached(att)
 	return nil
 }
 
 func (o *Segments) branch() (pipeline.Branch, error) {
-	name := o.env.Name
 	br := pipeline.Branch{BeforeRemove: o.waitLastSegment}
-	parse, err := pipeline.Make("h264parse", name+"-parse", nil)
-	if err != nil {
-		return br, err
+	b := pipeline.NewBinBuilder(o.env.Name)
+	parse := b.Make("h264parse", "parse", nil)
+	mux := b.Make("mpegtsmux", "mux", nil)
+	b.LinkRequest(parse, mux, "sink_%d")
+	br.Video = b.Pad(parse, "sink")
+	if o.enc.Audio != nil {
+		br.Audio = b.Request(mux, "sink_%d")
 	}
-	mux, err := pipeline.Make("mpegtsmux", name+"-mux", nil)
-	if err != nil {
-		return br, err
-	}
-	sink, err := pipeline.Make("multifilesink", name+"-sink", pipeline.Props{
+	sink := b.Make("multifilesink", "sink", pipeline.Props{
 		"next-file": "key-unit-event", "post-messages": true, "sync": false, "async": false,
 		"location": filepath.Join(o.dir, o.plan.FilenamePrefix+"_%05d.ts"),
 	})
-	if err != nil {
-		return br, err
-	}
-	if br.Bin, err = pipeline.NewBin(name, parse, mux, sink); err != nil {
-		return br, err
-	}
-	vpad, err := pipeline.RequestPad(mux, "sink_%d")
-	if err != nil {
-		return br, err
-	}
-	if err := pipeline.LinkPads(parse.GetStaticPad("src"), vpad); err != nil {
-		return br, err
-	}
-	if err := pipeline.Link(mux, sink); err != nil {
-		return br, err
-	}
-	br.Video = parse.GetStaticPad("sink")
-	if o.enc.Audio != nil {
-		if br.Audio, err = pipeline.RequestPad(mux, "sink_%d"); err != nil {
-			return br, err
-		}
-	}
+	b.Link(mux, sink)
 	br.Sinks = []*gst.Element{sink}
+	var err error
+	if br.Bin, err = b.Bin(); err != nil {
+		return br, err
+	}
 	o.cutAtBoundaries(parse, sink)
 	return br, nil
 }
@@ -269,8 +248,8 @@ func (o *Segments) message(element string, st *gst.Structure) {
 		return
 	}
 	o.mu.Lock()
-	start := o.end
-	o.end = rt
+	start := o.lastEnd
+	o.lastEnd = rt
 	o.closed++
 	o.mu.Unlock()
 	o.segmentDone(path, start, rt-start)
@@ -307,7 +286,7 @@ func fileAnnouncement(st *gst.Structure) (path string, rt time.Duration, ok bool
 // segment, then the playlists that list it, to the store.
 func (o *Segments) segmentDone(path string, start, dur time.Duration) {
 	if o.plan.Suffix == livekit.SegmentedFileSuffix_TIMESTAMP {
-		stamped := filepath.Join(o.dir, fmt.Sprintf("%s_%s.ts", o.plan.FilenamePrefix, o.life.wallAt(start).UTC().Format("20060102150405.000")))
+		stamped := filepath.Join(o.dir, fmt.Sprintf("%s_%s.ts", o.plan.FilenamePrefix, o.run.wallAt(start).UTC().Format("20060102150405.000")))
 		if err := os.Rename(path, stamped); err == nil {
 			path = stamped
 		}
@@ -316,7 +295,7 @@ func (o *Segments) segmentDone(path string, start, dur time.Duration) {
 	if st, err := os.Stat(path); err == nil {
 		size = st.Size()
 	}
-	if err := o.playlist.Add(hls.Segment{Name: filepath.Base(path), Duration: dur, Start: o.life.wallAt(start)}); err != nil {
+	if err := o.playlist.Add(hls.Segment{Name: filepath.Base(path), Duration: dur, Start: o.run.wallAt(start)}); err != nil {
 		o.env.Logf("%s: %v", o.env.Field, err)
 	}
 	o.env.put(path, keyIn(o.plan.Dir, path))
@@ -355,40 +334,17 @@ func (o *Segments) waitLastSegment(drainBus func(time.Duration)) {
 	}
 }
 
-func (o *Segments) active(zero time.Time) {
-	o.life.active(zero)
-	o.env.Changed()
-}
-
-// fail ends the segments where they are (a vanished folder, a full disk):
-// the playlist keeps what was listed, the other outputs go on.
-func (o *Segments) fail(err error) {
-	if o.life.failed(describe(o.env.Field, err)) {
-		o.env.Logf("%v", o.life.failure())
-		go o.finish()
-		o.env.Changed()
-	}
-}
-
 // Started is when the first segment's first frame was captured.
-func (o *Segments) Started() time.Time {
-	start, _ := o.life.span()
-	return start
-}
+func (o *Segments) Started() time.Time { return o.run.started() }
 
 // Running reports whether segments are being written.
-func (o *Segments) Running() bool { return o.life.running() }
+func (o *Segments) Running() bool { return o.run.running() }
 
 // Stop closes the last segment and ends the playlist.
-func (o *Segments) Stop() { o.finish() }
+func (o *Segments) Stop() { o.run.end() }
 
-func (o *Segments) stop() {
-	att, healthy := o.life.stop()
-	if att != nil {
-		if err := att.Detach(healthy); err != nil {
-			o.life.failed(describe(o.env.Field, err))
-		}
-	}
+func (o *Segments) end() {
+	o.run.detach()
 	o.addUnlisted()
 	if err := o.playlist.End(); err != nil {
 		o.env.Logf("%s: %v", o.env.Field, err)
@@ -407,7 +363,7 @@ func (o *Segments) stop() {
 // in the playlist, lasting the rest of the recording.
 func (o *Segments) addUnlisted() {
 	files, _ := filepath.Glob(filepath.Join(o.dir, o.plan.FilenamePrefix+"_*.ts"))
-	start, end := o.life.span()
+	start, end := o.run.span()
 	for _, f := range files {
 		o.mu.Lock()
 		listed := o.listed[filepath.Base(f)]
@@ -424,7 +380,7 @@ func (o *Segments) addUnlisted() {
 
 // Err is nil when the segments completed, or why not.
 func (o *Segments) Err() error {
-	if err := o.life.failure(); err != nil {
+	if err := o.run.failure(); err != nil {
 		return err
 	}
 	if o.playlist.Count() == 0 {
@@ -441,7 +397,7 @@ func (o *Segments) Fill(info *livekit.EgressInfo) {
 	si.SegmentCount = int64(o.playlist.Count())
 	si.Duration = int64(o.playlist.Duration())
 	si.Size = o.bytes
-	if start, _ := o.life.span(); !start.IsZero() {
+	if start, _ := o.run.span(); !start.IsZero() {
 		si.StartedAt = start.UnixNano()
 	}
 	info.SegmentResults = append(info.SegmentResults, si)

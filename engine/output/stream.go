@@ -153,45 +153,26 @@ func (o *Stream) connect(d *destination) {
 
 func streamBranch(name, url string, enc Encoding) (pipeline.Branch, *gst.Element, error) {
 	br := pipeline.Branch{EOSTimeout: streamEOSTimeout}
+	b := pipeline.NewBinBuilder(name)
 	// flvmux waits up to 1 s for a late input (a forced key frame takes
 	// longer to encode); with less it dropped late video frames.
-	mux, err := pipeline.Make("flvmux", name+"-mux", pipeline.Props{"streamable": true, "latency": int64(time.Second)})
-	if err != nil {
-		return br, nil, err
+	mux := b.Make("flvmux", "mux", pipeline.Props{"streamable": true, "latency": int64(time.Second)})
+	if enc.Video != nil {
+		parse := b.Make("h264parse", "parse", nil)
+		b.LinkRequest(parse, mux, "video")
+		br.Video = b.Pad(parse, "sink")
+	}
+	if enc.Audio != nil {
+		br.Audio = b.Request(mux, "audio")
 	}
 	// The URL is a property, never launch text: no stream key needs
 	// quoting or shows up in a parse error.
-	sink, err := pipeline.Make("rtmp2sink", name+"-sink", pipeline.Props{"location": url, "async": false, "sync": false})
-	if err != nil {
-		return br, nil, err
-	}
-	if br.Bin, err = pipeline.NewBin(name, mux, sink); err != nil {
-		return br, nil, err
-	}
-	if enc.Video != nil {
-		parse, err := pipeline.Make("h264parse", name+"-parse", nil)
-		if err != nil {
-			return br, nil, err
-		}
-		if err := br.Bin.Add(parse); err != nil {
-			return br, nil, fmt.Errorf("%s: add %s: %w", name, parse.GetName(), err)
-		}
-		vpad, err := pipeline.RequestPad(mux, "video")
-		if err != nil {
-			return br, nil, err
-		}
-		if err := pipeline.LinkPads(parse.GetStaticPad("src"), vpad); err != nil {
-			return br, nil, err
-		}
-		br.Video = parse.GetStaticPad("sink")
-	}
-	if enc.Audio != nil {
-		if br.Audio, err = pipeline.RequestPad(mux, "audio"); err != nil {
-			return br, nil, err
-		}
-	}
+	sink := b.Make("rtmp2sink", "sink", pipeline.Props{"location": url, "async": false, "sync": false})
+	b.Link(mux, sink)
 	br.Sinks = []*gst.Element{sink}
-	return br, sink, pipeline.Link(mux, sink)
+	var err error
+	br.Bin, err = b.Bin()
+	return br, sink, err
 }
 
 func (o *Stream) active(zero time.Time) {

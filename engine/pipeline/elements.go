@@ -69,42 +69,94 @@ func setProperty(el *gst.Element, prop, text string) error {
 	return nil
 }
 
-// NewBin makes a bin named name holding elems, to be linked after: adding
-// an element to a bin unlinks its pads.
-func NewBin(name string, elems ...*gst.Element) (*gst.Bin, error) {
-	initGStreamer()
-	bin := gst.NewBin(name)
-	if err := bin.AddMany(elems...); err != nil {
-		return nil, fmt.Errorf("%s: add elements: %w", name, err)
-	}
-	return bin, nil
+// BinBuilder builds one bin: each element is made into the bin at once
+// (adding an element to a bin unlinks its pads, so elements go in first
+// and are linked after), named "<bin>-<role>". It keeps the first error
+// and does nothing after it, so a branch is built as its diagram reads and
+// checked once, with Bin.
+type BinBuilder struct {
+	bin *gst.Bin
+	err error
 }
 
-// Link links each element to the next, naming the pair that does not link.
-func Link(elems ...*gst.Element) error {
-	for i := 1; i < len(elems); i++ {
-		if err := elems[i-1].Link(elems[i]); err != nil {
-			return fmt.Errorf("link %s to %s: %w", elems[i-1].GetName(), elems[i].GetName(), err)
+// NewBinBuilder starts a bin named name.
+func NewBinBuilder(name string) *BinBuilder {
+	initGStreamer()
+	return &BinBuilder{bin: gst.NewBin(name)}
+}
+
+// Make makes a factory's element with props into the bin; nil after an
+// error.
+func (b *BinBuilder) Make(factory, role string, props Props) *gst.Element {
+	if b.err != nil {
+		return nil
+	}
+	el, err := Make(factory, b.bin.GetName()+"-"+role, props)
+	if err == nil {
+		if err = b.bin.Add(el); err != nil {
+			err = fmt.Errorf("%s: add %s: %w", b.bin.GetName(), el.GetName(), err)
 		}
 	}
-	return nil
+	b.err = err
+	return el
 }
 
-// LinkPads links a source pad to a sink pad, naming both if they do not.
-func LinkPads(src, sink *gst.Pad) error {
+// Link links each element to the next.
+func (b *BinBuilder) Link(elems ...*gst.Element) {
+	for i := 1; i < len(elems) && b.err == nil; i++ {
+		if err := elems[i-1].Link(elems[i]); err != nil {
+			b.err = fmt.Errorf("link %s to %s: %w", elems[i-1].GetName(), elems[i].GetName(), err)
+		}
+	}
+}
+
+// LinkRequest links from's src pad to a new request pad of to (template
+// tmpl: "video_%u").
+func (b *BinBuilder) LinkRequest(from, to *gst.Element, tmpl string) {
+	if sink := b.Request(to, tmpl); b.err == nil {
+		b.err = linkPads(from.GetStaticPad("src"), sink)
+	}
+}
+
+// Request returns a new request pad of el (an input of the branch); nil
+// after an error.
+func (b *BinBuilder) Request(el *gst.Element, tmpl string) *gst.Pad {
+	if b.err != nil {
+		return nil
+	}
+	p := el.GetRequestPad(tmpl)
+	if p == nil {
+		b.err = fmt.Errorf("%s: no %s pad", el.GetName(), tmpl)
+	}
+	return p
+}
+
+// Pad returns el's static pad name (an input of the branch); nil after an
+// error.
+func (b *BinBuilder) Pad(el *gst.Element, name string) *gst.Pad {
+	if b.err != nil {
+		return nil
+	}
+	p := el.GetStaticPad(name)
+	if p == nil {
+		b.err = fmt.Errorf("%s has no %s pad", el.GetName(), name)
+	}
+	return p
+}
+
+// Bin is the bin built, or the first error.
+func (b *BinBuilder) Bin() (*gst.Bin, error) {
+	if b.err != nil {
+		return nil, fmt.Errorf("%s: %w", b.bin.GetName(), b.err)
+	}
+	return b.bin, nil
+}
+
+// linkPads links a source pad to a sink pad, naming both if they do not.
+func linkPads(src, sink *gst.Pad) error {
 	if ret := src.Link(sink); ret != gst.PadLinkOK {
 		return fmt.Errorf("link %s:%s to %s:%s: %s", src.GetParentElement().GetName(), src.GetName(),
 			sink.GetParentElement().GetName(), sink.GetName(), ret)
 	}
 	return nil
-}
-
-// RequestPad asks el for a pad of template tmpl ("video_%u"), naming el
-// when it has none to give.
-func RequestPad(el *gst.Element, tmpl string) (*gst.Pad, error) {
-	p := el.GetRequestPad(tmpl)
-	if p == nil {
-		return nil, fmt.Errorf("%s: no %s pad", el.GetName(), tmpl)
-	}
-	return p, nil
 }

@@ -115,9 +115,9 @@ func (o *encoderOwner) fail(err error) {
 
 func (o *encoderOwner) message(string, *gst.Structure) {}
 
-// videoEncoderElements builds a video encoder's chain, returning its
-// elements in order.
-func videoEncoderElements(name string, v VideoEncoding, fps int) ([]*gst.Element, error) {
+// videoEncoder builds a video encoder's bin: x264enc, its profile, and
+// h264parse.
+func videoEncoder(name string, v VideoEncoding, fps int) (*encoder, error) {
 	gop := int(v.KeyFrameInterval * float64(fps))
 	if gop < 1 {
 		gop = fps * 4
@@ -126,31 +126,26 @@ func videoEncoderElements(name string, v VideoEncoding, fps int) ([]*gst.Element
 	if profile == "" {
 		profile = "main"
 	}
+	b := NewBinBuilder(name + "-enc")
 	// zerolatency: no look-ahead or B-frames, so an output attached to a
 	// running capture writes its first frame in about 50 ms, not 600 (a
 	// measure of 50 attach cycles on a 2-core box). key-int-max with
 	// scenecut off gives fixed GOPs.
-	x264, err := Make("x264enc", name+"-x264", Props{
+	x264 := b.Make("x264enc", "x264", Props{
 		"bitrate": v.BitrateKbps, "speed-preset": "veryfast", "tune": "zerolatency",
 		"key-int-max": gop, "option-string": "scenecut=0",
 	})
-	if err != nil {
-		return nil, err
-	}
-	caps, err := Make("capsfilter", name+"-profile", Props{"caps": "video/x-h264,profile=" + profile})
-	if err != nil {
-		return nil, err
-	}
+	caps := b.Make("capsfilter", "profile", Props{"caps": "video/x-h264,profile=" + profile})
 	// config-interval -1: SPS and PPS before every key frame, so an output
 	// joining at one can decode it.
-	parse, err := Make("h264parse", name+"-parse", Props{"config-interval": -1})
-	if err != nil {
-		return nil, err
-	}
-	return []*gst.Element{x264, caps, parse}, nil
+	parse := b.Make("h264parse", "parse", Props{"config-interval": -1})
+	b.Link(x264, caps, parse)
+	return newEncoder(name, videoKind, b, x264, parse)
 }
 
-func audioEncoderElements(name string, a AudioEncoding) ([]*gst.Element, error) {
+// audioEncoder builds an audio encoder's bin: conversion to its rate and
+// channels, then AAC or Opus, parsed.
+func audioEncoder(name string, a AudioEncoding) (*encoder, error) {
 	rate, channels := a.SampleRate, a.Channels
 	if rate == 0 {
 		rate = 48000
@@ -158,45 +153,31 @@ func audioEncoderElements(name string, a AudioEncoding) ([]*gst.Element, error) 
 	if channels == 0 {
 		channels = 2
 	}
-	convert, err := Make("audioconvert", name+"-convert", nil)
-	if err != nil {
-		return nil, err
-	}
-	resample, err := Make("audioresample", name+"-resample", nil)
-	if err != nil {
-		return nil, err
-	}
-	caps, err := Make("capsfilter", name+"-format", Props{"caps": fmt.Sprintf("audio/x-raw,rate=%d,channels=%d", rate, channels)})
-	if err != nil {
-		return nil, err
-	}
 	encName, parseName := "avenc_aac", "aacparse"
 	if a.Codec == Opus {
 		encName, parseName = "opusenc", "opusparse"
 	}
-	enc, err := Make(encName, name+"-"+a.Codec.String(), Props{"bitrate": a.BitrateKbps * 1000})
-	if err != nil {
-		return nil, err
-	}
-	parse, err := Make(parseName, name+"-parse", nil)
-	if err != nil {
-		return nil, err
-	}
-	return []*gst.Element{convert, resample, caps, enc, parse}, nil
+	b := NewBinBuilder(name + "-enc")
+	convert := b.Make("audioconvert", "convert", nil)
+	resample := b.Make("audioresample", "resample", nil)
+	caps := b.Make("capsfilter", "format", Props{"caps": fmt.Sprintf("audio/x-raw,rate=%d,channels=%d", rate, channels)})
+	enc := b.Make(encName, a.Codec.String(), Props{"bitrate": a.BitrateKbps * 1000})
+	parse := b.Make(parseName, "parse", nil)
+	b.Link(convert, resample, caps, enc, parse)
+	return newEncoder(name, audioKind, b, convert, parse)
 }
 
-// newEncoder builds an encoder (not yet attached) from its elements: a tap
-// holding them, and the tee after it in the capture's pipeline (pads of a
-// tee inside the tap's bin could not be linked to other bins).
-func newEncoder(name, kind string, elems []*gst.Element) (*encoder, error) {
-	bin, err := NewBin(name+"-enc", elems...)
+// newEncoder makes an encoder (not yet attached) of the bin b built, fed
+// at first's sink pad: a tap holding the bin, and the tee after it in the
+// capture's pipeline (pads of a tee inside the tap's bin could not be
+// linked to other bins).
+func newEncoder(name, kind string, b *BinBuilder, first, last *gst.Element) (*encoder, error) {
+	in := b.Pad(first, "sink")
+	bin, err := b.Bin()
 	if err != nil {
 		return nil, err
 	}
-	if err := Link(elems...); err != nil {
-		return nil, err
-	}
-	t, err := newTap(bin, []entry{{kind, elems[0].GetStaticPad("sink")}}, encoderQueue)
+	t, err := newTap(bin, []entry{{kind, in}}, encoderQueue)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +185,7 @@ func newEncoder(name, kind string, elems []*gst.Element) (*encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.feed(elems[len(elems)-1], tee); err != nil {
+	if err := t.feed(last, tee); err != nil {
 		return nil, err
 	}
 	return &encoder{name: name, kind: kind, tap: t, tee: tee}, nil
@@ -226,24 +207,17 @@ func (c *Capture) encoderLocked(kind string, key any) (*encoder, error) {
 	}
 	c.nextEncoder++
 	var (
-		elems []*gst.Element
-		err   error
-		name  string
+		e   *encoder
+		err error
 	)
 	switch k := key.(type) {
 	case VideoEncoding:
-		name = fmt.Sprintf("venc%d", c.nextEncoder)
-		elems, err = videoEncoderElements(name, k, c.cfg.FPS)
+		e, err = videoEncoder(fmt.Sprintf("venc%d", c.nextEncoder), k, c.cfg.FPS)
 	case AudioEncoding:
-		name = fmt.Sprintf("aenc%d", c.nextEncoder)
-		elems, err = audioEncoderElements(name, k)
+		e, err = audioEncoder(fmt.Sprintf("aenc%d", c.nextEncoder), k)
 	default:
 		return nil, fmt.Errorf("no encoder for %T", key)
 	}
-	if err != nil {
-		return nil, err
-	}
-	e, err := newEncoder(name, kind, elems)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +228,7 @@ func (c *Capture) encoderLocked(kind string, key any) (*encoder, error) {
 	}
 	e.users = 1
 	c.encoders[key] = e
-	c.cfg.Logf("capture: encoder %s started: %+v", name, key)
+	c.cfg.Logf("capture: encoder %s started: %+v", e.name, key)
 	return e, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"roomcast/engine/mediatest"
 	"roomcast/engine/pipeline"
 	"roomcast/engine/pipeline/pipelinetest"
+	"roomcast/engine/waittest"
 )
 
 var (
@@ -62,6 +63,13 @@ func attachFile(t *testing.T, c *pipeline.Capture, dir, name string, feed pipeli
 	return f
 }
 
+// detach ends the branch, failing the test if Detach fails or blocks for
+// more than 3 s.
+func (f *file) detach(t *testing.T) {
+	t.Helper()
+	waittest.Returns(t, 3*time.Second, "Detach of "+filepath.Base(f.path), func() error { return f.att.Detach(true) })
+}
+
 // waitActive fails the test unless the branch's first buffer passes zero
 // within d.
 func (f *file) waitActive(t *testing.T, d time.Duration) time.Time {
@@ -75,21 +83,6 @@ func (f *file) waitActive(t *testing.T, d time.Duration) time.Time {
 		t.Fatalf("%s never became active", filepath.Base(f.path))
 	}
 	return time.Time{}
-}
-
-// detachWithin fails the test if Detach fails or blocks for more than d.
-func (f *file) detachWithin(t *testing.T, d time.Duration) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f.att.Detach(true) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(d):
-		t.Fatalf("Detach of %s did not return within %s", filepath.Base(f.path), d)
-	}
 }
 
 // TestSharedEncoder: two files with the same encoding on one capture are
@@ -126,13 +119,13 @@ func TestSharedEncoder(t *testing.T) {
 	// Each file lasts from its Attach to its Detach: measured, since on a
 	// loaded machine attaching and detaching take time of their own.
 	secondSecs := time.Since(attached2).Seconds()
-	second.detachWithin(t, 3*time.Second)
+	second.detach(t)
 	if n := c.Elements("x264enc"); n != 1 {
 		t.Errorf("with the first file still on, %d x264enc run, want 1", n)
 	}
 	time.Sleep(time.Second)
 	firstSecs := time.Since(attached1).Seconds()
-	first.detachWithin(t, 3*time.Second)
+	first.detach(t)
 	if n, a := c.Elements("x264enc"), c.Elements("avenc_aac"); n != 0 || a != 0 {
 		t.Errorf("with no branch left, %d x264enc and %d avenc_aac run, want none", n, a)
 	}
@@ -182,7 +175,7 @@ func TestEncodingsApart(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	secs := time.Since(attached).Seconds()
 	for _, f := range files {
-		f.detachWithin(t, 3*time.Second)
+		f.detach(t)
 	}
 	mediatest.VerifyVideo(t, files[1].path, mediatest.Expect{Width: 640, Height: 360, Seconds: secs, Tolerance: 1, Audio: "aac"})
 	if p := mediatest.VerifyVideo(t, files[2].path, mediatest.Expect{Width: 640, Height: 360, Seconds: secs, Tolerance: 1}); p.First("audio") != nil {
@@ -201,7 +194,7 @@ func TestAudioOnlyOGG(t *testing.T) {
 	// takes a second or two to start.
 	f.waitActive(t, 10*time.Second)
 	time.Sleep(4 * time.Second)
-	f.detachWithin(t, 3*time.Second)
+	f.detach(t)
 	p, err := mediatest.ProbeFile(f.path, false)
 	if err != nil {
 		t.Fatal(err)
@@ -234,7 +227,7 @@ func TestBranchTimeStartsAtZero(t *testing.T) {
 			t.Errorf("%s: base time %v after the capture's, want the branch's zero, 3 s in", name, shift)
 		}
 	}
-	f.detachWithin(t, 3*time.Second)
+	f.detach(t)
 	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=start_time", "-of", "csv=p=0", f.path).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +268,7 @@ func TestFailingBranchAlone(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	secs := time.Since(began).Seconds()
-	steady.detachWithin(t, 3*time.Second)
+	steady.detach(t)
 	mediatest.VerifyVideo(t, steady.path, mediatest.Expect{Width: 1280, Height: 720, Seconds: secs, Tolerance: 1, Audio: "aac"})
 	// The full disk's file plays up to its last whole fragment.
 	p, err := mediatest.ProbeFile(doomed.path, true)

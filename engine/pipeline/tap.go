@@ -82,7 +82,7 @@ func newTap(bin *gst.Bin, entries []entry, maxQueue time.Duration) (*tap, error)
 		if err := t.bin.Add(q); err != nil {
 			return nil, fmt.Errorf("%s: add %s: %w", name, q.GetName(), err)
 		}
-		if err := LinkPads(q.GetStaticPad("src"), e.pad); err != nil {
+		if err := linkPads(q.GetStaticPad("src"), e.pad); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		ghost := gst.NewGhostPad(e.kind+"_sink", q.GetStaticPad("sink"))
@@ -160,7 +160,7 @@ func (t *tap) attach(parent *gst.Bin, tees map[string]*gst.Element, after func(*
 	}
 	t.parent = parent
 	if t.out != nil {
-		if err := LinkPads(t.bin.GetStaticPad("src"), t.out.GetStaticPad("sink")); err != nil {
+		if err := linkPads(t.bin.GetStaticPad("src"), t.out.GetStaticPad("sink")); err != nil {
 			t.remove()
 			return fmt.Errorf("%s: %w", t.name, err)
 		}

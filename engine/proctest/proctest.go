@@ -66,3 +66,17 @@ func Command(pid int) string {
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 }
+
+// Browsers counts the Chromium browsers this process started (not their
+// renderer, GPU and utility children, which come and go): one per
+// composite.
+func Browsers() int {
+	n := 0
+	for _, pid := range Descendants(os.Getpid()) {
+		cmd := Command(pid)
+		if strings.Contains(cmd, "chromium") && !strings.Contains(cmd, "--type=") {
+			n++
+		}
+	}
+	return n
+}

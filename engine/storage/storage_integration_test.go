@@ -23,6 +23,7 @@ import (
 	"roomcast/engine/proctest"
 	"roomcast/engine/request"
 	"roomcast/engine/storage/s3test"
+	"roomcast/engine/waittest"
 )
 
 const bucket = "media"
@@ -524,7 +525,7 @@ func BenchmarkUpload(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer closeWithin(b, u, bound)
+			defer waittest.Returns(b, bound, "Close", func() error { u.Close(); return nil })
 			p := writeFile(b, dir, "f", randomBytes(b, c.size))
 			b.SetBytes(int64(c.size))
 			b.ResetTimer()

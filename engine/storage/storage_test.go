@@ -21,6 +21,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"roomcast/engine/request"
+	"roomcast/engine/waittest"
 )
 
 // bound is how long any Flush or Close in these tests may block.
@@ -550,7 +551,7 @@ func TestPutErrors(t *testing.T) {
 	if err := u.Put(context.Background(), writeFile(t, t.TempDir(), "a.ts", nil), ""); err == nil {
 		t.Error("Put with an empty key: no error")
 	}
-	closeWithin(t, u, bound)
+	waittest.Returns(t, bound, "Close", func() error { u.Close(); return nil })
 	if err := u.Put(context.Background(), writeFile(t, t.TempDir(), "b.ts", nil), "b.ts"); !errors.Is(err, errClosed) {
 		t.Errorf("Put after Close: %v", err)
 	}
@@ -569,7 +570,7 @@ func newTestUploader(t *testing.T, d *request.Upload, o Options) *Uploader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { closeWithin(t, u, bound) })
+	t.Cleanup(func() { waittest.Returns(t, bound, "Close", func() error { u.Close(); return nil }) })
 	return u
 }
 
@@ -606,17 +607,5 @@ func flushWithin(t testing.TB, u *Uploader, d time.Duration) ([]Result, error) {
 	case <-time.After(d + time.Second):
 		t.Fatalf("Flush blocked for more than %s", d)
 		return nil, nil
-	}
-}
-
-// closeWithin fails the test if Close blocks for more than d.
-func closeWithin(t testing.TB, u *Uploader, d time.Duration) {
-	t.Helper()
-	ch := make(chan error, 1)
-	go func() { ch <- u.Close() }()
-	select {
-	case <-ch:
-	case <-time.After(d):
-		t.Errorf("Close blocked for more than %s", d)
 	}
 }

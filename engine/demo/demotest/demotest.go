@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"roomcast/engine/demo"
+	"roomcast/engine/mediatest"
 )
 
 // startTimeout bounds the server's start and the participants' joining:
@@ -31,4 +32,38 @@ func Start(t testing.TB, opts demo.Options) *demo.Demo {
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// VerifyRecording checks a recording of the demo room: H.264 at w x h
+// and 30 fps, seconds long (within a second), every frame decodable, AAC
+// audio; with people, each one's colour in the middle frame and each
+// one's tone in the sound.
+func VerifyRecording(t testing.TB, path string, w, h int, seconds float64, people []demo.Persona) {
+	t.Helper()
+	want := mediatest.Expect{Width: w, Height: h, Seconds: seconds, Audio: "aac"}
+	for _, p := range people {
+		want.Colors = append(want.Colors, p.Color)
+	}
+	mediatest.VerifyVideo(t, path, want)
+	if len(people) > 0 {
+		VerifyTones(t, path, people)
+	}
+}
+
+// VerifyTones checks that each person's tone is heard in path's sound
+// (from its second second, for four).
+func VerifyTones(t testing.TB, path string, people []demo.Persona) {
+	t.Helper()
+	const rate = 48000
+	pcm, err := mediatest.AudioPCM(path, rate, 1, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 550 Hz lies between the demo's tones: the noise floor to beat.
+	floor := mediatest.ToneLevel(pcm, rate, 550)
+	for _, person := range people {
+		if lvl := mediatest.ToneLevel(pcm, rate, person.ToneHz); lvl < 0.01 || lvl < 5*floor {
+			t.Errorf("%s's %g Hz tone at %.4f (floor %.4f): not heard", person.Identity, person.ToneHz, lvl, floor)
+		}
+	}
 }

@@ -88,60 +88,37 @@ func (r *Rig) capture(t testing.TB, cfg pipeline.CaptureConfig) *pipeline.Captur
 // as a test's stand-in for the file output.
 func MP4(t testing.TB, name, path string, audio bool) pipeline.Branch {
 	t.Helper()
-	parse := element(t, "h264parse", name+"-parse", nil)
-	mux := element(t, "mp4mux", name+"-mux", pipeline.Props{"fragment-duration": 500})
-	sink := element(t, "filesink", name+"-sink", pipeline.Props{"location": path, "sync": false, "async": false, "buffer-mode": "unbuffered"})
-	br := pipeline.Branch{Bin: bin(t, name, parse, mux, sink), Video: parse.GetStaticPad("sink"), Sinks: []*gst.Element{sink}}
-	if err := pipeline.LinkPads(parse.GetStaticPad("src"), requestPad(t, mux, "video_%u")); err != nil {
-		t.Fatal(err)
-	}
-	if err := pipeline.Link(mux, sink); err != nil {
-		t.Fatal(err)
-	}
+	var br pipeline.Branch
+	b := pipeline.NewBinBuilder(name)
+	parse := b.Make("h264parse", "parse", nil)
+	mux := b.Make("mp4mux", "mux", pipeline.Props{"fragment-duration": 500})
+	b.LinkRequest(parse, mux, "video_%u")
+	br.Video = b.Pad(parse, "sink")
 	if audio {
-		br.Audio = requestPad(t, mux, "audio_%u")
+		br.Audio = b.Request(mux, "audio_%u")
 	}
-	return br
+	return fileSink(t, b, br, mux, path)
 }
 
 // OGG is a branch writing an OGG of Opus audio to path.
 func OGG(t testing.TB, name, path string) pipeline.Branch {
 	t.Helper()
-	mux := element(t, "oggmux", name+"-mux", nil)
-	sink := element(t, "filesink", name+"-sink", pipeline.Props{"location": path, "sync": false, "async": false})
-	br := pipeline.Branch{Bin: bin(t, name, mux, sink), Audio: requestPad(t, mux, "audio_%u"), Sinks: []*gst.Element{sink}}
-	if err := pipeline.Link(mux, sink); err != nil {
+	var br pipeline.Branch
+	b := pipeline.NewBinBuilder(name)
+	mux := b.Make("oggmux", "mux", nil)
+	br.Audio = b.Request(mux, "audio_%u")
+	return fileSink(t, b, br, mux, path)
+}
+
+// fileSink ends a test branch with a filesink at path after mux.
+func fileSink(t testing.TB, b *pipeline.BinBuilder, br pipeline.Branch, mux *gst.Element, path string) pipeline.Branch {
+	t.Helper()
+	sink := b.Make("filesink", "sink", pipeline.Props{"location": path, "sync": false, "async": false, "buffer-mode": "unbuffered"})
+	b.Link(mux, sink)
+	br.Sinks = []*gst.Element{sink}
+	var err error
+	if br.Bin, err = b.Bin(); err != nil {
 		t.Fatal(err)
 	}
 	return br
-}
-
-// bin puts elements into a bin, or fails the test.
-func bin(t testing.TB, name string, elems ...*gst.Element) *gst.Bin {
-	t.Helper()
-	b, err := pipeline.NewBin(name, elems...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// element makes an element, or fails the test.
-func element(t testing.TB, factory, name string, props pipeline.Props) *gst.Element {
-	t.Helper()
-	el, err := pipeline.Make(factory, name, props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return el
-}
-
-// requestPad requests a pad of el, or fails the test.
-func requestPad(t testing.TB, el *gst.Element, tmpl string) *gst.Pad {
-	t.Helper()
-	p, err := pipeline.RequestPad(el, tmpl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
