@@ -240,6 +240,7 @@ func (l *Local) Preview(ctx context.Context, req *livekit.RoomCompositeEgressReq
 	if err != nil {
 		return nil, err
 	}
+	key.AudioOnly = false // a preview shows the picture; an audio-only egress joins it
 	s, err := l.comps.acquire(ctx, key)
 	if err != nil {
 		return nil, err
