@@ -113,7 +113,7 @@ func userMessage(err error) string {
 	// A sentence starts with a capital, unless it starts with a program's
 	// name, spelled as typed (livekit-server, x264enc).
 	first, _, _ := strings.Cut(msg, " ")
-	if r, n := utf8.DecodeRuneInString(msg); n > 0 && !strings.ContainsFunc(strings.TrimRight(first, ":,."), func(r rune) bool { return !unicode.IsLetter(r) }) {
+	if r, n := utf8.DecodeRuneInString(msg); n > 0 && !strings.ContainsFunc(strings.TrimRightFunc(first, unicode.IsPunct), func(r rune) bool { return !unicode.IsLetter(r) }) {
 		msg = string(unicode.ToUpper(r)) + msg[n:]
 	}
 	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") {

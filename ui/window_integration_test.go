@@ -22,6 +22,7 @@ import (
 
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/display"
+	"roomcast/engine/launch"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/rtmptest"
@@ -49,6 +50,7 @@ func runChild() int {
 		ConfigDir: filepath.Join(dir, "config"),
 		OutputDir: filepath.Join(dir, "recordings"),
 		Logf:      func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) },
+		Connect:   launch.Open,
 	}
 	if err := run(cfg, func(s *studio) { go childScript(s) }); err != nil {
 		fmt.Fprintln(os.Stderr, "run:", err)

@@ -310,6 +310,7 @@ func TestUserMessage(t *testing.T) {
 		{errors.New("is it there?"), "", "Is it there?"},
 		{errors.New("livekit-server not found: run `make deps`"), "", "livekit-server not found: run `make deps`."},
 		{errors.New("x264enc: not negotiated"), "", "x264enc: not negotiated."},
+		{errors.New("required; name the room"), "", "Required; name the room."},
 	} {
 		if got := errorField(c.err); got != c.field {
 			t.Errorf("errorField(%q) = %q, want %q", c.err, got, c.field)
