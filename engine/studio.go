@@ -67,6 +67,10 @@ type Statser interface {
 // ErrNotFound is returned for an egress ID the engine does not know.
 var ErrNotFound = errors.New("egress not found")
 
+// ErrRoomNotFound is returned for a room the LiveKit server does not have
+// (LiveKit Egress refuses such a request the same way).
+var ErrRoomNotFound = errors.New("room not found")
+
 // NotFound is ErrNotFound for one egress ID.
 func NotFound(id string) error { return fmt.Errorf("%w: %q", ErrNotFound, id) }
 

@@ -300,6 +300,8 @@ func twirpError(err error) twirp.Error {
 		return te
 	case errors.Is(err, request.ErrInvalid):
 		return twirp.NewError(twirp.InvalidArgument, err.Error())
+	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrRoomNotFound):
+		return twirp.NewError(twirp.NotFound, err.Error())
 	case errors.Is(err, context.Canceled):
 		return twirp.NewError(twirp.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

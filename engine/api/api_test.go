@@ -19,7 +19,9 @@ import (
 	"github.com/livekit/protocol/webhook"
 	"github.com/twitchtv/twirp"
 
+	"roomcast/engine"
 	"roomcast/engine/request"
+	"roomcast/engine/storage"
 )
 
 const (
@@ -274,6 +276,10 @@ func TestTwirpErrorMapping(t *testing.T) {
 		{"remote twirp error", fmt.Errorf("remote: %w", twirp.NewError(twirp.NotFound, "x")), twirp.NotFound},
 		{"capacity", Capacity{CPUs: 1}.admit([]request.CompositeKey{key("a", "grid", 1280, 720, 30)}, key("b", "grid", 1280, 720, 30)), twirp.ResourceExhausted},
 		{"deadline", fmt.Errorf("stop: %w", context.DeadlineExceeded), twirp.DeadlineExceeded},
+		{"room the server lacks", fmt.Errorf("room_name: %w: \"x\"", engine.ErrRoomNotFound), twirp.NotFound},
+		{"egress not known", engine.NotFound("EG_x"), twirp.NotFound},
+		{"bucket that does not exist", fmt.Errorf("start: %w", &storage.Error{Field: "file_outputs[0].s3.bucket", Reason: "no such bucket", Permanent: true}), twirp.InvalidArgument},
+		{"storage unreachable for now", &storage.Error{Field: "file_outputs[0].s3", Reason: "connection refused"}, twirp.Internal},
 		{"engine failure", errors.New("chromium: exited"), twirp.Internal},
 	}
 	for _, c := range cases {

@@ -7,11 +7,11 @@ package hls
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"roomcast/engine/internal/atomicfile"
 )
 
 // LiveWindow is how many segments the live playlist keeps, as in LiveKit
@@ -76,14 +76,17 @@ func (p *Playlist) Duration() time.Duration {
 }
 
 func (p *Playlist) writeLocked() error {
-	if err := writeAtomic(p.path, p.render(p.segments, "EVENT", 0, p.ended)); err != nil {
-		return err
+	if err := atomicfile.Write(p.path, p.render(p.segments, "EVENT", 0, p.ended)); err != nil {
+		return fmt.Errorf("playlist %s: %w", p.path, err)
 	}
 	if p.livePath == "" {
 		return nil
 	}
 	first := max(0, len(p.segments)-LiveWindow)
-	return writeAtomic(p.livePath, p.render(p.segments[first:], "", first, p.ended))
+	if err := atomicfile.Write(p.livePath, p.render(p.segments[first:], "", first, p.ended)); err != nil {
+		return fmt.Errorf("playlist %s: %w", p.livePath, err)
+	}
+	return nil
 }
 
 // render writes a version 3 media playlist. playlistType "" leaves the
@@ -110,27 +113,4 @@ func (p *Playlist) render(segs []Segment, playlistType string, sequence int, end
 		b.WriteString("#EXT-X-ENDLIST\n")
 	}
 	return []byte(b.String())
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("playlist %s: %w", path, err)
-	}
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("playlist %s: %w", path, werr)
-	}
-	return nil
 }

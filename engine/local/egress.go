@@ -29,9 +29,10 @@ type egress struct {
 	logf    func(string, ...any)
 	staging string // where outputs bound for a bucket are written first
 
-	outputs []output.Output
-	stream  *output.Stream      // the stream output, if any (UpdateStream)
-	stores  []*storage.Uploader // the outputs' stores, closed after them
+	outputs  []output.Output
+	stream   *output.Stream      // the stream output, if any (UpdateStream)
+	stores   []*storage.Uploader // the outputs' stores, closed after them
+	manifest *output.Manifest
 
 	stopC    chan struct{} // closed by stop
 	changed  chan struct{} // poked when an output changed (buffered 1)
@@ -43,10 +44,12 @@ type egress struct {
 }
 
 // newEgress makes the egress and its outputs, each with its store (a
-// bucket's credentials are checked here, before anything starts). The
-// egress is on the board, STARTING; run starts it.
-func newEgress(ctx context.Context, id string, req *livekit.RoomCompositeEgressRequest, plan *request.Plan, l *Local) (*egress, error) {
+// bucket's credentials are checked here, before anything starts), for the
+// room roomID. The egress is on the board, STARTING; run starts it.
+func newEgress(ctx context.Context, id, roomID string, req *livekit.RoomCompositeEgressRequest, plan *request.Plan, l *Local) (*egress, error) {
+	redacted := request.RedactRequest(req)
 	e := &egress{
+		manifest: output.NewManifest(id, roomID, plan.RoomName, redacted.CustomBaseUrl),
 		id: id, plan: plan, key: plan.CompositeKey(),
 		board: l.board, comps: l.comps, logf: l.cfg.Logf,
 		staging: filepath.Join(l.cfg.OutputDir, ".roomcast-uploads", id),
@@ -59,11 +62,12 @@ func newEgress(ctx context.Context, id string, req *livekit.RoomCompositeEgressR
 	}
 	info := &livekit.EgressInfo{
 		EgressId:   id,
+		RoomId:     roomID,
 		RoomName:   plan.RoomName,
 		SourceType: livekit.EgressSourceType_EGRESS_SOURCE_TYPE_WEB,
 		Status:     livekit.EgressStatus_EGRESS_STARTING,
 		UpdatedAt:  time.Now().UnixNano(),
-		Request:    &livekit.EgressInfo_RoomComposite{RoomComposite: request.RedactRequest(req)},
+		Request:    &livekit.EgressInfo_RoomComposite{RoomComposite: redacted},
 	}
 	e.fill(info)
 	e.board.put(info)
@@ -106,7 +110,7 @@ func (e *egress) makeOutputs(ctx context.Context) (err error) {
 		}
 	}
 	for i, im := range e.plan.Images {
-		if err := add("images", i, im.Field, im.Upload, func(env output.Env) output.Output { return output.NewImages(im, e.id, env) }); err != nil {
+		if err := add("images", i, im.Field, im.Upload, func(env output.Env) output.Output { return output.NewImages(im, env) }); err != nil {
 			return err
 		}
 	}
@@ -119,8 +123,9 @@ func (e *egress) env(ctx context.Context, kind string, i int, field string, up *
 	env := output.Env{
 		Name:    fmt.Sprintf("%s-%s%d", e.id, kind, i),
 		Field:   field,
-		Logf:    func(f string, a ...any) { e.logf("egress %s: "+f, append([]any{e.id}, a...)...) },
-		Changed: e.poke,
+		Logf:     func(f string, a ...any) { e.logf("egress %s: "+f, append([]any{e.id}, a...)...) },
+		Changed:  e.poke,
+		Manifest: e.manifest,
 	}
 	opts := storage.Options{Field: field + ".s3", Logf: e.logf}
 	if up != nil {
@@ -183,9 +188,9 @@ func (e *egress) run() {
 	if err != nil {
 		e.closeStores()
 		if ctx.Err() != nil {
-			e.finish(livekit.EgressStatus_EGRESS_ABORTED, "stopped before it started", "")
+			e.finish(livekit.EgressStatus_EGRESS_ABORTED, "stopped before it started", "", "")
 		} else {
-			e.finish(livekit.EgressStatus_EGRESS_FAILED, err.Error(), "")
+			e.finish(livekit.EgressStatus_EGRESS_FAILED, err.Error(), "", "")
 		}
 		return
 	}
@@ -203,7 +208,7 @@ func (e *egress) run() {
 	}
 	if len(started) == 0 {
 		e.closeStores()
-		e.finish(livekit.EgressStatus_EGRESS_FAILED, errors.Join(startErrs...).Error(), "")
+		e.finish(livekit.EgressStatus_EGRESS_FAILED, errors.Join(startErrs...).Error(), "", "")
 		return
 	}
 	e.mu.Lock()
@@ -229,10 +234,24 @@ func (e *egress) run() {
 		wg.Go(o.Stop)
 	}
 	wg.Wait()
+	manifest := e.manifest.Close(time.Now())
+	e.flushStores()
 	e.closeStores()
 	_ = removeEmptyDirs(e.staging)
 	status, reason, details := outcome(e.outputs, startErrs, compErr)
-	e.finish(status, reason, details)
+	e.finish(status, reason, details, manifest)
+}
+
+// flushStores waits (bounded) for what was put after the outputs flushed
+// (the manifest's last copy).
+func (e *egress) flushStores() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, s := range e.stores {
+		if _, err := s.Flush(ctx); err != nil {
+			e.logf("egress %s: %v", e.id, err)
+		}
+	}
 }
 
 func anyRunning(outs []output.Output) bool {
@@ -301,15 +320,17 @@ func (e *egress) fill(info *livekit.EgressInfo) {
 	if !first.IsZero() && info.Status == livekit.EgressStatus_EGRESS_STARTING {
 		info.Status = livekit.EgressStatus_EGRESS_ACTIVE
 		info.StartedAt = first.UnixNano()
+		e.manifest.Started(first)
 	}
 }
 
-func (e *egress) finish(status livekit.EgressStatus, reason, details string) {
+func (e *egress) finish(status livekit.EgressStatus, reason, details, manifest string) {
 	final := e.board.update(e.id, func(info *livekit.EgressInfo) {
 		e.fill(info)
 		info.Status = status
 		info.Error = reason
 		info.Details = details
+		info.ManifestLocation = manifest
 		info.EndedAt = time.Now().UnixNano()
 	})
 	if final != nil {

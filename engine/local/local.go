@@ -114,7 +114,16 @@ func (l *Local) pulseServer(ctx context.Context) (*audio.Server, error) {
 // Start validates the request, checks its buckets and begins the egress;
 // it returns as soon as the egress is STARTING.
 func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {
-	plan, err := request.Build(req, request.Options{Now: time.Now(), OutputDir: l.cfg.OutputDir, DefaultUpload: l.cfg.DefaultUpload})
+	opts := request.Options{Now: time.Now(), OutputDir: l.cfg.OutputDir, DefaultUpload: l.cfg.DefaultUpload}
+	if _, err := request.Build(req, opts); err != nil {
+		return nil, err // the request's own mistakes first
+	}
+	roomID, err := l.roomID(ctx, req.RoomName)
+	if err != nil {
+		return nil, err
+	}
+	opts.RoomID = roomID
+	plan, err := request.Build(req, opts) // again, with {room_id}
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +137,7 @@ func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressReque
 		return nil, errors.New("the engine is closed")
 	}
 	id := guid.New(guid.EgressPrefix)
-	e, err := newEgress(ctx, id, req, plan, l)
+	e, err := newEgress(ctx, id, opts.RoomID, req, plan, l)
 	if err != nil {
 		return nil, err
 	}
@@ -253,6 +262,20 @@ func (l *Local) Preview(ctx context.Context, req *livekit.RoomCompositeEgressReq
 			l.comps.release(s)
 		})
 	}, nil
+}
+
+// roomID is the room's SID on the LiveKit server, which must have it.
+func (l *Local) roomID(ctx context.Context, name string) (string, error) {
+	resp, err := l.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{Names: []string{name}})
+	if err != nil {
+		return "", fmt.Errorf("livekit: look up room %q: %w", name, err)
+	}
+	for _, r := range resp.Rooms {
+		if r.Name == name {
+			return r.Sid, nil
+		}
+	}
+	return "", fmt.Errorf("room_name: %w: %q is not on the LiveKit server at %s; start the room (a participant joining starts it) before recording it", engine.ErrRoomNotFound, name, l.cfg.LiveKitURL)
 }
 
 // Rooms lists the rooms of the engine's LiveKit server.

@@ -5,6 +5,7 @@ package local_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"image/jpeg"
 	"math"
 	"os"
@@ -16,7 +17,9 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 
+	"roomcast/engine"
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/internal/disktest"
 	"roomcast/engine/mediatest"
@@ -156,15 +159,45 @@ func TestAllOutputsWithLiveStreamEdits(t *testing.T) {
 			t.Errorf("%s: %dx%d (%v), want 640x360", filepath.Base(shot), cfg.Width, cfg.Height, err)
 		}
 	}
+	// The egress's manifest, LiveKit Egress's: beside the file, the
+	// playlist and the images, the same in each; its location is the
+	// first (the file's); it names the room by its ID.
 	var manifest struct {
-		Images []struct{ Name string } `json:"images"`
+		EgressID  string `json:"egress_id"`
+		RoomID    string `json:"room_id"`
+		Files     []struct{ Filename string }
+		Playlists []struct {
+			Segments []struct{ Filename string }
+		}
+		Images []struct{ Filename string }
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "img", info.EgressId+".json"))
-	if err == nil {
-		err = json.Unmarshal(data, &manifest)
+	if want := filepath.Join(dir, info.EgressId+".json"); final.ManifestLocation != want {
+		t.Errorf("manifest location %q, want %q", final.ManifestLocation, want)
 	}
-	if err != nil || len(manifest.Images) != len(shots) {
-		t.Errorf("manifest lists %d images of %d (%v)", len(manifest.Images), len(shots), err)
+	var copies [][]byte
+	for _, d := range []string{dir, filepath.Join(dir, "hls"), filepath.Join(dir, "img")} {
+		data, err := os.ReadFile(filepath.Join(d, info.EgressId+".json"))
+		if err != nil {
+			t.Fatalf("no manifest in %s: %v", d, err)
+		}
+		copies = append(copies, data)
+	}
+	if err := json.Unmarshal(copies[0], &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if string(copies[1]) != string(copies[0]) || string(copies[2]) != string(copies[0]) {
+		t.Error("the manifest's copies differ")
+	}
+	if manifest.EgressID != info.EgressId || !strings.HasPrefix(manifest.RoomID, "RM_") || manifest.RoomID != final.RoomId {
+		t.Errorf("manifest egress %q room %q, want %s and the room's ID %q", manifest.EgressID, manifest.RoomID, info.EgressId, final.RoomId)
+	}
+	listed := -1
+	if len(manifest.Playlists) == 1 {
+		listed = len(manifest.Playlists[0].Segments)
+	}
+	if len(manifest.Files) != 1 || listed != len(segs) || len(manifest.Images) != len(shots) {
+		t.Errorf("manifest lists %d files, %d playlists (%d segments of %d), %d images of %d", len(manifest.Files), len(manifest.Playlists),
+			listed, len(segs), len(manifest.Images), len(shots))
 	}
 	if ir := final.ImageResults; len(ir) != 1 || int(ir[0].ImageCount) != len(shots) {
 		t.Errorf("image results = %v, want %d images", ir, len(shots))
@@ -460,5 +493,73 @@ func TestOneOutputFailsAlone(t *testing.T) {
 		if !mediatest.Contains(img, person.Color, 50, 6) {
 			t.Errorf("the partial file's middle frame has no %s", person.Identity)
 		}
+	}
+}
+
+// TestRoomIDAndTwoImageOutputs: {room_id} in a name and EgressInfo's
+// room_id are the room's SID on the LiveKit server; two image outputs run
+// side by side, each at its own size and interval, and one with
+// disable_manifest gets no manifest; a room the server does not have is
+// refused at Start, naming room_name.
+func TestRoomIDAndTwoImageOutputs(t *testing.T) {
+	s := newStudio(t, 2)
+	ctx := context.Background()
+	rooms, err := lksdk.NewRoomServiceClient(s.demo.HTTPURL(), s.demo.APIKey(), s.demo.APISecret()).ListRooms(ctx, &livekit.ListRoomsRequest{Names: []string{"demo"}})
+	if err != nil || len(rooms.Rooms) != 1 {
+		t.Fatalf("the demo room: %v %v", rooms, err)
+	}
+	sid := rooms.Rooms[0].Sid
+	dir := t.TempDir()
+	info := s.startActive(t, &livekit.RoomCompositeEgressRequest{
+		RoomName:    "demo",
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(dir, "rec-{room_id}.mp4")}},
+		ImageOutputs: []*livekit.ImageOutput{
+			{CaptureInterval: 1, Width: 320, Height: 180, FilenamePrefix: filepath.Join(dir, "small", "s")},
+			{CaptureInterval: 2, FilenamePrefix: filepath.Join(dir, "big", "b"), DisableManifest: true},
+		},
+	})
+	if info.RoomId != sid {
+		t.Errorf("room_id %q, want the room's SID %q", info.RoomId, sid)
+	}
+	time.Sleep(6 * time.Second)
+	final, err := s.engine.Stop(ctx, info.EgressId)
+	if err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("stop: %v %v", final.GetStatus(), err)
+	}
+	if want := filepath.Join(dir, "rec-"+sid+".mp4"); len(final.FileResults) != 1 || final.FileResults[0].Filename != want {
+		t.Errorf("file results %v, want %s", final.FileResults, want)
+	}
+	for _, c := range []struct {
+		glob      string
+		w, h, min int
+	}{{filepath.Join(dir, "small", "s_*.jpeg"), 320, 180, 5}, {filepath.Join(dir, "big", "b_*.jpeg"), 1280, 720, 3}} {
+		shots, _ := filepath.Glob(c.glob)
+		if len(shots) < c.min {
+			t.Errorf("%s: %d images, want %d or more", c.glob, len(shots), c.min)
+			continue
+		}
+		f, err := os.Open(shots[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := jpeg.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width != c.w || cfg.Height != c.h {
+			t.Errorf("%s: %dx%d (%v), want %dx%d", shots[0], cfg.Width, cfg.Height, err, c.w, c.h)
+		}
+	}
+	if len(final.ImageResults) != 2 || final.ImageResults[0].ImageCount <= final.ImageResults[1].ImageCount {
+		t.Errorf("image results %v, want two, the first (every second) with more images", final.ImageResults)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "small", info.EgressId+".json")); err != nil {
+		t.Errorf("no manifest beside the small images: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "big", info.EgressId+".json")); err == nil {
+		t.Error("a manifest beside the images with disable_manifest")
+	}
+
+	_, err = s.engine.Start(ctx, &livekit.RoomCompositeEgressRequest{RoomName: "nobody-here", FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(dir, "x.mp4")}}})
+	if !errors.Is(err, engine.ErrRoomNotFound) || !strings.Contains(err.Error(), "room_name") {
+		t.Errorf("a room the server lacks: %v, want ErrRoomNotFound naming room_name", err)
 	}
 }

@@ -18,6 +18,7 @@ default 64 KB buffer held back the start of the file).
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"time"
@@ -53,11 +54,14 @@ func (o *File) Field() string { return o.env.Field }
 
 // Start attaches the file's branch.
 func (o *File) Start(c *pipeline.Capture) error {
-	path := o.env.local(o.plan.Filepath)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("%s: folder for %s: %w", o.env.Field, path, err)
+	local := o.env.local(o.plan.Filepath)
+	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+		return fmt.Errorf("%s: folder for %s: %w", o.env.Field, local, err)
 	}
-	br, err := fileBranch(o.env.Name, path, o.plan.FileType, o.enc)
+	if !o.plan.DisableManifest {
+		o.env.Manifest.keepBeside(o.env, path.Dir(o.plan.Filepath))
+	}
+	br, err := fileBranch(o.env.Name, local, o.plan.FileType, o.enc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.env.Field, err)
 	}
@@ -135,6 +139,9 @@ func (o *File) end() {
 		if r.Key == o.plan.Filepath && r.BackupPath != "" {
 			fi.Location = r.BackupPath
 		}
+	}
+	if fi.Size > 0 {
+		o.env.Manifest.addFile(o.plan.Filepath, fi.Location)
 	}
 	o.mu.Lock()
 	o.result, o.backup = fi, backup

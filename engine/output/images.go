@@ -2,7 +2,8 @@ package output
 
 /*
 An images output (image_outputs[i]): a JPEG every capture interval, from
-the composite's raw frames (no encoder), with a JSON manifest.
+the composite's raw frames (no encoder), each listed in the egress's
+manifest.
 
 	rawvideo tee ─► [one frame an interval] videoscale ! videoconvert ! I420 WxH ! jpegenc ! multifilesink
 
@@ -14,7 +15,6 @@ each interval of the capture's age.)
 */
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,27 +33,18 @@ import (
 type Images struct {
 	env      Env
 	plan     request.ImageOutput
-	dir      string // local folder of the images and the manifest
-	manifest string // the manifest's file name: <egress id>.json
-	egressID string
+	dir      string // local folder of the images
 	run      *run
 
-	mu      sync.Mutex
-	info    *livekit.ImagesInfo
-	entries []imageEntry
-	backup  bool
+	mu     sync.Mutex
+	info   *livekit.ImagesInfo
+	backup bool
 }
 
-type imageEntry struct {
-	Name      string `json:"name"`
-	Timestamp int64  `json:"timestamp"` // ns since the Unix epoch
-}
-
-// NewImages prepares an images output of the egress egressID (whose ID
-// names the manifest); nothing runs until Start.
-func NewImages(plan request.ImageOutput, egressID string, env Env) *Images {
+// NewImages prepares an images output; nothing runs until Start.
+func NewImages(plan request.ImageOutput, env Env) *Images {
 	o := &Images{
-		env: env, plan: plan, dir: env.local(plan.Dir), egressID: egressID, manifest: egressID + ".json",
+		env: env, plan: plan, dir: env.local(plan.Dir),
 		info: &livekit.ImagesInfo{FilenamePrefix: keyIn(plan.Dir, plan.FilenamePrefix)},
 	}
 	o.run = newRun(env, o.end)
@@ -67,6 +58,9 @@ func (o *Images) Field() string { return o.env.Field }
 func (o *Images) Start(c *pipeline.Capture) error {
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return fmt.Errorf("%s: folder %s: %w", o.env.Field, o.dir, err)
+	}
+	if !o.plan.DisableManifest {
+		o.env.Manifest.keepBeside(o.env, o.plan.Dir)
 	}
 	br, err := o.branch()
 	if err != nil {
@@ -135,8 +129,8 @@ func (o *Images) message(element string, st *gst.Structure) {
 	}
 }
 
-// imageDone names the image as asked, lists it in the manifest and hands
-// both to the store.
+// imageDone names the image as asked, hands it to the store and lists it
+// in the manifest.
 func (o *Images) imageDone(path string, at time.Duration) {
 	when := o.run.wallAt(at)
 	switch o.plan.Suffix {
@@ -156,34 +150,13 @@ func (o *Images) imageDone(path string, at time.Duration) {
 	if o.info.StartedAt == 0 {
 		o.info.StartedAt = when.UnixNano()
 	}
-	o.entries = append(o.entries, imageEntry{Name: filepath.Base(path), Timestamp: when.UnixNano()})
-	entries := append([]imageEntry(nil), o.entries...)
 	o.mu.Unlock()
-	o.env.put(path, keyIn(o.plan.Dir, path))
-	if !o.plan.DisableManifest {
-		o.writeManifest(entries)
-	}
+	key := keyIn(o.plan.Dir, path)
+	o.env.put(path, key)
+	o.env.Manifest.addImage(filepath.Base(path), when, o.env.Store.Location(key))
 	o.env.Changed()
 }
 
-// writeManifest lists every image so far, rewritten after each one so that
-// a crash keeps the list of what is on disk.
-func (o *Images) writeManifest(entries []imageEntry) {
-	data, _ := json.MarshalIndent(map[string]any{"egress_id": o.egressID, "images": entries}, "", "  ")
-	path := filepath.Join(o.dir, o.manifest)
-	tmp := path + ".tmp"
-	err := os.WriteFile(tmp, data, 0o644)
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		o.env.Logf("%s: manifest: %v", o.env.Field, err)
-		return
-	}
-	o.env.put(path, keyIn(o.plan.Dir, path))
-}
-
-// Started is when the first image's frame was captured.
 func (o *Images) Started() time.Time { return o.run.started() }
 
 // Running reports whether images are being taken.

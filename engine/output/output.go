@@ -80,6 +80,10 @@ type Env struct {
 	// publish the egress's info). It must not block or call into the
 	// output.
 	Changed func()
+	// Manifest is the egress's manifest, which the output lists what it
+	// writes in (and keeps beside it unless its request disables it); nil
+	// for none.
+	Manifest *Manifest
 }
 
 // local is the path where the file of key is written.

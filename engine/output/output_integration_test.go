@@ -25,18 +25,16 @@ import (
 	"roomcast/engine/waittest"
 )
 
-// localEnv is an output's Env writing to local disk.
-func localEnv(t *testing.T, name, field string, changed func()) output.Env {
+// localEnv is an output's Env writing to local disk, listing what it
+// writes in m.
+func localEnv(t *testing.T, name, field string, m *output.Manifest) output.Env {
 	t.Helper()
 	store, err := storage.New(context.Background(), nil, storage.Options{Field: field})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if changed == nil {
-		changed = func() {}
-	}
-	return output.Env{Name: name, Field: field, Store: store, Logf: t.Logf, Changed: changed}
+	return output.Env{Name: name, Field: field, Store: store, Logf: t.Logf, Changed: func() {}, Manifest: m}
 }
 
 var enc = output.Encoding{
@@ -57,13 +55,14 @@ func TestSegmentsCutAtTheirOwnBoundaries(t *testing.T) {
 	c := r.Capture(t, 30, nil)
 	time.Sleep(3 * time.Second)
 	dir := t.TempDir()
+	manifest := output.NewManifest("EG_test", "RM_test", "demo", "")
 	segs := output.NewSegments(request.SegmentOutput{
 		Field: "segment_outputs[0]", Dir: dir, FilenamePrefix: "seg", PlaylistName: "index.m3u8",
 		LivePlaylistName: "live.m3u8", SegmentDurationSec: 2,
-	}, enc, localEnv(t, "hls", "segment_outputs[0]", nil))
+	}, enc, localEnv(t, "hls", "segment_outputs[0]", manifest))
 	shots := output.NewImages(request.ImageOutput{
 		Field: "image_outputs[0]", CaptureIntervalSec: 1, Width: 160, Height: 90, Dir: dir, FilenamePrefix: "shot",
-	}, "EG_test", localEnv(t, "shots", "image_outputs[0]", nil))
+	}, localEnv(t, "shots", "image_outputs[0]", manifest))
 	for _, o := range []output.Output{segs, shots} {
 		if err := o.Start(c); err != nil {
 			t.Fatal(err)
@@ -77,7 +76,7 @@ func TestSegmentsCutAtTheirOwnBoundaries(t *testing.T) {
 	for i, at := range []time.Duration{3300 * time.Millisecond, 5700 * time.Millisecond} {
 		time.Sleep(time.Until(began.Add(at)))
 		f := output.NewFile(request.FileOutput{Field: fmt.Sprintf("file_outputs[%d]", i), FileType: livekit.EncodedFileType_MP4,
-			Filepath: filepath.Join(dir, fmt.Sprintf("join%d.mp4", i))}, enc, localEnv(t, fmt.Sprintf("join%d", i), "file", nil))
+			Filepath: filepath.Join(dir, fmt.Sprintf("join%d.mp4", i))}, enc, localEnv(t, fmt.Sprintf("join%d", i), "file", manifest))
 		if err := f.Start(c); err != nil {
 			t.Fatal(err)
 		}
@@ -173,17 +172,32 @@ func TestSegmentsCutAtTheirOwnBoundaries(t *testing.T) {
 		mediatest.VerifyVideo(t, fr.Location, mediatest.Expect{Width: 640, Height: 360, Seconds: time.Duration(fr.Duration).Seconds(), Tolerance: 0.5, Audio: "aac"})
 		t.Logf("file %d: %.2f s", i, time.Duration(fr.Duration).Seconds())
 	}
-	checkManifest(t, filepath.Join(dir, "EG_test.json"), shots)
+	if loc := manifest.Close(time.Now()); loc != filepath.Join(dir, "EG_test.json") {
+		t.Errorf("the manifest is at %q, want beside the outputs", loc)
+	}
+	checkManifest(t, filepath.Join(dir, "EG_test.json"), shots, durs)
 }
 
-// checkManifest checks that the images manifest lists every image taken,
-// a second apart.
-func checkManifest(t *testing.T, path string, shots *output.Images) {
+// checkManifest checks the egress's manifest, as LiveKit Egress writes
+// it: the egress and room, both files, the playlist with every segment,
+// and every image taken, a second apart.
+func checkManifest(t *testing.T, path string, shots *output.Images, segments []float64) {
 	t.Helper()
 	var m struct {
+		EgressID  string `json:"egress_id"`
+		RoomID    string `json:"room_id"`
+		RoomName  string `json:"room_name"`
+		StartedAt int64  `json:"started_at"`
+		EndedAt   int64  `json:"ended_at"`
+		Files     []struct{ Filename, Location string }
+		Playlists []struct {
+			Location string
+			Segments []struct{ Filename, Location string }
+		}
 		Images []struct {
-			Name      string
-			Timestamp int64
+			Filename  string
+			Timestamp time.Time
+			Location  string
 		}
 	}
 	data, err := os.ReadFile(path)
@@ -193,14 +207,28 @@ func checkManifest(t *testing.T, path string, shots *output.Images) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m.EgressID != "EG_test" || m.RoomID != "RM_test" || m.RoomName != "demo" || m.EndedAt == 0 {
+		t.Errorf("manifest heads %q %q %q ended %d, want EG_test, RM_test, demo and its end", m.EgressID, m.RoomID, m.RoomName, m.EndedAt)
+	}
+	if len(m.Files) != 2 || filepath.Base(m.Files[0].Filename) == "" {
+		t.Errorf("manifest files %+v, want the two files", m.Files)
+	}
+	if len(m.Playlists) != 1 || len(m.Playlists[0].Segments) != len(segments) || filepath.Base(m.Playlists[0].Location) != "index.m3u8" {
+		t.Errorf("manifest playlists %+v, want index.m3u8 with %d segments", m.Playlists, len(segments))
+	}
 	info := &livekit.EgressInfo{}
 	shots.Fill(info)
 	if int64(len(m.Images)) != info.ImageResults[0].ImageCount || len(m.Images) < 10 {
 		t.Fatalf("manifest lists %d images, the result %d; want the same, 10 or more", len(m.Images), info.ImageResults[0].ImageCount)
 	}
 	for i := 1; i < len(m.Images); i++ {
-		if gap := time.Duration(m.Images[i].Timestamp - m.Images[i-1].Timestamp); gap < time.Second-time.Second/30 || gap > time.Second+time.Second/30 {
+		if gap := m.Images[i].Timestamp.Sub(m.Images[i-1].Timestamp); gap < time.Second-time.Second/30 || gap > time.Second+time.Second/30 {
 			t.Errorf("images %d and %d are %v apart, want 1 s", i-1, i, gap)
+		}
+	}
+	for _, im := range m.Images {
+		if _, err := os.Stat(im.Location); err != nil {
+			t.Errorf("manifest lists %s, which is not there: %v", im.Location, err)
 		}
 	}
 }

@@ -51,6 +51,7 @@ type Segments struct {
 	enc      Encoding
 	dir      string // the local folder of segments and playlists
 	playlist *hls.Playlist
+	listing  *manifestPlaylist // the playlist in the egress's manifest
 	run      *run
 	att      atomic.Pointer[pipeline.Attachment] // for key-frame requests
 
@@ -102,6 +103,10 @@ func (o *Segments) Start(c *pipeline.Capture) error {
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return fmt.Errorf("%s: folder %s: %w", o.env.Field, o.dir, err)
 	}
+	if !o.plan.DisableManifest {
+		o.env.Manifest.keepBeside(o.env, o.plan.Dir)
+	}
+	o.listing = o.env.Manifest.addPlaylist(o.info.PlaylistLocation)
 	br, err := o.branch()
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.env.Field, err)
@@ -298,8 +303,10 @@ func (o *Segments) segmentDone(path string, start, dur time.Duration) {
 	if err := o.playlist.Add(hls.Segment{Name: filepath.Base(path), Duration: dur, Start: o.run.wallAt(start)}); err != nil {
 		o.env.Logf("%s: %v", o.env.Field, err)
 	}
-	o.env.put(path, keyIn(o.plan.Dir, path))
+	key := keyIn(o.plan.Dir, path)
+	o.env.put(path, key)
 	o.putPlaylists()
+	o.env.Manifest.addSegment(o.listing, filepath.Base(path), o.env.Store.Location(key))
 	o.mu.Lock()
 	o.bytes += size
 	o.listed[filepath.Base(path)] = true

@@ -86,7 +86,7 @@ var badCases = []badCase{
 	{name: "two files", json: `{"room_name":"r","file_outputs":[{},{}]}`, field: "file_outputs[1]", msg: "at most one file"},
 	{name: "two stream outputs", json: `{"room_name":"r","stream_outputs":[{"urls":["rtmp://h/a/k1"]},{"urls":["rtmp://h/a/k2"]}]}`, field: "stream_outputs[1]", msg: "stream_outputs[0].urls"},
 	{name: "two segment outputs", json: `{"room_name":"r","segment_outputs":[{},{}]}`, field: "segment_outputs[1]", msg: "at most one segment output"},
-	{name: "two image outputs", json: `{"room_name":"r","image_outputs":[{"capture_interval":5},{"capture_interval":5}]}`, field: "image_outputs[1]", msg: "at most one image output"},
+	{name: "two image outputs writing the same files", json: `{"room_name":"r","image_outputs":[{"capture_interval":5},{"capture_interval":5}]}`, field: "image_outputs[1].filename_prefix", msg: "the same files as image_outputs[0]"},
 	{name: "legacy and plural file", json: `{"room_name":"r","file":{},"file_outputs":[{}]}`, field: "file", msg: "cannot be combined with file_outputs"},
 	{name: "two legacy outputs", json: `{"room_name":"r","file":{},"stream":{"urls":["rtmp://h/a/k"]}}`, field: "stream", msg: "cannot be used with file"},
 

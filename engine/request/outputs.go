@@ -8,12 +8,13 @@ import (
 	"github.com/livekit/protocol/livekit"
 )
 
-// picked is the one output of each kind a request has, with its field name.
+// picked is the one output of each kind a request has (images: each of
+// them), with its field name.
 type picked struct {
 	file     *livekit.EncodedFileOutput
 	stream   *livekit.StreamOutput
 	segments *livekit.SegmentedFileOutput
-	images   *livekit.ImageOutput
+	images   []*livekit.ImageOutput
 }
 
 // outputs picks the request's outputs (legacy single or plural lists, at
@@ -34,11 +35,8 @@ func (b *builder) outputs() error {
 		"a request has at most one segment output, as in LiveKit Egress; start another egress for a second one"); err != nil {
 		return err
 	}
-	if o.images, b.imageField, err = pick("", nil, "image_outputs", req.ImageOutputs,
-		"Roomcast takes at most one image output per request; start another egress for a second one"); err != nil {
-		return err
-	}
-	if o.file == nil && o.stream == nil && o.segments == nil && o.images == nil {
+	o.images = req.ImageOutputs
+	if o.file == nil && o.stream == nil && o.segments == nil && len(o.images) == 0 {
 		return invalid("request", "no output; add file_outputs, stream_outputs, segment_outputs or image_outputs")
 	}
 
@@ -57,13 +55,23 @@ func (b *builder) outputs() error {
 			return err
 		}
 	}
-	if o.images != nil {
-		if err := b.images(o.images); err != nil {
+	for i, im := range o.images {
+		field := index("image_outputs", i)
+		if im == nil {
+			return invalid(field, "empty; fill it in or remove it")
+		}
+		if err := b.images(field, im); err != nil {
 			return err
 		}
-		if o.file == nil && o.stream == nil && o.segments == nil {
-			b.plan.VideoOnly = true // images carry no audio; as LiveKit Egress does
+		last := b.plan.Images[len(b.plan.Images)-1]
+		for _, other := range b.plan.Images[:len(b.plan.Images)-1] {
+			if other.Dir == last.Dir && other.FilenamePrefix == last.FilenamePrefix && other.Upload.sameBucket(last.Upload) {
+				return invalid(join(field, "filename_prefix"), "would write the same files as %s; give each image output its own filename_prefix", other.Field)
+			}
 		}
+	}
+	if len(o.images) > 0 && o.file == nil && o.stream == nil && o.segments == nil {
+		b.plan.VideoOnly = true // images carry no audio; as LiveKit Egress does
 	}
 	return nil
 }

@@ -49,8 +49,8 @@ type Plan struct {
 	Video Video
 	// Audio is the audio encoder's settings; unused when VideoOnly.
 	Audio Audio
-	// Files, Streams, Segments and Images are the outputs; each holds at most
-	// one entry, and at least one of them is non-empty.
+	// Files, Streams, Segments and Images are the outputs; at least one is
+	// non-empty, and each but Images holds at most one entry.
 	Files    []FileOutput
 	Streams  []StreamOutput
 	Segments []SegmentOutput
@@ -213,7 +213,7 @@ type builder struct {
 	audioCodecSet bool
 
 	// from outputs: the proto field of each output, for messages
-	fileField, streamField, segmentField, imageField string
+	fileField, streamField, segmentField string
 }
 
 func (b *builder) warn(msg string) { b.plan.Warnings = append(b.plan.Warnings, msg) }

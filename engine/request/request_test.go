@@ -230,6 +230,15 @@ var goodCases = []goodCase{
 			wantEq(t, "dir", im.Dir, testOutDir)
 			wantEq(t, "video only", p.VideoOnly, false)
 		}},
+	{name: "two image outputs", json: `{"room_name":"r","image_outputs":[{"capture_interval":10,"filename_prefix":"big/shot"},{"capture_interval":2,"width":160,"height":90,"filename_prefix":"thumbs/shot","disable_manifest":true}]}`,
+		check: func(t *testing.T, p *Plan) {
+			wantEq(t, "images", len(p.Images), 2)
+			wantEq(t, "fields", p.Images[0].Field+" "+p.Images[1].Field, "image_outputs[0] image_outputs[1]")
+			wantEq(t, "dirs", p.Images[0].Dir+" "+p.Images[1].Dir, local("big")+" "+local("thumbs"))
+			wantEq(t, "second", [3]int{p.Images[1].CaptureIntervalSec, p.Images[1].Width, p.Images[1].Height}, [3]int{2, 160, 90})
+			wantEq(t, "manifests", [2]bool{p.Images[0].DisableManifest, p.Images[1].DisableManifest}, [2]bool{false, true})
+			wantEq(t, "video only", p.VideoOnly, true)
+		}},
 	{name: "custom template keeps layout", json: `{"room_name":"r","layout":"My-Layout","custom_base_url":" https://example.com/t?x=1 ","file_outputs":[{}]}`, check: func(t *testing.T, p *Plan) {
 		wantEq(t, "layout", p.Layout, "My-Layout")
 		wantEq(t, "template", p.CustomBaseURL, "https://example.com/t?x=1")

@@ -95,9 +95,9 @@ func (b *builder) segments(s *livekit.SegmentedFileOutput) error {
 	return nil
 }
 
-// images builds the image output; sizes default to the composite's.
-func (b *builder) images(im *livekit.ImageOutput) error {
-	field := b.imageField
+// images builds one image output (field names it); sizes default to the
+// composite's.
+func (b *builder) images(field string, im *livekit.ImageOutput) error {
 	if b.plan.AudioOnly {
 		return invalid(field, "an audio_only request has no video to take images of; drop audio_only, or remove the image output")
 	}

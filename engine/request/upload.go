@@ -110,3 +110,12 @@ func upload(field string, o uploadRequest) (*Upload, error) {
 		ContentDisposition: s3.ContentDisposition,
 	}, nil
 }
+
+// sameBucket reports whether two destinations are one place: both local
+// disk (nil), or the same bucket on the same endpoint.
+func (u *Upload) sameBucket(o *Upload) bool {
+	if u == nil || o == nil {
+		return u == o
+	}
+	return u.Endpoint == o.Endpoint && u.Bucket == o.Bucket
+}

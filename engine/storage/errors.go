@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"roomcast/engine/request"
 )
 
 // Error is why a check or an upload failed. Its text names the request
@@ -43,6 +45,11 @@ func (e *Error) Error() string {
 
 // Unwrap gives the SDK's error (its text scrubbed), for errors.Is and As.
 func (e *Error) Unwrap() error { return e.cause }
+
+// Is makes a permanent error (a bucket that does not exist, credentials
+// refused) a fault of the request, request.ErrInvalid: the field it names
+// must change.
+func (e *Error) Is(target error) bool { return e.Permanent && target == request.ErrInvalid }
 
 var (
 	errStalled = errors.New("no progress")
