@@ -50,7 +50,7 @@ func newEgress(ctx context.Context, id, roomID string, req *livekit.RoomComposit
 	redacted := request.RedactRequest(req)
 	e := &egress{
 		manifest: output.NewManifest(id, roomID, plan.RoomName, redacted.CustomBaseUrl),
-		id: id, plan: plan, key: plan.CompositeKey(),
+		id:       id, plan: plan, key: plan.CompositeKey(),
 		board: l.board, comps: l.comps, logf: l.cfg.Logf,
 		staging: filepath.Join(l.cfg.OutputDir, ".roomcast-uploads", id),
 		stopC:   make(chan struct{}),
@@ -121,8 +121,8 @@ func (e *egress) makeOutputs(ctx context.Context) (err error) {
 // and the egress's change callback.
 func (e *egress) env(ctx context.Context, kind string, i int, field string, up *request.Upload) (output.Env, error) {
 	env := output.Env{
-		Name:    fmt.Sprintf("%s-%s%d", e.id, kind, i),
-		Field:   field,
+		Name:     fmt.Sprintf("%s-%s%d", e.id, kind, i),
+		Field:    field,
 		Logf:     func(f string, a ...any) { e.logf("egress %s: "+f, append([]any{e.id}, a...)...) },
 		Changed:  e.poke,
 		Manifest: e.manifest,

@@ -31,10 +31,10 @@ import (
 
 // Images takes snapshots of the composite.
 type Images struct {
-	env      Env
-	plan     request.ImageOutput
-	dir      string // local folder of the images
-	run      *run
+	env  Env
+	plan request.ImageOutput
+	dir  string // local folder of the images
+	run  *run
 
 	mu     sync.Mutex
 	info   *livekit.ImagesInfo
