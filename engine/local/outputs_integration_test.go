@@ -563,3 +563,98 @@ func TestRoomIDAndTwoImageOutputs(t *testing.T) {
 		t.Errorf("a room the server lacks: %v, want ErrRoomNotFound naming room_name", err)
 	}
 }
+
+// TestAudioOnlyOutputs: an audio_only request records AAC in an MP4,
+// audio-only HLS cut into segments of its own length, and an audio-only
+// RTMP stream, all with the room's tones and no video, as LiveKit Egress
+// does; no screen is captured for it.
+func TestAudioOnlyOutputs(t *testing.T) {
+	s := newStudio(t, 2)
+	people := s.demo.Participants()
+	rtmp := rtmptest.Start(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "voices.mp4")
+	info := s.startActive(t, &livekit.RoomCompositeEgressRequest{
+		RoomName:      "demo",
+		AudioOnly:     true,
+		FileOutputs:   []*livekit.EncodedFileOutput{{Filepath: file, FileType: livekit.EncodedFileType_MP4}},
+		StreamOutputs: []*livekit.StreamOutput{{Urls: []string{rtmp.URL("voices")}}},
+		SegmentOutputs: []*livekit.SegmentedFileOutput{{
+			FilenamePrefix: filepath.Join(dir, "hls", "seg"), PlaylistName: "index.m3u8", SegmentDuration: 2,
+		}},
+	})
+	if st := s.engine.Stats(); len(st) != 1 || st[0].VideoEncoders != 0 || st[0].AudioEncoders != 1 {
+		t.Errorf("audio only runs %+v, want one audio encoder and no video", st)
+	}
+	time.Sleep(7 * time.Second)
+	final, err := s.engine.Stop(context.Background(), info.EgressId)
+	if err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("stop: %v %v (%s)", final.GetStatus(), err, final.GetError())
+	}
+	audioOnly := func(what, path string, seconds float64) {
+		t.Helper()
+		p, err := mediatest.ProbeFile(path, false)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if v, a := p.First("video"), p.First("audio"); v != nil || a == nil || a.CodecName != "aac" {
+			t.Errorf("%s: streams %+v / %+v, want AAC audio alone", what, v, a)
+		}
+		if d := p.Duration(); math.Abs(d-seconds) > 1.5 {
+			t.Errorf("%s: %.2f s, want %.0f +/- 1.5", what, d, seconds)
+		}
+		demotest.VerifyTones(t, path, people)
+	}
+	audioOnly("the MP4", file, 7)
+	playlist := filepath.Join(dir, "hls", "index.m3u8")
+	audioOnly("the HLS playlist", playlist, 7)
+	durs := mediatest.PlaylistDurations(t, playlist)
+	for i := 0; i < len(durs)-1; i++ {
+		if math.Abs(durs[i]-2) > 0.05 {
+			t.Errorf("audio segment %d lasts %.3f s, want 2 (all: %v)", i, durs[i], durs)
+		}
+	}
+	if recs := rtmp.Recordings("voices"); len(recs) != 1 {
+		t.Errorf("%d RTMP recordings, want 1", len(recs))
+	} else {
+		audioOnly("the RTMP stream", recs[0], 7)
+	}
+}
+
+// TestAudioSettings: advanced.audio_frequency 44100 records at 44100 Hz,
+// and advanced.audio_codec OPUS puts Opus in the MP4; the two requests run
+// side by side on one composite, with one video encoder (same video
+// settings) and two audio encoders (different audio settings).
+func TestAudioSettings(t *testing.T) {
+	s := newStudio(t, 2)
+	people := s.demo.Participants()
+	dir := t.TempDir()
+	advanced := func(path string, codec livekit.AudioCodec, hz uint32) *livekit.RoomCompositeEgressRequest {
+		return &livekit.RoomCompositeEgressRequest{
+			RoomName:    "demo",
+			FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}},
+			Options: &livekit.RoomCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{
+				AudioCodec: codec, AudioFrequency: int32(hz), AudioBitrate: 96,
+			}},
+		}
+	}
+	slow := s.startActive(t, advanced(filepath.Join(dir, "44k.mp4"), livekit.AudioCodec_AAC, 44100))
+	opus := s.startActive(t, advanced(filepath.Join(dir, "opus.mp4"), livekit.AudioCodec_OPUS, 48000))
+	if st := s.engine.Stats(); len(st) != 1 || st[0].VideoEncoders != 1 || st[0].AudioEncoders != 2 {
+		t.Errorf("running %+v, want one composite with one video and two audio encoders", st)
+	}
+	time.Sleep(5 * time.Second)
+	for _, id := range []string{slow.EgressId, opus.EgressId} {
+		if final, err := s.engine.Stop(context.Background(), id); err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+			t.Fatalf("stop %s: %v %v", id, final.GetStatus(), err)
+		}
+	}
+	for _, c := range []struct{ name, codec, rate string }{{"44k.mp4", "aac", "44100"}, {"opus.mp4", "opus", "48000"}} {
+		path := filepath.Join(dir, c.name)
+		p := mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: 5, Tolerance: 1.5, Audio: c.codec})
+		if a := p.First("audio"); a == nil || a.SampleRate != c.rate {
+			t.Errorf("%s: audio %+v, want %s Hz", c.name, a, c.rate)
+		}
+		demotest.VerifyTones(t, path, people)
+	}
+}

@@ -3,9 +3,11 @@ package output
 /*
 A file output (file_outputs[i]): one MP4 or OGG file.
 
-	venc tee ─► h264parse ─► mp4mux.video_0 ─┐
+	venc tee ─► h264parse ─► mp4mux.video_0 ─┐   (no video for audio_only)
 	aenc tee ─────────────► mp4mux.audio_0 ──┴► filesink (unbuffered)
 	aenc tee (Opus) ─► oggmux ─► filesink
+
+An MP4 carries AAC, or Opus when the request asks for it.
 
 The MP4 is fragmented (moov first, then a fragment every half second,
 only ever appended), so it plays up to its last fragment if the process
@@ -84,15 +86,14 @@ func fileBranch(name, path string, ft livekit.EncodedFileType, enc Encoding) (pi
 	if ft == livekit.EncodedFileType_OGG && (enc.Video != nil || enc.Audio == nil) {
 		return br, fmt.Errorf("an OGG file holds audio only")
 	}
-	if ft != livekit.EncodedFileType_OGG && enc.Video == nil {
-		return br, fmt.Errorf("an MP4 file needs video here; use OGG for audio only")
-	}
 	b := pipeline.NewBinBuilder(name)
 	var mux *gst.Element
 	if ft == livekit.EncodedFileType_OGG {
 		mux = b.Make("oggmux", "mux", nil)
 	} else {
 		mux = b.Make("mp4mux", "mux", pipeline.Props{"fragment-duration": 500})
+	}
+	if enc.Video != nil {
 		// Each output parses for itself: MP4 and FLV want avc, MPEG-TS
 		// byte-stream; one format on the shared tee fails to negotiate.
 		parse := b.Make("h264parse", "parse", nil)

@@ -6,6 +6,7 @@ EVENT playlist and, if asked, a sliding live playlist beside them.
 
 	venc tee ─► h264parse [cuts] ─► mpegtsmux ─► multifilesink next-file=key-unit-event
 	aenc tee ───────────────────► mpegtsmux
+	(audio only: aenc tee ─► aacparse [cuts] ─► mpegtsmux)
 
 Segments are cut on key frames by the output itself, as hlssink does:
 before the first key frame on or after each segment boundary, a probe on
@@ -97,9 +98,6 @@ func (o *Segments) Field() string { return o.env.Field }
 
 // Start attaches the segments' branch.
 func (o *Segments) Start(c *pipeline.Capture) error {
-	if o.enc.Video == nil {
-		return fmt.Errorf("%s: HLS segments need video here", o.env.Field)
-	}
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return fmt.Errorf("%s: folder %s: %w", o.env.Field, o.dir, err)
 	}
@@ -123,13 +121,21 @@ func (o *Segments) Start(c *pipeline.Capture) error {
 func (o *Segments) branch() (pipeline.Branch, error) {
 	br := pipeline.Branch{BeforeRemove: o.waitLastSegment}
 	b := pipeline.NewBinBuilder(o.env.Name)
-	parse := b.Make("h264parse", "parse", nil)
 	mux := b.Make("mpegtsmux", "mux", nil)
-	b.LinkRequest(parse, mux, "sink_%d")
-	br.Video = b.Pad(parse, "sink")
-	if o.enc.Audio != nil {
-		br.Audio = b.Request(mux, "sink_%d")
+	// Segments are cut at the output of the video's parser, or, audio
+	// only, of the audio's (where every frame can start a segment).
+	var parse *gst.Element
+	if o.enc.Video != nil {
+		parse = b.Make("h264parse", "parse", nil)
+		br.Video = b.Pad(parse, "sink")
+		if o.enc.Audio != nil {
+			br.Audio = b.Request(mux, "sink_%d")
+		}
+	} else {
+		parse = b.Make("aacparse", "parse", nil)
+		br.Audio = b.Pad(parse, "sink")
 	}
+	b.LinkRequest(parse, mux, "sink_%d")
 	sink := b.Make("multifilesink", "sink", pipeline.Props{
 		"next-file": "key-unit-event", "post-messages": true, "sync": false, "async": false,
 		"location": filepath.Join(o.dir, o.plan.FilenamePrefix+"_%05d.ts"),
