@@ -339,7 +339,7 @@ func (e *egress) finish(status livekit.EgressStatus, reason, details, manifest s
 }
 
 // updateStream adds and removes RTMP destinations while the egress runs.
-func (e *egress) updateStream(add, remove []string) error {
+func (e *egress) updateStream(add []request.Destination, remove []string) error {
 	if e.stream == nil {
 		return fmt.Errorf("egress %s has no stream output; start one with stream_outputs", e.id)
 	}

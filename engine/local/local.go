@@ -170,7 +170,11 @@ func (l *Local) UpdateStream(_ context.Context, req *livekit.UpdateStreamRequest
 	if err != nil {
 		return nil, err
 	}
-	if err := e.updateStream(req.AddOutputUrls, req.RemoveOutputUrls); err != nil {
+	add, err := request.Destinations("add_output_urls", req.AddOutputUrls, "add_destinations", req.AddDestinations)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.updateStream(add, req.RemoveOutputUrls); err != nil {
 		return nil, err
 	}
 	e.publish()

@@ -384,6 +384,16 @@ func TestRecordAndGoLiveShareAnEncoder(t *testing.T) {
 	if len(stats) != 1 || stats[0].VideoEncoders != 1 || stats[0].AudioEncoders != 1 {
 		t.Fatalf("Record + Go Live run %+v, want one composite with one video and one audio encoder", stats)
 	}
+	// A second destination, with an ID, joins the stream (UpdateStream's
+	// add_destinations); its StreamInfo carries the ID.
+	if _, err := s.engine.UpdateStream(ctx, &livekit.UpdateStreamRequest{EgressId: live.EgressId,
+		AddDestinations: []*livekit.StreamDestination{{Id: "backup", Url: rtmp.URL("backup")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.engine.UpdateStream(ctx, &livekit.UpdateStreamRequest{EgressId: live.EgressId,
+		AddDestinations: []*livekit.StreamDestination{{Id: "backup", Url: rtmp.URL("other")}}}); err == nil || !strings.Contains(err.Error(), "add_destinations[0].id") {
+		t.Errorf("a second destination with the id in use: %v, want an error naming add_destinations[0].id", err)
+	}
 	time.Sleep(6 * time.Second)
 	final, err := s.engine.Stop(ctx, rec.EgressId)
 	if err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
@@ -394,9 +404,14 @@ func TestRecordAndGoLiveShareAnEncoder(t *testing.T) {
 	if got := s.engine.Stats(); len(got) != 1 || got[0].VideoEncoders != 1 {
 		t.Errorf("after the recording stopped: %+v, want the stream's encoder on", got)
 	}
-	if final, err := s.engine.Stop(ctx, live.EgressId); err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
-		t.Fatalf("stop the stream: %v %v", final.GetStatus(), err)
+	liveFinal, err := s.engine.Stop(ctx, live.EgressId)
+	if err != nil || liveFinal.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("stop the stream: %v %v", liveFinal.GetStatus(), err)
 	}
+	if sr := liveFinal.StreamResults; len(sr) != 2 || sr[0].Id != "" || sr[1].Id != "backup" || sr[1].Status != livekit.StreamInfo_FINISHED {
+		t.Errorf("stream results %v, want the plain URL and the destination \"backup\", FINISHED", sr)
+	}
+	rtmp.CheckRecording(t, "backup", 1280, 720)
 	demotest.VerifyRecording(t, file, 1280, 720, recorded, people)
 	rtmp.CheckRecording(t, "live", 1280, 720)
 	if gap := maxVideoGap(t, rtmp.Recordings("live")[0]); gap > 2.5/30 {

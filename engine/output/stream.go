@@ -82,15 +82,16 @@ type attempt struct {
 // checked by the request package); nothing runs until Start.
 func NewStream(plan request.StreamOutput, enc Encoding, env Env) *Stream {
 	o := &Stream{env: env, enc: enc}
-	for _, u := range plan.URLs {
-		o.dests = append(o.dests, newDestination(u))
+	for _, d := range plan.Destinations {
+		o.dests = append(o.dests, newDestination(d))
 	}
 	return o
 }
 
-func newDestination(u string) *destination {
-	return &destination{url: u, info: &livekit.StreamInfo{
-		Url:       request.RedactURL(u),
+func newDestination(d request.Destination) *destination {
+	return &destination{url: d.URL, info: &livekit.StreamInfo{
+		Id:        d.ID,
+		Url:       request.RedactURL(d.URL),
 		Status:    livekit.StreamInfo_ACTIVE,
 		StartedAt: time.Now().UnixNano(),
 	}}
@@ -293,10 +294,11 @@ func (o *Stream) findLocked(u string) *destination {
 	return nil
 }
 
-// Update adds and removes destinations while live (an UpdateStream). The
-// URLs are checked first, so a bad one changes nothing; the other
-// destinations and outputs go on undisturbed.
-func (o *Stream) Update(add, remove []string) error {
+// Update adds and removes destinations while live (an UpdateStream, its
+// added URLs and destinations checked by request.Destinations). A URL or
+// an ID the output already has, or a URL to remove it lacks, changes
+// nothing; the other destinations and outputs go on undisturbed.
+func (o *Stream) Update(add []request.Destination, remove []string) error {
 	var adds []*destination
 	var removes []*destination
 	o.mu.Lock()
@@ -304,17 +306,18 @@ func (o *Stream) Update(add, remove []string) error {
 		o.mu.Unlock()
 		return fmt.Errorf("%s has ended", o.env.Field)
 	}
-	for i, u := range add {
-		clean, err := request.CheckStreamURL(fmt.Sprintf("add_output_urls[%d]", i), u)
-		if err != nil {
+	for _, d := range add {
+		if o.findLocked(d.URL) != nil {
 			o.mu.Unlock()
-			return err
+			return fmt.Errorf("%s: %s is already a destination of this egress", d.Field, request.RedactURL(d.URL))
 		}
-		if o.findLocked(clean) != nil {
-			o.mu.Unlock()
-			return fmt.Errorf("add_output_urls[%d]: %s is already a destination of this egress", i, request.RedactURL(clean))
+		for _, have := range o.dests {
+			if d.ID != "" && have.info.Id == d.ID && !have.removed {
+				o.mu.Unlock()
+				return fmt.Errorf("%s.id: %q is already a destination's of this egress", strings.TrimSuffix(d.Field, ".url"), d.ID)
+			}
 		}
-		adds = append(adds, newDestination(clean))
+		adds = append(adds, newDestination(d))
 	}
 	for i, u := range remove {
 		d := o.findLocked(u)

@@ -172,29 +172,60 @@ func (b *builder) stream(o picked) error {
 	default:
 		return invalid(join(field, "protocol"), "%s is not a protocol; use RTMP, or leave protocol out", quote(enumName(s.Protocol)))
 	}
-	if len(s.Destinations) > 0 {
-		return unsupported(join(field, "destinations"), "destinations are not supported by Roomcast yet; list the URLs in urls")
+	if n := len(s.Urls) + len(s.Destinations); n > maxStreamURLs {
+		return invalid(join(field, "urls"), "%d destinations is more than %d; each one uploads the whole stream, so split them over several egresses or use a restreaming service", n, maxStreamURLs)
 	}
-	if len(s.Urls) > maxStreamURLs {
-		return invalid(index(join(field, "urls"), maxStreamURLs), "more than %d destinations; each one uploads the whole stream, so split them over several egresses or use a restreaming service", maxStreamURLs)
+	dests, err := Destinations(join(field, "urls"), s.Urls, join(field, "destinations"), s.Destinations)
+	if err != nil {
+		return err
 	}
-	urls := make([]string, 0, len(s.Urls))
-	seen := make(map[string]int, len(s.Urls)) // streamIdentity -> index
-	for i, raw := range s.Urls {
-		f := index(join(field, "urls"), i)
+	if len(dests) == 0 && o.file == nil && o.segments == nil && len(o.images) == 0 {
+		return invalid(join(field, "urls"), "empty; give at least one rtmp:// or rtmps:// URL (a stream output without URLs is only allowed beside another output, to add URLs later)")
+	}
+	b.plan.Streams = append(b.plan.Streams, StreamOutput{Field: field, Protocol: livekit.StreamProtocol_RTMP, Destinations: dests})
+	return nil
+}
+
+// Destinations checks RTMP destinations given as plain URLs (urlsField:
+// "stream_outputs[0].urls", or UpdateStream's "add_output_urls") and as
+// StreamDestinations with an ID ("...destinations", "add_destinations"),
+// and returns them in that order, normalised. No URL may be given twice,
+// nor an ID; a destination needs both its ID and its URL.
+func Destinations(urlsField string, urls []string, destsField string, dests []*livekit.StreamDestination) ([]Destination, error) {
+	out := make([]Destination, 0, len(urls)+len(dests))
+	seen := map[string]string{} // streamIdentity -> field of its first
+	ids := map[string]string{}  // ID -> field of its first
+	add := func(f, id, raw string) error {
 		u, err := CheckStreamURL(f, raw)
 		if err != nil {
 			return err
 		}
-		if j, dup := seen[streamIdentity(u)]; dup {
-			return invalid(f, "%s is listed twice (also urls[%d]); remove one", quote(RedactURL(raw)), j)
+		if other, dup := seen[streamIdentity(u)]; dup {
+			return invalid(f, "%s is given twice (also %s); remove one", quote(RedactURL(raw)), other)
 		}
-		seen[streamIdentity(u)] = i
-		urls = append(urls, u)
+		seen[streamIdentity(u)] = f
+		out = append(out, Destination{ID: id, URL: u, Field: f})
+		return nil
 	}
-	if len(urls) == 0 && o.file == nil && o.segments == nil && o.images == nil {
-		return invalid(join(field, "urls"), "empty; give at least one rtmp:// or rtmps:// URL (a stream output without URLs is only allowed beside another output, to add URLs later)")
+	for i, raw := range urls {
+		if err := add(index(urlsField, i), "", raw); err != nil {
+			return nil, err
+		}
 	}
-	b.plan.Streams = append(b.plan.Streams, StreamOutput{Field: field, Protocol: livekit.StreamProtocol_RTMP, URLs: urls})
-	return nil
+	for i, d := range dests {
+		f := index(destsField, i)
+		switch {
+		case d == nil:
+			return nil, invalid(f, "empty; give its id and url, or remove it")
+		case strings.TrimSpace(d.Id) == "":
+			return nil, invalid(join(f, "id"), "required; name the destination (its StreamInfo carries the id)")
+		case ids[d.Id] != "":
+			return nil, invalid(join(f, "id"), "%s is given twice (also %s); give each destination its own id", quote(d.Id), ids[d.Id])
+		}
+		ids[d.Id] = join(f, "id")
+		if err := add(join(f, "url"), d.Id, d.Url); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -179,11 +179,11 @@ func (p *Plan) Redacted() *Plan {
 	}
 	c.Streams = append([]StreamOutput(nil), p.Streams...)
 	for i := range c.Streams {
-		urls := make([]string, len(c.Streams[i].URLs))
-		for j, u := range c.Streams[i].URLs {
-			urls[j] = RedactURL(u)
+		dests := make([]Destination, len(c.Streams[i].Destinations))
+		for j, d := range c.Streams[i].Destinations {
+			dests[j] = Destination{ID: d.ID, URL: RedactURL(d.URL), Field: d.Field}
 		}
-		c.Streams[i].URLs = urls
+		c.Streams[i].Destinations = dests
 	}
 	c.Segments = append([]SegmentOutput(nil), p.Segments...)
 	for i := range c.Segments {
@@ -208,11 +208,14 @@ func (p *Plan) String() string {
 
 // String shows the stream output with its URLs redacted.
 func (s StreamOutput) String() string {
-	urls := make([]string, len(s.URLs))
-	for i, u := range s.URLs {
-		urls[i] = RedactURL(u)
+	urls := make([]string, len(s.Destinations))
+	for i, d := range s.Destinations {
+		urls[i] = RedactURL(d.URL)
+		if d.ID != "" {
+			urls[i] = d.ID + "=" + urls[i]
+		}
 	}
-	return fmt.Sprintf("{Protocol:%s URLs:[%s]}", s.Protocol, strings.Join(urls, " "))
+	return fmt.Sprintf("{Protocol:%s Destinations:[%s]}", s.Protocol, strings.Join(urls, " "))
 }
 
 // RedactRequest returns a copy of req safe to log, show or put in an

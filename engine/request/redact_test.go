@@ -80,7 +80,7 @@ func TestRedactPlanAndRequest(t *testing.T) {
 		}
 	}
 	// the originals are untouched
-	wantEq(t, "plan url", p.Streams[0].URLs[0], "rtmp://h/app/sk_live_streamkey1")
+	wantEq(t, "plan url", p.Streams[0].Destinations[0].URL, "rtmp://h/app/sk_live_streamkey1")
 	wantEq(t, "request secret", req.FileOutputs[0].GetS3().Secret, "topsecretvalue")
 	wantEq(t, "redacted url", RedactRequest(req).StreamOutputs[0].Urls[0], "rtmp://h/app/{sk...y1}")
 	wantEq(t, "nil request", RedactRequest(nil), (*livekit.RoomCompositeEgressRequest)(nil))

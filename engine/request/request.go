@@ -106,10 +106,18 @@ type StreamOutput struct {
 	Field string // "stream_outputs[0]" or "stream"
 	// Protocol is RTMP.
 	Protocol livekit.StreamProtocol
-	// URLs are rtmp:// or rtmps:// URLs with host, app and stream key, no two
-	// alike; it may be empty when other outputs exist (URLs are added later
-	// with UpdateStream). They hold stream keys: show them with RedactURL.
-	URLs []string
+	// Destinations are the urls, then the destinations, of the request: no
+	// two alike; none when other outputs exist (they are added later with
+	// UpdateStream). Their URLs hold stream keys: show them with RedactURL.
+	Destinations []Destination
+}
+
+// Destination is one RTMP destination: an rtmp:// or rtmps:// URL with
+// host, app and stream key, and the ID the request gave it (a
+// StreamDestination's; "" for a plain URL), which its StreamInfo carries.
+// Field names its URL in the request, for messages.
+type Destination struct {
+	ID, URL, Field string
 }
 
 // SegmentOutput is one HLS recording: a playlist beside its segments.

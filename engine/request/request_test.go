@@ -160,16 +160,23 @@ var goodCases = []goodCase{
 	{name: "legacy stream", json: `{"room_name":"r","stream":{"protocol":"RTMP","urls":["RTMP://Live.Example.COM/App/Key1 live=1"," rtmps://b.example.com:443/live2/abc-def "]}}`, check: func(t *testing.T, p *Plan) {
 		wantEq(t, "streams", len(p.Streams), 1)
 		wantEq(t, "protocol", p.Streams[0].Protocol, livekit.StreamProtocol_RTMP)
-		wantEq(t, "urls", strings.Join(p.Streams[0].URLs, " | "), "rtmp://live.example.com/App/Key1 | rtmps://b.example.com:443/live2/abc-def")
+		wantEq(t, "urls", fmt.Sprint(p.Streams[0].Destinations), fmt.Sprint([]Destination{{URL: "rtmp://live.example.com/App/Key1", Field: "stream.urls[0]"}, {URL: "rtmps://b.example.com:443/live2/abc-def", Field: "stream.urls[1]"}}))
 		wantEq(t, "kfi", p.Video.KeyFrameIntervalSec, 4.0)
 	}},
 	{name: "legacy file with plural stream", json: `{"room_name":"r","file":{},"stream_outputs":[{"urls":["rtmp://h/app/k"]}]}`, check: func(t *testing.T, p *Plan) {
 		wantEq(t, "outputs", len(p.Files)+len(p.Streams), 2)
 		wantEq(t, "fields", p.Files[0].Field+" "+p.Streams[0].Field, "file stream_outputs[0]")
 	}},
+	{name: "destinations with ids", json: `{"room_name":"r","stream_outputs":[{"urls":["rtmp://h/app/plain1"],"destinations":[{"id":"yt","url":"rtmp://yt.example.com/live2/ytkey"},{"id":"tw","url":"rtmps://tw.example.com/app/twkey"}]}]}`,
+		check: func(t *testing.T, p *Plan) {
+			wantEq(t, "destinations", fmt.Sprint(p.Streams[0].Destinations),
+				fmt.Sprint([]Destination{{URL: "rtmp://h/app/plain1", Field: "stream_outputs[0].urls[0]"},
+					{ID: "yt", URL: "rtmp://yt.example.com/live2/ytkey", Field: "stream_outputs[0].destinations[0].url"},
+					{ID: "tw", URL: "rtmps://tw.example.com/app/twkey", Field: "stream_outputs[0].destinations[1].url"}}))
+		}},
 	{name: "stream without urls beside file", json: `{"room_name":"r","file_outputs":[{}],"stream_outputs":[{"protocol":"RTMP"}]}`, check: func(t *testing.T, p *Plan) {
 		wantEq(t, "streams", len(p.Streams), 1)
-		wantEq(t, "urls", len(p.Streams[0].URLs), 0)
+		wantEq(t, "urls", len(p.Streams[0].Destinations), 0)
 	}},
 	{name: "camel case names", json: `{"roomName":"r","audioOnly":false,"fileOutputs":[{"fileType":"MP4","filepath":"c.mp4"}],"preset":"H264_1080P_60"}`, check: func(t *testing.T, p *Plan) {
 		wantEq(t, "filepath", p.Files[0].Filepath, local("c.mp4"))
