@@ -594,8 +594,10 @@ func TestAudioOnlyOutputs(t *testing.T) {
 		AudioOnly:     true,
 		FileOutputs:   []*livekit.EncodedFileOutput{{Filepath: file, FileType: livekit.EncodedFileType_MP4}},
 		StreamOutputs: []*livekit.StreamOutput{{Urls: []string{rtmp.URL("voices")}}},
+		// The playlists name another folder: they go beside the segments
+		// anyway, as LiveKit documents it.
 		SegmentOutputs: []*livekit.SegmentedFileOutput{{
-			FilenamePrefix: filepath.Join(dir, "hls", "seg"), PlaylistName: "index.m3u8", SegmentDuration: 2,
+			FilenamePrefix: filepath.Join(dir, "hls", "seg"), PlaylistName: "elsewhere/index.m3u8", LivePlaylistName: "elsewhere/live.m3u8", SegmentDuration: 2,
 		}},
 	})
 	if st := s.engine.Stats(); len(st) != 1 || st[0].VideoEncoders != 0 || st[0].AudioEncoders != 1 {
@@ -623,6 +625,12 @@ func TestAudioOnlyOutputs(t *testing.T) {
 	audioOnly("the MP4", file, 7)
 	playlist := filepath.Join(dir, "hls", "index.m3u8")
 	audioOnly("the HLS playlist", playlist, 7)
+	if _, err := os.Stat(filepath.Join(dir, "hls", "live.m3u8")); err != nil {
+		t.Errorf("the live playlist is not beside the segments: %v", err)
+	}
+	if sr := final.SegmentResults; len(sr) != 1 || sr[0].PlaylistLocation != playlist {
+		t.Errorf("segment results %v, want the playlist at %s", sr, playlist)
+	}
 	durs := mediatest.PlaylistDurations(t, playlist)
 	for i := 0; i < len(durs)-1; i++ {
 		if math.Abs(durs[i]-2) > 0.05 {

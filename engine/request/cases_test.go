@@ -135,7 +135,6 @@ var badCases = []badCase{
 	{name: "fmp4 hls", json: `{"room_name":"r","segments":{"protocol":"HLS_FMP4_PROTOCOL"}}`, field: "segments.protocol", msg: "HLS_PROTOCOL", unsup: true},
 	{name: "segment suffix", json: `{"room_name":"r","segment_outputs":[{"filename_suffix":5}]}`, field: "segment_outputs[0].filename_suffix", msg: "use INDEX or TIMESTAMP"},
 	{name: "live equals playlist", json: `{"room_name":"r","segment_outputs":[{"playlist_name":"a.m3u8","live_playlist_name":"a.m3u8"}]}`, field: "segment_outputs[0].live_playlist_name", msg: "same as playlist_name"},
-	{name: "folders differ", json: `{"room_name":"r","segment_outputs":[{"playlist_name":"a/index.m3u8","filename_prefix":"b/seg"}]}`, field: "segment_outputs[0].filename_prefix", msg: `folder "b/" differs from segment_outputs[0].playlist_name's folder "a/"`},
 	{name: "live playlist folder only", json: `{"room_name":"r","segment_outputs":[{"live_playlist_name":"live/"}]}`, field: "segment_outputs[0].live_playlist_name", msg: "folder only"},
 	{name: "quirk conflicts", json: `{"room_name":"r","preset":"H264_1080P_30","segments":{"preset":"PORTRAIT_H264_720P_30"}}`, field: "segments.preset", msg: "conflicts with the request's preset H264_1080P_30"},
 	{name: "quirk not a preset", json: `{"room_name":"r","segments":{"preset":"PORTRAIT_720"}}`, field: "segments.preset", msg: "is not a preset"},

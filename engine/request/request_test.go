@@ -221,6 +221,32 @@ var goodCases = []goodCase{
 		wantEq(t, "dir", p.Segments[0].Dir, local("out"))
 		wantEq(t, "prefix", p.Segments[0].FilenamePrefix, "index")
 	}},
+	// Where the playlists and segments go, as LiveKit documents it: the
+	// folder of filename_prefix, whatever folder playlist_name names.
+	{name: "segments: prefix folder alone", json: `{"room_name":"r","segment_outputs":[{"filename_prefix":"a/seg"}]}`, check: func(t *testing.T, p *Plan) {
+		wantSegments(t, p, local("a"), "seg", "seg.m3u8", "")
+	}},
+	{name: "segments: prefix folder, bare playlist", json: `{"room_name":"r","segment_outputs":[{"filename_prefix":"a/seg","playlist_name":"index.m3u8","live_playlist_name":"live.m3u8"}]}`, check: func(t *testing.T, p *Plan) {
+		wantSegments(t, p, local("a"), "seg", "index.m3u8", "live.m3u8")
+		wantNoWarnings(t, p)
+	}},
+	{name: "segments: same folder", json: `{"room_name":"r","segment_outputs":[{"filename_prefix":"a/seg","playlist_name":"a/index.m3u8"}]}`, check: func(t *testing.T, p *Plan) {
+		wantSegments(t, p, local("a"), "seg", "index.m3u8", "")
+		wantNoWarnings(t, p)
+	}},
+	{name: "segments: playlist in another folder", json: `{"room_name":"r","segment_outputs":[{"filename_prefix":"a/seg","playlist_name":"b/index.m3u8","live_playlist_name":"c/live.m3u8"}]}`, check: func(t *testing.T, p *Plan) {
+		wantSegments(t, p, local("a"), "seg", "index.m3u8", "live.m3u8")
+		wantWarning(t, p, `segment_outputs[0].playlist_name: folder "b" dropped: playlists go beside the segments, in filename_prefix's folder "a"`)
+		wantWarning(t, p, `segment_outputs[0].live_playlist_name: folder "c" dropped`)
+	}},
+	{name: "segments: bare prefix, playlist in a folder", json: `{"room_name":"r","segment_outputs":[{"filename_prefix":"seg","playlist_name":"b/index.m3u8"}]}`, check: func(t *testing.T, p *Plan) {
+		wantSegments(t, p, testOutDir, "seg", "index.m3u8", "")
+		wantWarning(t, p, `segment_outputs[0].playlist_name: folder "b" dropped: playlists go beside the segments, in the output folder`)
+	}},
+	{name: "segments: no prefix, playlist in a folder", json: `{"room_name":"r","segment_outputs":[{"playlist_name":"b/index.m3u8"}]}`, check: func(t *testing.T, p *Plan) {
+		wantSegments(t, p, local("b"), "index", "index.m3u8", "")
+		wantNoWarnings(t, p)
+	}},
 	{name: "segments with dividing kfi", json: `{"room_name":"r","advanced":{"key_frame_interval":1.5},"segment_outputs":[{}]}`, check: func(t *testing.T, p *Plan) {
 		wantEq(t, "kfi", p.Video.KeyFrameIntervalSec, 1.5)
 	}},
@@ -324,6 +350,21 @@ func TestBuildFromGo(t *testing.T) {
 	}
 	wantEq(t, "request filepath", req.FileOutputs[0].Filepath, "a")
 	wantEq(t, "plan filepath", p.Files[0].Filepath, "a.mp4")
+}
+
+// wantSegments checks where the plan's segments and playlists go.
+func wantSegments(t *testing.T, p *Plan, dir, prefix, playlist, live string) {
+	t.Helper()
+	s := p.Segments[0]
+	got := [4]string{s.Dir, s.FilenamePrefix, s.PlaylistName, s.LivePlaylistName}
+	wantEq(t, "segments (dir, prefix, playlist, live)", got, [4]string{dir, prefix, playlist, live})
+}
+
+func wantNoWarnings(t *testing.T, p *Plan) {
+	t.Helper()
+	if len(p.Warnings) > 0 {
+		t.Errorf("warnings %q, want none", p.Warnings)
+	}
 }
 
 func TestKeys(t *testing.T) {

@@ -1,6 +1,11 @@
 package request
 
-import "github.com/livekit/protocol/livekit"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/livekit/protocol/livekit"
+)
 
 // Segment and image limits.
 const (
@@ -39,11 +44,10 @@ func (b *builder) segments(s *livekit.SegmentedFileOutput) error {
 
 	pl := b.place(up)
 	names := [3]struct{ field, raw, dir, base string }{
-		{field: join(field, "playlist_name"), raw: s.PlaylistName},
 		{field: join(field, "filename_prefix"), raw: s.FilenamePrefix},
+		{field: join(field, "playlist_name"), raw: s.PlaylistName},
 		{field: join(field, "live_playlist_name"), raw: s.LivePlaylistName},
 	}
-	dir, dirField := "", ""
 	for i := range names {
 		n := &names[i]
 		clean, err := pl.cleanName(n.field, b.names.expand(n.field, n.raw), b.warn)
@@ -51,14 +55,26 @@ func (b *builder) segments(s *livekit.SegmentedFileOutput) error {
 			return err
 		}
 		n.dir, n.base = splitName(clean)
-		switch {
-		case n.dir == "":
-		case dir == "":
-			dir, dirField = n.dir, n.field
-		case n.dir != dir:
-			return invalid(n.field, "folder %s differs from %s's folder %s; Roomcast writes playlists beside their segments, so use one folder", quote(n.dir), dirField, quote(dir))
+	}
+	// The folder is filename_prefix's, as LiveKit documents it: "The
+	// playlist file will always be created in the same directory as the
+	// segments, as indicated in FilenamePrefix, regardless of any potential
+	// directory prefix added to PlaylistName." With no prefix, the segments
+	// are named after the playlist, folder and all.
+	if names[0].dir == "" && names[0].base == "" {
+		names[0].dir = names[1].dir
+	}
+	dir := names[0].dir
+	for _, n := range names[1:] {
+		if n.dir != "" && n.dir != dir {
+			where := "the output folder"
+			if dir != "" {
+				where = "filename_prefix's folder " + quote(strings.TrimSuffix(dir, "/"))
+			}
+			b.warn(fmt.Sprintf("%s: folder %s dropped: playlists go beside the segments, in %s, as LiveKit Egress documents", n.field, quote(strings.TrimSuffix(n.dir, "/")), where))
 		}
 	}
+	names[0], names[1] = names[1], names[0] // playlist, prefix, live from here
 	playlist := trimExtension(names[0].base, ".m3u8")
 	prefix := trimExtension(trimExtension(names[1].base, ".m3u8"), ".ts")
 	live := trimExtension(names[2].base, ".m3u8")
