@@ -8,8 +8,6 @@ import (
 	"context"
 	"io"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,9 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
-	"github.com/livekit/protocol/webhook"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -29,6 +25,7 @@ import (
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/display"
+	"roomcast/engine/hooks/hookstest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/storage/s3test"
@@ -438,57 +435,6 @@ func exportValue(t *testing.T, stdout *syncBuffer, name string) string {
 	}
 }
 
-// hookReceiver takes webhooks, verifying each with protocol/webhook as a
-// LiveKit app does, and lists the events per egress.
-type hookReceiver struct {
-	mu          sync.Mutex
-	key, secret string              // the server's, known once it runs
-	events      map[string][]string // egress ID -> "event/STATUS"
-	errs        []error
-}
-
-func newHookReceiver(t *testing.T) (*hookReceiver, string) {
-	h := &hookReceiver{events: map[string][]string{}}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		ev, err := webhook.ReceiveWebhookEvent(r, auth.NewSimpleKeyProvider(h.key, h.secret))
-		if err != nil {
-			h.errs = append(h.errs, err)
-			return
-		}
-		id := ev.EgressInfo.GetEgressId()
-		h.events[id] = append(h.events[id], ev.Event+"/"+strings.TrimPrefix(ev.EgressInfo.GetStatus().String(), "EGRESS_"))
-	}))
-	t.Cleanup(hs.Close)
-	return h, hs.URL
-}
-
-func (h *hookReceiver) setKeys(key, secret string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.key, h.secret = key, secret
-}
-
-// check: verified, started first, ended (COMPLETE) last, updates between.
-func (h *hookReceiver) check(t *testing.T, id string) {
-	t.Helper()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.errs) > 0 {
-		t.Errorf("webhooks that did not verify: %v", h.errs)
-	}
-	ev := h.events[id]
-	n := len(ev)
-	ok := n >= 3 && ev[0] == "egress_started/STARTING" && ev[n-1] == "egress_ended/COMPLETE"
-	for i := 1; ok && i < n-1; i++ {
-		ok = strings.HasPrefix(ev[i], "egress_updated/")
-	}
-	if !ok {
-		t.Errorf("webhooks for %s: %v, want egress_started, egress_updated..., egress_ended", id, ev)
-	}
-}
-
 // exitWithin waits for cmd to exit, draining its lines, and fails the test
 // unless it exits 0 within timeout.
 func exitWithin(t *testing.T, cmd *exec.Cmd, lines <-chan string, timeout time.Duration, what string) {
@@ -516,13 +462,13 @@ func exitWithin(t *testing.T, cmd *exec.Cmd, lines <-chan string, timeout time.D
 func TestServeAndRemoteRecord(t *testing.T) {
 	bin := buildRoomcast(t)
 	dir := t.TempDir()
-	hooks, hookURL := newHookReceiver(t)
+	hooks, hookURL := hookstest.New(t, "", "")
 	serve, serveOut, serveLines := startRoomcast(t, bin, "serve", "--demo", "--participants", "2",
 		"--listen", "127.0.0.1:0", "--cpus", "1", "--webhook-url", hookURL)
 	line := waitLine(t, serveLines, "Egress API on http://", 60*time.Second)
 	apiURL := strings.Fields(line[strings.Index(line, "http://"):])[0]
 	key, secret := exportValue(t, serveOut, "LIVEKIT_API_KEY"), exportValue(t, serveOut, "LIVEKIT_API_SECRET")
-	hooks.setKeys(key, secret)
+	hooks.SetKeys(key, secret)
 	serveChildren := proctest.Descendants(serve.Process.Pid)
 	sdk := lksdk.NewEgressClient(apiURL, key, secret)
 	remote, err := engine.NewRemote(engine.RemoteConfig{URL: apiURL, APIKey: key, APISecret: secret})
@@ -569,8 +515,13 @@ func TestServeAndRemoteRecord(t *testing.T) {
 	exitWithin(t, serve, serveLines, 30*time.Second, "roomcast serve")
 	t.Logf("serve exited %v after SIGTERM", time.Since(terminated).Round(time.Millisecond))
 	demotest.VerifyRecording(t, last, 1280, 720, terminated.Sub(time.Unix(0, activeInfo.StartedAt)).Seconds(), nil)
-	hooks.check(t, info.EgressId)
-	hooks.check(t, started.EgressId)
+	for _, id := range []string{info.EgressId, started.EgressId} {
+		events := hooks.WaitEnded(t, id, 10*time.Second)
+		hookstest.CheckOrder(t, events)
+		if last := events[len(events)-1]; last.EgressInfo.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+			t.Errorf("%s ended %s, want COMPLETE", id, last.EgressInfo.Status)
+		}
+	}
 	for _, pid := range serveChildren {
 		if proctest.Alive(pid) {
 			t.Errorf("process %d (%s) left after roomcast serve stopped", pid, proctest.Command(pid))

@@ -25,6 +25,7 @@ import (
 	"roomcast/engine"
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
+	"roomcast/engine/hooks/hookstest"
 	"roomcast/engine/local"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
@@ -157,7 +158,7 @@ func TestEgressAPI(t *testing.T) {
 	s := newStage(t, 3)
 	people := s.demo.Participants()
 	dir := t.TempDir()
-	rcv, hookURL := newReceiver(t, s.demo.APIKey(), s.demo.APISecret())
+	rcv, hookURL := hookstest.New(t, s.demo.APIKey(), s.demo.APISecret())
 	url := s.serve(t, Config{Capacity: Capacity{CPUs: 1}, WebhookURLs: []string{hookURL}})
 	sdk := lksdk.NewEgressClient(url, s.demo.APIKey(), s.demo.APISecret())
 	remote := s.remote(t, url)
@@ -313,8 +314,8 @@ func TestEgressAPI(t *testing.T) {
 			t.Errorf("colour shares grid %v (spread %.1f, want <= 1.5), speaker %v (spread %.1f, want >= 3): the layout did not switch", g, spread(g), sp, spread(sp))
 		}
 
-		events := rcv.waitEnded(t, id, 10*time.Second)
-		checkWebhookOrder(t, events)
+		events := rcv.WaitEnded(t, id, 10*time.Second)
+		hookstest.CheckOrder(t, events)
 		if n := len(events); events[n-1].EgressInfo.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(events[n-1].EgressInfo.FileResults) != 1 {
 			t.Errorf("egress_ended carries %v", events[n-1].EgressInfo)
 		}

@@ -16,10 +16,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
-	"github.com/livekit/protocol/webhook"
 	"github.com/twitchtv/twirp"
 
 	"roomcast/engine"
+	"roomcast/engine/hooks/hookstest"
 	"roomcast/engine/request"
 	"roomcast/engine/storage"
 )
@@ -364,85 +364,8 @@ func TestJSONEncoding(t *testing.T) {
 	}
 }
 
-// receiver is a webhook endpoint that verifies each post's signature as a
-// LiveKit app does, and keeps the events.
-type receiver struct {
-	mu     sync.Mutex
-	events []*livekit.WebhookEvent
-	errs   []error
-	notify chan struct{}
-}
-
-func newReceiver(t *testing.T, key, secret string) (*receiver, string) {
-	r := &receiver{notify: make(chan struct{}, 100)}
-	keys := auth.NewSimpleKeyProvider(key, secret)
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		ev, err := webhook.ReceiveWebhookEvent(req, keys)
-		r.mu.Lock()
-		if err != nil {
-			r.errs = append(r.errs, err)
-		} else {
-			r.events = append(r.events, ev)
-		}
-		r.mu.Unlock()
-		r.notify <- struct{}{}
-	}))
-	t.Cleanup(hs.Close)
-	return r, hs.URL + "/hooks?token=receiver-secret"
-}
-
-// waitEnded waits for egress_ended of id and returns the events of id.
-func (r *receiver) waitEnded(t *testing.T, id string, timeout time.Duration) []*livekit.WebhookEvent {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		r.mu.Lock()
-		var mine []*livekit.WebhookEvent
-		for _, ev := range r.events {
-			if ev.EgressInfo.GetEgressId() == id {
-				mine = append(mine, ev)
-			}
-		}
-		errs := r.errs
-		r.mu.Unlock()
-		if len(errs) > 0 {
-			t.Fatalf("a webhook did not verify: %v", errs)
-		}
-		if n := len(mine); n > 0 && mine[n-1].Event == webhook.EventEgressEnded {
-			return mine
-		}
-		select {
-		case <-r.notify:
-		case <-deadline:
-			t.Fatalf("no egress_ended for %s within %s; got %d events", id, timeout, len(mine))
-		}
-	}
-}
-
-// checkWebhookOrder: started first, then updates, ended last, each once.
-func checkWebhookOrder(t *testing.T, events []*livekit.WebhookEvent) {
-	t.Helper()
-	var names []string
-	for _, ev := range events {
-		names = append(names, ev.Event+"/"+strings.TrimPrefix(ev.EgressInfo.Status.String(), "EGRESS_"))
-		if ev.Id == "" || ev.CreatedAt == 0 {
-			t.Errorf("event %s lacks an id or a time", ev.Event)
-		}
-	}
-	n := len(events)
-	if n < 3 || events[0].Event != webhook.EventEgressStarted || events[n-1].Event != webhook.EventEgressEnded {
-		t.Fatalf("events %v, want egress_started, egress_updated..., egress_ended", names)
-	}
-	for _, ev := range events[1 : n-1] {
-		if ev.Event != webhook.EventEgressUpdated {
-			t.Fatalf("events %v, want egress_started, egress_updated..., egress_ended", names)
-		}
-	}
-	t.Logf("webhooks: %s", strings.Join(names, ", "))
-}
-
 func TestWebhooks(t *testing.T) {
-	rcv, url := newReceiver(t, testKey, testSecret)
+	rcv, url := hookstest.New(t, testKey, testSecret)
 	ts := newTestServer(t, Config{WebhookURLs: []string{url}})
 	c := client(ts.url, "Bearer "+token(t, testKey, testSecret, &auth.VideoGrant{RoomRecord: true}))
 	ctx := context.Background()
@@ -457,8 +380,8 @@ func TestWebhooks(t *testing.T) {
 	if _, err := c.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: info.EgressId}); err != nil {
 		t.Fatal(err)
 	}
-	events := rcv.waitEnded(t, info.EgressId, 5*time.Second)
-	checkWebhookOrder(t, events)
+	events := rcv.WaitEnded(t, info.EgressId, 5*time.Second)
+	hookstest.CheckOrder(t, events)
 	want := []string{"egress_started/STARTING", "egress_updated/ACTIVE", "egress_updated/ACTIVE", "egress_updated/ENDING", "egress_ended/COMPLETE"}
 	for i, ev := range events {
 		if got := ev.Event + "/" + strings.TrimPrefix(ev.EgressInfo.Status.String(), "EGRESS_"); i >= len(want) || got != want[i] {
@@ -467,44 +390,6 @@ func TestWebhooks(t *testing.T) {
 	}
 	if l := ts.logs.String(); strings.Contains(l, "receiver-secret") {
 		t.Errorf("the webhook URL's query reached the log:\n%s", l)
-	}
-}
-
-func TestWebhookEvents(t *testing.T) {
-	const (
-		starting = livekit.EgressStatus_EGRESS_STARTING
-		active   = livekit.EgressStatus_EGRESS_ACTIVE
-		ending   = livekit.EgressStatus_EGRESS_ENDING
-		complete = livekit.EgressStatus_EGRESS_COMPLETE
-		failed   = livekit.EgressStatus_EGRESS_FAILED
-	)
-	type step struct {
-		status    livekit.EgressStatus
-		reconcile bool
-		want      string // events, comma separated
-	}
-	cases := []struct {
-		name  string
-		steps []step
-	}{
-		{"whole life", []step{{starting, false, "egress_started"}, {active, false, "egress_updated"}, {active, false, "egress_updated"}, {ending, false, "egress_updated"}, {complete, false, "egress_ended"}}},
-		{"STARTING missed", []step{{active, false, "egress_started,egress_updated"}, {complete, false, "egress_ended"}}},
-		{"seen only at the end", []step{{failed, false, "egress_started,egress_ended"}}},
-		{"nothing after the end", []step{{starting, false, "egress_started"}, {failed, false, "egress_ended"}, {complete, false, ""}, {failed, true, ""}}},
-		{"STARTING again is no news", []step{{starting, false, "egress_started"}, {starting, false, ""}}},
-		{"catch-up with no change", []step{{starting, false, "egress_started"}, {active, false, "egress_updated"}, {active, true, ""}}},
-		{"catch-up finds the end", []step{{starting, false, "egress_started"}, {active, false, "egress_updated"}, {complete, true, "egress_ended"}}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			st := &hookState{}
-			for i, s := range c.steps {
-				got := strings.Join(st.next(&livekit.EgressInfo{EgressId: "EG_x", Status: s.status}, s.reconcile), ",")
-				if got != s.want {
-					t.Errorf("step %d (%s): %q, want %q", i, s.status, got, s.want)
-				}
-			}
-		})
 	}
 }
 

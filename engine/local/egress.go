@@ -12,6 +12,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"roomcast/engine/hooks"
 	"roomcast/engine/output"
 	"roomcast/engine/request"
 	"roomcast/engine/storage"
@@ -33,6 +34,7 @@ type egress struct {
 	stream   *output.Stream      // the stream output, if any (UpdateStream)
 	stores   []*storage.Uploader // the outputs' stores, closed after them
 	manifest *output.Manifest
+	hooks    *hooks.Announcer // the request's own webhooks; nil for none
 
 	stopC    chan struct{} // closed by stop
 	changed  chan struct{} // poked when an output changed (buffered 1)
@@ -59,6 +61,14 @@ func newEgress(ctx context.Context, id, roomID string, req *livekit.RoomComposit
 	}
 	if err := e.makeOutputs(ctx); err != nil {
 		return nil, err
+	}
+	if len(plan.Webhooks) > 0 {
+		var targets []hooks.Target
+		for _, w := range plan.Webhooks {
+			// The request's key was checked against the server's one key.
+			targets = append(targets, hooks.Target{URL: w.URL, APIKey: w.SigningKey, APISecret: l.cfg.APISecret, Include: w.Include, Exclude: w.Exclude})
+		}
+		e.hooks = hooks.New(targets, e.logf)
 	}
 	info := &livekit.EgressInfo{
 		EgressId:   id,
@@ -335,6 +345,10 @@ func (e *egress) finish(status livekit.EgressStatus, reason, details, manifest s
 	})
 	if final != nil {
 		e.logf("egress %s %s%s", e.id, final.Status, errSuffix(final.Error))
+		if e.hooks != nil {
+			// Its last word, whatever the board's watcher lost.
+			e.hooks.Observe(final, true)
+		}
 	}
 }
 

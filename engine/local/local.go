@@ -23,6 +23,10 @@ import (
 	"roomcast/layouts"
 )
 
+// webhookDrain bounds how long an egress's end waits for its own webhooks
+// to go out (a receiver that is down is retried with back-off until then).
+const webhookDrain = 10 * time.Second
+
 // DefaultStartTimeout is how long a template has to log START_RECORDING.
 // A layout page is on screen 1.1-2.5 s after Chromium starts on a 2-core
 // box; LiveKit Egress waits about 20 s too.
@@ -58,6 +62,9 @@ type Local struct {
 	mu       sync.Mutex
 	egresses map[string]*egress
 	closed   bool
+
+	stopWatch  func()         // ends the loop that hands updates to webhooks
+	background sync.WaitGroup // that loop, and each egress's run and webhooks
 }
 
 var (
@@ -95,6 +102,20 @@ func New(cfg Config) (*Local, error) {
 		StartTimeout: cfg.StartTimeout,
 		Logf:         cfg.Logf,
 	})
+	// A request's own webhooks follow every update of its egress.
+	ctx, cancel := context.WithCancel(context.Background())
+	l.stopWatch = cancel
+	updates := l.board.watch(ctx.Done())
+	l.background.Go(func() {
+		for info := range updates {
+			l.mu.Lock()
+			e := l.egresses[info.EgressId]
+			l.mu.Unlock()
+			if e != nil && e.hooks != nil {
+				e.hooks.Observe(info, false)
+			}
+		}
+	})
 	return l, nil
 }
 
@@ -114,7 +135,7 @@ func (l *Local) pulseServer(ctx context.Context) (*audio.Server, error) {
 // Start validates the request, checks its buckets and begins the egress;
 // it returns as soon as the egress is STARTING.
 func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {
-	opts := request.Options{Now: time.Now(), OutputDir: l.cfg.OutputDir, DefaultUpload: l.cfg.DefaultUpload}
+	opts := request.Options{Now: time.Now(), OutputDir: l.cfg.OutputDir, DefaultUpload: l.cfg.DefaultUpload, APIKeys: []string{l.cfg.APIKey}}
 	if _, err := request.Build(req, opts); err != nil {
 		return nil, err // the request's own mistakes first
 	}
@@ -148,9 +169,16 @@ func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressReque
 		return nil, errors.New("the engine is closed")
 	}
 	l.egresses[e.id] = e
+	l.background.Add(1) // under l.mu: Close waits only once closed is set
 	l.mu.Unlock()
 	info := l.board.get(e.id)
-	go e.run()
+	go func() {
+		defer l.background.Done()
+		e.run()
+		if e.hooks != nil {
+			e.hooks.Close(webhookDrain)
+		}
+	}()
 	return info, nil
 }
 
@@ -314,6 +342,8 @@ func (l *Local) Close() error {
 	}
 	wg.Wait()
 
+	l.stopWatch()
+	l.background.Wait()
 	errs := []error{l.comps.close(), l.pages.Close()}
 	if l.pulse != nil {
 		errs = append(errs, l.pulse.Close())

@@ -21,6 +21,7 @@ import (
 
 	"roomcast/engine"
 	"roomcast/engine/demo/demotest"
+	"roomcast/engine/hooks/hookstest"
 	"roomcast/engine/internal/disktest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/rtmptest"
@@ -679,5 +680,36 @@ func TestAudioSettings(t *testing.T) {
 			t.Errorf("%s: audio %+v, want %s Hz", c.name, a, c.rate)
 		}
 		demotest.VerifyTones(t, path, people)
+	}
+}
+
+// TestRequestWebhooks: a request's own webhooks are posted as LiveKit's
+// are, signed with the key the request names (its secret from the
+// engine's keys), each receiver getting the events its filter asks for; a
+// signing key the server lacks is refused at Start.
+func TestRequestWebhooks(t *testing.T) {
+	s := newStudio(t, 1)
+	key, secret := s.demo.APIKey(), s.demo.APISecret()
+	ends, endsURL := hookstest.New(t, key, secret)
+	all, allURL := hookstest.New(t, key, secret)
+	dir := t.TempDir()
+	req := fileRequest(filepath.Join(dir, "hooked.mp4"), livekit.EncodingOptionsPreset_H264_720P_30)
+	req.Webhooks = []*livekit.WebhookConfig{
+		{Url: endsURL, SigningKey: key, FilterParams: &livekit.FilterParams{IncludeEvents: []string{"egress_started", "egress_ended"}}},
+		{Url: allURL},
+	}
+	info := s.startActive(t, req)
+	time.Sleep(3 * time.Second)
+	if final, err := s.engine.Stop(context.Background(), info.EgressId); err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("stop: %v %v", final.GetStatus(), err)
+	}
+	hookstest.CheckOrder(t, all.WaitEnded(t, info.EgressId, 15*time.Second))
+	if got := hookstest.Names(ends.WaitEnded(t, info.EgressId, 15*time.Second)); len(got) != 2 || got[0] != "egress_started/STARTING" && got[0] != "egress_started/ACTIVE" || got[1] != "egress_ended/COMPLETE" {
+		t.Errorf("the filtered receiver got %v, want egress_started and egress_ended only", got)
+	}
+
+	req.Webhooks = []*livekit.WebhookConfig{{Url: endsURL, SigningKey: "APInotours"}}
+	if _, err := s.engine.Start(context.Background(), req); err == nil || !strings.Contains(err.Error(), "webhooks[0].signing_key") {
+		t.Errorf("a signing key the server lacks: %v, want an error naming webhooks[0].signing_key", err)
 	}
 }

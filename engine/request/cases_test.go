@@ -130,6 +130,10 @@ var badCases = []badCase{
 	{name: "destination ids twice", json: `{"room_name":"r","stream_outputs":[{"destinations":[{"id":"yt","url":"rtmp://h/app/destkey1"},{"id":"yt","url":"rtmp://h/app/destkey2"}]}]}`, field: "stream_outputs[0].destinations[1].id", msg: "given twice", secrets: []string{"destkey1", "destkey2"}},
 	{name: "destination url also a url", json: `{"room_name":"r","stream_outputs":[{"urls":["rtmp://h/app/destkey1"],"destinations":[{"id":"yt","url":"rtmp://h:1935/app/destkey1"}]}]}`, field: "stream_outputs[0].destinations[0].url", msg: "also stream_outputs[0].urls[0]", secrets: []string{"destkey1"}},
 
+	// webhooks
+	{name: "webhook not http", json: `{"room_name":"r","file_outputs":[{}],"webhooks":[{"url":"ftp://h/hook?token=hushhush"}]}`, field: "webhooks[0].url", msg: "not an http:// or https:// URL", secrets: []string{"hushhush"}},
+	{name: "webhook empty", json: `{"room_name":"r","file_outputs":[{}],"webhooks":[{}]}`, field: "webhooks[0].url", msg: "not an http"},
+
 	// segments
 	{name: "segment duration", json: `{"room_name":"r","segment_outputs":[{"segment_duration":61}]}`, field: "segment_outputs[0].segment_duration", msg: "over 60 s"},
 	{name: "fmp4 hls", json: `{"room_name":"r","segments":{"protocol":"HLS_FMP4_PROTOCOL"}}`, field: "segments.protocol", msg: "HLS_PROTOCOL", unsup: true},

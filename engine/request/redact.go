@@ -193,6 +193,11 @@ func (p *Plan) Redacted() *Plan {
 	for i := range c.Images {
 		c.Images[i].Upload = c.Images[i].Upload.Redacted()
 	}
+	c.Webhooks = append([]Webhook(nil), p.Webhooks...)
+	for i := range c.Webhooks {
+		c.Webhooks[i].URL = redactWebURL(c.Webhooks[i].URL)
+		c.Webhooks[i].SigningKey = redactSecret(c.Webhooks[i].SigningKey)
+	}
 	return &c
 }
 

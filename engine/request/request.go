@@ -3,6 +3,8 @@ package request
 
 import (
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +27,10 @@ type Options struct {
 	// name no storage of their own are uploaded: the server's default bucket
 	// from its config file (storage.s3), as LiveKit Egress's s3 block is.
 	DefaultUpload *livekit.S3Upload
+	// APIKeys are the names of the server's API keys, the first its own:
+	// a webhook's signing_key must be one of them. nil leaves signing keys
+	// unchecked (a remote service judges them).
+	APIKeys []string
 }
 
 // Plan is a validated request with every default filled in. Build returns a
@@ -55,9 +61,20 @@ type Plan struct {
 	Streams  []StreamOutput
 	Segments []SegmentOutput
 	Images   []ImageOutput
+	// Webhooks are the request's own webhook receivers.
+	Webhooks []Webhook
 	// Warnings are things the operator should know: fixed extensions,
 	// ignored fields, the segments-preset quirk. They never hold secrets.
 	Warnings []string
+}
+
+// Webhook is one receiver of the egress's webhooks: its URL (which may
+// hold a secret: show it with RedactURL's care), the name of the API key
+// that signs its posts ("" when not checked: see Options.APIKeys), and the
+// events it wants (Include: only these; Exclude: all but these).
+type Webhook struct {
+	Field, URL, SigningKey string
+	Include, Exclude       []string
 }
 
 // Video is the video part of the composite and its encoder.
@@ -249,8 +266,35 @@ func (b *builder) source() error {
 	if err := b.layout(); err != nil {
 		return err
 	}
-	if len(req.Webhooks) > 0 {
-		b.warn("webhooks: ignored; Roomcast does not send egress webhooks (watch the egress through the studio API instead)")
+	return b.webhooks()
+}
+
+// webhooks checks the request's own webhooks: an http(s) URL each, signed
+// with one of the server's keys (its name in signing_key; none: the
+// server's first), and events filtered as asked.
+func (b *builder) webhooks() error {
+	for i, w := range b.req.Webhooks {
+		field := index("webhooks", i)
+		if w == nil {
+			return invalid(field, "empty; give its url, or remove it")
+		}
+		u, err := url.Parse(strings.TrimSpace(w.Url))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return invalid(join(field, "url"), "%s is not an http:// or https:// URL", quote(redactWebURL(w.Url)))
+		}
+		key := w.SigningKey
+		switch {
+		case b.opt.APIKeys == nil: // the keys are the service's to judge
+		case key == "":
+			key = b.opt.APIKeys[0]
+		case !slices.Contains(b.opt.APIKeys, key):
+			return invalid(join(field, "signing_key"), "%s is not an API key of this server; give the name of one of its keys, or leave signing_key out to sign with the server's own", quote(redactKey(key)))
+		}
+		hook := Webhook{Field: field, URL: u.String(), SigningKey: key}
+		if f := w.FilterParams; f != nil {
+			hook.Include, hook.Exclude = f.IncludeEvents, f.ExcludeEvents
+		}
+		b.plan.Webhooks = append(b.plan.Webhooks, hook)
 	}
 	return nil
 }

@@ -279,9 +279,13 @@ var goodCases = []goodCase{
 	{name: "layout case", json: `{"room_name":"r","layout":" Speaker-Light ","file_outputs":[{}]}`, check: func(t *testing.T, p *Plan) {
 		wantEq(t, "layout", p.Layout, "speaker-light")
 	}},
-	{name: "webhooks ignored", json: `{"room_name":"r","file_outputs":[{}],"webhooks":[{"url":"https://h/hook","signing_key":"k"}]}`, check: func(t *testing.T, p *Plan) {
-		wantWarning(t, p, "webhooks: ignored")
-	}},
+	{name: "webhooks", json: `{"room_name":"r","file_outputs":[{}],"webhooks":[{"url":"https://h/hook?token=x","signing_key":"k"},{"url":"http://h2:8080/in","filter_params":{"include_events":["egress_ended"]}}]}`,
+		check: func(t *testing.T, p *Plan) {
+			wantEq(t, "webhooks", len(p.Webhooks), 2)
+			wantEq(t, "first", fmt.Sprint(p.Webhooks[0]), fmt.Sprint(Webhook{Field: "webhooks[0]", URL: "https://h/hook?token=x", SigningKey: "k"}))
+			// testOptions knows no keys: the first key is left to the service.
+			wantEq(t, "second", fmt.Sprint(p.Webhooks[1]), fmt.Sprint(Webhook{Field: "webhooks[1]", URL: "http://h2:8080/in", Include: []string{"egress_ended"}}))
+		}},
 }
 
 func TestGoodRequests(t *testing.T) {
@@ -489,6 +493,37 @@ func TestDefaultUpload(t *testing.T) {
 					t.Errorf("output %d goes to bucket %q, want %q", i, got, c.want[i])
 				}
 			}
+		})
+	}
+}
+
+// TestWebhookSigningKeys: a webhook is signed with the server's key it
+// names, or its first; a key the server lacks is refused, naming the field.
+func TestWebhookSigningKeys(t *testing.T) {
+	cases := []struct {
+		name, key, want, err string
+	}{
+		{"no key: the server's own", "", "APIfirst", ""},
+		{"the server's second", "APIsecond", "APIsecond", ""},
+		{"a key the server lacks", "APIsomeoneelse", "", "webhooks[0].signing_key"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := &livekit.RoomCompositeEgressRequest{RoomName: "r", FileOutputs: []*livekit.EncodedFileOutput{{}},
+				Webhooks: []*livekit.WebhookConfig{{Url: "https://h/hook", SigningKey: c.key}}}
+			opts := testOptions()
+			opts.APIKeys = []string{"APIfirst", "APIsecond"}
+			p, err := Build(req, opts)
+			if c.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), c.err) || strings.Contains(err.Error(), "someoneelse") {
+					t.Fatalf("err %v, want one naming %s without the key in full", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantEq(t, "signing key", p.Webhooks[0].SigningKey, c.want)
 		})
 	}
 }
