@@ -460,7 +460,7 @@ func runServe(fs *pflag.FlagSet, args []string) error {
 	case serveErr = <-served:
 	}
 	stop() // a second Ctrl-C quits at once
-	running, _ := studio.List(context.Background(), &livekit.ListEgressRequest{Active: true})
+	running, _ := engine.Items(studio.List(context.Background(), &livekit.ListEgressRequest{Active: true}))
 	logf("stopping: %d egress(es) running; Ctrl-C again quits without finishing them", len(running))
 	sctx, cancel := context.WithTimeout(context.Background(), serveShutdown)
 	defer cancel()
@@ -468,7 +468,7 @@ func runServe(fs *pflag.FlagSet, args []string) error {
 	err = studio.Close() // every egress stopped, outputs finalised
 	srv.Close()          // then the last webhooks
 	for _, r := range running {
-		infos, _ := studio.List(context.Background(), &livekit.ListEgressRequest{EgressId: r.EgressId})
+		infos, _ := engine.Items(studio.List(context.Background(), &livekit.ListEgressRequest{EgressId: r.EgressId}))
 		for _, info := range infos {
 			logf("%s %s%s", info.EgressId, info.Status, errSuffix(info.Error))
 			for _, f := range info.FileResults {

@@ -12,6 +12,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/twitchtv/twirp"
+	"google.golang.org/protobuf/proto"
 
 	"roomcast/engine/request"
 )
@@ -140,8 +141,8 @@ func (r *Remote) UpdateStream(ctx context.Context, req *livekit.UpdateStreamRequ
 	return info, nil
 }
 
-// List is the service's ListEgress.
-func (r *Remote) List(ctx context.Context, req *livekit.ListEgressRequest) ([]*livekit.EgressInfo, error) {
+// List is the service's ListEgress: one page, and the token of the next.
+func (r *Remote) List(ctx context.Context, req *livekit.ListEgressRequest) (*livekit.ListEgressResponse, error) {
 	if req == nil {
 		req = &livekit.ListEgressRequest{}
 	}
@@ -149,11 +150,28 @@ func (r *Remote) List(ctx context.Context, req *livekit.ListEgressRequest) ([]*l
 	if err != nil {
 		return nil, remoteErr("ListEgress", err)
 	}
-	return resp.Items, nil
+	return resp, nil
+}
+
+// listAll follows the service's pages to the end.
+func (r *Remote) listAll(ctx context.Context, req *livekit.ListEgressRequest) ([]*livekit.EgressInfo, error) {
+	var items []*livekit.EgressInfo
+	page := proto.Clone(req).(*livekit.ListEgressRequest)
+	for {
+		resp, err := r.List(ctx, page)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, resp.Items...)
+		if resp.NextPageToken.GetToken() == "" {
+			return items, nil
+		}
+		page.PageToken = resp.NextPageToken
+	}
 }
 
 func (r *Remote) get(ctx context.Context, egressID string) (*livekit.EgressInfo, error) {
-	items, err := r.List(ctx, &livekit.ListEgressRequest{EgressId: egressID})
+	items, err := r.listAll(ctx, &livekit.ListEgressRequest{EgressId: egressID})
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +225,7 @@ type remoteWatch struct {
 }
 
 func (w *remoteWatch) poll(ctx context.Context) {
-	active, err := w.r.List(ctx, &livekit.ListEgressRequest{Active: true})
+	active, err := w.r.listAll(ctx, &livekit.ListEgressRequest{Active: true})
 	if w.failed(ctx, err) {
 		return
 	}

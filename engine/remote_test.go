@@ -33,6 +33,9 @@ type egressService struct {
 	ending   map[string]int
 	// hidden egresses never show in the active list (a very short one).
 	hidden map[string]bool
+	// pageSize > 0 pages ListEgress as a LiveKit Cloud service does; the
+	// token is the offset of the page.
+	pageSize int
 }
 
 func newEgressService() *egressService {
@@ -92,6 +95,20 @@ func (s *egressService) ListEgress(_ context.Context, req *livekit.ListEgressReq
 		if (req.EgressId == "" || req.EgressId == id) && (!req.Active || (active && !s.hidden[id])) {
 			resp.Items = append(resp.Items, proto.Clone(info).(*livekit.EgressInfo))
 		}
+	}
+	if s.pageSize > 0 {
+		from := 0
+		if tok := req.PageToken.GetToken(); tok != "" {
+			if _, err := fmt.Sscan(tok, &from); err != nil {
+				return nil, twirp.InvalidArgumentError("page_token", "not a token of this service")
+			}
+		}
+		from = min(from, len(resp.Items))
+		to := min(from+s.pageSize, len(resp.Items))
+		if to < len(resp.Items) {
+			resp.NextPageToken = &livekit.TokenPagination{Token: fmt.Sprint(to)}
+		}
+		resp.Items = resp.Items[from:to]
 	}
 	return resp, nil
 }
@@ -229,6 +246,42 @@ func TestRemoteWatchAndStop(t *testing.T) {
 	svc.mu.Unlock()
 	svc.set(quick.EgressId, livekit.EgressStatus_EGRESS_FAILED)
 	awaitUpdate(t, updates, quick.EgressId, livekit.EgressStatus_EGRESS_FAILED, false)
+}
+
+// TestRemoteListPages: List hands the service's pages through as they
+// come (next_page_token and all), and Watch reads every page, so it
+// reports an egress started elsewhere that the service lists last.
+func TestRemoteListPages(t *testing.T) {
+	r, svc := newRemote(t)
+	svc.pageSize = 2
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var last *livekit.EgressInfo
+	for range 5 {
+		// Started past this engine, as another studio or a server SDK would.
+		info, err := svc.StartRoomCompositeEgress(ctx, fileReq("demo"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = info
+	}
+	var pages []int
+	req := &livekit.ListEgressRequest{}
+	for {
+		resp, err := r.List(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, len(resp.Items))
+		if resp.NextPageToken == nil {
+			break
+		}
+		req.PageToken = resp.NextPageToken
+	}
+	if fmt.Sprint(pages) != "[2 2 1]" {
+		t.Errorf("pages of 5 egresses, 2 a page = %v, want [2 2 1]", pages)
+	}
+	awaitUpdate(t, r.Watch(ctx), last.EgressId, livekit.EgressStatus_EGRESS_STARTING, false)
 }
 
 func TestRemoteErrors(t *testing.T) {

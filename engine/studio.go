@@ -30,8 +30,10 @@ type Studio interface {
 	UpdateLayout(ctx context.Context, egressID, layout string) (*livekit.EgressInfo, error)
 	// UpdateStream adds and removes RTMP destinations of a running egress.
 	UpdateStream(ctx context.Context, req *livekit.UpdateStreamRequest) (*livekit.EgressInfo, error)
-	// List reports egresses, filtered as LiveKit's ListEgress does.
-	List(ctx context.Context, req *livekit.ListEgressRequest) ([]*livekit.EgressInfo, error)
+	// List reports egresses, filtered as LiveKit's ListEgress does, one
+	// page at a time when the engine pages (req.PageToken from the last
+	// response's NextPageToken).
+	List(ctx context.Context, req *livekit.ListEgressRequest) (*livekit.ListEgressResponse, error)
 	// Watch delivers every EgressInfo update until ctx ends.
 	Watch(ctx context.Context) <-chan *livekit.EgressInfo
 	// Preview runs (or joins) the composite for req's room, layout and
@@ -118,3 +120,9 @@ func (s *Session) Close() error {
 // Connector opens a Session; slow (it may start a LiveKit server), so the
 // window calls it off the UI goroutine.
 type Connector func(ctx context.Context, c Connection) (*Session, error)
+
+// Items is the egresses of one List's answer, as in
+// engine.Items(studio.List(ctx, req)).
+func Items(resp *livekit.ListEgressResponse, err error) ([]*livekit.EgressInfo, error) {
+	return resp.GetItems(), err
+}

@@ -291,8 +291,8 @@ func (f *fakeStudio) UpdateLayout(_ context.Context, id, layout string) (*liveki
 	return proto.Clone(f.infos[id]).(*livekit.EgressInfo), nil
 }
 
-func (f *fakeStudio) List(context.Context, *livekit.ListEgressRequest) ([]*livekit.EgressInfo, error) {
-	return nil, nil
+func (f *fakeStudio) List(context.Context, *livekit.ListEgressRequest) (*livekit.ListEgressResponse, error) {
+	return &livekit.ListEgressResponse{}, nil
 }
 
 func (f *fakeStudio) Watch(ctx context.Context) <-chan *livekit.EgressInfo {

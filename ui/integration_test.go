@@ -187,7 +187,7 @@ func TestRecordThroughRemoteEngine(t *testing.T) {
 
 	test.Tap(h.s.controls.record)
 	h.settleWithin("recording", time.Minute, func() bool { return h.s.rec.phase == active })
-	running, err := service.List(ctx, &livekit.ListEgressRequest{Active: true})
+	running, err := engine.Items(service.List(ctx, &livekit.ListEgressRequest{Active: true}))
 	if err != nil || len(running) != 1 {
 		t.Fatalf("the service runs %v (%v), want the window's recording", running, err)
 	}
@@ -196,7 +196,7 @@ func TestRecordThroughRemoteEngine(t *testing.T) {
 	stopped := time.Now()
 	test.Tap(h.s.controls.record)
 	h.settleWithin("saved", 30*time.Second, func() bool { return h.s.controls.savedBox.Visible() })
-	final, err := service.List(ctx, &livekit.ListEgressRequest{EgressId: running[0].EgressId})
+	final, err := engine.Items(service.List(ctx, &livekit.ListEgressRequest{EgressId: running[0].EgressId}))
 	if err != nil || len(final) != 1 || final[0].Status != livekit.EgressStatus_EGRESS_COMPLETE {
 		t.Fatalf("on the service: %v (%v), want COMPLETE", final, err)
 	}

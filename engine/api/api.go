@@ -163,11 +163,11 @@ func (v *service) UpdateStream(ctx context.Context, req *livekit.UpdateStreamReq
 }
 
 func (v *service) ListEgress(ctx context.Context, req *livekit.ListEgressRequest) (*livekit.ListEgressResponse, error) {
-	items, err := v.s.studio.List(ctx, req)
+	resp, err := v.s.studio.List(ctx, req)
 	if err != nil {
 		return nil, v.fail("ListEgress", err)
 	}
-	return &livekit.ListEgressResponse{Items: items}, nil
+	return resp, nil
 }
 
 // StopEgress answers as LiveKit does: the egress's info at ENDING, as
@@ -260,14 +260,14 @@ func (v *service) lookup(ctx context.Context, method, id string) (*livekit.Egres
 	if id == "" {
 		return nil, v.fail(method, twirp.InvalidArgumentError("egress_id", "is required"))
 	}
-	infos, err := v.s.studio.List(ctx, &livekit.ListEgressRequest{EgressId: id})
+	resp, err := v.s.studio.List(ctx, &livekit.ListEgressRequest{EgressId: id})
 	if err != nil {
 		return nil, v.fail(method, err)
 	}
-	if len(infos) == 0 {
+	if len(resp.Items) == 0 {
 		return nil, v.fail(method, twirp.NewErrorf(twirp.NotFound, "egress %q not found", id))
 	}
-	return infos[0], nil
+	return resp.Items[0], nil
 }
 
 // updatable returns the egress's info if it has not ended (LiveKit's

@@ -189,11 +189,24 @@ func TestEgressAPI(t *testing.T) {
 		if _, err := other.ListEgress(ctx, &livekit.ListEgressRequest{}); code(err) != twirp.Unauthenticated {
 			t.Errorf("another project's SDK client: %v, want unauthenticated", err)
 		}
-		if list, _ := s.engine.List(ctx, &livekit.ListEgressRequest{}); len(list) != 0 {
+		if list, _ := engine.Items(s.engine.List(ctx, &livekit.ListEgressRequest{})); len(list) != 0 {
 			t.Errorf("%d egresses exist after refused calls", len(list))
 		}
 		if after := len(proctest.Descendants(os.Getpid())); after > before {
 			t.Errorf("refused calls started %d processes", after-before)
+		}
+	})
+
+	t.Run("one page", func(t *testing.T) {
+		// This engine lists all in one page (no next_page_token), so a
+		// page token can only be a mistake: refused, naming the field.
+		resp, err := sdk.ListEgress(ctx, &livekit.ListEgressRequest{})
+		if err != nil || resp.NextPageToken != nil {
+			t.Fatalf("ListEgress = %v, %v; want one page, no next_page_token", resp, err)
+		}
+		_, err = sdk.ListEgress(ctx, &livekit.ListEgressRequest{PageToken: &livekit.TokenPagination{Token: "2"}})
+		if code(err) != twirp.InvalidArgument || !strings.Contains(err.Error(), "page_token") {
+			t.Errorf("ListEgress with a page token: %v, want invalid_argument naming page_token", err)
 		}
 	})
 

@@ -107,11 +107,11 @@ func (a *admitter) start(ctx context.Context, studio engine.Studio, plan *reques
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	infos, err := studio.List(ctx, &livekit.ListEgressRequest{Active: true})
+	resp, err := studio.List(ctx, &livekit.ListEgressRequest{Active: true})
 	if err != nil {
 		return nil, fmt.Errorf("count running composites: %w", err)
 	}
-	if err := a.cap.admit(composites(infos), plan.CompositeKey()); err != nil {
+	if err := a.cap.admit(composites(resp.Items), plan.CompositeKey()); err != nil {
 		return nil, err
 	}
 	return start()

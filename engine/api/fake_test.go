@@ -112,7 +112,7 @@ func (f *fakeStudio) UpdateStream(_ context.Context, req *livekit.UpdateStreamRe
 	}), nil
 }
 
-func (f *fakeStudio) List(_ context.Context, req *livekit.ListEgressRequest) ([]*livekit.EgressInfo, error) {
+func (f *fakeStudio) List(_ context.Context, req *livekit.ListEgressRequest) (*livekit.ListEgressResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []*livekit.EgressInfo
@@ -121,7 +121,7 @@ func (f *fakeStudio) List(_ context.Context, req *livekit.ListEgressRequest) ([]
 			out = append(out, proto.Clone(i).(*livekit.EgressInfo))
 		}
 	}
-	return out, nil
+	return &livekit.ListEgressResponse{Items: out}, nil
 }
 
 func (f *fakeStudio) Watch(ctx context.Context) <-chan *livekit.EgressInfo {

@@ -52,8 +52,8 @@ func startWebhooks(studio engine.Studio, cfg Config) (*webhooks, error) {
 func (h *webhooks) close() {
 	h.cancel()
 	<-h.done
-	if infos, err := h.studio.List(context.Background(), &livekit.ListEgressRequest{}); err == nil {
-		for _, info := range infos {
+	if resp, err := h.studio.List(context.Background(), &livekit.ListEgressRequest{}); err == nil {
+		for _, info := range resp.Items {
 			h.hooks.Observe(info, true)
 		}
 	}

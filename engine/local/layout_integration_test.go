@@ -22,6 +22,7 @@ import (
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 
+	"roomcast/engine"
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/local"
@@ -210,7 +211,7 @@ func TestLayoutsInRecordings(t *testing.T) {
 		if after := len(proctest.Descendants(os.Getpid())); after > before {
 			t.Errorf("a refused request started %d processes", after-before)
 		}
-		list, _ := eng.List(context.Background(), &livekit.ListEgressRequest{})
+		list, _ := engine.Items(eng.List(context.Background(), &livekit.ListEgressRequest{}))
 		for _, e := range list {
 			if rc := e.GetRoomComposite(); rc != nil && rc.Layout == "mosaic" {
 				t.Errorf("a refused request is listed: %v", e)
@@ -343,7 +344,7 @@ func startRecording(t *testing.T, eng *local.Local, req *livekit.RoomCompositeEg
 
 func (r *recording) status(t *testing.T) livekit.EgressStatus {
 	t.Helper()
-	list, err := r.eng.List(context.Background(), &livekit.ListEgressRequest{EgressId: r.id})
+	list, err := engine.Items(r.eng.List(context.Background(), &livekit.ListEgressRequest{EgressId: r.id}))
 	if err != nil || len(list) != 1 {
 		t.Fatalf("List %s: %v, %v", r.id, list, err)
 	}

@@ -254,12 +254,16 @@ func (l *Local) UpdateLayout(ctx context.Context, egressID, layout string) (*liv
 }
 
 // List reports egresses as LiveKit's ListEgress does: by room, by ID,
-// active only.
-func (l *Local) List(_ context.Context, req *livekit.ListEgressRequest) ([]*livekit.EgressInfo, error) {
+// active only; all in one page, so it gives no next page token and takes
+// none.
+func (l *Local) List(_ context.Context, req *livekit.ListEgressRequest) (*livekit.ListEgressResponse, error) {
 	if req == nil {
 		req = &livekit.ListEgressRequest{}
 	}
-	return l.board.list(func(info *livekit.EgressInfo) bool {
+	if req.PageToken.GetToken() != "" {
+		return nil, &request.FieldError{Field: "page_token", Msg: "this engine lists every egress in one page and gave no next_page_token; leave page_token out"}
+	}
+	items := l.board.list(func(info *livekit.EgressInfo) bool {
 		if req.RoomName != "" && info.RoomName != req.RoomName {
 			return false
 		}
@@ -267,7 +271,8 @@ func (l *Local) List(_ context.Context, req *livekit.ListEgressRequest) ([]*live
 			return false
 		}
 		return !req.Active || !engine.IsFinal(info.Status)
-	}), nil
+	})
+	return &livekit.ListEgressResponse{Items: items}, nil
 }
 
 // Watch delivers every EgressInfo update until ctx ends.

@@ -253,7 +253,7 @@ func TestStreamServerFault(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if got, _ := s.engine.List(ctx, &livekit.ListEgressRequest{EgressId: info.EgressId}); len(got) != 1 || got[0].Status != livekit.EgressStatus_EGRESS_ACTIVE {
+	if got, _ := engine.Items(s.engine.List(ctx, &livekit.ListEgressRequest{EgressId: info.EgressId})); len(got) != 1 || got[0].Status != livekit.EgressStatus_EGRESS_ACTIVE {
 		t.Fatalf("the egress did not go on: %v", got)
 	}
 	final, err := s.engine.Stop(ctx, info.EgressId)
@@ -304,7 +304,7 @@ func TestStreamBadInput(t *testing.T) {
 // URL is shown redacted, but with its host and port).
 func flakyInfo(t *testing.T, s *studio, id string, srv *rtmptest.Server) *livekit.StreamInfo {
 	t.Helper()
-	got, err := s.engine.List(context.Background(), &livekit.ListEgressRequest{EgressId: id})
+	got, err := engine.Items(s.engine.List(context.Background(), &livekit.ListEgressRequest{EgressId: id}))
 	if err != nil || len(got) != 1 {
 		t.Fatalf("list: %v %v", got, err)
 	}
@@ -443,7 +443,7 @@ func TestOneOutputFailsAlone(t *testing.T) {
 	info := s.startActive(t, req)
 	began := time.Now()
 	time.Sleep(10 * time.Second)
-	mid, err := s.engine.List(ctx, &livekit.ListEgressRequest{EgressId: info.EgressId})
+	mid, err := engine.Items(s.engine.List(ctx, &livekit.ListEgressRequest{EgressId: info.EgressId}))
 	if err != nil || len(mid) != 1 || mid[0].Status != livekit.EgressStatus_EGRESS_ACTIVE {
 		t.Fatalf("with its file's disk full, the egress is %v (%v), want ACTIVE", mid, err)
 	}

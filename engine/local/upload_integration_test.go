@@ -13,6 +13,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"roomcast/engine"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/storage/s3test"
 )
@@ -144,7 +145,7 @@ func TestUploadBadDestination(t *testing.T) {
 			}
 		})
 	}
-	if list, _ := s.engine.List(context.Background(), nil); len(list) != 0 {
+	if list, _ := engine.Items(s.engine.List(context.Background(), nil)); len(list) != 0 {
 		t.Errorf("refused requests left egresses: %v", list)
 	}
 }

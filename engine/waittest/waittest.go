@@ -50,11 +50,11 @@ func AwaitStatus(t testing.TB, s engine.Studio, id string, want livekit.EgressSt
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		list, err := s.List(context.Background(), &livekit.ListEgressRequest{EgressId: id})
-		if err != nil || len(list) != 1 {
-			t.Fatalf("List %s: %v, %v", id, list, err)
+		resp, err := s.List(context.Background(), &livekit.ListEgressRequest{EgressId: id})
+		if err != nil || len(resp.Items) != 1 {
+			t.Fatalf("List %s: %v, %v", id, resp, err)
 		}
-		info := list[0]
+		info := resp.Items[0]
 		switch {
 		case info.Status == want:
 			return info
