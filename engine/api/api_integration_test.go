@@ -275,10 +275,20 @@ func TestEgressAPI(t *testing.T) {
 		if got := proctest.Browsers(); got != browsers {
 			t.Errorf("chromium processes went from %d to %d: the JSON egress did not join the composite", browsers, got)
 		}
-		if _, err := sdk.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: live.EgressId}); err != nil {
+		// Its only destination removed, the stream egress ends as on
+		// LiveKit: complete, all streams stopped, its results also in the
+		// deprecated single-result field that older clients read.
+		if _, err := sdk.UpdateStream(ctx, &livekit.UpdateStreamRequest{EgressId: live.EgressId, RemoveOutputUrls: []string{rtmp.URL("api")}}); err != nil {
 			t.Fatal(err)
 		}
-		waittest.AwaitStatus(t, remote, live.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
+		liveFinal := waittest.AwaitStatus(t, remote, live.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Second)
+		if !strings.HasPrefix(liveFinal.Details, "End reason: "+livekit.EndReasonStreamsStopped) || liveFinal.ErrorCode != 0 {
+			t.Errorf("stream egress with its last destination removed: details %q, error code %d; want End reason: %s, no code", liveFinal.Details, liveFinal.ErrorCode, livekit.EndReasonStreamsStopped)
+		}
+		//lint:ignore SA1019 the deprecated field is what is tested
+		if legacy := liveFinal.GetStream().GetInfo(); len(legacy) != 1 || legacy[0].Status != livekit.StreamInfo_FINISHED {
+			t.Errorf("deprecated stream result %v, want its one destination FINISHED", legacy)
+		}
 		rtmp.CheckRecording(t, "api", 1280, 720)
 		joinStopped := time.Now()
 		var stopped struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,9 +42,19 @@ type egress struct {
 	done     chan struct{} // closed when the egress reached a final state
 	stopOnce sync.Once
 
-	mu   sync.Mutex
-	slot *slot // set once its outputs are attached
+	mu        sync.Mutex
+	slot      *slot  // set once its outputs are attached
+	stoppedBy string // the end reason stop was given
 }
+
+// End reasons beyond LiveKit's own (livekit.EndReason*), in its words.
+const endReasonStudioClosed = "Studio closed"
+
+// Error codes LiveKit Egress puts in EgressInfo.error_code: HTTP statuses.
+const (
+	errorCodeAborted = http.StatusPreconditionFailed  // ABORTED
+	errorCodeFailed  = http.StatusInternalServerError // FAILED
+)
 
 // newEgress makes the egress and its outputs, each with its store (a
 // bucket's credentials are checked here, before anything starts), for the
@@ -172,8 +183,22 @@ func (e *egress) poke() {
 	}
 }
 
-// stop asks the egress to end; run does the work. Safe to call repeatedly.
-func (e *egress) stop() { e.stopOnce.Do(func() { close(e.stopC) }) }
+// stop asks the egress to end for reason (one of LiveKit's end reasons);
+// run does the work. Safe to call repeatedly: the first reason stays.
+func (e *egress) stop(reason string) {
+	e.stopOnce.Do(func() {
+		e.mu.Lock()
+		e.stoppedBy = reason
+		e.mu.Unlock()
+		close(e.stopC)
+	})
+}
+
+func (e *egress) stopReason() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stoppedBy
+}
 
 func (e *egress) currentSlot() *slot {
 	e.mu.Lock()
@@ -198,9 +223,9 @@ func (e *egress) run() {
 	if err != nil {
 		e.closeStores()
 		if ctx.Err() != nil {
-			e.finish(livekit.EgressStatus_EGRESS_ABORTED, "stopped before it started", "", "")
+			e.finish(ending{livekit.EgressStatus_EGRESS_ABORTED, livekit.MsgStoppedBeforeStarted, e.stopReason(), ""}, "")
 		} else {
-			e.finish(livekit.EgressStatus_EGRESS_FAILED, err.Error(), "", "")
+			e.finish(ending{livekit.EgressStatus_EGRESS_FAILED, err.Error(), livekit.EndReasonFailure, ""}, "")
 		}
 		return
 	}
@@ -218,7 +243,7 @@ func (e *egress) run() {
 	}
 	if len(started) == 0 {
 		e.closeStores()
-		e.finish(livekit.EgressStatus_EGRESS_FAILED, errors.Join(startErrs...).Error(), "", "")
+		e.finish(ending{livekit.EgressStatus_EGRESS_FAILED, errors.Join(startErrs...).Error(), livekit.EndReasonFailure, ""}, "")
 		return
 	}
 	e.mu.Lock()
@@ -227,15 +252,21 @@ func (e *egress) run() {
 	e.logf("egress %s recording %s", e.id, e.key)
 
 	var compErr error
-	for ended := false; !ended; {
+	var why string
+	for why == "" {
 		select {
 		case <-e.stopC:
-			ended = true
+			why = e.stopReason()
 		case <-comp.Ended():
-			compErr, ended = comp.Err(), true
+			compErr, why = comp.Err(), livekit.EndReasonSrcClosed
+			if compErr != nil {
+				why = livekit.EndReasonFailure
+			}
 		case <-e.changed:
 			e.publish()
-			ended = !anyRunning(started)
+			if !anyRunning(started) {
+				why = e.outputsEnded()
+			}
 		}
 	}
 	e.board.update(e.id, func(info *livekit.EgressInfo) { info.Status = livekit.EgressStatus_EGRESS_ENDING })
@@ -248,8 +279,19 @@ func (e *egress) run() {
 	e.flushStores()
 	e.closeStores()
 	_ = removeEmptyDirs(e.staging)
-	status, reason, details := outcome(e.outputs, startErrs, compErr)
-	e.finish(status, reason, details, manifest)
+	end := outcome(e.outputs, startErrs, compErr)
+	end.why = why
+	e.finish(end, manifest)
+}
+
+// outputsEnded is the end reason when the outputs ended on their own: as
+// LiveKit Egress says it when the last stream went (removed or failed) and
+// the egress had nothing else, a failure otherwise.
+func (e *egress) outputsEnded() string {
+	if len(e.plan.Streams) == len(e.outputs) {
+		return livekit.EndReasonStreamsStopped
+	}
+	return livekit.EndReasonFailure
 }
 
 // flushStores waits (bounded) for what was put after the outputs flushed
@@ -273,11 +315,43 @@ func anyRunning(outs []output.Output) bool {
 	return false
 }
 
+// ending is how an egress ended: its final status, the error (why it
+// failed, or which outputs did), the end reason (LiveKit's words:
+// livekit.EndReason*) and what became of each output.
+type ending struct {
+	status   livekit.EgressStatus
+	err, why string
+	outputs  string
+}
+
+// details is EgressInfo.details as LiveKit Egress writes it ("End reason:
+// StopEgress API"), followed by each output's end.
+func (end ending) details() string {
+	d := "End reason: " + end.why
+	if end.outputs != "" {
+		d += "; " + end.outputs
+	}
+	return d
+}
+
+// errorCode is EgressInfo.error_code as LiveKit Egress sets it: 412 for
+// ABORTED, 500 for FAILED, none otherwise.
+func (end ending) errorCode() int32 {
+	switch end.status {
+	case livekit.EgressStatus_EGRESS_ABORTED:
+		return errorCodeAborted
+	case livekit.EgressStatus_EGRESS_FAILED:
+		return errorCodeFailed
+	}
+	return 0
+}
+
 // outcome is the egress's final state from its outputs': COMPLETE when at
 // least one completed, FAILED when none did; the error names each output
-// that failed, and details list every output's end. A composite that
-// failed (the browser died) fails the egress.
-func outcome(outs []output.Output, startErrs []error, compErr error) (status livekit.EgressStatus, reason, details string) {
+// that failed, and the outputs' line tells every output's end. A composite
+// that failed (the browser died) fails the egress. The end reason is left
+// to the caller.
+func outcome(outs []output.Output, startErrs []error, compErr error) ending {
 	var failed, lines []string
 	for _, err := range startErrs {
 		failed = append(failed, err.Error())
@@ -297,18 +371,18 @@ func outcome(outs []output.Output, startErrs []error, compErr error) (status liv
 			lines = append(lines, err.Error())
 		}
 	}
-	details = strings.Join(lines, "; ")
-	reason = strings.Join(failed, "; ")
+	end := ending{outputs: strings.Join(lines, "; "), err: strings.Join(failed, "; ")}
 	switch {
 	case compErr != nil:
-		return livekit.EgressStatus_EGRESS_FAILED, strings.Join(append([]string{compErr.Error()}, failed...), "; "), details
+		end.status, end.err = livekit.EgressStatus_EGRESS_FAILED, strings.Join(append([]string{compErr.Error()}, failed...), "; ")
 	case completed:
-		return livekit.EgressStatus_EGRESS_COMPLETE, reason, details
-	case !wrote && reason == "":
-		return livekit.EgressStatus_EGRESS_ABORTED, "stopped before anything was recorded", details
+		end.status = livekit.EgressStatus_EGRESS_COMPLETE
+	case !wrote && end.err == "":
+		end.status, end.err = livekit.EgressStatus_EGRESS_ABORTED, livekit.MsgStoppedBeforeStarted
 	default:
-		return livekit.EgressStatus_EGRESS_FAILED, reason, details
+		end.status = livekit.EgressStatus_EGRESS_FAILED
 	}
+	return end
 }
 
 // publish copies the outputs' state into the info; the egress is ACTIVE
@@ -327,6 +401,7 @@ func (e *egress) fill(info *livekit.EgressInfo) {
 			first = t
 		}
 	}
+	fillSingleResult(info, e.plan.SingleResult())
 	if !first.IsZero() && info.Status == livekit.EgressStatus_EGRESS_STARTING {
 		info.Status = livekit.EgressStatus_EGRESS_ACTIVE
 		info.StartedAt = first.UnixNano()
@@ -334,12 +409,13 @@ func (e *egress) fill(info *livekit.EgressInfo) {
 	}
 }
 
-func (e *egress) finish(status livekit.EgressStatus, reason, details, manifest string) {
+func (e *egress) finish(end ending, manifest string) {
 	final := e.board.update(e.id, func(info *livekit.EgressInfo) {
 		e.fill(info)
-		info.Status = status
-		info.Error = reason
-		info.Details = details
+		info.Status = end.status
+		info.Error = end.err
+		info.ErrorCode = end.errorCode()
+		info.Details = end.details()
 		info.ManifestLocation = manifest
 		info.EndedAt = time.Now().UnixNano()
 	})

@@ -4,6 +4,7 @@ package local_test
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"math"
 	"os"
@@ -155,6 +156,24 @@ func TestRecordDemoRoom(t *testing.T) {
 		}
 	})
 
+	t.Run("stopped before it starts", func(t *testing.T) {
+		// Portrait is a composite of its own, not yet up: the stop comes
+		// while it starts.
+		info, err := s.engine.Start(context.Background(), fileRequest(filepath.Join(dir, "never.mp4"), livekit.EncodingOptionsPreset_PORTRAIT_H264_720P_30))
+		if err != nil {
+			t.Fatal(err)
+		}
+		final, err := s.engine.Stop(context.Background(), info.EgressId)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// LiveKit Egress's words and code for it.
+		want := fmt.Sprintf("ABORTED %q %d %q", livekit.MsgStoppedBeforeStarted, 412, "End reason: "+livekit.EndReasonAPI)
+		if got := fmt.Sprintf("%s %q %d %q", strings.TrimPrefix(final.Status.String(), "EGRESS_"), final.Error, final.ErrorCode, final.Details); got != want {
+			t.Errorf("stopped while starting: %s, want %s", got, want)
+		}
+	})
+
 	t.Run("portrait", func(t *testing.T) {
 		path := filepath.Join(dir, "portrait.mp4")
 		s.record(t, fileRequest(path, livekit.EncodingOptionsPreset_PORTRAIT_H264_720P_30), 5*time.Second)
@@ -211,6 +230,9 @@ func TestRoomEndCompletesEgress(t *testing.T) {
 	final := waittest.AwaitStatus(t, s.engine, info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, 20*time.Second)
 	if len(final.FileResults) != 1 {
 		t.Fatalf("file results = %v", final.FileResults)
+	}
+	if want := "End reason: " + livekit.EndReasonSrcClosed; !strings.HasPrefix(final.Details, want) {
+		t.Errorf("details %q, want %q first", final.Details, want)
 	}
 	p, err := mediatest.ProbeFile(path, true)
 	if err != nil {

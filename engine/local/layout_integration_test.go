@@ -400,6 +400,9 @@ func startExpectingFailure(t *testing.T, eng *local.Local, req *livekit.RoomComp
 	if final.Status != livekit.EgressStatus_EGRESS_FAILED || final.Error == "" {
 		t.Fatalf("egress %s ended %s with error %q, want FAILED with a reason", info.EgressId, final.Status, final.Error)
 	}
+	if want := "End reason: " + livekit.EndReasonFailure; final.ErrorCode != 500 || !strings.HasPrefix(final.Details, want) {
+		t.Errorf("failed egress: error code %d, details %q; want 500 and %q, as LiveKit Egress", final.ErrorCode, final.Details, want)
+	}
 	return final
 }
 

@@ -215,7 +215,7 @@ func (l *Local) Stop(ctx context.Context, egressID string) (*livekit.EgressInfo,
 	if err != nil {
 		return nil, err
 	}
-	e.stop()
+	e.stop(livekit.EndReasonAPI)
 	select {
 	case <-e.done:
 	case <-ctx.Done():
@@ -341,7 +341,7 @@ func (l *Local) Close() error {
 	var wg sync.WaitGroup
 	for _, e := range es {
 		wg.Go(func() {
-			e.stop()
+			e.stop(endReasonStudioClosed)
 			<-e.done
 		})
 	}

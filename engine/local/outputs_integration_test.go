@@ -459,7 +459,7 @@ func TestOneOutputFailsAlone(t *testing.T) {
 	if !strings.Contains(final.Error, "file_outputs[0]") || !strings.Contains(final.Error, "No space left") {
 		t.Errorf("error %q does not name the file output and its full disk", final.Error)
 	}
-	for _, want := range []string{"file_outputs[0]: ", "segment_outputs[0]: complete", "image_outputs[0]: complete"} {
+	for _, want := range []string{"End reason: " + livekit.EndReasonAPI + "; ", "file_outputs[0]: ", "segment_outputs[0]: complete", "image_outputs[0]: complete"} {
 		if !strings.Contains(final.Details, want) {
 			t.Errorf("details %q lack %q", final.Details, want)
 		}
@@ -648,7 +648,9 @@ func TestAudioOnlyOutputs(t *testing.T) {
 // TestAudioSettings: advanced.audio_frequency 44100 records at 44100 Hz,
 // and advanced.audio_codec OPUS puts Opus in the MP4; the two requests run
 // side by side on one composite, with one video encoder (same video
-// settings) and two audio encoders (different audio settings).
+// settings) and two audio encoders (different audio settings). One uses
+// the legacy single file field: both report their file in the deprecated
+// single result too, as LiveKit Egress does for a file-only request.
 func TestAudioSettings(t *testing.T) {
 	s := newStudio(t, 2)
 	people := s.demo.Participants()
@@ -662,15 +664,24 @@ func TestAudioSettings(t *testing.T) {
 			}},
 		}
 	}
-	slow := s.startActive(t, advanced(filepath.Join(dir, "44k.mp4"), livekit.AudioCodec_AAC, 44100))
+	legacy := advanced("", livekit.AudioCodec_AAC, 44100)
+	legacy.FileOutputs = nil
+	//lint:ignore SA1019 the deprecated field is what is tested
+	legacy.Output = &livekit.RoomCompositeEgressRequest_File{File: &livekit.EncodedFileOutput{Filepath: filepath.Join(dir, "44k.mp4")}}
+	slow := s.startActive(t, legacy)
 	opus := s.startActive(t, advanced(filepath.Join(dir, "opus.mp4"), livekit.AudioCodec_OPUS, 48000))
 	if st := s.engine.Stats(); len(st) != 1 || st[0].VideoEncoders != 1 || st[0].AudioEncoders != 2 {
 		t.Errorf("running %+v, want one composite with one video and two audio encoders", st)
 	}
 	time.Sleep(5 * time.Second)
 	for _, id := range []string{slow.EgressId, opus.EgressId} {
-		if final, err := s.engine.Stop(context.Background(), id); err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		final, err := s.engine.Stop(context.Background(), id)
+		if err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
 			t.Fatalf("stop %s: %v %v", id, final.GetStatus(), err)
+		}
+		//lint:ignore SA1019 the deprecated field is what is tested
+		if single := final.GetFile(); single == nil || len(final.FileResults) != 1 || single.Filename != final.FileResults[0].Filename || single.Size != final.FileResults[0].Size {
+			t.Errorf("%s: deprecated file result %v, want %v", id, single, final.FileResults)
 		}
 	}
 	for _, c := range []struct{ name, codec, rate string }{{"44k.mp4", "aac", "44100"}, {"opus.mp4", "opus", "48000"}} {

@@ -229,3 +229,30 @@ func Destinations(urlsField string, urls []string, destsField string, dests []*l
 	}
 	return out, nil
 }
+
+// SingleResult names the kind of output ("file", "stream" or "segments")
+// whose result LiveKit Egress also puts in EgressInfo's deprecated
+// single-result field (file, stream, segments), or "" for none. LiveKit
+// fills it for a kind when the plural lists (file_outputs, stream_outputs,
+// segment_outputs, image_outputs) hold no other kind, a legacy single
+// output not counting: a request of one kind of output, legacy or plural,
+// gets it, and so, as on LiveKit, does a plural one beside a legacy one.
+func (p *Plan) SingleResult() string {
+	has := map[string]bool{"file": len(p.Files) > 0, "stream": len(p.Streams) > 0, "segments": len(p.Segments) > 0}
+	listed := map[string]bool{
+		"file":     has["file"] && p.Files[0].Field != "file",
+		"stream":   has["stream"] && p.Streams[0].Field != "stream",
+		"segments": has["segments"] && p.Segments[0].Field != "segments",
+		"images":   len(p.Images) > 0,
+	}
+	for _, kind := range []string{"file", "stream", "segments"} {
+		others := false
+		for k, l := range listed {
+			others = others || (k != kind && l)
+		}
+		if has[kind] && !others {
+			return kind
+		}
+	}
+	return ""
+}

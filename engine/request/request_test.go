@@ -527,3 +527,34 @@ func TestWebhookSigningKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestSingleResult: which output's result goes into EgressInfo's
+// deprecated file / stream / segments field, by LiveKit Egress's rule.
+func TestSingleResult(t *testing.T) {
+	const (
+		rtmp = `{"urls":["rtmp://h/app/k"]}`
+		hls  = `{"filename_prefix":"hls/s"}`
+	)
+	cases := []struct{ name, outputs, want string }{
+		{"legacy file", `"file":{}`, "file"},
+		{"plural file", `"file_outputs":[{}]`, "file"},
+		{"legacy stream", `"stream":` + rtmp, "stream"},
+		{"plural stream", `"stream_outputs":[` + rtmp + `]`, "stream"},
+		{"legacy segments", `"segments":` + hls, "segments"},
+		{"plural segments", `"segment_outputs":[` + hls + `]`, "segments"},
+		{"file and stream", `"file_outputs":[{}],"stream_outputs":[` + rtmp + `]`, ""},
+		{"file and images", `"file_outputs":[{}],"image_outputs":[{"capture_interval":5}]`, ""},
+		{"images alone", `"image_outputs":[{"capture_interval":5}]`, ""},
+		{"plural file, legacy stream", `"file_outputs":[{}],"stream":` + rtmp, "file"},
+		{"legacy file, plural segments", `"file":{},"segment_outputs":[` + hls + `]`, "segments"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Load([]byte(`{"room_name":"r",`+c.outputs+`}`), testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantEq(t, "single result", p.SingleResult(), c.want)
+		})
+	}
+}
