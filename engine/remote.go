@@ -80,12 +80,32 @@ func NewRemote(cfg RemoteConfig) (*Remote, error) {
 // have (request.ErrUnsupported) are left for the service to judge. Paths
 // are the service's: relative ones land in its output folder.
 func (r *Remote) Start(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {
-	if _, err := request.Build(req, request.Options{}); err != nil && !errors.Is(err, request.ErrUnsupported) {
+	if _, err := request.Composite(req).Build(request.Options{}); err != nil && !errors.Is(err, request.ErrUnsupported) {
 		return nil, err
 	}
 	info, err := r.client.StartRoomCompositeEgress(ctx, req)
+	return r.began("StartRoomCompositeEgress", info, err)
+}
+
+// StartEgress sends LiveKit's unified request, checked as Start checks
+// its own; a source other than a template (which Roomcast cannot read) is
+// the service's to judge.
+func (r *Remote) StartEgress(ctx context.Context, req *livekit.StartEgressRequest) (*livekit.EgressInfo, error) {
+	start, err := request.Unified(req)
+	if err == nil {
+		_, err = start.Build(request.Options{})
+	}
+	if err != nil && !errors.Is(err, request.ErrUnsupported) {
+		return nil, err
+	}
+	info, err := r.client.StartEgress(ctx, req)
+	return r.began("StartEgress", info, err)
+}
+
+// began remembers an egress that method started here, for Watch.
+func (r *Remote) began(method string, info *livekit.EgressInfo, err error) (*livekit.EgressInfo, error) {
 	if err != nil {
-		return nil, remoteErr("StartRoomCompositeEgress", err)
+		return nil, remoteErr(method, err)
 	}
 	r.mu.Lock()
 	r.started[info.EgressId] = true

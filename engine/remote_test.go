@@ -50,13 +50,21 @@ func (s *egressService) set(id string, status livekit.EgressStatus) {
 }
 
 func (s *egressService) StartRoomCompositeEgress(_ context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {
+	return s.start(req.RoomName), nil
+}
+
+func (s *egressService) StartEgress(_ context.Context, req *livekit.StartEgressRequest) (*livekit.EgressInfo, error) {
+	return s.start(req.RoomName), nil
+}
+
+func (s *egressService) start(room string) *livekit.EgressInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.starts++
 	id := fmt.Sprintf("EG_remote%04d", s.starts)
-	s.infos[id] = &livekit.EgressInfo{EgressId: id, RoomName: req.RoomName, Status: livekit.EgressStatus_EGRESS_STARTING, UpdatedAt: time.Now().UnixNano()}
+	s.infos[id] = &livekit.EgressInfo{EgressId: id, RoomName: room, Status: livekit.EgressStatus_EGRESS_STARTING, UpdatedAt: time.Now().UnixNano()}
 	s.order = append(s.order, id)
-	return proto.Clone(s.infos[id]).(*livekit.EgressInfo), nil
+	return proto.Clone(s.infos[id]).(*livekit.EgressInfo)
 }
 
 func (s *egressService) StopEgress(_ context.Context, req *livekit.StopEgressRequest) (*livekit.EgressInfo, error) {
@@ -124,10 +132,6 @@ func (s *egressService) UpdateStream(context.Context, *livekit.UpdateStreamReque
 	return nil, twirp.NewError(twirp.Unimplemented, "no streams here")
 }
 
-func (s *egressService) StartEgress(context.Context, *livekit.StartEgressRequest) (*livekit.EgressInfo, error) {
-	return nil, twirp.NewError(twirp.Unimplemented, "")
-}
-
 func (s *egressService) StartWebEgress(context.Context, *livekit.WebEgressRequest) (*livekit.EgressInfo, error) {
 	return nil, twirp.NewError(twirp.Unimplemented, "")
 }
@@ -163,21 +167,35 @@ func fileReq(room string) *livekit.RoomCompositeEgressRequest {
 func TestRemoteStartValidates(t *testing.T) {
 	r, svc := newRemote(t)
 	ctx := context.Background()
+	composite := func(req *livekit.RoomCompositeEgressRequest) func() error {
+		return func() error { _, err := r.Start(ctx, req); return err }
+	}
+	unified := func(src *livekit.StartEgressRequest_Template, web *livekit.StartEgressRequest_Web) func() error {
+		req := &livekit.StartEgressRequest{RoomName: "demo", Source: src,
+			Outputs: []*livekit.Output{{Config: &livekit.Output_File{File: &livekit.FileOutput{Filepath: "x.mp4"}}}}}
+		if web != nil {
+			req.Source = web
+		}
+		return func() error { _, err := r.StartEgress(ctx, req); return err }
+	}
 	cases := []struct {
 		name    string
-		req     *livekit.RoomCompositeEgressRequest
+		start   func() error
 		sent    bool // reached the service
 		invalid bool
 	}{
-		{"good", fileReq("demo"), true, false},
-		{"invalid here", &livekit.RoomCompositeEgressRequest{RoomName: "demo", Layout: "mosaic", FileOutputs: fileReq("").FileOutputs}, false, true},
+		{"good", composite(fileReq("demo")), true, false},
+		{"invalid here", composite(&livekit.RoomCompositeEgressRequest{RoomName: "demo", Layout: "mosaic", FileOutputs: fileReq("").FileOutputs}), false, true},
 		// Roomcast mixes audio one way only; LiveKit Egress may do more.
-		{"unsupported here, left to the service", &livekit.RoomCompositeEgressRequest{RoomName: "demo", AudioMixing: livekit.AudioMixing_DUAL_CHANNEL_AGENT, FileOutputs: fileReq("").FileOutputs}, true, false},
+		{"unsupported here, left to the service", composite(&livekit.RoomCompositeEgressRequest{RoomName: "demo", AudioMixing: livekit.AudioMixing_DUAL_CHANNEL_AGENT, FileOutputs: fileReq("").FileOutputs}), true, false},
+		{"unified, good", unified(&livekit.StartEgressRequest_Template{Template: &livekit.TemplateSource{Layout: "grid"}}, nil), true, false},
+		{"unified, invalid here", unified(&livekit.StartEgressRequest_Template{Template: &livekit.TemplateSource{Layout: "mosaic"}}, nil), false, true},
+		{"unified web source, left to the service", unified(nil, &livekit.StartEgressRequest_Web{Web: &livekit.WebSource{Url: "https://example.com"}}), true, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := svc.starts
-			_, err := r.Start(ctx, c.req)
+			err := c.start()
 			if sent := svc.starts > before; sent != c.sent {
 				t.Errorf("sent = %v, want %v", sent, c.sent)
 			}

@@ -22,6 +22,9 @@ type Studio interface {
 	// Start begins an egress and returns its info (STARTING). Progress
 	// arrives through Watch.
 	Start(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error)
+	// StartEgress is Start for LiveKit's unified request: a template
+	// source is a room composite; other sources are refused.
+	StartEgress(ctx context.Context, req *livekit.StartEgressRequest) (*livekit.EgressInfo, error)
 	// Stop ends an egress: its outputs are finalised; the composite (and a
 	// preview on it) keeps running.
 	Stop(ctx context.Context, egressID string) (*livekit.EgressInfo, error)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -210,6 +211,11 @@ func (f *fakeStudio) connector(rooms ...*livekit.Room) engine.Connector {
 		f.mu.Unlock()
 		return &engine.Session{Studio: f, Server: "fake", DemoRoom: "demo"}, nil
 	}
+}
+
+// StartEgress: the window starts RoomComposite requests only.
+func (f *fakeStudio) StartEgress(context.Context, *livekit.StartEgressRequest) (*livekit.EgressInfo, error) {
+	return nil, errors.New("the studio window does not start unified requests")
 }
 
 func (f *fakeStudio) Start(_ context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {

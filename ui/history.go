@@ -14,6 +14,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"roomcast/engine"
+	"roomcast/engine/request"
 )
 
 // historyPanel lists the egresses since the studio started, newest first,
@@ -111,7 +112,7 @@ func historyTitle(info *livekit.EgressInfo) string {
 		t = time.Unix(0, info.UpdatedAt)
 	}
 	kind := "Recording"
-	if rc := info.GetRoomComposite(); rc != nil && len(rc.StreamOutputs) > 0 {
+	if rc := request.RoomCompositeOf(info); rc != nil && len(rc.StreamOutputs) > 0 {
 		kind = "Stream"
 	}
 	status := strings.ToLower(strings.TrimPrefix(info.Status.String(), "EGRESS_"))
@@ -139,7 +140,7 @@ func historyDetail(info *livekit.EgressInfo) string {
 	}
 	if len(parts) == 0 {
 		// running: its results come when it ends
-		if rc := info.GetRoomComposite(); rc != nil && len(rc.FileOutputs) > 0 {
+		if rc := request.RoomCompositeOf(info); rc != nil && len(rc.FileOutputs) > 0 {
 			return "to " + rc.FileOutputs[0].Filepath
 		}
 		return info.EgressId

@@ -122,18 +122,36 @@ type service struct{ s *Server }
 var _ livekit.Egress = (*service)(nil)
 
 func (v *service) StartRoomCompositeEgress(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {
-	// Validate first: a bad request is invalid_argument whatever the load.
-	plan, err := request.Build(req, request.Options{})
-	if err != nil {
-		return nil, v.fail("StartRoomCompositeEgress", err)
-	}
-	info, err := v.s.admit.start(ctx, v.s.studio, plan, func() (*livekit.EgressInfo, error) {
+	return v.start(ctx, "StartRoomCompositeEgress", request.Composite(req), func() (*livekit.EgressInfo, error) {
 		return v.s.studio.Start(ctx, req)
 	})
+}
+
+// StartEgress serves LiveKit's unified request for a template source
+// (a room composite, as StartRoomCompositeEgress); a web or media source
+// is refused with the reason.
+func (v *service) StartEgress(ctx context.Context, req *livekit.StartEgressRequest) (*livekit.EgressInfo, error) {
+	start, err := request.Unified(req)
 	if err != nil {
-		return nil, v.fail("StartRoomCompositeEgress", err)
+		return nil, v.fail("StartEgress", err)
 	}
-	v.s.logf("api: StartRoomCompositeEgress %s: %s %s", plan.CompositeKey(), info.EgressId, info.Status)
+	return v.start(ctx, "StartEgress", start, func() (*livekit.EgressInfo, error) {
+		return v.s.studio.StartEgress(ctx, req)
+	})
+}
+
+// start validates the request (a bad one is invalid_argument whatever the
+// load), admits its composite and runs it.
+func (v *service) start(ctx context.Context, method string, start *request.Start, run func() (*livekit.EgressInfo, error)) (*livekit.EgressInfo, error) {
+	plan, err := start.Build(request.Options{})
+	if err != nil {
+		return nil, v.fail(method, err)
+	}
+	info, err := v.s.admit.start(ctx, v.s.studio, plan, run)
+	if err != nil {
+		return nil, v.fail(method, err)
+	}
+	v.s.logf("api: %s %s: %s %s", method, plan.CompositeKey(), info.EgressId, info.Status)
 	return info, nil
 }
 
@@ -232,11 +250,7 @@ func (v *service) StopEgress(ctx context.Context, req *livekit.StopEgressRequest
 
 // unsupported answers the Egress methods Roomcast does not serve.
 func unsupported(method string) error {
-	return twirp.NewErrorf(twirp.Unimplemented, "%s: Roomcast records room composites only; use StartRoomCompositeEgress", method)
-}
-
-func (v *service) StartEgress(context.Context, *livekit.StartEgressRequest) (*livekit.EgressInfo, error) {
-	return nil, v.fail("StartEgress", unsupported("StartEgress"))
+	return twirp.NewErrorf(twirp.Unimplemented, "%s: Roomcast records room composites only; use StartRoomCompositeEgress, or StartEgress with a template source", method)
 }
 
 func (v *service) StartWebEgress(context.Context, *livekit.WebEgressRequest) (*livekit.EgressInfo, error) {

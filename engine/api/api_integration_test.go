@@ -260,12 +260,16 @@ func TestEgressAPI(t *testing.T) {
 		}
 		joinedActive := waittest.AwaitStatus(t, remote, j.EgressID, livekit.EgressStatus_EGRESS_ACTIVE, 10*time.Second)
 		// ...and so is a stream of the same preset, which shares the
-		// recordings' encode too.
+		// recordings' encode too; asked in LiveKit's unified form.
 		rtmp := rtmptest.Start(t)
-		live, err := sdk.StartRoomCompositeEgress(ctx, &livekit.RoomCompositeEgressRequest{RoomName: demo.DefaultRoom, Layout: "speaker",
-			StreamOutputs: []*livekit.StreamOutput{{Urls: []string{rtmp.URL("api")}}}})
+		live, err := sdk.StartEgress(ctx, &livekit.StartEgressRequest{RoomName: demo.DefaultRoom,
+			Source:  &livekit.StartEgressRequest_Template{Template: &livekit.TemplateSource{Layout: "speaker"}},
+			Outputs: []*livekit.Output{{Config: &livekit.Output_Stream{Stream: &livekit.StreamOutput{Destinations: []*livekit.StreamDestination{{Id: "main", Url: rtmp.URL("api")}}}}}}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if u := live.GetEgress(); u.GetTemplate().GetLayout() != "speaker" || strings.Contains(u.String(), rtmp.URL("api")) {
+			t.Errorf("the unified egress's info holds request %v, want it as sent, its stream key redacted", u)
 		}
 		waittest.AwaitStatus(t, remote, live.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 10*time.Second)
 		if st := s.engine.Stats(); len(st) != 1 || st[0].VideoEncoders != 1 || st[0].AudioEncoders != 1 {
@@ -286,8 +290,8 @@ func TestEgressAPI(t *testing.T) {
 			t.Errorf("stream egress with its last destination removed: details %q, error code %d; want End reason: %s, no code", liveFinal.Details, liveFinal.ErrorCode, livekit.EndReasonStreamsStopped)
 		}
 		//lint:ignore SA1019 the deprecated field is what is tested
-		if legacy := liveFinal.GetStream().GetInfo(); len(legacy) != 1 || legacy[0].Status != livekit.StreamInfo_FINISHED {
-			t.Errorf("deprecated stream result %v, want its one destination FINISHED", legacy)
+		if legacy := liveFinal.GetStream().GetInfo(); len(legacy) != 1 || legacy[0].Status != livekit.StreamInfo_FINISHED || legacy[0].Id != "main" {
+			t.Errorf("deprecated stream result %v, want its one destination, main, FINISHED", legacy)
 		}
 		rtmp.CheckRecording(t, "api", 1280, 720)
 		joinStopped := time.Now()

@@ -191,6 +191,13 @@ func TestAuth(t *testing.T) {
 }
 
 // TestErrors: what each method answers when it cannot do what is asked.
+// unifiedRequest is LiveKit's unified form of a one-file room composite.
+func unifiedRequest(room, layout, path string) *livekit.StartEgressRequest {
+	return &livekit.StartEgressRequest{RoomName: room,
+		Source:  &livekit.StartEgressRequest_Template{Template: &livekit.TemplateSource{Layout: layout}},
+		Outputs: []*livekit.Output{{Config: &livekit.Output_File{File: &livekit.FileOutput{Filepath: path}}}}}
+}
+
 func TestErrors(t *testing.T) {
 	ts := newTestServer(t, Config{Capacity: Capacity{CPUs: 1}})
 	c := client(ts.url, "Bearer "+token(t, testKey, testSecret, &auth.VideoGrant{RoomRecord: true}))
@@ -246,7 +253,18 @@ func TestErrors(t *testing.T) {
 			return err
 		}, twirp.Unimplemented, "room composites"},
 		{"track egress", func() error { _, err := c.StartTrackEgress(ctx, &livekit.TrackEgressRequest{}); return err }, twirp.Unimplemented, "room composites"},
-		{"unified start", func() error { _, err := c.StartEgress(ctx, &livekit.StartEgressRequest{}); return err }, twirp.Unimplemented, "StartRoomCompositeEgress"},
+		{"unified start without a source", func() error { _, err := c.StartEgress(ctx, &livekit.StartEgressRequest{}); return err }, twirp.InvalidArgument, "template: required"},
+		{"unified start of a web page", func() error {
+			_, err := c.StartEgress(ctx, &livekit.StartEgressRequest{RoomName: "demo", Source: &livekit.StartEgressRequest_Web{Web: &livekit.WebSource{Url: "https://example.com"}}})
+			return err
+		}, twirp.InvalidArgument, "web: Roomcast records rooms through a layout template"},
+		{"unified start, bad output", func() error {
+			req := unifiedRequest("demo", "grid", "a.mp3")
+			req.Outputs[0].GetFile().FileType = livekit.EncodedFileType_MP3
+			_, err := c.StartEgress(ctx, req)
+			return err
+		}, twirp.InvalidArgument, "outputs[0].file.file_type"},
+		{"unified start beyond capacity", func() error { _, err := c.StartEgress(ctx, unifiedRequest("other", "grid", "a.mp4")); return err }, twirp.ResourceExhausted, "1 composite running uses"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -153,7 +153,7 @@ func composites(infos []*livekit.EgressInfo) []request.CompositeKey {
 	seen := map[request.CompositeKey]bool{}
 	var out []request.CompositeKey
 	for _, info := range infos {
-		rc := info.GetRoomComposite()
+		rc := request.RoomCompositeOf(info)
 		if rc == nil {
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"roomcast/engine"
+	"roomcast/engine/request"
 )
 
 // fakeStudio stands in for the engine in unit tests of the protocol layer
@@ -44,6 +45,15 @@ func (f *fakeStudio) Start(_ context.Context, req *livekit.RoomCompositeEgressRe
 	f.infos = append(f.infos, info)
 	f.mu.Unlock()
 	return f.publish(info), nil
+}
+
+// StartEgress starts the composite the unified request amounts to.
+func (f *fakeStudio) StartEgress(ctx context.Context, req *livekit.StartEgressRequest) (*livekit.EgressInfo, error) {
+	start, err := request.Unified(req)
+	if err != nil {
+		return nil, err
+	}
+	return f.Start(ctx, start.AsComposite())
 }
 
 // update changes an egress and tells the watchers.

@@ -59,10 +59,9 @@ const (
 // newEgress makes the egress and its outputs, each with its store (a
 // bucket's credentials are checked here, before anything starts), for the
 // room roomID. The egress is on the board, STARTING; run starts it.
-func newEgress(ctx context.Context, id, roomID string, req *livekit.RoomCompositeEgressRequest, plan *request.Plan, l *Local) (*egress, error) {
-	redacted := request.RedactRequest(req)
+func newEgress(ctx context.Context, id, roomID string, start *request.Start, plan *request.Plan, l *Local) (*egress, error) {
 	e := &egress{
-		manifest: output.NewManifest(id, roomID, plan.RoomName, redacted.CustomBaseUrl),
+		manifest: output.NewManifest(id, roomID, plan.RoomName, plan.Redacted().CustomBaseURL),
 		id:       id, plan: plan, key: plan.CompositeKey(),
 		board: l.board, comps: l.comps, logf: l.cfg.Logf,
 		staging: filepath.Join(l.cfg.OutputDir, ".roomcast-uploads", id),
@@ -88,8 +87,8 @@ func newEgress(ctx context.Context, id, roomID string, req *livekit.RoomComposit
 		SourceType: livekit.EgressSourceType_EGRESS_SOURCE_TYPE_WEB,
 		Status:     livekit.EgressStatus_EGRESS_STARTING,
 		UpdatedAt:  time.Now().UnixNano(),
-		Request:    &livekit.EgressInfo_RoomComposite{RoomComposite: redacted},
 	}
+	start.SetRequest(info)
 	e.fill(info)
 	e.board.put(info)
 	return e, nil

@@ -135,16 +135,31 @@ func (l *Local) pulseServer(ctx context.Context) (*audio.Server, error) {
 // Start validates the request, checks its buckets and begins the egress;
 // it returns as soon as the egress is STARTING.
 func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {
+	return l.start(ctx, request.Composite(req))
+}
+
+// StartEgress starts LiveKit's unified request, as Start does the
+// RoomComposite one; only a template source is served.
+func (l *Local) StartEgress(ctx context.Context, req *livekit.StartEgressRequest) (*livekit.EgressInfo, error) {
+	start, err := request.Unified(req)
+	if err != nil {
+		return nil, err
+	}
+	return l.start(ctx, start)
+}
+
+func (l *Local) start(ctx context.Context, start *request.Start) (*livekit.EgressInfo, error) {
 	opts := request.Options{Now: time.Now(), OutputDir: l.cfg.OutputDir, DefaultUpload: l.cfg.DefaultUpload, APIKeys: []string{l.cfg.APIKey}}
-	if _, err := request.Build(req, opts); err != nil {
+	plan, err := start.Build(opts)
+	if err != nil {
 		return nil, err // the request's own mistakes first
 	}
-	roomID, err := l.roomID(ctx, req.RoomName)
+	roomID, err := l.roomID(ctx, plan.RoomName)
 	if err != nil {
 		return nil, err
 	}
 	opts.RoomID = roomID
-	plan, err := request.Build(req, opts) // again, with {room_id}
+	plan, err = start.Build(opts) // again, with {room_id}
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +173,7 @@ func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressReque
 		return nil, errors.New("the engine is closed")
 	}
 	id := guid.New(guid.EgressPrefix)
-	e, err := newEgress(ctx, id, opts.RoomID, req, plan, l)
+	e, err := newEgress(ctx, id, opts.RoomID, start, plan, l)
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +264,9 @@ func (l *Local) UpdateLayout(ctx context.Context, egressID, layout string) (*liv
 	return l.board.update(egressID, func(info *livekit.EgressInfo) {
 		if rc := info.GetRoomComposite(); rc != nil {
 			rc.Layout = name
+		}
+		if t := info.GetEgress().GetTemplate(); t != nil {
+			t.Layout = name
 		}
 	}), nil
 }

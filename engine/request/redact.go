@@ -232,20 +232,7 @@ func RedactRequest(req *livekit.RoomCompositeEgressRequest) *livekit.RoomComposi
 	}
 	c := proto.Clone(req).(*livekit.RoomCompositeEgressRequest)
 	c.CustomBaseUrl = redactWebURL(c.CustomBaseUrl)
-	streams := append([]*livekit.StreamOutput{c.GetStream()}, c.StreamOutputs...)
-	for _, s := range streams {
-		if s == nil {
-			continue
-		}
-		for i, u := range s.Urls {
-			s.Urls[i] = RedactURL(u)
-		}
-		for _, d := range s.Destinations {
-			if d != nil {
-				d.Url = RedactURL(d.Url)
-			}
-		}
-	}
+	redactStreams(append([]*livekit.StreamOutput{c.GetStream()}, c.StreamOutputs...))
 	var uploads []uploadRequest
 	if f := c.GetFile(); f != nil {
 		uploads = append(uploads, f)
@@ -271,13 +258,66 @@ func RedactRequest(req *livekit.RoomCompositeEgressRequest) *livekit.RoomComposi
 	for _, u := range uploads {
 		redactUploadRequest(u)
 	}
-	for _, w := range c.Webhooks {
+	redactWebhooks(c.Webhooks)
+	return c
+}
+
+// RedactStart is RedactRequest for LiveKit's unified StartEgressRequest.
+func RedactStart(req *livekit.StartEgressRequest) *livekit.StartEgressRequest {
+	if req == nil {
+		return nil
+	}
+	c := proto.Clone(req).(*livekit.StartEgressRequest)
+	if t := c.GetTemplate(); t != nil {
+		t.CustomBaseUrl = redactWebURL(t.CustomBaseUrl)
+	}
+	if w := c.GetWeb(); w != nil {
+		w.Url = redactWebURL(w.Url)
+	}
+	if c.Storage != nil {
+		redactUploadRequest(c.Storage)
+	}
+	for _, o := range c.Outputs {
+		if o.GetStorage() != nil {
+			redactUploadRequest(o.Storage)
+		}
+		redactStreams([]*livekit.StreamOutput{o.GetStream()})
+		if s := o.GetSegments(); s != nil {
+			redactUploadRequest(s)
+		}
+		if im := o.GetImages(); im != nil {
+			redactUploadRequest(im)
+		}
+	}
+	redactWebhooks(c.Webhooks)
+	return c
+}
+
+// redactStreams redacts the stream keys in every URL and destination;
+// nil entries are skipped.
+func redactStreams(streams []*livekit.StreamOutput) {
+	for _, s := range streams {
+		if s == nil {
+			continue
+		}
+		for i, u := range s.Urls {
+			s.Urls[i] = RedactURL(u)
+		}
+		for _, d := range s.Destinations {
+			if d != nil {
+				d.Url = RedactURL(d.Url)
+			}
+		}
+	}
+}
+
+func redactWebhooks(hooks []*livekit.WebhookConfig) {
+	for _, w := range hooks {
 		if w != nil {
 			w.SigningKey = redactSecret(w.SigningKey)
 			w.Url = redactWebURL(w.Url)
 		}
 	}
-	return c
 }
 
 func redactUploadRequest(u uploadRequest) {
