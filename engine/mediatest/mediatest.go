@@ -30,7 +30,14 @@ type Stream struct {
 	Duration     string `json:"duration"`
 	NbFrames     string `json:"nb_frames"`
 	NbReadFrames string `json:"nb_read_frames"`
+	// Profile is the codec profile ("High", "Constrained Baseline", "LC").
+	Profile string `json:"profile"`
+	// BitRate is the stream's bits per second, as the container states it.
+	BitRate string `json:"bit_rate"`
 }
+
+// Kbps is the stream's bit rate in kbit/s, 0 when unknown.
+func (s Stream) Kbps() float64 { b, _ := strconv.ParseFloat(s.BitRate, 64); return b / 1000 }
 
 // Frames is the number of frames ffprobe decoded (ProbeFile with
 // countFrames), 0 if it did not count.
@@ -78,6 +85,28 @@ func ProbeFile(path string, countFrames bool) (*Probe, error) {
 		return nil, fmt.Errorf("ffprobe %s: %w", path, err)
 	}
 	return &p, nil
+}
+
+// KeyFrames are the times, in seconds, of the video's key frames.
+func KeyFrames(path string) ([]float64, error) {
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0",
+		"-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ffprobe packets of %s: %w: %s", path, err, stderrOf(err))
+	}
+	var keys []float64
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pts, flags, ok := strings.Cut(line, ",")
+		if !ok || !strings.HasPrefix(flags, "K") {
+			continue
+		}
+		t, err := strconv.ParseFloat(pts, 64)
+		if err != nil {
+			return nil, fmt.Errorf("ffprobe packets of %s: time %q: %w", path, pts, err)
+		}
+		keys = append(keys, t)
+	}
+	return keys, nil
 }
 
 // FrameAt decodes the video frame at second t of path.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -152,6 +153,69 @@ func TestSharedEncoder(t *testing.T) {
 }
 
 // TestEncodingsApart: settings that differ get encoders of their own
+
+// TestEncoderSettingsInTheStream: what a video encoding asks is what the
+// stream holds: on a screen of noise (which no encoder squeezes below its
+// budget), 600 and 2400 kbit/s, a key frame every 1 and every 4 seconds,
+// the High and Baseline profiles.
+func TestEncoderSettingsInTheStream(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	r.Noise(t)
+	c := r.Capture(t, 30, nil)
+	dir := t.TempDir()
+	cases := []struct {
+		enc     pipeline.VideoEncoding
+		profile string
+	}{
+		{pipeline.VideoEncoding{BitrateKbps: 600, KeyFrameInterval: 1, Profile: "high"}, "High"},
+		{pipeline.VideoEncoding{BitrateKbps: 2400, KeyFrameInterval: 4, Profile: "baseline"}, "Constrained Baseline"},
+	}
+	var files []*file
+	for i := range cases {
+		files = append(files, attachFile(t, c, dir, fmt.Sprint(cases[i].enc.BitrateKbps), pipeline.Feed{Video: &cases[i].enc}))
+	}
+	for _, f := range files {
+		f.waitActive(t, 10*time.Second)
+	}
+	time.Sleep(9 * time.Second)
+	for _, f := range files {
+		f.detach(t)
+	}
+	for i, c := range cases {
+		p, err := mediatest.ProbeFile(files[i].path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := p.First("video")
+		keys, err := mediatest.KeyFrames(files[i].path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gaps := keyFrameGaps(keys)
+		t.Logf("asked %d kbps, key frames every %g s, %s: got %.0f kbps, %s, key frames at %v", c.enc.BitrateKbps, c.enc.KeyFrameInterval, c.profile, v.Kbps(), v.Profile, keys)
+		if want := float64(c.enc.BitrateKbps); math.Abs(v.Kbps()-want) > 0.2*want {
+			t.Errorf("%d kbps asked, %.0f kbps written", c.enc.BitrateKbps, v.Kbps())
+		}
+		if v.Profile != c.profile {
+			t.Errorf("profile %q, want %q", v.Profile, c.profile)
+		}
+		if len(gaps) < 1 || slices.Max(gaps) > c.enc.KeyFrameInterval+0.05 || slices.Min(gaps) < c.enc.KeyFrameInterval-0.05 {
+			t.Errorf("key frames %v s apart, want every %g s", gaps, c.enc.KeyFrameInterval)
+		}
+	}
+}
+
+// keyFrameGaps are the distances between key frames, the first left out:
+// a branch that joins asks for a key frame of its own, which may follow
+// the encoder's by a frame.
+func keyFrameGaps(keys []float64) []float64 {
+	var gaps []float64
+	for i := 2; i < len(keys); i++ {
+		gaps = append(gaps, keys[i]-keys[i-1])
+	}
+	return gaps
+}
+
 // (another bitrate, another audio codec); equal ones share.
 func TestEncodingsApart(t *testing.T) {
 	r := pipelinetest.NewRig(t, 640, 360)

@@ -5,6 +5,7 @@ package pipelinetest
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -56,6 +57,21 @@ func NewRig(t testing.TB, w, h int) *Rig {
 	}
 	t.Cleanup(func() { tone.Process.Kill(); tone.Wait() })
 	return &Rig{Screen: screen, Sink: sink, Pulse: pulse}
+}
+
+// Noise fills the rig's screen with moving noise (a window, at the top
+// left of a screen with no window manager): a picture no encoder can
+// squeeze below its bitrate, for tests of the bitrate itself.
+func (r *Rig) Noise(t testing.TB) {
+	t.Helper()
+	snow := exec.Command("gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "pattern=snow",
+		"!", fmt.Sprintf("video/x-raw,width=%d,height=%d,framerate=30/1", r.Screen.Width(), r.Screen.Height()),
+		"!", "ximagesink", "display="+r.Screen.Name(), "sync=false")
+	snow.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := snow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { snow.Process.Kill(); snow.Wait() })
 }
 
 // Capture captures the rig's screen at fps and its sink; the test's

@@ -1,0 +1,125 @@
+//go:build integration
+
+package local_test
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+
+	"roomcast/engine/mediatest"
+)
+
+// TestEncodingOptionsInTheMedia: each of advanced's settings, and the
+// suffixes and codecs of segments and images, shows in what is written.
+// Two egresses share one 960x540 25 fps composite: one High profile with
+// a key frame every second and 64 kbps AAC, writing timestamped segments
+// and images and an image overwritten in place; the other video_only,
+// Baseline.
+func TestEncodingOptionsInTheMedia(t *testing.T) {
+	s := newStudio(t, 2)
+	dir := t.TempDir()
+	ctx := context.Background()
+	advanced := func(codec livekit.VideoCodec, kbps int32, kfi float64) *livekit.RoomCompositeEgressRequest_Advanced {
+		return &livekit.RoomCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{
+			Width: 960, Height: 540, Depth: 24, Framerate: 25, VideoCodec: codec, VideoBitrate: kbps, KeyFrameInterval: kfi,
+			AudioCodec: livekit.AudioCodec_AAC, AudioBitrate: 64, AudioFrequency: 48000,
+		}}
+	}
+	high := s.startActive(t, &livekit.RoomCompositeEgressRequest{
+		RoomName:    "demo",
+		Options:     advanced(livekit.VideoCodec_H264_HIGH, 600, 1),
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(dir, "high.mp4"), FileType: livekit.EncodedFileType_MP4}},
+		SegmentOutputs: []*livekit.SegmentedFileOutput{{
+			Protocol: livekit.SegmentedFileProtocol_HLS_PROTOCOL, FilenamePrefix: filepath.Join(dir, "hls", "seg"),
+			FilenameSuffix: livekit.SegmentedFileSuffix_TIMESTAMP, SegmentDuration: 2,
+		}},
+		ImageOutputs: []*livekit.ImageOutput{
+			{CaptureInterval: 1, FilenamePrefix: filepath.Join(dir, "stamped", "img"), FilenameSuffix: livekit.ImageFileSuffix_IMAGE_SUFFIX_TIMESTAMP, ImageCodec: livekit.ImageCodec_IC_JPEG},
+			{CaptureInterval: 1, FilenamePrefix: filepath.Join(dir, "latest", "now"), FilenameSuffix: livekit.ImageFileSuffix_IMAGE_SUFFIX_NONE_OVERWRITE},
+		},
+	})
+	baseline := s.startActive(t, &livekit.RoomCompositeEgressRequest{
+		RoomName:    "demo",
+		VideoOnly:   true,
+		Options:     advanced(livekit.VideoCodec_H264_BASELINE, 2400, 0),
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(dir, "baseline.mp4")}},
+	})
+	if st := s.engine.Stats(); len(st) != 1 {
+		t.Errorf("%d composites, want the two egresses on one", len(st))
+	}
+	time.Sleep(8 * time.Second)
+	for _, id := range []string{high.EgressId, baseline.EgressId} {
+		if final, err := s.engine.Stop(ctx, id); err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+			t.Fatalf("stop %s: %v %v", id, final.GetStatus(), err)
+		}
+	}
+
+	hp := mediatest.VerifyVideo(t, filepath.Join(dir, "high.mp4"), mediatest.Expect{Width: 960, Height: 540, FPS: 25, Seconds: 8, Tolerance: 1.5, Audio: "aac"})
+	bp := mediatest.VerifyVideo(t, filepath.Join(dir, "baseline.mp4"), mediatest.Expect{Width: 960, Height: 540, FPS: 25, Seconds: 8, Tolerance: 1.5})
+	hv, bv, ha := hp.First("video"), bp.First("video"), hp.First("audio")
+	t.Logf("high: %s %.0f kbps, audio %s %.0f kbps; baseline: %s %.0f kbps", hv.Profile, hv.Kbps(), ha.Profile, ha.Kbps(), bv.Profile, bv.Kbps())
+	if hv.Profile != "High" || bv.Profile != "Constrained Baseline" {
+		t.Errorf("profiles %q and %q, want High and Constrained Baseline", hv.Profile, bv.Profile)
+	}
+	if bp.First("audio") != nil {
+		t.Error("the video_only file has audio")
+	}
+	if k := ha.Kbps(); math.Abs(k-64) > 16 {
+		t.Errorf("audio at %.0f kbps, want 64 +/- 16", k)
+	}
+	// The bitrates are ceilings here: the demo room's flat tiles need far
+	// less (about 100 kbps), so the video bitrate is checked where the
+	// picture is noise (pipeline.TestEncoderSettingsInTheStream).
+	if k := hv.Kbps(); k > 600*1.2 {
+		t.Errorf("video at %.0f kbps, asked 600", k)
+	}
+	// A key frame at least every second; the outputs that join (the
+	// file, the segments at their boundaries) may ask for more.
+	keys, err := mediatest.KeyFrames(filepath.Join(dir, "high.mp4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(keys); i++ {
+		if d := keys[i] - keys[i-1]; d > 1.05 {
+			t.Errorf("key frames %.2f s apart at %.2f s, want at most 1 s (all: %v)", d, keys[i], keys)
+			break
+		}
+	}
+
+	// Timestamped segments and images; the overwritten image alone.
+	stamp := `_\d{14}\.\d{3}\.`
+	for _, c := range []struct {
+		glob string
+		name *regexp.Regexp
+		min  int
+	}{
+		{filepath.Join(dir, "hls", "seg_*.ts"), regexp.MustCompile(`^seg` + stamp + `ts$`), 3},
+		{filepath.Join(dir, "stamped", "img_*"), regexp.MustCompile(`^img` + stamp + `jpeg$`), 6},
+	} {
+		files, _ := filepath.Glob(c.glob)
+		if len(files) < c.min {
+			t.Errorf("%s: %d files, want %d or more", c.glob, len(files), c.min)
+		}
+		for _, f := range files {
+			if !c.name.MatchString(filepath.Base(f)) {
+				t.Errorf("%s is not named %s", filepath.Base(f), c.name)
+			}
+		}
+	}
+	if got := mediatest.PlaylistDurations(t, filepath.Join(dir, "hls", "seg.m3u8")); len(got) < 3 {
+		t.Errorf("the playlist lists %d segments", len(got))
+	}
+	latest, _ := filepath.Glob(filepath.Join(dir, "latest", "now*.jpeg"))
+	if len(latest) != 1 || filepath.Base(latest[0]) != "now.jpeg" {
+		t.Errorf("overwritten image: %v, want now.jpeg alone", latest)
+	} else if st, err := os.Stat(latest[0]); err != nil || time.Since(st.ModTime()) > 3*time.Second {
+		t.Errorf("now.jpeg was not rewritten to the end: %v %v", st, err)
+	}
+}
