@@ -20,8 +20,8 @@ import (
 // suffixes and codecs of segments and images, shows in what is written.
 // Two egresses share one 960x540 25 fps composite: one High profile with
 // a key frame every second and 64 kbps AAC, writing timestamped segments
-// and images and an image overwritten in place; the other video_only,
-// Baseline.
+// (no manifest) and images and an image overwritten in place; the other
+// video_only, Baseline, its file without a manifest.
 func TestEncodingOptionsInTheMedia(t *testing.T) {
 	s := newStudio(t, 2)
 	dir := t.TempDir()
@@ -38,7 +38,7 @@ func TestEncodingOptionsInTheMedia(t *testing.T) {
 		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(dir, "high.mp4"), FileType: livekit.EncodedFileType_MP4}},
 		SegmentOutputs: []*livekit.SegmentedFileOutput{{
 			Protocol: livekit.SegmentedFileProtocol_HLS_PROTOCOL, FilenamePrefix: filepath.Join(dir, "hls", "seg"),
-			FilenameSuffix: livekit.SegmentedFileSuffix_TIMESTAMP, SegmentDuration: 2,
+			FilenameSuffix: livekit.SegmentedFileSuffix_TIMESTAMP, SegmentDuration: 2, DisableManifest: true,
 		}},
 		ImageOutputs: []*livekit.ImageOutput{
 			{CaptureInterval: 1, FilenamePrefix: filepath.Join(dir, "stamped", "img"), FilenameSuffix: livekit.ImageFileSuffix_IMAGE_SUFFIX_TIMESTAMP, ImageCodec: livekit.ImageCodec_IC_JPEG},
@@ -49,7 +49,7 @@ func TestEncodingOptionsInTheMedia(t *testing.T) {
 		RoomName:    "demo",
 		VideoOnly:   true,
 		Options:     advanced(livekit.VideoCodec_H264_BASELINE, 2400, 0),
-		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(dir, "baseline.mp4")}},
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(dir, "baseline.mp4"), DisableManifest: true}},
 	})
 	if st := s.engine.Stats(); len(st) != 1 {
 		t.Errorf("%d composites, want the two egresses on one", len(st))
@@ -115,6 +115,16 @@ func TestEncodingOptionsInTheMedia(t *testing.T) {
 	}
 	if got := mediatest.PlaylistDurations(t, filepath.Join(dir, "hls", "seg.m3u8")); len(got) < 3 {
 		t.Errorf("the playlist lists %d segments", len(got))
+	}
+	// Manifests where not disabled: beside high's file, not beside its
+	// segments nor beside baseline's file.
+	for _, c := range []struct {
+		path string
+		want bool
+	}{{filepath.Join(dir, high.EgressId+".json"), true}, {filepath.Join(dir, "hls", high.EgressId+".json"), false}, {filepath.Join(dir, baseline.EgressId+".json"), false}} {
+		if _, err := os.Stat(c.path); (err == nil) != c.want {
+			t.Errorf("manifest %s: exists %v, want %v", c.path, err == nil, c.want)
+		}
 	}
 	latest, _ := filepath.Glob(filepath.Join(dir, "latest", "now*.jpeg"))
 	if len(latest) != 1 || filepath.Base(latest[0]) != "now.jpeg" {

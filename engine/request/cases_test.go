@@ -54,6 +54,7 @@ var badCases = []badCase{
 
 	// source
 	{name: "audio and video only", json: `{"room_name":"r","audio_only":true,"video_only":true,"file_outputs":[{}]}`, field: "video_only", msg: "cannot be combined with audio_only"},
+	{name: "audio mixing alternate", json: `{"room_name":"r","audio_mixing":"DUAL_CHANNEL_ALTERNATE","file_outputs":[{}]}`, field: "audio_mixing", msg: "not supported", unsup: true},
 	{name: "audio mixing", json: `{"room_name":"r","audio_mixing":"DUAL_CHANNEL_AGENT","file_outputs":[{}]}`, field: "audio_mixing", msg: "not supported", unsup: true},
 	{name: "unknown layout", json: `{"room_name":"r","layout":"gird","file_outputs":[{}]}`, field: "layout", msg: `(did you mean grid?)`},
 	{name: "layout far off", json: `{"room_name":"r","layout":"mosaic","file_outputs":[{}]}`, field: "layout", msg: "use one of grid, grid-light, speaker"},
@@ -93,6 +94,7 @@ var badCases = []badCase{
 	// files
 	{name: "ogg with video", json: `{"room_name":"r","file_outputs":[{"file_type":"OGG"}]}`, field: "file_outputs[0].file_type", msg: "OGG holds audio only"},
 	{name: "ogg and rtmp", json: `{"room_name":"r","audio_only":true,"file_outputs":[{"file_type":"OGG"}],"stream_outputs":[{"urls":["rtmp://h/a/k"]}]}`, field: "file_outputs[0].file_type", msg: "OGG carries Opus but stream_outputs[0] needs AAC"},
+	{name: "mcap file", json: `{"room_name":"r","file_outputs":[{"file_type":"MCAP"}]}`, field: "file_outputs[0].file_type", msg: "use MP4 or OGG", unsup: true},
 	{name: "mp3 file", json: `{"room_name":"r","audio_only":true,"file_outputs":[{"file_type":"MP3"}]}`, field: "file_outputs[0].file_type", msg: "use OGG", unsup: true},
 	{name: "file type number", json: `{"room_name":"r","file_outputs":[{"file_type":9}]}`, field: "file_outputs[0].file_type", msg: `"9" is not a file type`},
 	{name: "file type name", json: `{"room_name":"r","file_outputs":[{"file_type":"MOV"}]}`, field: "file_outputs[0].file_type", msg: `"MOV" is not a file type; use one of MP4 or OGG`},
@@ -106,6 +108,8 @@ var badCases = []badCase{
 	{name: "s3 no bucket", json: `{"room_name":"r","file_outputs":[{"s3":{"access_key":"AKIAEXAMPLEKEY","secret":"s3secretvalue/xyz"}}]}`, field: "file_outputs[0].s3.bucket", msg: "required", secrets: []string{"AKIAEXAMPLEKEY", "s3secretvalue/xyz"}},
 	{name: "s3 key without secret", json: `{"room_name":"r","file_outputs":[{"s3":{"access_key":"AKIAEXAMPLEKEY","bucket":"b"}}]}`, field: "file_outputs[0].s3.secret", msg: "required with access_key", secrets: []string{"AKIAEXAMPLEKEY"}},
 	{name: "s3 token alone", json: `{"room_name":"r","file_outputs":[{"s3":{"session_token":"tokentokentoken","bucket":"b"}}]}`, field: "file_outputs[0].s3.session_token", msg: "needs access_key", secrets: []string{"tokentokentoken"}},
+	{name: "s3 assume role external id", json: `{"room_name":"r","file_outputs":[{"s3":{"assume_role_external_id":"ext-secret-id","bucket":"b"}}]}`, field: "file_outputs[0].s3.assume_role_external_id", msg: "not supported", unsup: true, secrets: []string{"ext-secret-id"}},
+	{name: "s3 proxy", json: `{"room_name":"r","file_outputs":[{"s3":{"bucket":"b","proxy":{"url":"http://proxy:3128","username":"u","password":"proxy-pass"}}}]}`, field: "file_outputs[0].s3.proxy", msg: "HTTPS_PROXY", unsup: true, secrets: []string{"proxy-pass"}},
 	{name: "s3 assume role", json: `{"room_name":"r","file_outputs":[{"s3":{"assume_role_arn":"arn:aws:iam::1:role/x","bucket":"b"}}]}`, field: "file_outputs[0].s3.assume_role_arn", msg: "not supported", unsup: true},
 	{name: "s3 endpoint without scheme", json: `{"room_name":"r","file_outputs":[{"s3":{"endpoint":"s3.example.com","bucket":"b","secret":"s3secretvalue/xyz","access_key":"AKIAEXAMPLEKEY"}}]}`, field: "file_outputs[0].s3.endpoint", msg: "not an http:// or https:// URL", secrets: []string{"s3secretvalue/xyz"}},
 	{name: "s3 endpoint password", json: `{"room_name":"r","file_outputs":[{"s3":{"endpoint":"ftp://u:endpointpass1@s3.example.com","bucket":"b"}}]}`, field: "file_outputs[0].s3.endpoint", msg: "not an http", secrets: []string{"endpointpass1"}},
@@ -122,6 +126,7 @@ var badCases = []badCase{
 	{name: "duplicate url", json: `{"room_name":"r","stream_outputs":[{"urls":["rtmp://h/app/sk_live_123456","rtmps://x/app/other_key_1","RTMP://H:1935/app/sk_live_123456"]}]}`, field: "stream_outputs[0].urls[2]", msg: "given twice (also stream_outputs[0].urls[0])", secrets: []string{"sk_live_123456"}},
 	{name: "url password", json: `{"room_name":"r","stream_outputs":[{"urls":["rtmp://bob:hunter2hunter2@h/app/"]}]}`, field: "stream_outputs[0].urls[0]", msg: "no stream key", secrets: []string{"hunter2hunter2"}},
 	{name: "srt url", json: `{"room_name":"r","stream_outputs":[{"urls":["srt://h:9000?streamid=srtsecret99"]}]}`, field: "stream_outputs[0].urls[0]", msg: "SRT", unsup: true, secrets: []string{"srtsecret99"}},
+	{name: "websocket protocol", json: `{"room_name":"r","audio_only":true,"stream_outputs":[{"protocol":"WEBSOCKET","urls":["wss://h/ws"]}]}`, field: "stream_outputs[0].protocol", msg: "use RTMP", unsup: true},
 	{name: "srt protocol", json: `{"room_name":"r","stream_outputs":[{"protocol":"SRT","urls":["srt://h:9000"]}]}`, field: "stream_outputs[0].protocol", msg: "use RTMP", unsup: true},
 	{name: "stream without urls", json: `{"room_name":"r","stream_outputs":[{"protocol":"RTMP"}]}`, field: "stream_outputs[0].urls", msg: "empty"},
 	{name: "too many urls", json: `{"room_name":"r","stream_outputs":[{"urls":["rtmp://h/app/key0","rtmp://h/app/key1","rtmp://h/app/key2","rtmp://h/app/key3","rtmp://h/app/key4","rtmp://h/app/key5","rtmp://h/app/key6","rtmp://h/app/key7","rtmp://h/app/key8","rtmp://h/app/key9","rtmp://h/app/key10","rtmp://h/app/key11","rtmp://h/app/key12","rtmp://h/app/key13","rtmp://h/app/key14","rtmp://h/app/key15","rtmp://h/app/key16"]}]}`, field: "stream_outputs[0].urls", msg: "17 destinations is more than 16"},

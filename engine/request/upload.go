@@ -65,7 +65,11 @@ func upload(field string, o uploadRequest) (*Upload, error) {
 		}
 	}
 	if s3.AssumeRoleArn != "" || s3.AssumeRoleExternalId != "" {
-		return nil, unsupported(join(f, "assume_role_arn"), "assuming a role is not supported by Roomcast; give the role's temporary access_key, secret and session_token instead")
+		field := "assume_role_arn"
+		if s3.AssumeRoleArn == "" {
+			field = "assume_role_external_id"
+		}
+		return nil, unsupported(join(f, field), "assuming a role is not supported by Roomcast; give the role's temporary access_key, secret and session_token instead")
 	}
 	if s3.Proxy != nil {
 		return nil, unsupported(join(f, "proxy"), "upload proxies are not supported by Roomcast; leave proxy out (the HTTPS_PROXY environment variable is honoured)")

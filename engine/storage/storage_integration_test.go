@@ -420,6 +420,12 @@ func TestCheck(t *testing.T) {
 		{"wrong access key", with(func(d *request.Upload) { d.AccessKey = "NOSUCHACCESSKEY123" }),
 			// AWS says InvalidAccessKeyId, versitygw XAdminUserNotFound (with a 404)
 			"file_outputs[0].s3.access_key: the server does not know this access key (", true},
+		{"wrong region", with(func(d *request.Upload) { d.Region = "eu-west-3" }),
+			`file_outputs[0].s3.region: bucket "media" is not in region "eu-west-3"`, true},
+		// versitygw issues no temporary credentials, but checks a token
+		// it is sent: the token goes with the request.
+		{"session token", with(func(d *request.Upload) { d.SessionToken = "FwoGZXIvYXdzEXAMPLETOKEN" }),
+			"file_outputs[0].s3.session_token: the server refused the session token (InvalidToken)", true},
 		{"unreachable", with(func(d *request.Upload) { d.Endpoint = dead }),
 			"file_outputs[0].s3.endpoint: cannot reach " + dead + " (connection refused)", false},
 	}
