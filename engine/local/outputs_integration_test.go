@@ -215,9 +215,11 @@ func TestStreamServerFault(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "fault.mp4")
 	req := &livekit.RoomCompositeEgressRequest{
-		RoomName:      "demo",
-		FileOutputs:   []*livekit.EncodedFileOutput{{Filepath: file}},
-		StreamOutputs: []*livekit.StreamOutput{{Urls: []string{steady.URL("steady"), flaky.URL("flaky")}}},
+		RoomName:    "demo",
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: file}},
+		// The legacy single stream field, as older clients send it.
+		//lint:ignore SA1019 the deprecated field is what is tested
+		Output: &livekit.RoomCompositeEgressRequest_Stream{Stream: &livekit.StreamOutput{Urls: []string{steady.URL("steady"), flaky.URL("flaky")}}},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -596,8 +598,9 @@ func TestAudioOnlyOutputs(t *testing.T) {
 		FileOutputs:   []*livekit.EncodedFileOutput{{Filepath: file, FileType: livekit.EncodedFileType_MP4}},
 		StreamOutputs: []*livekit.StreamOutput{{Urls: []string{rtmp.URL("voices")}}},
 		// The playlists name another folder: they go beside the segments
-		// anyway, as LiveKit documents it.
-		SegmentOutputs: []*livekit.SegmentedFileOutput{{
+		// anyway, as LiveKit documents it. In the legacy single field.
+		//lint:ignore SA1019 the deprecated field is what is tested
+		Output: &livekit.RoomCompositeEgressRequest_Segments{Segments: &livekit.SegmentedFileOutput{
 			FilenamePrefix: filepath.Join(dir, "hls", "seg"), PlaylistName: "elsewhere/index.m3u8", LivePlaylistName: "elsewhere/live.m3u8", SegmentDuration: 2,
 		}},
 	})

@@ -112,6 +112,8 @@ func TestUnifiedRefusals(t *testing.T) {
 		{"two files", `{"room_name":"r","template":{},"outputs":[{"file":{"filepath":"a.mp4"}},{"file":{"filepath":"b.mp4"}}]}`, "outputs[1].file", "at most one file", false},
 		{"GCP from the request's storage", `{"room_name":"r","template":{},"storage":{"gcp":{"bucket":"b"}},"outputs":[{"file":{}}]}`, "storage.gcp", "", true},
 		{"GCP from the output's storage", `{"room_name":"r","template":{},"outputs":[{"images":{"capture_interval":5},"storage":{"gcp":{"bucket":"b"}}}]}`, "outputs[0].storage.gcp", "", true},
+		{"Azure from the request's storage", `{"room_name":"r","template":{},"storage":{"azure":{"container_name":"c"}},"outputs":[{"segments":{}}]}`, "storage.azure", "", true},
+		{"AliOSS from the output's storage", `{"room_name":"r","template":{},"outputs":[{"file":{}, "storage":{"aliOSS":{"bucket":"b"}}}]}`, "outputs[0].storage.aliOSS", "", true},
 		{"SRT stream", `{"room_name":"r","template":{},"outputs":[{"stream":{"protocol":"SRT","urls":["srt://h:1"]}}]}`, "outputs[0].stream.protocol", "SRT", true},
 		{"room", `{"template":{},"outputs":[{"file":{}}]}`, "room_name", "required", false},
 	}
