@@ -178,7 +178,7 @@ var handled = map[string]string{
 	"TemplateSource.layout":          "api.TestEgressAPI",
 	"TemplateSource.audio_only":      "request.TestUnifiedBecomesComposite",
 	"TemplateSource.video_only":      "request.TestUnifiedBecomesComposite",
-	"TemplateSource.custom_base_url": "request.TestUnifiedInEgressInfo",
+	"TemplateSource.custom_base_url": "request.TestUnifiedBecomesComposite",
 	"Output.file":                    "request.TestUnifiedBecomesComposite",
 	"Output.stream":                  "api.TestEgressAPI",
 	"Output.segments":                "request.TestUnifiedBecomesComposite",

@@ -30,8 +30,12 @@ func TestUnifiedBecomesComposite(t *testing.T) {
 		fields                   string // the plan's output fields
 	}{
 		{"template and preset",
-			`{"room_name":"r","template":{"layout":"speaker","audio_only":false,"custom_base_url":""},"preset":"H264_1080P_30","outputs":[{"file":{"filepath":"a.mp4","file_type":"MP4"}}]}`,
+			`{"room_name":"r","template":{"layout":"speaker","audio_only":false},"preset":"H264_1080P_30","outputs":[{"file":{"filepath":"a.mp4","file_type":"MP4"}}]}`,
 			`{"room_name":"r","layout":"speaker","preset":"H264_1080P_30","file_outputs":[{"filepath":"a.mp4","file_type":"MP4"}]}`,
+			"outputs[0].file"},
+		{"custom template, video only",
+			`{"room_name":"r","template":{"layout":"mine","video_only":true,"custom_base_url":"https://t.example.com/x"},"outputs":[{"file":{"filepath":"a.mp4"}}]}`,
+			`{"room_name":"r","layout":"mine","video_only":true,"custom_base_url":"https://t.example.com/x","file_outputs":[{"filepath":"a.mp4"}]}`,
 			"outputs[0].file"},
 		{"advanced, audio only, webhooks",
 			`{"room_name":"r","template":{"audio_only":true},"advanced":{"audio_frequency":48000,"audio_bitrate":96},"outputs":[{"file":{"filepath":"a.ogg"}}],"webhooks":[{"url":"http://127.0.0.1:1/hook"}]}`,
