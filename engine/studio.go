@@ -87,6 +87,10 @@ type Connection struct {
 	UseDemo bool
 	// LiveKitURL, APIKey and APISecret name the LiveKit server.
 	LiveKitURL, APIKey, APISecret string
+	// TLSCA is a CA certificate file this machine's engine trusts for the
+	// server's TLS besides the system's (livekit.tls_ca): a self-signed
+	// deployment's.
+	TLSCA string
 	// EngineURL, when set, is the LiveKit Egress service that records (a
 	// LiveKit server with Egress, or another machine's roomcast serve),
 	// reached with the same key and secret; "" for this machine's engine.

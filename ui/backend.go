@@ -10,6 +10,7 @@ import "roomcast/engine"
 type connection struct {
 	UseDemo                       bool
 	LiveKitURL, APIKey, APISecret string
+	TLSCA                         string // livekit.tls_ca: a CA file for a self-signed server
 	EngineURL                     string
 }
 
@@ -18,6 +19,6 @@ type connection struct {
 func (c connection) engineConnection(outputDir string, logf func(string, ...any)) engine.Connection {
 	return engine.Connection{
 		UseDemo: c.UseDemo, LiveKitURL: c.LiveKitURL, APIKey: c.APIKey, APISecret: c.APISecret,
-		EngineURL: c.EngineURL, OutputDir: outputDir, Logf: logf,
+		TLSCA: c.TLSCA, EngineURL: c.EngineURL, OutputDir: outputDir, Logf: logf,
 	}
 }

@@ -23,6 +23,8 @@ type Config struct {
 	// flags, environment and config file resolved them); an empty URL
 	// means the embedded demo room.
 	LiveKitURL, APIKey, APISecret string
+	// TLSCA is livekit.tls_ca: a CA file for a self-signed server.
+	TLSCA string
 	// EngineURL, when set, records through the Egress service there (a
 	// LiveKit server with Egress, or another machine's roomcast serve)
 	// instead of this machine's engine; "" means the one in Settings.

@@ -1,8 +1,12 @@
 package ui
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -58,6 +62,7 @@ func (s settingsStore) load() (settings, error) {
 			LiveKitURL: v.GetString("livekit.url"),
 			APIKey:     v.GetString("livekit.api_key"),
 			APISecret:  v.GetString("livekit.api_secret"),
+			TLSCA:      v.GetString("livekit.tls_ca"),
 			EngineURL:  v.GetString("studio.engine_url"),
 		},
 		OutputDir: v.GetString("studio.output_dir"),
@@ -85,6 +90,7 @@ func (s settingsStore) save(st settings) error {
 		"livekit.url":                st.Connection.LiveKitURL,
 		"livekit.api_key":            st.Connection.APIKey,
 		"livekit.api_secret":         st.Connection.APISecret,
+		"livekit.tls_ca":             st.Connection.TLSCA,
 		"studio.engine_url":          st.Connection.EngineURL,
 		"studio.output_dir":          st.OutputDir,
 		"studio.s3.endpoint":         st.S3.Endpoint,
@@ -108,6 +114,8 @@ type settingsDialog struct {
 	useDemo                       *widget.Check
 	url, apiKey, apiSecret        *widget.Entry
 	urlField, keyField, secretFld *field
+	tlsCA                         *widget.Entry
+	tlsCAField                    *field
 	remote                        *widget.Check
 	engineURL                     *widget.Entry
 	engineField                   *field
@@ -137,6 +145,8 @@ func newSettingsDialog(win fyne.Window, st settings, busy bool, onSave func(sett
 	d.apiSecret = entry(c.APISecret, "API secret", nil)
 	d.apiSecret.Password = true
 	d.urlField, d.keyField, d.secretFld = newField("LiveKit server URL", d.url), newField("API key", d.apiKey), newField("API secret", d.apiSecret)
+	d.tlsCA = entry(c.TLSCA, "/path/to/ca.pem (only for a self-signed server)", validateCAFile)
+	d.tlsCAField = newField("CA certificate", d.tlsCA)
 	d.engineURL = entry(c.EngineURL, "the LiveKit server's URL, or http://host:7890 for roomcast serve", validateEngineURL)
 	d.engineField = newField("Egress service URL", d.engineURL)
 	d.remote = widget.NewCheck("Record on an Egress service (remote engine)", func(bool) { d.onUseDemo(d.useDemo.Checked) })
@@ -164,10 +174,10 @@ func newSettingsDialog(win fyne.Window, st settings, busy bool, onSave func(sett
 	d.onUseDemo(d.useDemo.Checked)
 
 	conn := container.NewVBox(heading("LiveKit"), d.useDemo, d.urlField.object(),
-		container.NewGridWithColumns(2, d.keyField.object(), d.secretFld.object()),
+		container.NewGridWithColumns(2, d.keyField.object(), d.secretFld.object()), d.tlsCAField.object(),
 		heading("Engine"), d.remote, d.engineField.object())
 	if busy {
-		for _, w := range []fyne.Disableable{d.useDemo, d.url, d.apiKey, d.apiSecret, d.remote, d.engineURL} {
+		for _, w := range []fyne.Disableable{d.useDemo, d.url, d.apiKey, d.apiSecret, d.tlsCA, d.remote, d.engineURL} {
 			w.Disable()
 		}
 		conn.Add(&widget.Label{Text: "Stop recording and streaming to change the connection.", Importance: widget.WarningImportance})
@@ -192,7 +202,7 @@ func (d *settingsDialog) onUseDemo(on bool) {
 		return // called while the dialog is built
 	}
 	editable := !on && !d.useDemo.Disabled()
-	for _, w := range []fyne.Disableable{d.url, d.apiKey, d.apiSecret, d.remote} {
+	for _, w := range []fyne.Disableable{d.url, d.apiKey, d.apiSecret, d.tlsCA, d.remote} {
 		setEnabled(w, editable)
 	}
 	setEnabled(d.engineURL, editable && d.remote.Checked)
@@ -200,7 +210,7 @@ func (d *settingsDialog) onUseDemo(on bool) {
 
 func (d *settingsDialog) values() settings {
 	trim := strings.TrimSpace
-	c := connection{UseDemo: d.useDemo.Checked, LiveKitURL: trim(d.url.Text), APIKey: trim(d.apiKey.Text), APISecret: trim(d.apiSecret.Text)}
+	c := connection{UseDemo: d.useDemo.Checked, LiveKitURL: trim(d.url.Text), APIKey: trim(d.apiKey.Text), APISecret: trim(d.apiSecret.Text), TLSCA: trim(d.tlsCA.Text)}
 	if !c.UseDemo && d.remote.Checked {
 		c.EngineURL = trim(d.engineURL.Text)
 	}
@@ -223,6 +233,7 @@ func (d *settingsDialog) onSaveTapped() {
 		check(d.urlField, validateServerURL(st.Connection.LiveKitURL))
 		check(d.keyField, required(st.Connection.APIKey, "give the API key, or use the demo room"))
 		check(d.secretFld, required(st.Connection.APISecret, "give the API secret, or use the demo room"))
+		check(d.tlsCAField, validateCAFile(st.Connection.TLSCA))
 		if d.remote.Checked {
 			check(d.engineField, validateEngineURL(st.Connection.EngineURL))
 		}
@@ -264,6 +275,25 @@ func validateServerURL(s string) error {
 		return nil
 	}
 	return errors.New("use a ws://, wss://, http:// or https:// URL")
+}
+
+// validateCAFile checks livekit.tls_ca: empty, or a PEM file holding a
+// certificate.
+func validateCAFile(path string) error {
+	path = strings.TrimSpace(path)
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("cannot read it (%v); give the PEM file of the CA that signed the server's certificate", err)
+	}
+	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+		if _, err := x509.ParseCertificate(block.Bytes); block.Type == "CERTIFICATE" && err == nil {
+			return nil
+		}
+	}
+	return errors.New("no certificate in it; give the PEM file of the CA that signed the server's certificate")
 }
 
 // validateEngineURL checks a remote Egress service's URL.

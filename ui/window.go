@@ -155,7 +155,7 @@ func (s *studio) startConnection() connection {
 	if engineURL == "" {
 		engineURL = s.prefs.Connection.EngineURL
 	}
-	return connection{LiveKitURL: s.cfg.LiveKitURL, APIKey: s.cfg.APIKey, APISecret: s.cfg.APISecret, UseDemo: s.cfg.LiveKitURL == "", EngineURL: engineURL}
+	return connection{LiveKitURL: s.cfg.LiveKitURL, APIKey: s.cfg.APIKey, APISecret: s.cfg.APISecret, TLSCA: s.cfg.TLSCA, UseDemo: s.cfg.LiveKitURL == "", EngineURL: engineURL}
 }
 
 // defaultFolder is where recordings go unless a profile says otherwise.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,13 +72,16 @@ type Options struct {
 	// UserDataDir is Chromium's profile directory. If empty, Launch makes
 	// a temporary one and Close removes it.
 	UserDataDir string
-	// AllowHosts are the host names the page may reach besides loopback
-	// (127.0.0.0/8, ::1, localhost), e.g. "myproject.livekit.cloud" or
-	// "*.livekit.cloud". By default the page reaches loopback only: every
-	// other request fails and every other name does not resolve. "*" lifts
-	// the limit. WebRTC media (UDP to the candidates the LiveKit server
-	// gives) is not limited.
+	// AllowHosts are the hosts the page may reach on the web besides
+	// loopback (127.0.0.0/8, ::1, localhost): names, addresses, or
+	// domains ("*.livekit.cloud", see SiteHosts). By default the page
+	// reaches loopback only. "*" lifts the limit. WebRTC is not limited:
+	// see guard.go.
 	AllowHosts []string
+	// CAPEM holds CA certificates (PEM) the page trusts for TLS besides
+	// the system's: a self-signed LiveKit deployment's (livekit.tls_ca).
+	// They go into an NSS database of this browser's own (see trustCAs).
+	CAPEM []byte
 	// ExecPath is the Chromium binary. If empty: /usr/lib/chromium/chromium,
 	// then chromium, chromium-browser, google-chrome on PATH.
 	ExecPath string
@@ -100,6 +104,7 @@ type Browser struct {
 	dataDir   string
 	removeDir bool
 	output    *lineRing // Chromium's stdout and stderr, last lines but noise
+	guard     *guard    // its way beyond loopback; nil with AllowHosts "*"
 
 	allocCancel context.CancelFunc
 	tabCtx      context.Context
@@ -176,6 +181,26 @@ func Launch(ctx context.Context, o Options) (*Browser, error) {
 		return nil, fmt.Errorf("launch chromium: %w", err)
 	}
 
+	if len(o.CAPEM) > 0 {
+		home, err := trustCAs(b.dataDir, o.CAPEM)
+		if err != nil {
+			if b.removeDir {
+				_ = removeAll(b.dataDir)
+			}
+			return nil, err
+		}
+		o.Env = append(o.Env, "HOME="+home)
+	}
+	proxy := ""
+	if !slices.Contains(o.AllowHosts, "*") {
+		if b.guard, err = startGuard(o.AllowHosts, b.logf); err != nil {
+			if b.removeDir {
+				_ = removeAll(b.dataDir)
+			}
+			return nil, err
+		}
+		proxy = b.guard.URL()
+	}
 	allocOpts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.NoInheritEnv,
@@ -187,7 +212,7 @@ func Launch(ctx context.Context, o Options) (*Browser, error) {
 			// to its thread until it exits, as Pdeathsig needs.
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		}),
-	}, flags(o, b.dataDir)...)
+	}, flags(o, b.dataDir, proxy)...)
 	var allocCtx context.Context
 	allocCtx, b.allocCancel = chromedp.NewExecAllocator(context.Background(), allocOpts...)
 	b.tabCtx, b.tabCancel = chromedp.NewContext(allocCtx,
@@ -554,6 +579,9 @@ func (b *Browser) Close() error {
 		b.tabCancel()
 		b.allocCancel() // kills the main process if it still runs, and waits for it
 		b.killLeftovers()
+		if b.guard != nil {
+			b.guard.Close()
+		}
 		b.finish(nil)
 		b.wg.Wait()
 		if b.removeDir {

@@ -39,13 +39,6 @@ func findExec(path string) (string, error) {
 	return "", errNotFound
 }
 
-// blackholeProxy is where a loopback-only browser sends every request that
-// is not for loopback: nothing listens on the discard port, so those
-// requests fail at once (net::ERR_PROXY_CONNECTION_FAILED). Chromium never
-// sends loopback requests through a proxy (its implicit bypass rules), which
-// is what keeps the engine's own pages and a local LiveKit server reachable.
-const blackholeProxy = "http://127.0.0.1:9"
-
 // smallShm: below this, Chromium is told to keep its shared memory in /tmp
 // instead of /dev/shm. A full /dev/shm crashes the renderer; Docker's
 // default is 64 MB, and one 1080p composite uses a few hundred MB.
@@ -56,7 +49,10 @@ const smallShm = 1 << 30
 // from chromedp.DefaultExecAllocatorOptions: they run headless with
 // --mute-audio, both wrong for a composite that is captured from the screen
 // and from a PulseAudio sink.
-func flags(o Options, dataDir string) []chromedp.ExecAllocatorOption {
+//
+// proxy is the guard's URL ("" for none): see guard.go for what goes
+// through it and why that keeps WebRTC working.
+func flags(o Options, dataDir, proxy string) []chromedp.ExecAllocatorOption {
 	f := []chromedp.ExecAllocatorOption{
 		// A window on our X screen, not Wayland even if the desktop has it.
 		chromedp.Flag("ozone-platform", "x11"),
@@ -130,20 +126,8 @@ func flags(o Options, dataDir string) []chromedp.ExecAllocatorOption {
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 	}
 
-	if !slices.Contains(o.AllowHosts, "*") {
-		// Loopback plus AllowHosts: every other request goes to a proxy
-		// that is not there, and every other name resolves to nothing.
-		f = append(f, chromedp.ProxyServer(blackholeProxy))
-		// The rules apply to address literals too, so loopback addresses
-		// are excluded as well as names.
-		rules := "MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE *.localhost , EXCLUDE 127.* , EXCLUDE [::1]"
-		for _, h := range o.AllowHosts {
-			rules += " , EXCLUDE " + h
-		}
-		f = append(f, chromedp.Flag("host-resolver-rules", rules))
-		if len(o.AllowHosts) > 0 {
-			f = append(f, chromedp.Flag("proxy-bypass-list", strings.Join(o.AllowHosts, ";")))
-		}
+	if proxy != "" {
+		f = append(f, chromedp.ProxyServer(proxy))
 	}
 	if os.Geteuid() == 0 {
 		// Chromium refuses to run as root with its sandbox.

@@ -19,6 +19,7 @@ import (
 	"roomcast/engine/browser"
 	"roomcast/engine/display"
 	"roomcast/engine/pipeline"
+	"roomcast/engine/reach"
 	"roomcast/engine/request"
 )
 
@@ -55,6 +56,9 @@ type Composite struct {
 type Deps struct {
 	// LiveKitURL, APIKey and APISecret name the server whose room is shown.
 	LiveKitURL, APIKey, APISecret string
+	// Trust is whom TLS to the server trusts; it is checked before a
+	// browser is started for it.
+	Trust *reach.Trust
 	// PageURL is a built-in layout's page for the server and token.
 	PageURL func(layout, livekitURL, token string) string
 	// Pulse returns the PulseAudio server the sinks are made on.
@@ -82,6 +86,12 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 		}
 	}()
 	began := time.Now()
+	// A server the page cannot reach fails here, in a few milliseconds,
+	// saying why; in the page it would be a WebSocket error after the
+	// start timeout.
+	if err = deps.Trust.Check(ctx, deps.LiveKitURL); err != nil {
+		return c, err
+	}
 	if c.screen, err = display.Start(ctx, key.Width, key.Height); err != nil {
 		return c, err
 	}
@@ -107,6 +117,7 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 		URL:        pageURL,
 		Env:        c.sink.Env(),
 		AllowHosts: allow,
+		CAPEM:      deps.Trust.CAPEM,
 		Logf:       func(f string, a ...any) { deps.Logf("composite %s: "+f, append([]any{key}, a...)...) },
 	})
 	if err != nil {
@@ -152,10 +163,11 @@ func templateURL(key request.CompositeKey, deps Deps, token string) (string, []s
 }
 
 // livekitHosts lets the page reach the LiveKit server when it is not on
-// loopback (loopback is always allowed).
+// loopback (loopback is always allowed), and its deployment's other hosts
+// (regions, TURN).
 func livekitHosts(livekitURL string) []string {
-	if u, err := url.Parse(livekitURL); err == nil && u.Hostname() != "" {
-		return []string{u.Hostname()}
+	if u, err := url.Parse(livekitURL); err == nil {
+		return browser.SiteHosts(u.Hostname())
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os/exec"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/livekit/protocol/livekit"
@@ -38,6 +39,10 @@ type Options struct {
 	Clapper bool
 	// APIKey and APISecret, when empty, are made fresh for this run.
 	APIKey, APISecret string
+	// ServerURL, when set, puts the room on a LiveKit server that runs
+	// already (ws:// or wss://, with APIKey and APISecret, both required)
+	// instead of starting one: the demo's participants anywhere.
+	ServerURL string
 	// ServerBinary is the livekit-server to run; empty means FindServer.
 	ServerBinary string
 	// Logf receives progress lines; nil discards them.
@@ -74,14 +79,7 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 	if err := CheckMediaTools(); err != nil {
 		return nil, err
 	}
-	bin := opt.ServerBinary
-	if bin == "" {
-		var err error
-		if bin, err = FindServer(); err != nil {
-			return nil, err
-		}
-	}
-	srv, err := startServer(ctx, bin, opt.APIKey, opt.APISecret, opt.Logf)
+	srv, err := openServer(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +103,24 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 	return d, nil
 }
 
+// openServer starts the demo's own server, or names the one opt gives.
+func openServer(ctx context.Context, opt Options) (*server, error) {
+	if opt.ServerURL != "" {
+		if opt.APIKey == "" || opt.APISecret == "" {
+			return nil, errors.New("demo on a server of its own: give its API key and secret as well as its URL")
+		}
+		return &server{url: opt.ServerURL, key: opt.APIKey, secret: opt.APISecret}, nil
+	}
+	bin := opt.ServerBinary
+	if bin == "" {
+		var err error
+		if bin, err = FindServer(); err != nil {
+			return nil, err
+		}
+	}
+	return startServer(ctx, bin, opt.APIKey, opt.APISecret, opt.Logf)
+}
+
 // CheckMediaTools reports the first missing GStreamer tool or element, with
 // the command that installs it.
 func CheckMediaTools() error {
@@ -119,7 +135,8 @@ func CheckMediaTools() error {
 	return nil
 }
 
-// URL is the server's WebSocket URL (ws://127.0.0.1:PORT).
+// URL is the server's WebSocket URL (ws://127.0.0.1:PORT, or
+// Options.ServerURL).
 func (d *Demo) URL() string { return d.srv.url }
 
 // APIKey is the key that signs tokens for this server.
@@ -131,8 +148,9 @@ func (d *Demo) APISecret() string { return d.srv.secret }
 // Room is the demo room's name.
 func (d *Demo) Room() string { return d.room }
 
-// HTTPURL is the server's base URL for the Twirp APIs (http://127.0.0.1:PORT).
-func (d *Demo) HTTPURL() string { return "http" + d.srv.url[len("ws"):] }
+// HTTPURL is the server's base URL for the Twirp APIs (http://127.0.0.1:PORT,
+// or https for a wss:// server).
+func (d *Demo) HTTPURL() string { return "http" + strings.TrimPrefix(d.srv.url, "ws") }
 
 func (d *Demo) rooms() *lksdk.RoomServiceClient {
 	return lksdk.NewRoomServiceClient(d.HTTPURL(), d.srv.key, d.srv.secret)

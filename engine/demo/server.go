@@ -201,8 +201,12 @@ func (s *server) logTail() string {
 }
 
 // stop asks the server to leave (SIGTERM), kills it after 5 s, and removes
-// its folder. Safe to call more than once.
+// its folder; a server the demo did not start is left alone. Safe to call
+// more than once.
 func (s *server) stop() {
+	if s.proc == nil {
+		return
+	}
 	s.proc.Stop(5 * time.Second)
 	os.RemoveAll(s.dir)
 }

@@ -32,10 +32,10 @@ func Open(ctx context.Context, c engine.Connection) (*engine.Session, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.LiveKitURL, c.APIKey, c.APISecret = d.URL(), d.APIKey(), d.APISecret()
+		c.LiveKitURL, c.APIKey, c.APISecret, c.TLSCA = d.URL(), d.APIKey(), d.APISecret(), ""
 		s.Server, s.DemoRoom, s.Stop = "demo room on "+d.URL(), d.Room(), d.Close
 	}
-	l, err := local.New(local.Config{LiveKitURL: c.LiveKitURL, APIKey: c.APIKey, APISecret: c.APISecret, OutputDir: c.OutputDir, Logf: c.Logf})
+	l, err := local.New(local.Config{LiveKitURL: c.LiveKitURL, APIKey: c.APIKey, APISecret: c.APISecret, TLSCA: c.TLSCA, OutputDir: c.OutputDir, Logf: c.Logf})
 	if err != nil {
 		if s.Stop != nil {
 			_ = s.Stop()

@@ -14,11 +14,11 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/guid"
-	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"roomcast/engine"
 	"roomcast/engine/audio"
 	"roomcast/engine/composite"
+	"roomcast/engine/reach"
 	"roomcast/engine/request"
 	"roomcast/layouts"
 )
@@ -37,6 +37,10 @@ type Config struct {
 	// LiveKitURL, APIKey and APISecret name the LiveKit server whose rooms
 	// are recorded.
 	LiveKitURL, APIKey, APISecret string
+	// TLSCA is a CA certificate file (PEM) that the connections to the
+	// LiveKit server trust besides the system's CAs: livekit.tls_ca, for a
+	// deployment whose certificate a CA of its own signed.
+	TLSCA string
 	// OutputDir is where relative file paths land; "" is the working dir.
 	OutputDir string
 	// DefaultUpload, when set, is the bucket for outputs whose request
@@ -54,7 +58,7 @@ type Local struct {
 	board *infoBoard
 	pages *layouts.Server
 	comps *composites
-	rooms *lksdk.RoomServiceClient
+	rooms *reach.Rooms
 
 	pulseMu sync.Mutex
 	pulse   *audio.Server
@@ -84,6 +88,10 @@ func New(cfg Config) (*Local, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	trust, err := reach.LoadTrust(cfg.TLSCA)
+	if err != nil {
+		return nil, err
+	}
 	pages, err := layouts.Serve()
 	if err != nil {
 		return nil, fmt.Errorf("layout server: %w", err)
@@ -92,11 +100,12 @@ func New(cfg Config) (*Local, error) {
 		cfg:      cfg,
 		board:    newInfoBoard(),
 		pages:    pages,
-		rooms:    lksdk.NewRoomServiceClient(cfg.LiveKitURL, cfg.APIKey, cfg.APISecret),
+		rooms:    trust.Rooms(cfg.LiveKitURL, cfg.APIKey, cfg.APISecret),
 		egresses: map[string]*egress{},
 	}
 	l.comps = newComposites(composite.Deps{
 		LiveKitURL: cfg.LiveKitURL, APIKey: cfg.APIKey, APISecret: cfg.APISecret,
+		Trust:        trust,
 		PageURL:      pages.URL,
 		Pulse:        l.pulseServer,
 		StartTimeout: cfg.StartTimeout,

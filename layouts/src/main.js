@@ -296,8 +296,12 @@ async function main() {
     return;
   }
   try {
-    // No STUN/TURN: everything runs on this machine, and nothing may leave it.
-    await room.connect(url, token, { autoSubscribe: true, rtcConfig: { iceServers: [] } });
+    // The ICE servers (STUN, TURN) are the LiveKit server's, from its join
+    // response, and so is relay-only mode when it forces relay: any
+    // rtcConfig.iceServers here, even an empty list, would replace them
+    // for good. The embedded demo's server hands out only a closed
+    // loopback port, so nothing leaves this machine there.
+    await room.connect(url, token, { autoSubscribe: true });
   } catch (err) {
     fail(`could not connect to ${url}: ${err?.message ?? err}`, err);
     return;

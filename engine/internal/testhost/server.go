@@ -1,0 +1,187 @@
+package testhost
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"roomcast/engine/demo"
+	"roomcast/engine/internal/child"
+)
+
+// The test host's ports: LiveKit's defaults, so that a firewall rule reads
+// as it would in a producer's network.
+const (
+	SignalPort = 7880 // HTTP and WebSocket signalling
+	ICETCPPort = 7881 // ICE over TCP
+	MediaPort  = 7882 // ICE over UDP, one port for every participant
+	TURNPort   = 3478 // the built-in TURN, over UDP
+	TLSPort    = 7443 // the TLS front (nginx) before SignalPort
+)
+
+// Server is livekit-server running on the test host.
+type Server struct {
+	Key, Secret string
+	host        *Host
+	dir         string
+	proc        *child.Process
+}
+
+// StartServer runs livekit-server on the test host with ICE over UDP and
+// TCP and its TURN (over UDP, named TURNName), and stops it when t ends.
+func (h *Host) StartServer(t testing.TB) *Server {
+	t.Helper()
+	bin, err := demo.FindServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Key: "testhost", Secret: strings.Repeat("s3cr3t", 6), host: h, dir: t.TempDir()}
+	// stun_servers names the TURN (which answers STUN too): left out, the
+	// server hands out public STUN servers, which the browser would try.
+	conf := fmt.Sprintf(`port: %d
+bind_addresses: [%s]
+log_level: info
+rtc:
+  tcp_port: %d
+  udp_port: %d
+  use_external_ip: false
+  node_ip: %s
+  ips:
+    includes: [%s/32]
+  stun_servers: [%s:%d]
+room:
+  sync_streams: true
+turn:
+  enabled: true
+  domain: %s
+  udp_port: %d
+  relay_range_start: 31000
+  relay_range_end: 31100
+keys:
+  %s: %s
+`, SignalPort, Addr, ICETCPPort, MediaPort, Addr, Addr, Addr, TURNPort, TURNName, TURNPort, s.Key, s.Secret)
+	if err := os.WriteFile(filepath.Join(s.dir, "livekit.yaml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.run(t, bin)
+	t.Cleanup(s.stop)
+	return s
+}
+
+// URL is the server's signalling URL by name, as a producer configures it.
+func (s *Server) URL() string { return fmt.Sprintf("ws://%s:%d", ServerName, SignalPort) }
+
+// inside is the URL publishers inside the test host use.
+func (s *Server) inside() string { return fmt.Sprintf("ws://%s:%d", Addr, SignalPort) }
+
+func (s *Server) run(t testing.TB, bin string) {
+	t.Helper()
+	log, err := os.OpenFile(filepath.Join(s.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cmd := s.host.Command(bin, "--config", filepath.Join(s.dir, "livekit.yaml"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if s.proc, err = child.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	if err := awaitPort(Addr, SignalPort, 15*time.Second, s.proc.Done()); err != nil {
+		t.Fatalf("livekit-server on the test host: %v; its log:\n%s", err, s.Log())
+	}
+}
+
+// Restart stops the server as an operator's restart does (SIGTERM: it
+// closes its rooms) and starts it again with the same configuration; it
+// returns once the server answers.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.stop()
+	bin, err := demo.FindServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.run(t, bin)
+}
+
+func (s *Server) stop() {
+	if s.proc != nil {
+		s.proc.Stop(5 * time.Second)
+	}
+}
+
+// Log is the server's log so far, for a failing test.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// awaitPort waits until addr:port accepts TCP connections.
+func awaitPort(addr string, port int, timeout time.Duration, died <-chan struct{}) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, fmt.Sprint(port)), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-died:
+			return fmt.Errorf("exited at start")
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nothing listened on %s:%d within %v: %w", addr, port, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// exe is this test binary, for Publish to run inside the test host.
+func exe(t testing.TB) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return self
+}
+
+// Selected is the remote ICE candidate the server selected for the latest
+// participant whose identity starts with prefix (the composite's recorder
+// is "EG_..."), as its log says when they become active, such as
+// "udp relay 198.51.10...:31024 related ...": how their media came.
+// "" if no such participant became active.
+func (s *Server) Selected(prefix string) string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
+	found := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		i := strings.Index(line, "{")
+		if !strings.Contains(line, "participant active") || i < 0 {
+			continue
+		}
+		var entry struct {
+			Participant          string
+			PublisherCandidates  []string
+			SubscriberCandidates []string
+		}
+		if json.Unmarshal([]byte(line[i:]), &entry) != nil || !strings.HasPrefix(entry.Participant, prefix) {
+			continue
+		}
+		for _, c := range append(entry.SubscriberCandidates, entry.PublisherCandidates...) {
+			if rest, ok := strings.CutPrefix(c, "[remote][selected:1]"); ok {
+				found = strings.TrimSpace(strings.TrimPrefix(rest, "[trickle]"))
+			}
+		}
+	}
+	return found
+}
