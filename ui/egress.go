@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -186,7 +187,24 @@ func (s *studio) applyInfo(run *egressRun, info *livekit.EgressInfo) {
 	if run == &s.live {
 		s.dests.setStream(s.live.phase != idle, info.StreamResults)
 	}
+	s.showLiveKitLink(info)
 	s.refreshControls()
+}
+
+// showLiveKitLink shows in the status bar when a running egress's page
+// has lost the LiveKit server (its details say "reconnecting to LiveKit
+// since ..."), and when it is back.
+func (s *studio) showLiveKitLink(info *livekit.EgressInfo) {
+	_, since, lost := strings.Cut(info.Details, "reconnecting to LiveKit since ")
+	switch {
+	case lost && !engine.IsFinal(info.Status):
+		at, _, _ := strings.Cut(since, " ")
+		s.status.setConnection(colorWarn, "Reconnecting to LiveKit (lost at "+at+" UTC); recording goes on…")
+		s.reconnecting = true
+	case s.reconnecting && s.back != nil:
+		s.status.setConnection(colorOK, "Connected to "+s.back.Server)
+		s.reconnecting = false
+	}
 }
 
 // finished ends run with its egress: what went wrong, or where the

@@ -61,8 +61,10 @@ type studio struct {
 	controls *controlsPanel
 	history  *historyPanel
 	status   *statusBar
-	profiles *profilesBar
-	stage    *fyne.Container // preview, controls and history
+	// reconnecting: the status bar says an egress's page lost LiveKit.
+	reconnecting bool
+	profiles     *profilesBar
+	stage        *fyne.Container // preview, controls and history
 
 	ctx    context.Context // the window's life
 	cancel context.CancelFunc

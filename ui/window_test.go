@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/proto"
 
 	"roomcast/engine/mediatest"
 	"roomcast/engine/request"
@@ -141,6 +142,31 @@ func TestLayoutSwitchesLive(t *testing.T) {
 		t.Errorf("UpdateLayout calls %v, want [speaker]", layouts)
 	}
 	if _, stopped, _ := eng.snapshot(); len(stopped) != 0 || h.s.rec.phase != active {
+		t.Error("the recording stopped")
+	}
+}
+
+// TestReconnectingShown: while a recording's page has lost LiveKit (its
+// details say so), the status bar says the recording goes on; once back,
+// it shows the connection again.
+func TestReconnectingShown(t *testing.T) {
+	eng := newFakeStudio()
+	h := newHarness(t, eng.connector(demoRooms...))
+	test.Tap(h.s.controls.record)
+	h.settle("recording", func() bool { return h.s.rec.phase == active })
+	connected := h.s.status.conn.Text
+	for _, c := range []struct{ details, want string }{
+		{"reconnecting to LiveKit since 17:32:15 (disconnected: SERVER_SHUTDOWN)", "Reconnecting to LiveKit (lost at 17:32:15 UTC); recording goes on…"},
+		{"LiveKit connection lost at 17:32:15 for 2.3 s, reconnected", connected},
+	} {
+		eng.mu.Lock()
+		info := proto.Clone(eng.infos[h.s.rec.id]).(*livekit.EgressInfo)
+		info.Details = c.details
+		eng.publishLocked(info)
+		eng.mu.Unlock()
+		h.settle("status bar: "+c.want, func() bool { return h.s.status.conn.Text == c.want })
+	}
+	if h.s.rec.phase != active {
 		t.Error("the recording stopped")
 	}
 }

@@ -26,10 +26,12 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// The console messages of the template contract.
+// The console messages of the template contract, and Roomcast's own
+// report of the page's connection to LiveKit (see Options.OnConnection).
 const (
-	startSignal = "START_RECORDING"
-	endSignal   = "END_RECORDING"
+	startSignal      = "START_RECORDING"
+	endSignal        = "END_RECORDING"
+	connectionSignal = "ROOMCAST_CONNECTION"
 )
 
 // How long Close lets Chromium shut down by itself (Browser.close) before it
@@ -85,6 +87,12 @@ type Options struct {
 	// ExecPath is the Chromium binary. If empty: /usr/lib/chromium/chromium,
 	// then chromium, chromium-browser, google-chrome on PATH.
 	ExecPath string
+	// OnConnection, if set, gets the page's reports on its connection to
+	// the LiveKit server: console.log("ROOMCAST_CONNECTION", state,
+	// detail), state "reconnecting", "reconnected" or "lost" (Roomcast's
+	// layouts send them; a custom template may). It runs on the console's
+	// goroutine and must not block.
+	OnConnection func(state, detail string)
 	// Logf gets the page's console lines and the browser's events, with
 	// tokens redacted. Nil discards them.
 	Logf func(format string, args ...any)
@@ -328,6 +336,14 @@ func (b *Browser) onConsole(m chromedp.ConsoleMessage) {
 			b.errs = b.errs[len(b.errs)-keptErrors:]
 		}
 		b.mu.Unlock()
+	case len(m.Args) > 1 && argString(m.Args[0]) == connectionSignal:
+		if b.opts.OnConnection != nil {
+			detail := ""
+			if len(m.Args) > 2 {
+				detail = argString(m.Args[2])
+			}
+			b.opts.OnConnection(argString(m.Args[1]), detail)
+		}
 	case hasArg(m, startSignal):
 		b.mu.Lock()
 		closeOnce(b.pg.started)
@@ -343,15 +359,20 @@ func (b *Browser) onConsole(m chromedp.ConsoleMessage) {
 // string s, as LiveKit Egress matches its signals.
 func hasArg(m chromedp.ConsoleMessage, s string) bool {
 	for _, a := range m.Args {
-		if a.Type != runtime.RemoteObjectTypeString {
-			continue
-		}
-		var v string
-		if json.Unmarshal([]byte(a.Value), &v) == nil && v == s {
+		if argString(a) == s {
 			return true
 		}
 	}
 	return false
+}
+
+// argString is a console argument's value if it is a string, else "".
+func argString(a *runtime.RemoteObject) string {
+	var v string
+	if a.Type == runtime.RemoteObjectTypeString && json.Unmarshal([]byte(a.Value), &v) == nil {
+		return v
+	}
+	return ""
 }
 
 func closeOnce(ch chan struct{}) {

@@ -43,9 +43,11 @@ type Composite struct {
 	page   *browser.Browser
 	cap    *pipeline.Capture
 
-	mu       sync.Mutex
-	previews map[int]func(*image.RGBA)
-	nextPrev int
+	mu        sync.Mutex
+	previews  map[int]func(*image.RGBA)
+	nextPrev  int
+	incidents []Incident
+	watchers  map[chan struct{}]struct{} // of incidents
 
 	ended     chan struct{} // closed when the room view ends (or fails)
 	endErr    error         // nil for a normal end (END_RECORDING)
@@ -65,6 +67,9 @@ type Deps struct {
 	Pulse func(context.Context) (*audio.Server, error)
 	// StartTimeout is how long the page has to log START_RECORDING.
 	StartTimeout time.Duration
+	// RejoinWindow, if set, is how long a built-in layout tries to get
+	// back into the room after losing the server (its rejoin_window_ms).
+	RejoinWindow time.Duration
 	Logf         func(string, ...any)
 }
 
@@ -77,6 +82,7 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 		id:       guid.New(guid.EgressPrefix),
 		logf:     deps.Logf,
 		previews: map[int]func(*image.RGBA){},
+		watchers: map[chan struct{}]struct{}{},
 		ended:    make(chan struct{}),
 	}
 	defer func() {
@@ -111,14 +117,15 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 		return c, err
 	}
 	c.page, err = browser.Launch(ctx, browser.Options{
-		Display:    c.screen.Name(),
-		Width:      key.Width,
-		Height:     key.Height,
-		URL:        pageURL,
-		Env:        c.sink.Env(),
-		AllowHosts: allow,
-		CAPEM:      deps.Trust.CAPEM,
-		Logf:       func(f string, a ...any) { deps.Logf("composite %s: "+f, append([]any{key}, a...)...) },
+		Display:      c.screen.Name(),
+		Width:        key.Width,
+		Height:       key.Height,
+		URL:          pageURL,
+		Env:          c.sink.Env(),
+		AllowHosts:   allow,
+		CAPEM:        deps.Trust.CAPEM,
+		OnConnection: c.onConnection,
+		Logf:         func(f string, a ...any) { deps.Logf("composite %s: "+f, append([]any{key}, a...)...) },
 	})
 	if err != nil {
 		return c, err
@@ -148,7 +155,11 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 // and the hosts a custom template may reach.
 func templateURL(key request.CompositeKey, deps Deps, token string) (string, []string, error) {
 	if key.CustomBaseURL == "" {
-		return deps.PageURL(key.Layout, deps.LiveKitURL, token), livekitHosts(deps.LiveKitURL), nil
+		page := deps.PageURL(key.Layout, deps.LiveKitURL, token)
+		if deps.RejoinWindow > 0 {
+			page += fmt.Sprintf("&rejoin_window_ms=%d", deps.RejoinWindow.Milliseconds())
+		}
+		return page, livekitHosts(deps.LiveKitURL), nil
 	}
 	u, err := url.Parse(key.CustomBaseURL)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"roomcast/engine/composite"
 	"roomcast/engine/hooks"
 	"roomcast/engine/output"
 	"roomcast/engine/request"
@@ -43,8 +44,9 @@ type egress struct {
 	stopOnce sync.Once
 
 	mu        sync.Mutex
-	slot      *slot  // set once its outputs are attached
-	stoppedBy string // the end reason stop was given
+	slot      *slot     // set once its outputs are attached
+	recording time.Time // when they were
+	stoppedBy string    // the end reason stop was given
 }
 
 // End reasons beyond LiveKit's own (livekit.EndReason*), in its words.
@@ -246,9 +248,11 @@ func (e *egress) run() {
 		return
 	}
 	e.mu.Lock()
-	e.slot = s
+	e.slot, e.recording = s, time.Now()
 	e.mu.Unlock()
 	e.logf("egress %s recording %s", e.id, e.key)
+	incidents, unwatch := comp.WatchIncidents()
+	defer unwatch()
 
 	var compErr error
 	var why string
@@ -261,6 +265,8 @@ func (e *egress) run() {
 			if compErr != nil {
 				why = livekit.EndReasonFailure
 			}
+		case <-incidents:
+			e.publish()
 		case <-e.changed:
 			e.publish()
 			if !anyRunning(started) {
@@ -401,6 +407,9 @@ func (e *egress) fill(info *livekit.EgressInfo) {
 		}
 	}
 	fillSingleResult(info, e.plan.SingleResult())
+	if info.Status == livekit.EgressStatus_EGRESS_ACTIVE || info.Status == livekit.EgressStatus_EGRESS_ENDING {
+		info.Details = e.incidents() // the end's details replace them, and carry them
+	}
 	if !first.IsZero() && info.Status == livekit.EgressStatus_EGRESS_STARTING {
 		info.Status = livekit.EgressStatus_EGRESS_ACTIVE
 		info.StartedAt = first.UnixNano()
@@ -415,6 +424,9 @@ func (e *egress) finish(end ending, manifest string) {
 		info.Error = end.err
 		info.ErrorCode = end.errorCode()
 		info.Details = end.details()
+		if in := e.incidents(); in != "" {
+			info.Details += "; " + in
+		}
 		info.ManifestLocation = manifest
 		info.EndedAt = time.Now().UnixNano()
 	})
@@ -425,6 +437,19 @@ func (e *egress) finish(end ending, manifest string) {
 			e.hooks.Observe(final, true)
 		}
 	}
+}
+
+// incidents describes what went wrong in the composite while this egress
+// recorded it and it went on (the LiveKit connection lost and back), ""
+// for nothing.
+func (e *egress) incidents() string {
+	e.mu.Lock()
+	s, since := e.slot, e.recording
+	e.mu.Unlock()
+	if s == nil {
+		return ""
+	}
+	return composite.Incidents(s.comp.IncidentsSince(since))
 }
 
 // updateStream adds and removes RTMP destinations while the egress runs.

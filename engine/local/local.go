@@ -48,6 +48,10 @@ type Config struct {
 	DefaultUpload *livekit.S3Upload
 	// StartTimeout overrides DefaultStartTimeout.
 	StartTimeout time.Duration
+	// RejoinWindow is how long a composite's page tries to get back into
+	// the room after losing the LiveKit server before its egresses fail;
+	// 0 is the page's own (60 s).
+	RejoinWindow time.Duration
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -109,6 +113,7 @@ func New(cfg Config) (*Local, error) {
 		PageURL:      pages.URL,
 		Pulse:        l.pulseServer,
 		StartTimeout: cfg.StartTimeout,
+		RejoinWindow: cfg.RejoinWindow,
 		Logf:         cfg.Logf,
 	})
 	// A request's own webhooks follow every update of its egress.

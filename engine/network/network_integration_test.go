@@ -16,9 +16,11 @@ import (
 	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
+	"roomcast/engine"
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/internal/testhost"
 	"roomcast/engine/local"
+	"roomcast/engine/mediatest"
 	"roomcast/engine/waittest"
 )
 
@@ -176,4 +178,85 @@ func record(t *testing.T, eng *local.Local, path string, d time.Duration) *livek
 		t.Fatalf("final status %s (%q), want EGRESS_COMPLETE", final.Status, final.Error)
 	}
 	return final
+}
+
+// TestServerRestart restarts the LiveKit server 5 s into a 20 s
+// recording: the recording goes on, with both people back after the
+// restart, and its info says what happened.
+func TestServerRestart(t *testing.T) {
+	h := testhost.Start(t)
+	srv := h.StartServer(t)
+	people := srv.Publish(t, room, 2)
+	eng := newEngine(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret})
+	path := filepath.Join(t.TempDir(), "rec.mp4")
+	info, err := eng.Start(context.Background(), fileRequest(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
+	began := time.Unix(0, active.StartedAt)
+	time.Sleep(time.Until(began.Add(5 * time.Second)))
+	srv.Restart(t)
+	t.Logf("server back %.1f s into the recording", time.Since(began).Seconds())
+	waittest.Until(t, 30*time.Second, "the restart in the egress's details", func() bool {
+		infos, err := engine.Items(eng.List(context.Background(), &livekit.ListEgressRequest{EgressId: info.EgressId}))
+		return err == nil && len(infos) == 1 && strings.Contains(infos[0].Details, "reconnecting to LiveKit since")
+	})
+	time.Sleep(time.Until(began.Add(20 * time.Second)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	final, err := eng.Stop(ctx, info.EgressId)
+	if err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	t.Logf("final: %s; details %q", final.Status, final.Details)
+	if final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("final status %s (%q), want EGRESS_COMPLETE", final.Status, final.Error)
+	}
+	if !regexp.MustCompile(`LiveKit connection lost at \d\d:\d\d:\d\d for \d+\.\d s.*, reconnected`).MatchString(final.Details) {
+		t.Errorf("details %q do not say the connection was lost and back", final.Details)
+	}
+	// The whole file plays; both people are in the picture and in the
+	// sound at its end, when they are back in the room (their own
+	// rejoining, after the restart, takes a few seconds more).
+	demotest.VerifyRecording(t, path, 1280, 720, 20, nil)
+	img, err := mediatest.FrameAt(path, 18)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range people {
+		if !mediatest.Contains(img, p.Color, 60, 3) {
+			t.Errorf("%s is not in the picture at 18 s", p.Identity)
+		}
+	}
+	demotest.VerifyTonesFrom(t, path, 15.5, people)
+}
+
+// TestServerGone stops the LiveKit server for good 3 s into a recording:
+// after the page's rejoin window (shortened here) the egress fails, saying
+// so, with what was recorded kept.
+func TestServerGone(t *testing.T) {
+	h := testhost.Start(t)
+	srv := h.StartServer(t)
+	srv.Publish(t, room, 2)
+	const window = 8 * time.Second
+	eng := newEngine(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, RejoinWindow: window})
+	path := filepath.Join(t.TempDir(), "rec.mp4")
+	info, err := eng.Start(context.Background(), fileRequest(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
+	time.Sleep(3 * time.Second)
+	srv.Stop()
+	stopped := time.Now()
+	final := waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_FAILED, window+30*time.Second)
+	t.Logf("failed %v after the server stopped: %s; details %q", time.Since(stopped).Round(time.Millisecond), final.Error, final.Details)
+	if !strings.Contains(final.Error, "lost the LiveKit server") || !strings.Contains(final.Details, "reconnecting to LiveKit since") {
+		t.Errorf("error %q, details %q: want them to say the server was lost", final.Error, final.Details)
+	}
+	if len(final.FileResults) != 1 || final.FileResults[0].Duration <= 0 {
+		t.Fatalf("file results %v, want the file recorded until the end", final.FileResults)
+	}
+	mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: float64(final.FileResults[0].Duration) / 1e9, Tolerance: 0.5})
 }

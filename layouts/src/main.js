@@ -5,14 +5,19 @@
 //   console.log('START_RECORDING') once the room is on screen: after the
 //     first video frame is shown, or ~1 s after connecting when nobody
 //     publishes video (at most 5 s after connecting in any case);
-//   console.log('END_RECORDING') when the room disconnects or ends;
+//   console.log('END_RECORDING') when the room ends (deleted or closed,
+//     or the recorder removed from it);
 //   errors: shown in div.error and console.error'd.
+// Roomcast's addition: the connection's state, for the engine to show,
+//   console.log('ROOMCAST_CONNECTION', state, detail), state one of
+//   'reconnecting', 'reconnected' and 'lost' (no connection within
+//   REJOIN_WINDOW_MS: the engine fails the recording with detail).
 //
 // Live layout changes: window.roomcastSetLayout(name) (what the Roomcast
 // engine calls), or recorder metadata {"layout": name} (what LiveKit Egress's
 // UpdateLayout does through the egress SDK).
 
-import { ParticipantEvent, Room, RoomEvent, Track, setLogLevel } from 'livekit-client';
+import { DisconnectReason, ParticipantEvent, Room, RoomEvent, Track, setLogLevel } from 'livekit-client';
 import { LAYOUT_NAMES, parseLayout } from './geometry.js';
 import { compareJoin, isShown } from './people.js';
 import { SpeakerSelector } from './speaker.js';
@@ -22,10 +27,25 @@ import { Stage } from './stage.js';
 const NO_VIDEO_START_MS = 1000;
 /** Start anyway if published video has not shown a frame by then (Egress waits 5 s too). */
 const FIRST_FRAME_TIMEOUT_MS = 5000;
+/** Disconnect reasons that mean the room is over: the recording ends. */
+const ROOM_OVER = new Set([
+  DisconnectReason.ROOM_DELETED,
+  DisconnectReason.ROOM_CLOSED,
+  DisconnectReason.PARTICIPANT_REMOVED,
+  DisconnectReason.CLIENT_INITIATED,
+]);
 
 const errorEl = document.querySelector('div.error');
 const audioEl = document.getElementById('audio');
 const params = new URLSearchParams(window.location.search);
+/**
+ * After losing the server, livekit-client reconnects and then this page
+ * rejoins (for another reason than the room's end) until this long after
+ * the loss, before giving up: a LiveKit server restarts in seconds, and
+ * its rooms come back as their people rejoin. The engine may set it
+ * (rejoin_window_ms).
+ */
+const REJOIN_WINDOW_MS = Number(params.get('rejoin_window_ms')) || 60000;
 
 let layoutError = '';
 let fatalError = '';
@@ -57,6 +77,10 @@ function endRecording() {
   if (ended) return;
   ended = true;
   console.log('END_RECORDING');
+}
+
+function reportConnection(state, detail = '') {
+  console.log('ROOMCAST_CONNECTION', state, detail);
 }
 
 // ---- stage and layout -------------------------------------------------------
@@ -108,6 +132,11 @@ const room = new Room({
   adaptiveStream: { pauseVideoInBackground: false },
   dynacast: false,
   disconnectOnPageLeave: true,
+  // livekit-client's own reconnection, within the rejoin window.
+  reconnectPolicy: {
+    nextRetryDelayInMs: ({ retryCount, elapsedMs }) =>
+      elapsedMs >= REJOIN_WINDOW_MS ? null : Math.min(300 * 2 ** retryCount, 4000),
+  },
 });
 const speakers = new SpeakerSelector();
 const firstSeen = new Map(); // participant identity or track sid -> ms
@@ -273,17 +302,62 @@ room
     speakers.setActive(active.map((p) => p.identity));
     queueRefresh();
   })
-  .on(RoomEvent.Reconnected, queueRefresh)
+  .on(RoomEvent.Reconnecting, () => {
+    lostSince ||= performance.now();
+    reportConnection('reconnecting', 'livekit-client resuming');
+  })
+  .on(RoomEvent.Reconnected, () => {
+    lostSince = 0;
+    reportConnection('reconnected');
+    queueRefresh();
+  })
   .on(RoomEvent.AudioPlaybackStatusChanged, () => {
     if (!room.canPlaybackAudio) {
       console.warn('roomcast: audio playback blocked; start Chromium with --autoplay-policy=no-user-gesture-required');
       room.startAudio().catch(() => {});
     }
   })
-  .on(RoomEvent.Disconnected, () => {
-    clearTimeout(recheckTimer);
-    endRecording();
+  .on(RoomEvent.Disconnected, (reason) => {
+    if (!connected || ended || ROOM_OVER.has(reason)) {
+      clearTimeout(recheckTimer);
+      endRecording();
+      return;
+    }
+    const name = Object.keys(DisconnectReason).find((k) => DisconnectReason[k] === reason);
+    rejoin(name ? `disconnected: ${name}` : 'disconnected');
   });
+
+let rejoining = false;
+let lostSince = 0; // when the connection was lost; 0 while connected
+
+/**
+ * Joins the room again after the connection was lost (a server restart, a
+ * network fault that outlasted livekit-client's own reconnection), while
+ * the engine records what is on screen; reports 'lost' if it cannot
+ * within REJOIN_WINDOW_MS.
+ */
+async function rejoin(why) {
+  if (rejoining) return;
+  rejoining = true;
+  lostSince ||= performance.now();
+  reportConnection('reconnecting', why);
+  const deadline = lostSince + REJOIN_WINDOW_MS;
+  let lastError;
+  for (let delay = 500; performance.now() < deadline; delay = Math.min(2 * delay, 4000)) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    try {
+      await room.connect(params.get('url'), params.get('token'), { autoSubscribe: true });
+      rejoining = false;
+      lostSince = 0;
+      reportConnection('reconnected');
+      refresh();
+      return;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  reportConnection('lost', `${why}; could not rejoin within ${REJOIN_WINDOW_MS / 1000} s: ${lastError?.message ?? lastError}`);
+}
 room.localParticipant.on(ParticipantEvent.ParticipantMetadataChanged, onMetadataChanged);
 
 async function main() {

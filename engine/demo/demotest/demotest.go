@@ -54,8 +54,15 @@ func VerifyRecording(t testing.TB, path string, w, h int, seconds float64, peopl
 // (from its second second, for four).
 func VerifyTones(t testing.TB, path string, people []demo.Persona) {
 	t.Helper()
+	VerifyTonesFrom(t, path, 1, people)
+}
+
+// VerifyTonesFrom checks that each person's tone is heard in path's sound
+// for four seconds from start.
+func VerifyTonesFrom(t testing.TB, path string, start float64, people []demo.Persona) {
+	t.Helper()
 	const rate = 48000
-	pcm, err := mediatest.AudioPCM(path, rate, 1, 4)
+	pcm, err := mediatest.AudioPCM(path, rate, start, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +70,7 @@ func VerifyTones(t testing.TB, path string, people []demo.Persona) {
 	floor := mediatest.ToneLevel(pcm, rate, 550)
 	for _, person := range people {
 		if lvl := mediatest.ToneLevel(pcm, rate, person.ToneHz); lvl < 0.01 || lvl < 5*floor {
-			t.Errorf("%s's %g Hz tone at %.4f (floor %.4f): not heard", person.Identity, person.ToneHz, lvl, floor)
+			t.Errorf("%s's %g Hz tone at %.4f (floor %.4f) from %.1f s: not heard", person.Identity, person.ToneHz, lvl, floor, start)
 		}
 	}
 }

@@ -69,7 +69,7 @@ keys:
 		t.Fatal(err)
 	}
 	s.run(t, bin)
-	t.Cleanup(s.stop)
+	t.Cleanup(s.Stop)
 	return s
 }
 
@@ -97,11 +97,12 @@ func (s *Server) run(t testing.TB, bin string) {
 }
 
 // Restart stops the server as an operator's restart does (SIGTERM: it
-// closes its rooms) and starts it again with the same configuration; it
-// returns once the server answers.
+// closes its rooms; killed if it still runs after a second: it drains for
+// longer) and starts it again with the same configuration; it returns
+// once the server answers. Its rooms come back as their people rejoin.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	s.stop()
+	s.Stop()
 	bin, err := demo.FindServer()
 	if err != nil {
 		t.Fatal(err)
@@ -109,9 +110,10 @@ func (s *Server) Restart(t testing.TB) {
 	s.run(t, bin)
 }
 
-func (s *Server) stop() {
+// Stop stops the server for good (SIGTERM, then SIGKILL after a second).
+func (s *Server) Stop() {
 	if s.proc != nil {
-		s.proc.Stop(5 * time.Second)
+		s.proc.Stop(time.Second)
 	}
 }
 
