@@ -82,7 +82,7 @@ func main() {
 	seconds := flag.Int("seconds", 60, "length of each CPU measurement")
 	out := flag.String("out", "bench/results", "folder for the results")
 	room := flag.Bool("demo-room", false, "run only the demo room, driven on stdin (the bench starts itself so)")
-	steps := flag.String("steps", "", "comma-separated steps to run (cold,warm,cpu720,cpu1080,rtmp,shared,sync); all by default")
+	steps := flag.String("steps", "", "comma-separated steps to run (cold,warm,cpu720,cpu1080,rtmp,shared,refuse,sync); all by default")
 	flag.Parse()
 	lksdk.SetLogger(protologger.GetDiscardLogger())
 	var err error
@@ -156,6 +156,9 @@ func run(window time.Duration, outDir string, only map[string]bool) error {
 		}},
 		{"shared", "CPU of Go Live beside Record", fmt.Sprintf("720p30 Record alone, then with Go Live of the same preset, %s each", window), func() ([]figure, error) {
 			return b.sharedEncodeCost(window)
+		}},
+		{"refuse", "Start refused for an unreachable server", fmt.Sprintf("%d Starts each for an untrusted certificate and a closed port", refusalStarts), func() ([]figure, error) {
+			return b.refusalLatency(room.env["LIVEKIT_API_KEY"], room.env["LIVEKIT_API_SECRET"])
 		}},
 		{"sync", "A/V offset and HLS playlist delay", fmt.Sprintf("the room with the clapper, to MP4 and HLS for %s", avWindow), func() ([]figure, error) {
 			return b.syncAndSegments(room, avWindow)
