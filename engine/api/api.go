@@ -17,6 +17,7 @@ import (
 	"github.com/twitchtv/twirp"
 
 	"roomcast/engine"
+	"roomcast/engine/reach"
 	"roomcast/engine/request"
 )
 
@@ -308,6 +309,7 @@ func (v *service) fail(method string, err error) error {
 // that does: the engine wraps with %w and never knows about Twirp.
 func twirpError(err error) twirp.Error {
 	var te twirp.Error
+	var unreachable *reach.Error
 	switch {
 	case errors.As(err, &te):
 		// Ours (auth, capacity, not found) or a remote engine's.
@@ -316,6 +318,10 @@ func twirpError(err error) twirp.Error {
 		return twirp.NewError(twirp.InvalidArgument, err.Error())
 	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrRoomNotFound):
 		return twirp.NewError(twirp.NotFound, err.Error())
+	case errors.As(err, &unreachable) && unreachable.Untrusted:
+		return twirp.NewError(twirp.FailedPrecondition, err.Error())
+	case errors.As(err, &unreachable):
+		return twirp.NewError(twirp.Unavailable, err.Error())
 	case errors.Is(err, context.Canceled):
 		return twirp.NewError(twirp.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

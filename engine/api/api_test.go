@@ -20,6 +20,7 @@ import (
 
 	"roomcast/engine"
 	"roomcast/engine/hooks/hookstest"
+	"roomcast/engine/reach"
 	"roomcast/engine/request"
 	"roomcast/engine/storage"
 )
@@ -283,6 +284,8 @@ func TestErrors(t *testing.T) {
 }
 
 func TestTwirpErrorMapping(t *testing.T) {
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	defer untrusted.Close()
 	_, invalid := request.Build(&livekit.RoomCompositeEgressRequest{}, request.Options{})
 	cases := []struct {
 		name string
@@ -298,6 +301,8 @@ func TestTwirpErrorMapping(t *testing.T) {
 		{"egress not known", engine.NotFound("EG_x"), twirp.NotFound},
 		{"bucket that does not exist", fmt.Errorf("start: %w", &storage.Error{Field: "file_outputs[0].s3.bucket", Reason: "no such bucket", Permanent: true}), twirp.InvalidArgument},
 		{"storage unreachable for now", &storage.Error{Field: "file_outputs[0].s3", Reason: "connection refused"}, twirp.Internal},
+		{"LiveKit server not answering", fmt.Errorf("look up room: %w", checkServer(t, "ws://127.0.0.1:1")), twirp.Unavailable},
+		{"LiveKit server's certificate untrusted", fmt.Errorf("look up room: %w", checkServer(t, "wss://"+untrusted.Listener.Addr().String())), twirp.FailedPrecondition},
 		{"engine failure", errors.New("chromium: exited"), twirp.Internal},
 	}
 	for _, c := range cases {
@@ -307,6 +312,20 @@ func TestTwirpErrorMapping(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkServer is reach's check of a LiveKit server at url, which must fail.
+func checkServer(t *testing.T, url string) error {
+	t.Helper()
+	trust, err := reach.LoadTrust("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = trust.Check(context.Background(), url)
+	if err == nil {
+		t.Fatalf("%s passed the check", url)
+	}
+	return err
 }
 
 // TestStopAnswersAtEnding: StopEgress returns the ENDING info while the

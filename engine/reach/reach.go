@@ -84,7 +84,7 @@ func (t *Trust) Check(ctx context.Context, livekitURL string) error {
 	addr := net.JoinHostPort(u.Hostname(), port)
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("LiveKit server %s unreachable: %w", livekitURL, err)
+		return &Error{err: fmt.Errorf("LiveKit server %s unreachable: %w", livekitURL, err)}
 	}
 	defer conn.Close()
 	if !secure {
@@ -92,10 +92,20 @@ func (t *Trust) Check(ctx context.Context, livekitURL string) error {
 	}
 	tc := tls.Client(conn, t.TLSConfig(u.Hostname()))
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return t.certError(livekitURL, err)
+		return &Error{Untrusted: true, err: t.certError(livekitURL, err)}
 	}
 	return nil
 }
+
+// Error is why Check failed: the server does not answer, or (Untrusted)
+// its TLS certificate does not verify.
+type Error struct {
+	Untrusted bool
+	err       error
+}
+
+func (e *Error) Error() string { return e.err.Error() }
+func (e *Error) Unwrap() error { return e.err }
 
 // certError explains a failed TLS handshake.
 func (t *Trust) certError(livekitURL string, err error) error {
