@@ -40,7 +40,9 @@ const seconds = 10
 // path a producer's network may leave open.
 func TestReachServer(t *testing.T) {
 	h := testhost.Start(t)
-	srv := h.StartServer(t)
+	ca := testhost.NewCA(t, "Roomcast Test CA")
+	cert, key := ca.Issue(t, testhost.TURNName)
+	srv := h.StartServer(t, testhost.ServerOptions{TURNCert: cert, TURNKey: key})
 	people := srv.Publish(t, room, 2)
 
 	cases := []struct {
@@ -57,11 +59,19 @@ func TestReachServer(t *testing.T) {
 			h.Block(t, "udp", testhost.MediaPort)
 			h.Block(t, "tcp", testhost.ICETCPPort)
 		}, "^udp relay "},
+		// Only TLS to the TURN server is left, as in an office that
+		// allows HTTPS alone: TURN over TLS, through the browser's guard,
+		// with the certificate from the CA in livekit.tls_ca.
+		{"everything but TURN over TLS blocked", func(t *testing.T) {
+			h.Block(t, "udp", testhost.MediaPort)
+			h.Block(t, "udp", testhost.TURNPort)
+			h.Block(t, "tcp", testhost.ICETCPPort)
+		}, "^udp relay "},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.block(t)
-			eng := newEngine(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret})
+			eng := newEngine(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File})
 			path := filepath.Join(t.TempDir(), "rec.mp4")
 			record(t, eng, path, seconds*time.Second)
 			demotest.VerifyRecording(t, path, 1280, 720, seconds, people)
@@ -78,7 +88,7 @@ func TestReachServer(t *testing.T) {
 // the front's certificate comes from a CA nobody gave.
 func TestTLS(t *testing.T) {
 	h := testhost.Start(t)
-	srv := h.StartServer(t)
+	srv := h.StartServer(t, testhost.ServerOptions{})
 	people := srv.Publish(t, room, 2)
 	ca := testhost.NewCA(t, "Roomcast Test CA")
 	cert, key := ca.Issue(t, testhost.ServerName)
@@ -185,7 +195,7 @@ func record(t *testing.T, eng *local.Local, path string, d time.Duration) *livek
 // restart, and its info says what happened.
 func TestServerRestart(t *testing.T) {
 	h := testhost.Start(t)
-	srv := h.StartServer(t)
+	srv := h.StartServer(t, testhost.ServerOptions{})
 	people := srv.Publish(t, room, 2)
 	eng := newEngine(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret})
 	path := filepath.Join(t.TempDir(), "rec.mp4")
@@ -237,7 +247,7 @@ func TestServerRestart(t *testing.T) {
 // so, with what was recorded kept.
 func TestServerGone(t *testing.T) {
 	h := testhost.Start(t)
-	srv := h.StartServer(t)
+	srv := h.StartServer(t, testhost.ServerOptions{})
 	srv.Publish(t, room, 2)
 	const window = 8 * time.Second
 	eng := newEngine(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, RejoinWindow: window})

@@ -22,7 +22,15 @@ const (
 	MediaPort  = 7882 // ICE over UDP, one port for every participant
 	TURNPort   = 3478 // the built-in TURN, over UDP
 	TLSPort    = 7443 // the TLS front (nginx) before SignalPort
+	TURNTLS    = 443  // the built-in TURN over TLS (ServerOptions.TURNCert): 443, which the server announces
 )
+
+// ServerOptions adds to the server's configuration.
+type ServerOptions struct {
+	// TURNCert and TURNKey (PEM files), when set, give its TURN a TLS
+	// port too (TURNTLS), for TURNName.
+	TURNCert, TURNKey string
+}
 
 // Server is livekit-server running on the test host.
 type Server struct {
@@ -33,8 +41,9 @@ type Server struct {
 }
 
 // StartServer runs livekit-server on the test host with ICE over UDP and
-// TCP and its TURN (over UDP, named TURNName), and stops it when t ends.
-func (h *Host) StartServer(t testing.TB) *Server {
+// TCP and its TURN (over UDP, and TLS if opt says so; named TURNName), and
+// stops it when t ends.
+func (h *Host) StartServer(t testing.TB, opt ServerOptions) *Server {
 	t.Helper()
 	bin, err := demo.FindServer()
 	if err != nil {
@@ -62,15 +71,23 @@ turn:
   udp_port: %d
   relay_range_start: 31000
   relay_range_end: 31100
-keys:
+%skeys:
   %s: %s
-`, SignalPort, Addr, ICETCPPort, MediaPort, Addr, Addr, Addr, TURNPort, TURNName, TURNPort, s.Key, s.Secret)
+`, SignalPort, Addr, ICETCPPort, MediaPort, Addr, Addr, Addr, TURNPort, TURNName, TURNPort, turnTLS(opt), s.Key, s.Secret)
 	if err := os.WriteFile(filepath.Join(s.dir, "livekit.yaml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.run(t, bin)
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// turnTLS is the turn block's TLS lines for opt, "" for none.
+func turnTLS(opt ServerOptions) string {
+	if opt.TURNCert == "" {
+		return ""
+	}
+	return fmt.Sprintf("  tls_port: %d\n  cert_file: %s\n  key_file: %s\n", TURNTLS, opt.TURNCert, opt.TURNKey)
 }
 
 // URL is the server's signalling URL by name, as a producer configures it.
