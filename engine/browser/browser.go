@@ -471,9 +471,10 @@ func (b *Browser) Pid() int { return b.pid }
 // console errors and the text of the page's div.error, which is where the
 // templates show what went wrong.
 func (b *Browser) WaitStarted(ctx context.Context, timeout time.Duration) error {
-	started := b.Started()
+	started, ended := b.Started(), b.Ended()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
+	when := fmt.Sprintf("within %v", timeout)
 	select {
 	case <-started:
 		return nil
@@ -484,6 +485,10 @@ func (b *Browser) WaitStarted(ctx context.Context, timeout time.Duration) error 
 		return fmt.Errorf("%w: %w", errNoStart, errClosed)
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-ended:
+		// The room was over, or the page could not join it (ours ends
+		// after showing why): no use waiting for the timeout.
+		when = "and signalled " + endSignal
 	case <-timer.C:
 	}
 
@@ -504,7 +509,7 @@ func (b *Browser) WaitStarted(ctx context.Context, timeout time.Duration) error 
 	default:
 		shown = strconv.Quote(Redact(shown))
 	}
-	return fmt.Errorf("%w within %v (last console error: %s; div.error: %s)", errNoStart, timeout, last, shown)
+	return fmt.Errorf("%w %s (last console error: %s; div.error: %s)", errNoStart, when, last, shown)
 }
 
 // Evaluate runs js in the page and waits for it, and for the promise it
