@@ -27,7 +27,8 @@ type Expect struct {
 // VerifyVideo checks an H.264 recording against want, and that every
 // frame is there and decodes (frames = the video track's duration x its
 // rate, within 2): a file that starts at a delta frame, or lost frames,
-// fails. It returns the probe.
+// fails. A recording with audio must have it cover the video
+// (AudioCoversVideo). It returns the probe.
 func VerifyVideo(t testing.TB, path string, want Expect) *Probe {
 	t.Helper()
 	if want.FPS == 0 {
@@ -61,6 +62,9 @@ func VerifyVideo(t testing.TB, path string, want Expect) *Probe {
 	}
 	if a := p.First("audio"); want.Audio != "" && (a == nil || a.CodecName != want.Audio) {
 		t.Errorf("%s: %s, want %s", name, audio, want.Audio)
+	}
+	if p.First("audio") != nil {
+		AudioCoversVideo(t, path)
 	}
 	if len(want.Colors) > 0 {
 		frame, err := FrameAt(path, p.Duration()/2)

@@ -49,7 +49,8 @@ var enc = output.Encoding{
 // segments' own zero on a capture that ran 3 s before them. Each is listed
 // as the next one starts (images every 100 ms, from the same frames, serve
 // as the clock: when a segment is listed, no image from the second half of
-// the next one is), holds H.264 and AAC, and the playlist plays.
+// the next one is), holds H.264 and AAC, and the playlist plays, its audio
+// covering its video from the first frame to the last.
 func TestSegmentsCutAtTheirOwnBoundaries(t *testing.T) {
 	r := pipelinetest.NewRig(t, 640, 360)
 	c := r.Capture(t, 30, nil)
@@ -158,6 +159,7 @@ func TestSegmentsCutAtTheirOwnBoundaries(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the playlist does not play: %v", err)
 	}
+	mediatest.AudioCoversVideo(t, filepath.Join(dir, "index.m3u8"))
 	var total float64
 	for _, d := range durs {
 		total += d

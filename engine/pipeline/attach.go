@@ -14,10 +14,30 @@ its first audio buffer when it takes no video). The offset goes on the
 input queues' src pads, from blocking probes: a pad whose offset changes
 sends its sticky segment again, with the offset, ahead of that very
 buffer. Audio waits in its own queue for the video's zero, so none of it
-after zero is lost; audio wholly before zero is dropped. The branch's bin
+after zero is lost; audio that starts before zero is dropped, even if it
+ends after: with the offset it has no running time, and flvmux never
+takes such a buffer, holding all the audio behind it until EOS (mp4mux
+and mpegtsmux take it). The branch's bin
 then runs on a clock base of the capture's base plus zero: otherwise every
 buffer looks as late as the capture is old, and a live muxer (mp4mux,
 flvmux, mpegtsmux are aggregators) never waits for its other input.
+
+The audio covers the video, from its first frame to its last:
+
+  - At the start, the first key frame waits (at most audioWait, and only
+    while the capture has sound) for the branch's first audio buffer. A
+    key frame more than startSlack before it is dropped and one is asked
+    for where the audio starts. The video can run half a second behind
+    the sound (measured: 0.44 s when a capture and its encoders had just
+    started), and the audio the branch needs to cover such a frame was
+    captured before its tee pad was linked, so it never comes. MPEG-TS and
+    FLV would start the audio late; a fragmented MP4 has no edit list, and
+    mp4mux starts each track at its first sample: the sound would be
+    early by the gap, and end that much before the picture.
+  - At the end (Detach with finish), the inputs run on until each reaches
+    the end of the one furthest ahead, what comes past it held back
+    (tap.alignEnds): the encoders' latencies differ, and EOS on both at
+    the same moment would end one before the other.
 
 Lock order: Capture.mu, then Capture.ownersMu. Pad-probe callbacks take
 neither; Detach waits for EOS without Capture.mu.
@@ -41,6 +61,28 @@ const outputQueue = 3 * time.Second
 // eosTimeout bounds the wait for EOS to reach the sinks of a detached
 // branch; it came 7-143 ms after it was sent on a 2-core box.
 const eosTimeout = 10 * time.Second
+
+// A branch's start and end, lined up between its video and its audio (see
+// the top of this file).
+const (
+	// startSlack: a branch may start at a key frame this much before its
+	// first audio; its audio then starts at most this much, or an audio
+	// frame (21 ms of AAC), after its first frame. An MP4 moves its audio
+	// that much earlier (see above); less would cost more key frames.
+	startSlack = 25 * time.Millisecond
+	// audioWait bounds the wait of a branch's first key frame for its
+	// first audio, which comes within 0.1 s of it when the capture runs.
+	audioWait = time.Second
+	// audioIdle: a capture whose sound has not come for this long has
+	// none to wait for (a sink's monitor gives nothing while nothing
+	// plays into it).
+	audioIdle = 500 * time.Millisecond
+	// endWait bounds how long Detach lets one input of a branch catch up
+	// with the other; endIdle: an input that got nothing for this long is
+	// not waited for.
+	endWait = time.Second
+	endIdle = 500 * time.Millisecond
+)
 
 // Branch is an output's elements in a bin, linked among themselves, with
 // the pads where each kind of media enters.
@@ -104,6 +146,10 @@ type Attachment struct {
 	zeroOnce  sync.Once
 	canceled  chan struct{} // closed by Detach: nothing waits for zero any more
 
+	audioAt    atomic.Int64  // capture running time of the branch's first audio buffer
+	audioKnown chan struct{} // closed once audioAt is set
+	audioOnce  sync.Once
+
 	failOnce   sync.Once
 	detachOnce sync.Once
 	detachErr  error
@@ -150,7 +196,7 @@ func (c *Capture) Attach(b Branch, f Feed, ev Events) (*Attachment, error) {
 	}
 	a := &Attachment{
 		cap: c, name: name, tap: t, encoded: f.Video != nil, eosWait: b.EOSTimeout, events: ev,
-		zeroKnown: make(chan struct{}), canceled: make(chan struct{}),
+		zeroKnown: make(chan struct{}), canceled: make(chan struct{}), audioKnown: make(chan struct{}),
 	}
 	a.zero.Store(-1)
 	if b.BeforeRemove != nil {
@@ -160,7 +206,7 @@ func (c *Capture) Attach(b Branch, f Feed, ev Events) (*Attachment, error) {
 		a.eosWait = eosTimeout
 	}
 	if in := t.input(videoKind); in != nil {
-		a.zeroAtFirstFrame(in)
+		a.zeroAtFirstFrame(in, t.input(audioKind) != nil)
 	}
 	if in := t.input(audioKind); in != nil {
 		a.audioFromZero(in, t.input(videoKind) != nil)
@@ -230,9 +276,14 @@ func (a *Attachment) uses(e *encoder) bool { return slices.Contains(a.users, e) 
 func (a *Attachment) Name() string { return a.name }
 
 // zeroAtFirstFrame sets the branch's zero at the first frame it can start
-// with (a key frame, for encoded video) and drops those before it.
-func (a *Attachment) zeroAtFirstFrame(in *input) {
+// with (a key frame, for encoded video) and drops those before it. With
+// audio, that frame must not come before the branch's first audio (see
+// the top of this file): an earlier one is dropped, and a key frame is
+// asked for where the audio starts.
+func (a *Attachment) zeroAtFirstFrame(in *input, audio bool) {
 	pad := in.queue.GetStaticPad("src")
+	asked := int64(-1) // where a key frame was asked for
+	askedNext := false // and then for the next frame
 	// A blocking probe runs before the pad checks its sticky events, so
 	// the segment goes again, with the offset, ahead of this very buffer.
 	// It must not return OK, which would hold the pad.
@@ -243,7 +294,29 @@ func (a *Attachment) zeroAtFirstFrame(in *input) {
 			return gst.PadProbePass
 		}
 		if a.encoded && buf.HasFlags(gst.BufferFlagDeltaUnit) {
+			// An encoder can ignore a key frame asked for at a running
+			// time: GstVideoEncoder (1.22) takes x264enc's first frames
+			// for 1000 hours in (its min-pts shift, before its output
+			// segment has it), and after a request met there drops every
+			// request for an earlier time. Past that time, the next frame.
+			if asked >= 0 && !askedNext && int64(rt) >= asked {
+				a.forceKeyFrame(in, gst.ClockTimeNone)
+				askedNext = true
+			}
 			return gst.PadProbeDrop // undecodable without the key frame before it
+		}
+		if audio {
+			start, known, canceled := a.firstAudio()
+			if canceled {
+				return gst.PadProbeDrop
+			}
+			if known && int64(rt)+int64(startSlack) < start {
+				if a.encoded && asked < 0 {
+					a.forceKeyFrame(in, gst.ClockTime(start))
+					asked = start
+				}
+				return gst.PadProbeDrop // the sound it needs was never captured for the branch
+			}
 		}
 		a.setZero(rt)
 		pad.SetOffset(-a.zero.Load())
@@ -251,9 +324,10 @@ func (a *Attachment) zeroAtFirstFrame(in *input) {
 	})
 }
 
-// audioFromZero starts the branch's audio at its zero: with video, it
-// waits (in its own queue) until the video's first frame set it; without,
-// its first buffer sets it.
+// audioFromZero starts the branch's audio at its zero, with the first
+// buffer that starts there or after: with video, it waits (in its own
+// queue) until the video's first frame set it; without, its first buffer
+// sets it.
 func (a *Attachment) audioFromZero(in *input, video bool) {
 	pad := in.queue.GetStaticPad("src")
 	pad.AddProbe(gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
@@ -263,6 +337,10 @@ func (a *Attachment) audioFromZero(in *input, video bool) {
 			return gst.PadProbePass
 		}
 		if video {
+			a.audioOnce.Do(func() {
+				a.audioAt.Store(int64(rt))
+				close(a.audioKnown)
+			})
 			select {
 			case <-a.zeroKnown:
 			case <-a.canceled:
@@ -272,12 +350,47 @@ func (a *Attachment) audioFromZero(in *input, video bool) {
 			a.setZero(rt)
 		}
 		zero := a.zero.Load()
-		if d := buf.Duration(); d != gst.ClockTimeNone && int64(rt)+int64(d) <= zero {
-			return gst.PadProbeDrop // wholly before zero
+		if int64(rt) < zero {
+			return gst.PadProbeDrop // before zero (see the top of this file)
 		}
 		pad.SetOffset(-zero)
 		return gst.PadProbeRemove
 	})
+}
+
+// firstAudio is the capture running time of the branch's first audio
+// buffer, once known: it waits for it (at most audioWait, and not at all
+// when the capture has had no sound for audioIdle). canceled: the branch
+// was detached meanwhile.
+func (a *Attachment) firstAudio() (start int64, known, canceled bool) {
+	select {
+	case <-a.audioKnown:
+		return a.audioAt.Load(), true, false
+	default:
+	}
+	if !a.cap.audioFlowing(audioIdle) {
+		return 0, false, false
+	}
+	timer := time.NewTimer(audioWait)
+	defer timer.Stop()
+	select {
+	case <-a.audioKnown:
+		return a.audioAt.Load(), true, false
+	case <-a.canceled:
+		return 0, false, true
+	case <-timer.C:
+		return 0, false, false
+	}
+}
+
+// forceKeyFrame asks the branch's video encoder for a key frame at the
+// capture running time at; a no-op once Detach began.
+func (a *Attachment) forceKeyFrame(in *input, at gst.ClockTime) {
+	a.padMu.Lock()
+	defer a.padMu.Unlock()
+	if !a.detached {
+		forceKeyUnit(in.teePad, at)
+	}
 }
 
 // runningTime is the running time of buf on pad, from the pad's segment:
@@ -285,14 +398,22 @@ func (a *Attachment) audioFromZero(in *input, video bool) {
 // timestamps (an encoder's output segment may start 1000 hours in, as
 // x264enc's does, to leave room for B-frames' decode times).
 func runningTime(pad *gst.Pad, buf *gst.Buffer) (gst.ClockTime, bool) {
-	if buf == nil || buf.PresentationTimestamp() == gst.ClockTimeNone {
+	if buf == nil {
+		return 0, false
+	}
+	return segmentRunningTime(pad, buf.PresentationTimestamp())
+}
+
+// segmentRunningTime is the running time of the timestamp pts on pad.
+func segmentRunningTime(pad *gst.Pad, pts gst.ClockTime) (gst.ClockTime, bool) {
+	if pts == gst.ClockTimeNone {
 		return 0, false
 	}
 	ev := pad.GetStickyEvent(gst.EventTypeSegment, 0)
 	if ev == nil {
 		return 0, false
 	}
-	rt := ev.ParseSegment().ToRunningTime(gst.FormatTime, uint64(buf.PresentationTimestamp()))
+	rt := ev.ParseSegment().ToRunningTime(gst.FormatTime, uint64(pts))
 	if rt == uint64(gst.ClockTimeNone) {
 		return 0, false
 	}
@@ -322,11 +443,7 @@ func (a *Attachment) RequestKeyFrame(at time.Duration) {
 	if zero < 0 || in == nil || !a.encoded {
 		return
 	}
-	a.padMu.Lock()
-	defer a.padMu.Unlock()
-	if !a.detached {
-		forceKeyUnit(in.teePad, gst.ClockTime(zero+int64(at)))
-	}
+	a.forceKeyFrame(in, gst.ClockTime(zero+int64(at)))
 }
 
 func (a *Attachment) fail(err error) {
@@ -343,17 +460,21 @@ func (a *Attachment) message(src string, st *gst.Structure) {
 	}
 }
 
-// Detach ends the branch. With finish, EOS goes down its inputs (and only
-// its inputs) and Detach waits until it reached every sink, so its files
-// are finalised; without, it is dropped as it is (a failed output). The
-// capture, its encoders and the other branches go on; an encoder nobody
-// uses any more stops. Safe to call more than once.
+// Detach ends the branch. With finish, its video and audio first run on
+// until they end together (at most endWait more), then EOS goes down its
+// inputs (and only its inputs) and Detach waits until it reached every
+// sink, so its files are finalised; without, it is dropped as it is (a
+// failed output). The capture, its encoders and the other branches go on;
+// an encoder nobody uses any more stops. Safe to call more than once.
 func (a *Attachment) Detach(finish bool) error {
 	a.detachOnce.Do(func() {
 		close(a.canceled)
 		a.padMu.Lock()
 		a.detached = true
 		a.padMu.Unlock()
+		if finish && a.zero.Load() >= 0 {
+			a.tap.alignEnds(endWait, endIdle)
+		}
 		a.detachErr = a.tap.detach(finish, a.eosWait)
 		// Messages the branch posted before it went (its last image) still
 		// reach its owner.

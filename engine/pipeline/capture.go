@@ -86,6 +86,7 @@ type Capture struct {
 	busDone   chan struct{}
 	prevDone  chan struct{}
 	rawFrames atomic.Uint64
+	lastAudio atomic.Int64 // wall clock (Unix ns) of the last raw audio buffer (or the start)
 }
 
 // NewCapture builds the capture pipeline and sets it PLAYING.
@@ -131,6 +132,14 @@ func NewCapture(cfg CaptureConfig) (*Capture, error) {
 		if c.audioTee, err = p.GetElementByName("rawaudio"); err != nil {
 			return nil, fmt.Errorf("capture: %w", err)
 		}
+		// When sound last came: a branch's start waits for its first
+		// audio only while there is sound to wait for. The capture's start
+		// counts as sound: its first comes some 30 ms later.
+		c.lastAudio.Store(time.Now().UnixNano())
+		c.audioTee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+			c.lastAudio.Store(time.Now().UnixNano())
+			return gst.PadProbeOK
+		})
 	}
 	go c.watchBus()
 	if cfg.Preview != nil && cfg.Display != "" {
@@ -255,6 +264,14 @@ func (c *Capture) Failed() <-chan error { return c.fatal }
 // RawFrames counts the frames grabbed from the screen so far (before any
 // is repeated to keep the rate constant).
 func (c *Capture) RawFrames() uint64 { return c.rawFrames.Load() }
+
+// audioFlowing reports whether the capture's sound came within d (or the
+// capture started within d): the monitor of a sink gives nothing while
+// nothing plays into it.
+func (c *Capture) audioFlowing(d time.Duration) bool {
+	last := c.lastAudio.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) < d
+}
 
 // RunningTime is the pipeline's running time now.
 func (c *Capture) RunningTime() time.Duration {

@@ -2,7 +2,11 @@
 
 package pipeline
 
-import "time"
+import (
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+)
 
 // BaseTimeShifts gives, for each element of the attachment's bin (the bin
 // included), how far its clock base time is from the capture's: the
@@ -17,4 +21,19 @@ func BaseTimeShifts(c *Capture, a *Attachment) map[string]time.Duration {
 		}
 	}
 	return shifts
+}
+
+// HoldRaw holds the capture's raw video or audio ("video", "audio") for d,
+// once, at its tee: from the next buffer on, that media comes d late (its
+// queue keeps what is captured meanwhile), as a capture's video does while
+// its encoders start.
+func HoldRaw(c *Capture, kind string, d time.Duration) {
+	tee := c.videoTee
+	if kind == audioKind {
+		tee = c.audioTee
+	}
+	tee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+		time.Sleep(d)
+		return gst.PadProbeRemove
+	})
 }

@@ -21,6 +21,7 @@ import (
 	"roomcast/engine/mediatest"
 	"roomcast/engine/pipeline"
 	"roomcast/engine/pipeline/pipelinetest"
+	"roomcast/engine/rtmptest"
 	"roomcast/engine/waittest"
 )
 
@@ -44,15 +45,22 @@ type file struct {
 // writing into dir.
 func attachFile(t *testing.T, c *pipeline.Capture, dir, name string, feed pipeline.Feed) *file {
 	t.Helper()
-	f := &file{active: make(chan time.Time, 1), failed: make(chan error, 1)}
 	var br pipeline.Branch
+	var path string
 	if feed.Video == nil {
-		f.path = filepath.Join(dir, name+".ogg")
-		br = pipelinetest.OGG(t, name, f.path)
+		path = filepath.Join(dir, name+".ogg")
+		br = pipelinetest.OGG(t, name, path)
 	} else {
-		f.path = filepath.Join(dir, name+".mp4")
-		br = avMP4(t, name, f.path, feed.Audio != nil)
+		path = filepath.Join(dir, name+".mp4")
+		br = avMP4(t, name, path, feed.Audio != nil)
 	}
+	return attachBranch(t, c, br, path, feed)
+}
+
+// attachBranch attaches a branch writing path.
+func attachBranch(t *testing.T, c *pipeline.Capture, br pipeline.Branch, path string, feed pipeline.Feed) *file {
+	t.Helper()
+	f := &file{path: path, active: make(chan time.Time, 1), failed: make(chan error, 1)}
 	att, err := c.Attach(br, feed, pipeline.Events{
 		Active: func(zero time.Time) { f.active <- zero },
 		Failed: func(err error) { f.failed <- err },
@@ -149,6 +157,86 @@ func TestSharedEncoder(t *testing.T) {
 	time.Sleep(time.Second)
 	if after := c.RawFrames(); after-before < 20 {
 		t.Errorf("capture delivered %d frames in the second after the branches stopped, want about 30", after-before)
+	}
+}
+
+// TestAudioCoversVideo: the audio of every kind of output (MP4, MPEG-TS,
+// RTMP as the server records it) starts and ends within 0.1 s of its
+// video, when the video comes 0.3-0.7 s behind the sound as the branches
+// start (as at a capture's start, while its encoders start) and the sound
+// 0.2-0.4 s behind the video as they end. Before the branches lined them
+// up, the MPEG-TS and RTMP audio started 0.44 s after the first frame and
+// ended 0.23 s before the last; the MP4's (mp4mux, fragmented, starts each
+// track at zero) ended 0.67 s early, its sound ahead of the picture; and
+// without the holds, the RTMP audio all came at the end (flvmux never took
+// a first audio buffer that starts before the branch's zero).
+func TestAudioCoversVideo(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
+	server := rtmptest.Start(t)
+	time.Sleep(2 * time.Second) // a capture that has run a while
+	dir := t.TempDir()
+
+	// The branches join while the video is held: their first frame was
+	// captured 0.3 s before the first sound they can get.
+	pipeline.HoldRaw(c, "video", 700*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	files := []*file{
+		attachFile(t, c, dir, "mp4", av),
+		attachBranch(t, c, pipelinetest.TS(t, "ts", filepath.Join(dir, "ts.ts")), filepath.Join(dir, "ts.ts"), av),
+		attachBranch(t, c, pipelinetest.RTMP(t, "rtmp", server.URL("av")), server.URL("av"), av),
+	}
+	for _, f := range files {
+		f.waitActive(t, 5*time.Second)
+	}
+	time.Sleep(3 * time.Second)
+
+	// They end while the sound is held.
+	pipeline.HoldRaw(c, "audio", 400*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	for _, f := range files {
+		f.detach(t)
+	}
+	for _, f := range files[:2] {
+		mediatest.AudioCoversVideo(t, f.path)
+	}
+	server.CheckRecording(t, "av", 640, 360)
+	mediatest.AudioCoversVideo(t, server.Recordings("av")[0])
+	mediatest.VerifyVideo(t, files[0].path, mediatest.Expect{Width: 640, Height: 360, Seconds: 3.5, Tolerance: 1, Audio: "aac"})
+}
+
+// TestSilenceHoldsNoBranch: a branch whose capture has had no sound for a
+// while (a sink's monitor gives nothing while nothing plays) starts and
+// ends without waiting for it.
+func TestSilenceHoldsNoBranch(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
+	time.Sleep(2 * time.Second)
+
+	pipeline.HoldRaw(c, "audio", 1500*time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
+	began := time.Now()
+	f := attachFile(t, c, t.TempDir(), "quiet", av)
+	f.waitActive(t, 5*time.Second)
+	started := time.Since(began)
+	time.Sleep(1500 * time.Millisecond) // the sound is back meanwhile
+
+	pipeline.HoldRaw(c, "audio", 1500*time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
+	began = time.Now()
+	f.detach(t)
+	ended := time.Since(began)
+	t.Logf("with no sound for 0.7 s, the branch started %v after Attach, and Detach took %v", started.Round(time.Millisecond), ended.Round(time.Millisecond))
+	if started >= time.Second {
+		t.Errorf("the branch started %v after Attach: it waited for a sound that had stopped", started)
+	}
+	if ended >= 500*time.Millisecond {
+		t.Errorf("Detach took %v: it waited for a sound that had stopped", ended)
+	}
+	if p, err := mediatest.ProbeFile(f.path, true); err != nil {
+		t.Error(err)
+	} else if v, a := p.First("video"), p.First("audio"); v == nil || v.Frames() < 60 || a == nil {
+		t.Errorf("the file holds %+v and %+v, want 2 s of video and audio", v, a)
 	}
 }
 

@@ -56,7 +56,21 @@ func NewRig(t testing.TB, w, h int) *Rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tone.Process.Kill(); tone.Wait() })
+	waitPlaying(ctx, t, pulse, sink)
 	return &Rig{Screen: screen, Sink: sink, Pulse: pulse}
+}
+
+// waitPlaying returns once the sink's monitor gives the tone: a sink
+// just made gives nothing for a second or two after its first sound (1.2
+// to 1.9 s measured, though pactl says it runs), and a recording started
+// earlier would have no sound for that long.
+func waitPlaying(ctx context.Context, t testing.TB, pulse *audio.Server, sink *audio.Sink) {
+	t.Helper()
+	out, err := exec.CommandContext(ctx, "gst-launch-1.0", "-q", "pulsesrc", "server="+pulse.Address(), "device="+sink.Monitor(),
+		"num-buffers=1", "!", "fakesink").CombinedOutput()
+	if err != nil {
+		t.Fatalf("the rig's tone never came out of %s: %v: %s", sink.Monitor(), err, out)
+	}
 }
 
 // Noise fills the rig's screen with moving noise (a window, at the top
@@ -114,6 +128,41 @@ func MP4(t testing.TB, name, path string, audio bool) pipeline.Branch {
 		br.Audio = b.Request(mux, "audio_%u")
 	}
 	return fileSink(t, b, br, mux, path)
+}
+
+// TS is a branch writing MPEG-TS of H.264 and AAC to path, as a test's
+// stand-in for the segments output.
+func TS(t testing.TB, name, path string) pipeline.Branch {
+	t.Helper()
+	var br pipeline.Branch
+	b := pipeline.NewBinBuilder(name)
+	parse := b.Make("h264parse", "parse", nil)
+	mux := b.Make("mpegtsmux", "mux", nil)
+	b.LinkRequest(parse, mux, "sink_%d")
+	br.Video = b.Pad(parse, "sink")
+	br.Audio = b.Request(mux, "sink_%d")
+	return fileSink(t, b, br, mux, path)
+}
+
+// RTMP is a branch sending H.264 and AAC to an RTMP url, muxed and sent
+// as the stream output does.
+func RTMP(t testing.TB, name, url string) pipeline.Branch {
+	t.Helper()
+	br := pipeline.Branch{EOSTimeout: 2 * time.Second}
+	b := pipeline.NewBinBuilder(name)
+	parse := b.Make("h264parse", "parse", nil)
+	mux := b.Make("flvmux", "mux", pipeline.Props{"streamable": true, "latency": int64(time.Second)})
+	b.LinkRequest(parse, mux, "video")
+	br.Video = b.Pad(parse, "sink")
+	br.Audio = b.Request(mux, "audio")
+	sink := b.Make("rtmp2sink", "sink", pipeline.Props{"location": url, "async": false, "sync": false})
+	b.Link(mux, sink)
+	br.Sinks = []*gst.Element{sink}
+	var err error
+	if br.Bin, err = b.Bin(); err != nil {
+		t.Fatal(err)
+	}
+	return br
 }
 
 // OGG is a branch writing an OGG of Opus audio to path.
