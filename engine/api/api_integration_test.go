@@ -27,6 +27,7 @@ import (
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/hooks/hookstest"
 	"roomcast/engine/local"
+	"roomcast/engine/local/localtest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/request"
@@ -49,15 +50,7 @@ type stage struct {
 func newStage(t *testing.T, participants int) *stage {
 	t.Helper()
 	d := demotest.Start(t, demo.Options{Participants: participants})
-	l, err := local.New(local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("engine close: %v", err)
-		}
-	})
+	l := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret()})
 	return &stage{demo: d, engine: l}
 }
 

@@ -21,6 +21,7 @@ import (
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/local"
+	"roomcast/engine/local/localtest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/waittest"
@@ -42,15 +43,7 @@ func newStudio(t *testing.T, participants int) *studio {
 	t.Helper()
 	d := demotest.Start(t, demo.Options{Participants: participants})
 	out := t.TempDir()
-	l, err := local.New(local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), OutputDir: out, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("engine close: %v", err)
-		}
-	})
+	l := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), OutputDir: out})
 	return &studio{demo: d, engine: l, out: out}
 }
 

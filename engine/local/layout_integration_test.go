@@ -26,6 +26,7 @@ import (
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/local"
+	"roomcast/engine/local/localtest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/request"
@@ -222,19 +223,10 @@ func TestLayoutsInRecordings(t *testing.T) {
 
 func newLayoutEngine(t *testing.T, d *demo.Demo, startTimeout time.Duration) *local.Local {
 	t.Helper()
-	l, err := local.New(local.Config{
+	return localtest.New(t, local.Config{
 		LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(),
-		StartTimeout: startTimeout, Logf: t.Logf,
+		StartTimeout: startTimeout,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("engine close: %v", err)
-		}
-	})
-	return l
 }
 
 // gridRequest records the demo room in the grid layout at 720p30 to path.

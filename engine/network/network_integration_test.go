@@ -20,6 +20,7 @@ import (
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/internal/testhost"
 	"roomcast/engine/local"
+	"roomcast/engine/local/localtest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/waittest"
 )
@@ -71,7 +72,7 @@ func TestReachServer(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.block(t)
-			eng := newEngine(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File})
+			eng := localtest.New(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File})
 			path := filepath.Join(t.TempDir(), "rec.mp4")
 			record(t, eng, path, seconds*time.Second)
 			demotest.VerifyRecording(t, path, 1280, 720, seconds, people)
@@ -97,7 +98,7 @@ func TestTLS(t *testing.T) {
 	untrusted := srv.ServeTLS(t, testhost.TLSPort+1, cert, key)
 
 	t.Run("signed by the CA in livekit.tls_ca", func(t *testing.T) {
-		eng := newEngine(t, local.Config{LiveKitURL: trusted, APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File})
+		eng := localtest.New(t, local.Config{LiveKitURL: trusted, APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File})
 		path := filepath.Join(t.TempDir(), "rec.mp4")
 		record(t, eng, path, seconds*time.Second)
 		demotest.VerifyRecording(t, path, 1280, 720, seconds, people)
@@ -105,7 +106,7 @@ func TestTLS(t *testing.T) {
 
 	t.Run("signed by a CA nobody gave", func(t *testing.T) {
 		var logs logLines
-		eng := newEngine(t, local.Config{LiveKitURL: untrusted, APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File, Logf: logs.add})
+		eng := localtest.New(t, local.Config{LiveKitURL: untrusted, APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File, Logf: logs.add})
 		began := time.Now()
 		_, err := eng.Start(context.Background(), fileRequest(filepath.Join(t.TempDir(), "never.mp4")))
 		t.Logf("Start refused it after %v: %v", time.Since(began).Round(time.Millisecond), err)
@@ -141,23 +142,6 @@ func (l *logLines) contains(s string) bool {
 		}
 	}
 	return false
-}
-
-func newEngine(t *testing.T, cfg local.Config) *local.Local {
-	t.Helper()
-	if cfg.Logf == nil {
-		cfg.Logf = t.Logf
-	}
-	l, err := local.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("engine close: %v", err)
-		}
-	})
-	return l
 }
 
 // fileRequest records the test host's room to path.
@@ -197,7 +181,7 @@ func TestServerRestart(t *testing.T) {
 	h := testhost.Start(t)
 	srv := h.StartServer(t, testhost.ServerOptions{})
 	people := srv.Publish(t, room, 2)
-	eng := newEngine(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret})
+	eng := localtest.New(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret})
 	path := filepath.Join(t.TempDir(), "rec.mp4")
 	info, err := eng.Start(context.Background(), fileRequest(path))
 	if err != nil {
@@ -250,7 +234,7 @@ func TestServerGone(t *testing.T) {
 	srv := h.StartServer(t, testhost.ServerOptions{})
 	srv.Publish(t, room, 2)
 	const window = 8 * time.Second
-	eng := newEngine(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, RejoinWindow: window})
+	eng := localtest.New(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, RejoinWindow: window})
 	path := filepath.Join(t.TempDir(), "rec.mp4")
 	info, err := eng.Start(context.Background(), fileRequest(path))
 	if err != nil {

@@ -155,14 +155,7 @@ func RTMP(t testing.TB, name, url string) pipeline.Branch {
 	b.LinkRequest(parse, mux, "video")
 	br.Video = b.Pad(parse, "sink")
 	br.Audio = b.Request(mux, "audio")
-	sink := b.Make("rtmp2sink", "sink", pipeline.Props{"location": url, "async": false, "sync": false})
-	b.Link(mux, sink)
-	br.Sinks = []*gst.Element{sink}
-	var err error
-	if br.Bin, err = b.Bin(); err != nil {
-		t.Fatal(err)
-	}
-	return br
+	return endIn(t, b, br, mux, b.Make("rtmp2sink", "sink", pipeline.Props{"location": url, "async": false, "sync": false}))
 }
 
 // OGG is a branch writing an OGG of Opus audio to path.
@@ -178,7 +171,12 @@ func OGG(t testing.TB, name, path string) pipeline.Branch {
 // fileSink ends a test branch with a filesink at path after mux.
 func fileSink(t testing.TB, b *pipeline.BinBuilder, br pipeline.Branch, mux *gst.Element, path string) pipeline.Branch {
 	t.Helper()
-	sink := b.Make("filesink", "sink", pipeline.Props{"location": path, "sync": false, "async": false, "buffer-mode": "unbuffered"})
+	return endIn(t, b, br, mux, b.Make("filesink", "sink", pipeline.Props{"location": path, "sync": false, "async": false, "buffer-mode": "unbuffered"}))
+}
+
+// endIn ends a test branch with sink after mux, and makes its bin.
+func endIn(t testing.TB, b *pipeline.BinBuilder, br pipeline.Branch, mux, sink *gst.Element) pipeline.Branch {
+	t.Helper()
 	b.Link(mux, sink)
 	br.Sinks = []*gst.Element{sink}
 	var err error
