@@ -17,7 +17,7 @@ APT_PACKAGES := gcc libc6-dev pkg-config \
 	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools \
 	gstreamer1.0-pulseaudio \
 	chromium fonts-dejavu-core xvfb xauth pulseaudio ffmpeg \
-	nginx libnginx-mod-rtmp libnss3-tools iproute2 \
+	nginx libnginx-mod-rtmp libnss3-tools iproute2 x11-xserver-utils \
 	libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev \
 	libxi-dev libxxf86vm-dev
 

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -187,23 +188,28 @@ func (s *studio) applyInfo(run *egressRun, info *livekit.EgressInfo) {
 	if run == &s.live {
 		s.dests.setStream(s.live.phase != idle, info.StreamResults)
 	}
-	s.showLiveKitLink(info)
+	s.showIncident(info)
 	s.refreshControls()
 }
 
-// showLiveKitLink shows in the status bar when a running egress's page
-// has lost the LiveKit server (its details say "reconnecting to LiveKit
-// since ..."), and when it is back.
-func (s *studio) showLiveKitLink(info *livekit.EgressInfo) {
-	_, since, lost := strings.Cut(info.Details, "reconnecting to LiveKit since ")
-	switch {
-	case lost && !engine.IsFinal(info.Status):
-		at, _, _ := strings.Cut(since, " ")
-		s.status.setConnection(colorWarn, "Reconnecting to LiveKit (lost at "+at+" UTC); recording goes on…")
-		s.reconnecting = true
-	case s.reconnecting && s.back != nil:
+// showIncident shows in the status bar when a running egress's composite
+// is going through an incident (its details say "reconnecting to LiveKit
+// since ..." or "browser relaunching since ..."), and when it is over.
+func (s *studio) showIncident(info *livekit.EgressInfo) {
+	for _, in := range []struct{ marker, text string }{
+		{"reconnecting to LiveKit since ", "Reconnecting to LiveKit (lost at %s UTC); recording goes on…"},
+		{"browser relaunching since ", "Restarting the browser (it died at %s UTC); recording goes on with the slate…"},
+	} {
+		if _, since, ok := strings.Cut(info.Details, in.marker); ok && !engine.IsFinal(info.Status) {
+			at, _, _ := strings.Cut(since, " ")
+			s.status.setConnection(colorWarn, fmt.Sprintf(in.text, at))
+			s.inIncident = true
+			return
+		}
+	}
+	if s.inIncident && s.back != nil {
 		s.status.setConnection(colorOK, "Connected to "+s.back.Server)
-		s.reconnecting = false
+		s.inIncident = false
 	}
 }
 

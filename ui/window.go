@@ -61,10 +61,11 @@ type studio struct {
 	controls *controlsPanel
 	history  *historyPanel
 	status   *statusBar
-	// reconnecting: the status bar says an egress's page lost LiveKit.
-	reconnecting bool
-	profiles     *profilesBar
-	stage        *fyne.Container // preview, controls and history
+	// inIncident: the status bar shows an egress's incident (LiveKit
+	// lost, the browser relaunching).
+	inIncident bool
+	profiles   *profilesBar
+	stage      *fyne.Container // preview, controls and history
 
 	ctx    context.Context // the window's life
 	cancel context.CancelFunc

@@ -146,10 +146,10 @@ func TestLayoutSwitchesLive(t *testing.T) {
 	}
 }
 
-// TestReconnectingShown: while a recording's page has lost LiveKit (its
-// details say so), the status bar says the recording goes on; once back,
-// it shows the connection again.
-func TestReconnectingShown(t *testing.T) {
+// TestIncidentShown: while a recording's composite has lost LiveKit, or
+// its browser (its details say so), the status bar says the recording
+// goes on; once over, it shows the connection again.
+func TestIncidentShown(t *testing.T) {
 	eng := newFakeStudio()
 	h := newHarness(t, eng.connector(demoRooms...))
 	test.Tap(h.s.controls.record)
@@ -158,6 +158,8 @@ func TestReconnectingShown(t *testing.T) {
 	for _, c := range []struct{ details, want string }{
 		{"reconnecting to LiveKit since 17:32:15 (disconnected: SERVER_SHUTDOWN)", "Reconnecting to LiveKit (lost at 17:32:15 UTC); recording goes on…"},
 		{"LiveKit connection lost at 17:32:15 for 2.3 s, reconnected", connected},
+		{"browser relaunching since 17:40:01 (the browser stopped: signal: killed)", "Restarting the browser (it died at 17:40:01 UTC); recording goes on with the slate…"},
+		{"browser died at 17:40:01, picture back after 3.1 s (the browser stopped: signal: killed)", connected},
 	} {
 		eng.mu.Lock()
 		info := proto.Clone(eng.infos[h.s.rec.id]).(*livekit.EgressInfo)

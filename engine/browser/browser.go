@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/inspector"
 	"github.com/chromedp/cdproto/page"
@@ -80,6 +81,10 @@ type Options struct {
 	// reaches loopback only. "*" lifts the limit. WebRTC is not limited:
 	// see guard.go.
 	AllowHosts []string
+	// Offscreen opens the window beside the screen, not on it, until
+	// Reveal: a page that joins the room off the picture, to replace one
+	// that died while the capture goes on.
+	Offscreen bool
 	// CAPEM holds CA certificates (PEM) the page trusts for TLS besides
 	// the system's: a self-signed LiveKit deployment's (livekit.tls_ca).
 	// They go into an NSS database of this browser's own (see trustCAs).
@@ -533,6 +538,31 @@ func (b *Browser) SetLayout(ctx context.Context, name string) error {
 		return fmt.Errorf("set layout %q: %w", name, err)
 	}
 	return nil
+}
+
+// Reveal moves an Offscreen window onto the screen, where the window of a
+// browser that died was. A kiosk window is fullscreen, which ignores a
+// move: it leaves fullscreen, moves, and goes back.
+func (b *Browser) Reveal(ctx context.Context) error {
+	return b.run(ctx, func(ctx context.Context) error {
+		return chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			w, err := cdp.Call(ctx, t, cdpbrowser.GetWindowForTarget, cdpbrowser.GetWindowForTargetParams{})
+			if err != nil {
+				return fmt.Errorf("reveal the window: %w", err)
+			}
+			var zero int64
+			for _, bounds := range []*cdpbrowser.Bounds{
+				{WindowState: cdpbrowser.WindowStateNormal},
+				{Left: &zero, Top: &zero},
+				{WindowState: cdpbrowser.WindowStateFullscreen},
+			} {
+				if _, err := cdp.Call(ctx, t, cdpbrowser.SetWindowBounds, cdpbrowser.SetWindowBoundsParams{WindowID: w.WindowID, Bounds: bounds}); err != nil {
+					return fmt.Errorf("reveal the window: %w", err)
+				}
+			}
+			return nil
+		}))
+	})
 }
 
 // Navigate opens u in place of the current page. Started and Ended then

@@ -462,3 +462,40 @@ check();
 		t.Errorf("the other sink %s peaks at %.4f, want silence", other.Monitor(), p)
 	}
 }
+
+// TestOffscreenThenRevealed: an Offscreen browser's page runs (it signals
+// START_RECORDING) without showing on the screen; Reveal puts it there.
+func TestOffscreenThenRevealed(t *testing.T) {
+	need(t)
+	s := screen(t, 320, 240)
+	srv := serve(t, `<!doctype html><html><body style="margin:0;background:#ff00ff">
+<script>console.log("START_RECORDING")</script></body></html>`)
+	l := newLogs(t)
+	b := launch(t, s, srv.URL, l, func(o *Options) { o.Offscreen = true })
+	if err := b.WaitStarted(context.Background(), 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	magenta := color.RGBA{255, 0, 255, 255}
+	img, err := mediatest.Grab(s.Name(), 320, 240)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mediatest.Contains(img, magenta, 10, 4) {
+		t.Fatal("an Offscreen page shows on the screen")
+	}
+	if err := b.Reveal(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var last color.Color
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if img, err = mediatest.Grab(s.Name(), 320, 240); err != nil {
+			t.Fatal(err)
+		}
+		last = img.At(160, 120)
+		if mediatest.Near(img.At(0, 0), magenta, 10) && mediatest.Near(img.At(319, 239), magenta, 10) {
+			return
+		}
+	}
+	t.Errorf("after Reveal the screen is %v in the middle, want the page's %v edge to edge", last, magenta)
+}

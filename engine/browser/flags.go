@@ -66,7 +66,7 @@ func flags(o Options, dataDir, proxy string) []chromedp.ExecAllocatorOption {
 		// size with Emulation.setDeviceMetricsOverride. The window's extra
 		// column and row lie off the screen.
 		chromedp.Flag("kiosk", true),
-		chromedp.Flag("window-position", "0,0"),
+		chromedp.Flag("window-position", windowPosition(o)),
 		chromedp.Flag("window-size", fmt.Sprintf("%d,%d", o.Width+1, o.Height+1)),
 		// 1 CSS px = 1 screen px, whatever the desktop's scaling says.
 		chromedp.Flag("force-device-scale-factor", "1"),
@@ -139,6 +139,19 @@ func flags(o Options, dataDir, proxy string) []chromedp.ExecAllocatorOption {
 	}
 	return append(f, chromedp.UserDataDir(dataDir))
 }
+
+// windowPosition puts the window on the screen, or, Offscreen, just right
+// of it (Reveal moves it on): mapped and drawn as usual, but not on the
+// screen's pixels.
+func windowPosition(o Options) string {
+	if o.Offscreen {
+		return fmt.Sprintf("%d,0", o.Width+offscreenGap)
+	}
+	return "0,0"
+}
+
+// offscreenGap keeps an Offscreen window clear of the screen's right edge.
+const offscreenGap = 16
 
 // passEnv lists the variables of our environment that Chromium gets; it
 // gets no others (chromedp.NoInheritEnv), so that the secrets in the

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,10 +41,14 @@ type Composite struct {
 	logf   func(string, ...any)
 	screen *display.Screen
 	sink   *audio.Sink
-	page   *browser.Browser
 	cap    *pipeline.Capture
 
+	pageOpts     browser.Options // how the page was launched, to relaunch it
+	startTimeout time.Duration
+	failures     []time.Time // of the browser, in the last failureWindow
+
 	mu        sync.Mutex
+	page      *browser.Browser // replaced when the browser is relaunched
 	previews  map[int]func(*image.RGBA)
 	nextPrev  int
 	incidents []Incident
@@ -101,6 +106,9 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 	if c.screen, err = display.Start(ctx, key.Width, key.Height); err != nil {
 		return c, err
 	}
+	if err = setSlate(ctx, c.screen.Name(), key.Width, key.Height, strings.HasSuffix(key.Layout, "-light")); err != nil {
+		return c, err
+	}
 	pulse, err := deps.Pulse(ctx)
 	if err != nil {
 		return c, err
@@ -116,7 +124,7 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 	if err != nil {
 		return c, err
 	}
-	c.page, err = browser.Launch(ctx, browser.Options{
+	c.pageOpts = browser.Options{
 		Display:      c.screen.Name(),
 		Width:        key.Width,
 		Height:       key.Height,
@@ -126,8 +134,9 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 		CAPEM:        deps.Trust.CAPEM,
 		OnConnection: c.onConnection,
 		Logf:         func(f string, a ...any) { deps.Logf("composite %s: "+f, append([]any{key}, a...)...) },
-	})
-	if err != nil {
+	}
+	c.startTimeout = deps.StartTimeout
+	if c.page, err = browser.Launch(ctx, c.pageOpts); err != nil {
 		return c, err
 	}
 	if err = c.page.WaitStarted(ctx, deps.StartTimeout); err != nil {
@@ -201,22 +210,35 @@ func recorderToken(key, secret, room, identity string) (string, error) {
 }
 
 // watch ends the composite when the page says the room is over, the
-// browser dies, the screen dies, or capture fails.
+// screen dies, or capture fails; when the browser dies, it relaunches it
+// (see relaunch) and goes on.
 func (c *Composite) watch() {
-	var err error
-	select {
-	case <-c.page.Ended():
-		c.logf("composite %s: the template signalled END_RECORDING", c.key)
-	case <-c.page.Done():
-		err = fmt.Errorf("the browser stopped: %v", c.page.Err())
-	case <-c.screen.Done():
-		err = fmt.Errorf("the virtual screen stopped: %v", c.screen.Err())
-	case e := <-c.cap.Failed():
-		err = fmt.Errorf("capture failed: %w", e)
-	case <-c.ended:
+	for {
+		page := c.currentPage()
+		var err error
+		select {
+		case <-page.Ended():
+			c.logf("composite %s: the template signalled END_RECORDING", c.key)
+		case <-page.Done():
+			if err = c.relaunch(fmt.Errorf("the browser stopped: %v", page.Err())); err == nil {
+				continue
+			}
+		case <-c.screen.Done():
+			err = fmt.Errorf("the virtual screen stopped: %v", c.screen.Err())
+		case e := <-c.cap.Failed():
+			err = fmt.Errorf("capture failed: %w", e)
+		case <-c.ended:
+			return
+		}
+		c.end(err)
 		return
 	}
-	c.end(err)
+}
+
+func (c *Composite) currentPage() *browser.Browser {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.page
 }
 
 func (c *Composite) end(err error) {
@@ -261,7 +283,7 @@ func (c *Composite) Capture() *pipeline.Capture { return c.cap }
 
 // SetLayout switches the page to another built-in layout.
 func (c *Composite) SetLayout(ctx context.Context, layout string) error {
-	return c.page.SetLayout(ctx, layout)
+	return c.currentPage().SetLayout(ctx, layout)
 }
 
 // Ended is closed when the room view ends: the template signalled
@@ -306,8 +328,8 @@ func (c *Composite) Close() error {
 		if c.cap != nil {
 			errs = append(errs, c.cap.Close())
 		}
-		if c.page != nil {
-			errs = append(errs, c.page.Close())
+		if page := c.currentPage(); page != nil {
+			errs = append(errs, page.Close())
 		}
 		if c.sink != nil {
 			errs = append(errs, c.sink.Close())

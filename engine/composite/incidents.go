@@ -6,16 +6,27 @@ import (
 	"time"
 )
 
-// Incident is a stretch of a composite's life when its page lost the
-// LiveKit server: the recording goes on (the screen shows the room as it
-// was, then as it comes back), and every egress on the composite reports
-// it.
+// Incident is a stretch of a composite's life when something it is made
+// of was gone and it went on: its page lost the LiveKit server (the
+// screen shows the room as it was, then as it comes back), or its browser
+// died and a new one was started (the screen shows the slate). Every
+// egress on the composite reports it.
 type Incident struct {
-	At     time.Time     // when the page lost the server
-	Why    string        // the page's word for it (a disconnect reason)
-	Gap    time.Duration // until it was back; 0 while it lasts
-	Lasted bool          // the page is back (Gap is set)
+	Kind   IncidentKind
+	At     time.Time     // when it began
+	Why    string        // what happened, in the page's or the browser's words
+	Gap    time.Duration // until it was over; 0 while it lasts
+	Lasted bool          // it is over (Gap is set)
 }
+
+// IncidentKind is what an Incident was about.
+type IncidentKind int
+
+// The kinds of incident.
+const (
+	LiveKitLost IncidentKind = iota // the page lost the LiveKit server
+	BrowserDied                     // the browser died (crashed, hung) and was relaunched
+)
 
 // String is the incident for EgressInfo.details and the studio.
 func (i Incident) String() string {
@@ -24,7 +35,12 @@ func (i Incident) String() string {
 	if i.Why != "" {
 		why = " (" + i.Why + ")"
 	}
-	if !i.Lasted {
+	switch {
+	case i.Kind == BrowserDied && !i.Lasted:
+		return fmt.Sprintf("browser relaunching since %s%s", at, why)
+	case i.Kind == BrowserDied:
+		return fmt.Sprintf("browser died at %s, picture back after %.1f s%s", at, i.Gap.Seconds(), why)
+	case !i.Lasted:
 		return fmt.Sprintf("reconnecting to LiveKit since %s%s", at, why)
 	}
 	return fmt.Sprintf("LiveKit connection lost at %s for %.1f s%s, reconnected", at, i.Gap.Seconds(), why)
@@ -44,27 +60,51 @@ func Incidents(incidents []Incident) string {
 func (c *Composite) onConnection(state, detail string) {
 	switch state {
 	case "reconnecting":
-		c.mu.Lock()
-		if n := len(c.incidents); n == 0 || c.incidents[n-1].Lasted {
-			c.incidents = append(c.incidents, Incident{At: time.Now(), Why: detail})
+		if c.begin(LiveKitLost, detail) {
 			c.logf("composite %s: lost the LiveKit server (%s); reconnecting", c.key, detail)
 		}
-		c.mu.Unlock()
 	case "reconnected":
-		c.mu.Lock()
-		if n := len(c.incidents); n > 0 && !c.incidents[n-1].Lasted {
-			in := &c.incidents[n-1]
-			in.Gap, in.Lasted = time.Since(in.At), true
-			c.logf("composite %s: back in the room after %v", c.key, in.Gap.Round(time.Millisecond))
+		if gap, ok := c.over(LiveKitLost); ok {
+			c.logf("composite %s: back in the room after %v", c.key, gap.Round(time.Millisecond))
 		}
-		c.mu.Unlock()
 	case "lost":
 		c.end(fmt.Errorf("lost the LiveKit server: %s", detail))
-		return
-	default:
-		return
 	}
-	c.notifyIncident()
+}
+
+// begin starts an incident of kind unless one lasts; it reports whether
+// it did.
+func (c *Composite) begin(kind IncidentKind, why string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lastingLocked(kind) != nil {
+		return false
+	}
+	c.incidents = append(c.incidents, Incident{Kind: kind, At: time.Now(), Why: why})
+	c.notifyLocked()
+	return true
+}
+
+// over ends the lasting incident of kind, if any, and says how long it was.
+func (c *Composite) over(kind IncidentKind) (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	in := c.lastingLocked(kind)
+	if in == nil {
+		return 0, false
+	}
+	in.Gap, in.Lasted = time.Since(in.At), true
+	c.notifyLocked()
+	return in.Gap, true
+}
+
+func (c *Composite) lastingLocked(kind IncidentKind) *Incident {
+	for i := len(c.incidents) - 1; i >= 0; i-- {
+		if in := &c.incidents[i]; in.Kind == kind && !in.Lasted {
+			return in
+		}
+	}
+	return nil
 }
 
 // IncidentsSince lists the incidents that lasted into or began after t.
@@ -94,9 +134,7 @@ func (c *Composite) WatchIncidents() (<-chan struct{}, func()) {
 	}
 }
 
-func (c *Composite) notifyIncident() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *Composite) notifyLocked() {
 	for ch := range c.watchers {
 		select {
 		case ch <- struct{}{}:

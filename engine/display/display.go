@@ -95,6 +95,11 @@ func Start(ctx context.Context, width, height int) (*Screen, error) {
 		"-displayfd", "3", // ExtraFiles[0]
 		"-screen", "0", fmt.Sprintf("%dx%dx24", width, height),
 		"-ac",
+		// An X server resets when its last client leaves, and with it
+		// the root window's background (the composite's slate): between a
+		// crashed browser and its successor the capture may be the only
+		// client, and before the browser, none.
+		"-noreset",
 		"-nolisten", "tcp",
 		"-nolisten", "unix",
 	)

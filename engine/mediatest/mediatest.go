@@ -123,6 +123,25 @@ func FrameAt(path string, t float64) (image.Image, error) {
 	return img, nil
 }
 
+// Frames decodes path's video at fps frames a second, scaled to width x
+// height, in one ffmpeg run: a picture of the whole recording, for runs of
+// frames (a gap, a slate) to be found in.
+func Frames(path string, fps, width, height int) ([]*image.RGBA, error) {
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", path,
+		"-vf", fmt.Sprintf("fps=%d,scale=%d:%d", fps, width, height),
+		"-f", "rawvideo", "-pix_fmt", "rgba", "-").Output()
+	if err != nil {
+		return nil, fmt.Errorf("ffmpeg frames of %s: %w: %s", path, err, stderrOf(err))
+	}
+	size := width * height * 4
+	frames := make([]*image.RGBA, 0, len(out)/size)
+	for len(out) >= size {
+		frames = append(frames, toRGBA(out[:size], width, height))
+		out = out[size:]
+	}
+	return frames, nil
+}
+
 // AudioPCM decodes the first audio stream of path to mono float samples at
 // rate Hz, from second start for length seconds (length 0: to the end).
 // Start 0 is the first sample the decoder gives (ffmpeg's -ss 0 would drop

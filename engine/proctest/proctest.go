@@ -70,13 +70,20 @@ func Command(pid int) string {
 // Browsers counts the Chromium browsers this process started (not their
 // renderer, GPU and utility children, which come and go): one per
 // composite.
-func Browsers() int {
-	n := 0
+func Browsers() int { return len(Chromium("")) }
+
+// Chromium lists the Chromium processes this process started of a type:
+// "" for the browsers themselves, "renderer" for the pages' renderers.
+func Chromium(typ string) []int {
+	var pids []int
 	for _, pid := range Descendants(os.Getpid()) {
 		cmd := Command(pid)
-		if strings.Contains(cmd, "chromium") && !strings.Contains(cmd, "--type=") {
-			n++
+		if !strings.Contains(cmd, "chromium") {
+			continue
+		}
+		if typ == "" && !strings.Contains(cmd, "--type=") || typ != "" && strings.Contains(cmd, "--type="+typ+" ") {
+			pids = append(pids, pid)
 		}
 	}
-	return n
+	return pids
 }

@@ -162,7 +162,8 @@ func (s *Server) Received(key string) int64 {
 }
 
 // CheckRecording checks that key was received as one publish of H.264 at
-// width x height with AAC audio, every frame decodable.
+// width x height with AAC audio covering the video, every frame
+// decodable.
 func (s *Server) CheckRecording(t testing.TB, key string, width, height int) {
 	t.Helper()
 	recs := s.Recordings(key)
@@ -178,5 +179,6 @@ func (s *Server) CheckRecording(t testing.TB, key string, width, height int) {
 		t.Errorf("%s: streams %+v / %+v, want h264 %dx%d and aac", key, v, a, width, height)
 		return
 	}
+	mediatest.AudioCoversVideo(t, recs[0])
 	t.Logf("stream %s: %.2f s, %s frames", key, p.Duration(), v.NbReadFrames)
 }

@@ -1,0 +1,111 @@
+package composite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"roomcast/engine/browser"
+)
+
+// A browser that died is relaunched unless it failed this often (deaths
+// and failed relaunches) within failureWindow: then the composite fails.
+const (
+	maxFailures   = 3
+	failureWindow = 2 * time.Minute
+)
+
+// relaunch replaces a browser that died (why) while the capture goes on:
+// the screen shows the slate (the root window, bare without the browser's
+// window), and the sink, with nothing playing into it, silence, to every
+// output and the preview alike; their timestamps run on. The new browser
+// opens its window beside the screen, joins the room, and is moved onto
+// the screen once its page signals START_RECORDING. It returns an error
+// when the browser failed maxFailures times within failureWindow.
+func (c *Composite) relaunch(why error) error {
+	for {
+		if c.isEnded() {
+			return nil // closed meanwhile: nothing to relaunch for
+		}
+		now := time.Now()
+		kept := c.failures[:0]
+		for _, t := range c.failures {
+			if now.Sub(t) < failureWindow {
+				kept = append(kept, t)
+			}
+		}
+		c.failures = append(kept, now)
+		if len(c.failures) >= maxFailures {
+			return fmt.Errorf("%v; the browser failed %d times within %v", why, len(c.failures), failureWindow)
+		}
+		c.begin(BrowserDied, shortReason(why))
+		c.logf("composite %s: %v; relaunching it", c.key, why)
+		if old := c.currentPage(); old != nil {
+			_ = old.Close() // what is left of it
+		}
+		page, err := c.launchHidden()
+		if err != nil {
+			why = fmt.Errorf("relaunching the browser: %w", err)
+			continue
+		}
+		c.mu.Lock()
+		closed := c.isEnded()
+		if !closed {
+			c.page = page
+		}
+		c.mu.Unlock()
+		if closed {
+			_ = page.Close()
+			return nil
+		}
+		if gap, ok := c.over(BrowserDied); ok {
+			c.logf("composite %s: a new browser is on the screen, %v after the last one died", c.key, gap.Round(time.Millisecond))
+		}
+		return nil
+	}
+}
+
+// launchHidden starts a browser off the screen, waits for its page's
+// START_RECORDING and moves it onto the screen. Closing the composite
+// aborts it.
+func (c *Composite) launchHidden() (*browser.Browser, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.ended:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	opts := c.pageOpts
+	opts.Offscreen = true
+	page, err := browser.Launch(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err = page.WaitStarted(ctx, c.startTimeout); err == nil {
+		err = page.Reveal(ctx)
+	}
+	if err != nil {
+		_ = page.Close()
+		return nil, err
+	}
+	return page, nil
+}
+
+func (c *Composite) isEnded() bool {
+	select {
+	case <-c.ended:
+		return true
+	default:
+		return false
+	}
+}
+
+// shortReason is why without the browser's last output lines.
+func shortReason(why error) string {
+	s, _, _ := strings.Cut(why.Error(), "; last output")
+	return s
+}

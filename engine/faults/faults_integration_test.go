@@ -1,0 +1,140 @@
+//go:build integration
+
+package faults_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	protologger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"roomcast/engine/demo"
+	"roomcast/engine/demo/demotest"
+	"roomcast/engine/local"
+	"roomcast/engine/local/localtest"
+	"roomcast/engine/mediatest"
+	"roomcast/engine/proctest"
+	"roomcast/engine/rtmptest"
+	"roomcast/engine/waittest"
+)
+
+func TestMain(m *testing.M) {
+	lksdk.SetLogger(protologger.GetDiscardLogger())
+	os.Exit(m.Run())
+}
+
+// The show: 12 s recorded and streamed, the fault 4 s in.
+const (
+	showSeconds = 12
+	faultAt     = 4 * time.Second
+)
+
+// TestBrowserDiesMidShow kills the composite's Chromium (its browser
+// process, or its page's renderer) 4 s into a 12 s recording that also
+// streams to nginx-rtmp: the egress completes; the file and the stream
+// each hold the whole 12 s at a constant rate, with the people, then one
+// run of slate frames, then the people again; the egress's details name
+// the incident.
+func TestBrowserDiesMidShow(t *testing.T) {
+	cases := []struct {
+		name, process string // proctest.Chromium's type
+	}{
+		{"browser process killed", ""},
+		{"renderer killed", "renderer"},
+	}
+	d := demotest.Start(t, demo.Options{Participants: 2})
+	people := d.Participants()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rtmp := rtmptest.Start(t)
+			eng := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret()})
+			path := filepath.Join(t.TempDir(), "show.mp4")
+			info, err := eng.Start(context.Background(), &livekit.RoomCompositeEgressRequest{
+				RoomName:      demo.DefaultRoom,
+				Layout:        "grid",
+				FileOutputs:   []*livekit.EncodedFileOutput{{Filepath: path}},
+				StreamOutputs: []*livekit.StreamOutput{{Protocol: livekit.StreamProtocol_RTMP, Urls: []string{rtmp.URL("show")}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			active := waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
+			began := time.Unix(0, active.StartedAt)
+
+			time.Sleep(time.Until(began.Add(faultAt)))
+			// Every one of them: Chromium keeps a spare renderer.
+			pids := proctest.Chromium(c.process)
+			if len(pids) == 0 {
+				t.Fatalf("no chromium process of type %q", c.process)
+			}
+			for _, pid := range pids {
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+			}
+			killed := time.Now()
+			waittest.Until(t, 30*time.Second, "the picture back", func() bool {
+				infos, err := eng.List(context.Background(), &livekit.ListEgressRequest{EgressId: info.EgressId})
+				return err == nil && len(infos.Items) == 1 && strings.Contains(infos.Items[0].Details, "picture back after")
+			})
+			t.Logf("picture back %v after the kill", time.Since(killed).Round(time.Millisecond))
+
+			time.Sleep(time.Until(began.Add(showSeconds * time.Second)))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			final, err := eng.Stop(ctx, info.EgressId)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("final: %s; details %q", final.Status, final.Details)
+			if final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+				t.Fatalf("status %s (%s), want EGRESS_COMPLETE", final.Status, final.Error)
+			}
+			if !strings.Contains(final.Details, "browser died at") {
+				t.Errorf("details %q do not name the incident", final.Details)
+			}
+			mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: showSeconds, Audio: "aac"})
+			checkOneSlateRun(t, path, people)
+			rtmp.CheckRecording(t, "show", 1280, 720) // one publish, unbroken
+			checkOneSlateRun(t, rtmp.Recordings("show")[0], people)
+		})
+	}
+}
+
+// checkOneSlateRun finds, in frames 0.1 s apart, the people, then one run
+// of frames without anyone (the slate while the browser was away), then
+// the people again; it logs the run's length.
+func checkOneSlateRun(t *testing.T, path string, people []demo.Persona) {
+	t.Helper()
+	frames, err := mediatest.Frames(path, 10, 160, 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs [][2]int // first and last frame of each run without anyone
+	for i, img := range frames {
+		anyone := false
+		for _, p := range people {
+			anyone = anyone || mediatest.Contains(img, p.Color, 60, 2)
+		}
+		switch {
+		case anyone:
+		case len(runs) > 0 && runs[len(runs)-1][1] == i-1:
+			runs[len(runs)-1][1] = i
+		default:
+			runs = append(runs, [2]int{i, i})
+		}
+	}
+	name := filepath.Base(path)
+	if len(runs) != 1 || runs[0][0] == 0 || runs[0][1] == len(frames)-1 {
+		t.Errorf("%s: runs of frames without anyone %v of %d frames, want one, with people before and after", name, runs, len(frames))
+		return
+	}
+	t.Logf("%s: slate from %.1f s for %.1f s", name, float64(runs[0][0])/10, float64(runs[0][1]-runs[0][0]+1)/10)
+}
