@@ -37,7 +37,7 @@ func (c *Composite) relaunch(why error) error {
 		}
 		c.failures = append(kept, now)
 		if len(c.failures) >= maxFailures {
-			return fmt.Errorf("%v; the browser failed %d times within %v", why, len(c.failures), failureWindow)
+			return fmt.Errorf("%s; the browser failed %d times within %v", shortReason(why), len(c.failures), failureWindow)
 		}
 		c.begin(BrowserDied, shortReason(why))
 		c.logf("composite %s: %v; relaunching it", c.key, why)

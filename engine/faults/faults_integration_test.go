@@ -4,6 +4,7 @@ package faults_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,4 +138,58 @@ func checkOneSlateRun(t *testing.T, path string, people []demo.Persona) {
 		return
 	}
 	t.Logf("%s: slate from %.1f s for %.1f s", name, float64(runs[0][0])/10, float64(runs[0][1]-runs[0][0]+1)/10)
+}
+
+// TestThreeCrashesFail kills the composite's browser three times in a
+// row: the first two are relaunched, the third fails the egress, saying
+// why, with its file finalised and playable.
+func TestThreeCrashesFail(t *testing.T) {
+	d := demotest.Start(t, demo.Options{Participants: 2})
+	eng := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret()})
+	path := filepath.Join(t.TempDir(), "show.mp4")
+	info, err := eng.Start(context.Background(), &livekit.RoomCompositeEgressRequest{
+		RoomName: demo.DefaultRoom, Layout: "grid",
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
+	details := func() string {
+		infos, err := eng.List(context.Background(), &livekit.ListEgressRequest{EgressId: info.EgressId})
+		if err != nil || len(infos.Items) != 1 {
+			return ""
+		}
+		return infos.Items[0].Details
+	}
+	for crash := 1; crash <= 3; crash++ {
+		time.Sleep(2 * time.Second)
+		killBrowser(t)
+		if crash < 3 {
+			waittest.Until(t, 30*time.Second, fmt.Sprintf("the picture back after crash %d", crash), func() bool {
+				return strings.Count(details(), "picture back after") == crash
+			})
+		}
+	}
+	final := waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_FAILED, 30*time.Second)
+	t.Logf("final: %s; details %q", final.Error, final.Details)
+	if !strings.Contains(final.Error, "the browser failed 3 times within 2m0s") {
+		t.Errorf("error %q does not say the browser failed three times", final.Error)
+	}
+	if len(final.FileResults) != 1 || final.FileResults[0].Duration <= 0 {
+		t.Fatalf("file results %v, want the file", final.FileResults)
+	}
+	mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: float64(final.FileResults[0].Duration) / 1e9, Tolerance: 0.5, Audio: "aac"})
+}
+
+// killBrowser kills the composite's Chromium browser process.
+func killBrowser(t *testing.T) {
+	t.Helper()
+	pids := proctest.Chromium("")
+	if len(pids) != 1 {
+		t.Fatalf("%d chromium browsers, want the composite's one", len(pids))
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
 }
