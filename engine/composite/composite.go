@@ -210,25 +210,35 @@ func recorderToken(key, secret, room, identity string) (string, error) {
 }
 
 // watch ends the composite when the page says the room is over, the
-// screen dies, or capture fails; when the browser dies, it relaunches it
-// (see relaunch) and goes on.
+// screen dies, or capture fails; when the browser dies or its page hangs,
+// it relaunches it (see relaunch) and goes on.
 func (c *Composite) watch() {
 	for {
 		page := c.currentPage()
+		stopBeat := make(chan struct{})
+		hung := heartbeat(page, stopBeat)
 		var err error
+		relaunch := false // the browser died or hung: a new one can take over
 		select {
 		case <-page.Ended():
 			c.logf("composite %s: the template signalled END_RECORDING", c.key)
 		case <-page.Done():
-			if err = c.relaunch(fmt.Errorf("the browser stopped: %v", page.Err())); err == nil {
-				continue
-			}
+			err, relaunch = fmt.Errorf("the browser stopped: %v", page.Err()), true
+		case <-hung:
+			err, relaunch = fmt.Errorf("the page stopped answering for %v (hung)", heartbeatTimeout), true
 		case <-c.screen.Done():
 			err = fmt.Errorf("the virtual screen stopped: %v", c.screen.Err())
 		case e := <-c.cap.Failed():
 			err = fmt.Errorf("capture failed: %w", e)
 		case <-c.ended:
+			close(stopBeat)
 			return
+		}
+		close(stopBeat)
+		if relaunch {
+			if err = c.relaunch(err); err == nil {
+				continue
+			}
 		}
 		c.end(err)
 		return

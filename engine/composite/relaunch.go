@@ -109,3 +109,41 @@ func shortReason(why error) string {
 	s, _, _ := strings.Cut(why.Error(), "; last output")
 	return s
 }
+
+// The page's heartbeat: a trivial script every heartbeatEvery, which a
+// page that runs answers in milliseconds. One not answered within
+// heartbeatTimeout means the page is hung (a busy loop, a wedged
+// renderer), and it is relaunched like a dead one. A still picture is no
+// sign: the screen is captured whatever it shows.
+const (
+	heartbeatEvery   = time.Second
+	heartbeatTimeout = 2 * time.Second
+)
+
+// heartbeat closes the channel it returns when page stops answering; it
+// stops when stop is closed or the page is done.
+func heartbeat(page *browser.Browser, stop <-chan struct{}) <-chan struct{} {
+	hung := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(heartbeatEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-page.Done():
+				return
+			case <-tick.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), heartbeatTimeout)
+			err := page.Evaluate(ctx, "1")
+			timedOut := ctx.Err() != nil
+			cancel()
+			if err != nil && timedOut {
+				close(hung)
+				return
+			}
+		}
+	}()
+	return hung
+}

@@ -5,6 +5,10 @@ package faults_test
 import (
 	"context"
 	"fmt"
+	"image/color"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,17 +106,26 @@ func TestBrowserDiesMidShow(t *testing.T) {
 				t.Errorf("details %q do not name the incident", final.Details)
 			}
 			mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: showSeconds, Audio: "aac"})
-			checkOneSlateRun(t, path, people)
+			checkOneSlateRun(t, path, colors(people))
 			rtmp.CheckRecording(t, "show", 1280, 720) // one publish, unbroken
-			checkOneSlateRun(t, rtmp.Recordings("show")[0], people)
+			checkOneSlateRun(t, rtmp.Recordings("show")[0], colors(people))
 		})
 	}
 }
 
-// checkOneSlateRun finds, in frames 0.1 s apart, the people, then one run
-// of frames without anyone (the slate while the browser was away), then
-// the people again; it logs the run's length.
-func checkOneSlateRun(t *testing.T, path string, people []demo.Persona) {
+func colors(people []demo.Persona) []color.RGBA {
+	var cs []color.RGBA
+	for _, p := range people {
+		cs = append(cs, p.Color)
+	}
+	return cs
+}
+
+// checkOneSlateRun finds, in frames 0.1 s apart, the content (any of its
+// colours: the people), then one run of frames without it (the slate
+// while the browser was away), then the content again; it logs the run's
+// length.
+func checkOneSlateRun(t *testing.T, path string, content []color.RGBA) {
 	t.Helper()
 	frames, err := mediatest.Frames(path, 10, 160, 90)
 	if err != nil {
@@ -121,8 +134,8 @@ func checkOneSlateRun(t *testing.T, path string, people []demo.Persona) {
 	var runs [][2]int // first and last frame of each run without anyone
 	for i, img := range frames {
 		anyone := false
-		for _, p := range people {
-			anyone = anyone || mediatest.Contains(img, p.Color, 60, 2)
+		for _, c := range content {
+			anyone = anyone || mediatest.Contains(img, c, 60, 2)
 		}
 		switch {
 		case anyone:
@@ -192,4 +205,56 @@ func killBrowser(t *testing.T) {
 	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPageHangs records a custom template that, on cue, 4 s into a 12 s
+// recording, stops answering (a busy loop): the heartbeat finds it hung,
+// a new browser takes over, the egress completes with one run of slate
+// frames, and its details name the hang.
+func TestPageHangs(t *testing.T) {
+	green := color.RGBA{0x00, 0xc8, 0x53, 255}
+	var cue atomic.Int32 // 1: hang once; 2: done
+	tpl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cue" {
+			if cue.CompareAndSwap(1, 2) {
+				fmt.Fprint(w, "hang")
+			}
+			return
+		}
+		fmt.Fprint(w, `<!doctype html><html><body style="margin:0;background:#00c853"><script>
+console.log("START_RECORDING");
+setInterval(async () => {
+  const r = await fetch("/cue");
+  if ((await r.text()) === "hang") { for (;;) {} }
+}, 200);
+</script></body></html>`)
+	}))
+	defer tpl.Close()
+	d := demotest.Start(t, demo.Options{NoParticipants: true})
+	eng := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret()})
+	path := filepath.Join(t.TempDir(), "show.mp4")
+	info, err := eng.Start(context.Background(), &livekit.RoomCompositeEgressRequest{
+		RoomName: demo.DefaultRoom, CustomBaseUrl: tpl.URL,
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
+	began := time.Unix(0, active.StartedAt)
+	time.Sleep(time.Until(began.Add(faultAt)))
+	cue.Store(1)
+	time.Sleep(time.Until(began.Add(showSeconds * time.Second)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	final, err := eng.Stop(ctx, info.EgressId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("final: %s; details %q", final.Status, final.Details)
+	if final.Status != livekit.EgressStatus_EGRESS_COMPLETE || !strings.Contains(final.Details, "(hung)") {
+		t.Fatalf("status %s (%s), details %q: want COMPLETE, naming the hang", final.Status, final.Error, final.Details)
+	}
+	mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: showSeconds, Audio: "aac"})
+	checkOneSlateRun(t, path, []color.RGBA{green})
 }
