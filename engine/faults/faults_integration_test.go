@@ -22,6 +22,7 @@ import (
 
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
+	"roomcast/engine/internal/disktest"
 	"roomcast/engine/local"
 	"roomcast/engine/local/localtest"
 	"roomcast/engine/mediatest"
@@ -257,4 +258,50 @@ setInterval(async () => {
 	}
 	mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: showSeconds, Audio: "aac"})
 	checkOneSlateRun(t, path, []color.RGBA{green})
+}
+
+// TestDiskFull records to a file on a small disk that fills a few seconds
+// in, while streaming: the file keeps what fit and plays, the egress's
+// error names the file, its path and "disk full", and the stream goes on
+// to the end, unbroken.
+func TestDiskFull(t *testing.T) {
+	small := disktest.Small(t, 256<<10)
+	d := demotest.Start(t, demo.Options{Participants: 2})
+	rtmp := rtmptest.Start(t)
+	eng := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret()})
+	path := filepath.Join(small, "full.mp4")
+	info, err := eng.Start(context.Background(), &livekit.RoomCompositeEgressRequest{
+		RoomName: demo.DefaultRoom, Layout: "grid",
+		FileOutputs:   []*livekit.EncodedFileOutput{{Filepath: path}},
+		StreamOutputs: []*livekit.StreamOutput{{Protocol: livekit.StreamProtocol_RTMP, Urls: []string{rtmp.URL("show")}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
+	time.Sleep(showSeconds * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	final, err := eng.Stop(ctx, info.EgressId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("final: %s; error %q; details %q", final.Status, final.Error, final.Details)
+	for _, want := range []string{"file_outputs[0]", "disk full", path} {
+		if !strings.Contains(final.Error, want) {
+			t.Errorf("error %q does not say %q", final.Error, want)
+		}
+	}
+	if !strings.Contains(final.Details, "stream_outputs[0]: complete") {
+		t.Errorf("details %q: want the stream complete", final.Details)
+	}
+	rtmp.CheckRecording(t, "show", 1280, 720)
+	p, err := mediatest.ProbeFile(path, true)
+	if err != nil {
+		t.Fatalf("the full disk's file does not play: %v", err)
+	}
+	if v := p.First("video"); v == nil || v.Frames() < 15 {
+		t.Fatalf("the full disk's file holds %+v, want what fit", v)
+	}
+	t.Logf("the full disk's file: %.2f s", p.Duration())
 }

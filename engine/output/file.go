@@ -57,6 +57,7 @@ func (o *File) Field() string { return o.env.Field }
 // Start attaches the file's branch.
 func (o *File) Start(c *pipeline.Capture) error {
 	local := o.env.local(o.plan.Filepath)
+	o.run.path = local
 	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
 		return fmt.Errorf("%s: folder for %s: %w", o.env.Field, local, err)
 	}

@@ -166,8 +166,9 @@ func (enc Encoding) feed() pipeline.Feed {
 // failure ends the output where it is, as Stop does, once: both run the
 // output's end, which detaches the branch (run.detach) and finalises.
 type run struct {
-	env Env
-	end func() // the output's end; once
+	env  Env
+	end  func() // the output's end; once
+	path string // the file it writes, for a full disk's message; "" for several
 
 	mu      sync.Mutex
 	att     *pipeline.Attachment
@@ -203,7 +204,7 @@ func (r *run) active(zero time.Time) {
 // fail ends the output where it is (a full disk, a vanished folder): what
 // it wrote is kept and reported; the egress's other outputs go on.
 func (r *run) fail(err error) {
-	if r.failed(describe(r.env.Field, err)) {
+	if r.failed(r.describe(err)) {
 		r.env.Logf("%v", r.failure())
 		go r.end()
 		r.env.Changed()
@@ -273,16 +274,20 @@ func (r *run) detach() {
 	if err := att.Detach(healthy); err != nil {
 		r.mu.Lock()
 		if r.err == nil {
-			r.err = describe(r.env.Field, err)
+			r.err = r.describe(err)
 		}
 		r.mu.Unlock()
 	}
 }
 
 // describe names an output's failure for the egress's error: its field
-// and what went wrong (see reason).
-func describe(field string, err error) error {
-	return fmt.Errorf("%s: %s", field, reason(err))
+// and what went wrong (see reason), with the file on a full disk.
+func (r *run) describe(err error) error {
+	why := reason(err)
+	if r.path != "" {
+		why = strings.Replace(why, "(disk full", "(disk full writing "+r.path, 1)
+	}
+	return fmt.Errorf("%s: %s", r.env.Field, why)
 }
 
 // reason says what went wrong for a producer: an element's message
@@ -295,7 +300,7 @@ func reason(err error) string {
 	}
 	msg = strings.TrimSuffix(msg, ".")
 	if strings.Contains(msg, "No space left") {
-		msg += " (the disk is full: free space on it, or record to another folder)"
+		msg += " (disk full: free space on it, or record to another folder)"
 	}
 	return msg
 }
