@@ -28,6 +28,7 @@ import (
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
 	"roomcast/engine/rtmptest"
+	"roomcast/engine/storage/s3test"
 	"roomcast/engine/waittest"
 )
 
@@ -304,4 +305,53 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("the full disk's file holds %+v, want what fit", v)
 	}
 	t.Logf("the full disk's file: %.2f s", p.Duration())
+}
+
+// TestStopWhileStuck stops an egress whose RTMP server and S3 endpoint
+// have both stopped answering (frozen: connections open, nothing read or
+// answered): Stop returns within 10 s, the file kept on this machine and
+// the egress saying what could not be finished.
+func TestStopWhileStuck(t *testing.T) {
+	d := demotest.Start(t, demo.Options{Participants: 2})
+	rtmp := rtmptest.Start(t)
+	s3 := s3test.Start(t, "media")
+	up := s3.Upload("media")
+	eng := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), OutputDir: t.TempDir()})
+	info, err := eng.Start(context.Background(), &livekit.RoomCompositeEgressRequest{
+		RoomName: demo.DefaultRoom, Layout: "grid",
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: "show.mp4", Output: &livekit.EncodedFileOutput_S3{S3: &livekit.S3Upload{
+			AccessKey: up.AccessKey, Secret: up.Secret, Region: up.Region, Endpoint: up.Endpoint, Bucket: up.Bucket, ForcePathStyle: true,
+		}}}},
+		StreamOutputs: []*livekit.StreamOutput{{Protocol: livekit.StreamProtocol_RTMP, Urls: []string{rtmp.URL("show")}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
+	time.Sleep(4 * time.Second)
+	for _, pid := range []int{rtmp.PID(), s3.PID()} {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	}
+	time.Sleep(3 * time.Second)
+	var final *livekit.EgressInfo
+	began := time.Now()
+	waittest.Returns(t, 10*time.Second, "Stop with the RTMP server and S3 frozen", func() error {
+		var err error
+		final, err = eng.Stop(context.Background(), info.EgressId)
+		return err
+	})
+	t.Logf("Stop returned after %v: %s; error %q; details %q", time.Since(began).Round(time.Millisecond), final.Status, final.Error, final.Details)
+	// The file is finished, and kept here; the info says its upload could
+	// not be.
+	if len(final.FileResults) != 1 || !final.BackupStorageUsed {
+		t.Fatalf("file results %v (backup storage used: %v), want the file kept on local disk", final.FileResults, final.BackupStorageUsed)
+	}
+	kept := final.FileResults[0].Location
+	if !strings.Contains(final.Details, "file_outputs[0]: complete, not uploaded") || !strings.Contains(final.Details, "kept at "+kept) {
+		t.Errorf("details %q do not say the file was not uploaded and where it is", final.Details)
+	}
+	mediatest.VerifyVideo(t, kept, mediatest.Expect{Width: 1280, Height: 720, Seconds: float64(final.FileResults[0].Duration) / 1e9, Tolerance: 0.5, Audio: "aac"})
 }

@@ -305,7 +305,7 @@ func (e *egress) flushStores() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, s := range e.stores {
-		if _, err := s.Flush(ctx); err != nil {
+		if _, err := s.FlushMoving(ctx, storage.EndStall); err != nil {
 			e.logf("egress %s: %v", e.id, err)
 		}
 	}
@@ -367,7 +367,11 @@ func outcome(outs []output.Output, startErrs []error, compErr error) ending {
 		switch {
 		case err == nil:
 			completed, wrote = true, true
-			lines = append(lines, o.Field()+": complete")
+			line := o.Field() + ": complete"
+			if k, ok := o.(interface{ KeptLocally() string }); ok && k.KeptLocally() != "" {
+				line += ", " + k.KeptLocally()
+			}
+			lines = append(lines, line)
 		case errors.Is(err, output.ErrNothingWritten):
 			lines = append(lines, o.Field()+": nothing written")
 		default:

@@ -42,6 +42,7 @@ type File struct {
 	mu     sync.Mutex
 	result *livekit.FileInfo // set once finished
 	backup bool
+	kept   string // why the file stayed on local disk, and where; "" if not
 }
 
 // NewFile prepares a file output; nothing runs until Start.
@@ -137,18 +138,28 @@ func (o *File) end() {
 		fi.Duration = fi.EndedAt - fi.StartedAt
 	}
 	results, backup := o.env.flush()
+	kept := ""
 	for _, r := range results {
 		if r.Key == o.plan.Filepath && r.BackupPath != "" {
 			fi.Location = r.BackupPath
+			kept = fmt.Sprintf("not uploaded (%v), kept at %s", r.Err, r.BackupPath)
 		}
 	}
 	if fi.Size > 0 {
 		o.env.Manifest.addFile(o.plan.Filepath, fi.Location)
 	}
 	o.mu.Lock()
-	o.result, o.backup = fi, backup
+	o.result, o.backup, o.kept = fi, backup, kept
 	o.mu.Unlock()
 	o.env.Changed()
+}
+
+// KeptLocally says why the finished file stayed on local disk instead of
+// its bucket, and where it is; "" when it was uploaded (or is local).
+func (o *File) KeptLocally() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.kept
 }
 
 // Err is nil when the file completed, or why it did not.

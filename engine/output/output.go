@@ -107,7 +107,7 @@ func (e Env) put(local, key string) {
 func (e Env) flush() (results []storage.Result, backup bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
-	results, err := e.Store.Flush(ctx)
+	results, err := e.Store.FlushMoving(ctx, storage.EndStall)
 	if err != nil {
 		e.Logf("%s: %v", e.Field, err)
 	}

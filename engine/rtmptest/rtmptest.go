@@ -136,6 +136,15 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
+// PID is the running server's process id, 0 when stopped: a test may
+// freeze it (SIGSTOP), as a server that black-holes what it is sent.
+func (s *Server) PID() int {
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Recordings lists the FLV files received for key, oldest first.
 func (s *Server) Recordings(key string) []string {
 	matches, _ := filepath.Glob(filepath.Join(s.dir, "rec", key+"*.flv"))

@@ -152,7 +152,7 @@ func (u *Uploader) send(ctx context.Context, it *item) error {
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	tr := &tracker{}
+	tr := &tracker{progress: &u.progress}
 	tr.last.Store(time.Now().UnixNano())
 	ctx = context.WithValue(ctx, trackerKey{}, tr)
 	defer u.watch(ctx, cancel, tr)()
@@ -221,8 +221,9 @@ func (u *Uploader) watch(ctx context.Context, cancel context.CancelCauseFunc, tr
 
 // tracker follows the request bodies of one attempt.
 type tracker struct {
-	last    atomic.Int64 // unix nanoseconds of the last read of a body
-	sending atomic.Int32 // bodies not yet read to their end
+	last     atomic.Int64  // unix nanoseconds of the last read of a body
+	sending  atomic.Int32  // bodies not yet read to their end
+	progress *atomic.Int64 // the uploader's, set with last
 }
 
 type trackerKey struct{}
@@ -248,7 +249,9 @@ type trackedBody struct {
 
 func (b *trackedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.tr.last.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	b.tr.last.Store(now)
+	b.tr.progress.Store(now)
 	if err != nil {
 		b.finish()
 	}

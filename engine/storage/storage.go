@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
@@ -159,6 +160,7 @@ type Uploader struct {
 	keys        []string  // in order of first put
 	byKey       map[string]*keyState
 	changed     chan struct{} // closed and replaced when something settles
+	progress    atomic.Int64  // unix ns of the last byte sent or put settled
 }
 
 type keyState struct {
@@ -383,6 +385,36 @@ func (u *Uploader) Flush(ctx context.Context) ([]Result, error) {
 	return res, summary(u.String(), res)
 }
 
+// EndStall is how long an ending recording's uploads may move nothing (no
+// byte sent, no file settled) before what is left is given up and kept on
+// local disk (see FlushMoving): a Stop ends within 10 s whatever a server
+// does, while an upload that moves, however big, runs to its end.
+const EndStall = 3 * time.Second
+
+// FlushMoving is Flush for an ending recording: it also gives up what is
+// left once nothing has moved for stall.
+func (u *Uploader) FlushMoving(ctx context.Context, stall time.Duration) ([]Result, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	u.progress.Store(time.Now().UnixNano()) // the wait starts now
+	go func() {
+		t := time.NewTicker(max(stall/4, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				if now.UnixNano()-u.progress.Load() > int64(stall) {
+					cancel(fmt.Errorf("the server took nothing for %v", stall))
+					return
+				}
+			}
+		}
+	}()
+	return u.Flush(ctx)
+}
+
 func (u *Uploader) resultsLocked() []Result {
 	out := make([]Result, 0, len(u.keys))
 	for _, k := range u.keys {
@@ -462,6 +494,7 @@ func (u *Uploader) nudgeLocked() {
 
 // settleLocked records it's final result, wakes Flush and returns it.
 func (u *Uploader) settleLocked(it *item, r Result) Result {
+	u.progress.Store(time.Now().UnixNano())
 	it.settled = true
 	u.unsettled--
 	r.Key, r.Puts, r.Attempts, r.At = it.key, u.byKey[it.key].res.Puts, it.attempts, u.clock.Now()
