@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,6 +25,10 @@ import (
 // lowDisk is when the free space of the output folder turns amber: about
 // half an hour of 1080p60 at 6 Mb/s.
 const lowDisk = 2_000_000_000
+
+// lowTimeLeft: while recording, the status bar warns when the disk will
+// be full within this long at the recording's rate.
+const lowTimeLeft = 10 * time.Minute
 
 // statusBar shows the connection and, every second, the preview's frame
 // rate, the recording's bitrate (from its file's growth), dropped frames
@@ -156,6 +161,7 @@ func (s *sampler) sample(now time.Time, folder, file string, stats engine.Statse
 	}
 
 	f.bitrate = "– kb/s"
+	bytesPerSec := 0.0
 	if file != s.file {
 		s.file, s.sizes = file, nil
 	}
@@ -165,8 +171,8 @@ func (s *sampler) sample(now time.Time, folder, file string, stats engine.Statse
 			s.sizes = s.sizes[1:]
 		}
 		if a := s.sizes[0]; len(s.sizes) > 1 {
-			kbps := float64(st.Size()-a.size) * 8 / 1000 / now.Sub(a.at).Seconds()
-			f.bitrate = fmt.Sprintf("%.0f kb/s", kbps)
+			bytesPerSec = float64(st.Size()-a.size) / now.Sub(a.at).Seconds()
+			f.bitrate = fmt.Sprintf("%.0f kb/s", bytesPerSec*8/1000)
 		}
 	}
 
@@ -187,8 +193,23 @@ func (s *sampler) sample(now time.Time, folder, file string, stats engine.Statse
 	if free, err := freeSpace(expandHome(folder)); err == nil {
 		f.disk = formatBytes(free) + " free"
 		f.lowDisk = free < lowDisk
+		if left, ok := recordingLeft(free, bytesPerSec); ok {
+			f.disk = fmt.Sprintf("%s free: disk full in about %.0f min", formatBytes(free), math.Ceil(left.Minutes()))
+			f.lowDisk = true
+		}
 	}
 	return f
+}
+
+// recordingLeft is how long a recording growing bytesPerSec can go on
+// with free bytes left, and whether that is under lowTimeLeft (the
+// warning's threshold).
+func recordingLeft(free int64, bytesPerSec float64) (time.Duration, bool) {
+	if bytesPerSec <= 0 {
+		return 0, false
+	}
+	left := time.Duration(float64(free) / bytesPerSec * float64(time.Second))
+	return left, left < lowTimeLeft
 }
 
 // clockTick is the kernel's USER_HZ, the unit of /proc CPU times: 100 on
