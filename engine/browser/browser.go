@@ -185,7 +185,8 @@ func Launch(ctx context.Context, o Options) (*Browser, error) {
 		closingCh: make(chan struct{}),
 	}
 	if b.dataDir == "" {
-		dir, err := os.MkdirTemp("", "roomcast-chromium-")
+		removeStaleProfiles.Do(func() { removeProfilesLeftBehind(o.Logf) })
+		dir, err := os.MkdirTemp("", profilePrefix)
 		if err != nil {
 			return nil, fmt.Errorf("launch chromium: %w", err)
 		}
@@ -647,6 +648,32 @@ func (b *Browser) Close() error {
 		}
 	})
 	return b.closeErr
+}
+
+// profilePrefix names the temporary profiles Launch makes.
+const profilePrefix = "roomcast-chromium-"
+
+var removeStaleProfiles sync.Once
+
+// staleAfter: a profile no process uses is left behind once it is this
+// old; a younger one may be another roomcast's, between making it and
+// starting its Chromium.
+const staleAfter = time.Minute
+
+// removeProfilesLeftBehind removes the temporary profiles that no running
+// Chromium uses: those of a roomcast that was killed (SIGKILL gives it no
+// chance to remove them), a few hundred KB to MB each.
+func removeProfilesLeftBehind(logf func(string, ...any)) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), profilePrefix+"*"))
+	for _, dir := range dirs {
+		st, err := os.Stat(dir)
+		if err != nil || time.Since(st.ModTime()) < staleAfter || len(chromiumProcesses(0, dir)) > 0 {
+			continue
+		}
+		if err := removeAll(dir); err == nil && logf != nil {
+			logf("removed %s, a browser profile left by an earlier run", dir)
+		}
+	}
 }
 
 // killLeftovers kills the processes of Chromium's group and those that use

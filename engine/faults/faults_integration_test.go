@@ -93,14 +93,7 @@ func TestBrowserDiesMidShow(t *testing.T) {
 			})
 			t.Logf("picture back %v after the kill", time.Since(killed).Round(time.Millisecond))
 
-			time.Sleep(time.Until(began.Add(showSeconds * time.Second)))
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			final, err := eng.Stop(ctx, info.EgressId)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("final: %s; details %q", final.Status, final.Details)
+			final := stopAt(t, eng, info.EgressId, began.Add(showSeconds*time.Second))
 			if final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
 				t.Fatalf("status %s (%s), want EGRESS_COMPLETE", final.Status, final.Error)
 			}
@@ -197,6 +190,20 @@ func TestThreeCrashesFail(t *testing.T) {
 	mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: float64(final.FileResults[0].Duration) / 1e9, Tolerance: 0.5, Audio: "aac"})
 }
 
+// stopAt stops egress id at the time at and returns its final info.
+func stopAt(t *testing.T, eng *local.Local, id string, at time.Time) *livekit.EgressInfo {
+	t.Helper()
+	time.Sleep(time.Until(at))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	final, err := eng.Stop(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("final: %s; error %q; details %q", final.Status, final.Error, final.Details)
+	return final
+}
+
 // killBrowser kills the composite's Chromium browser process.
 func killBrowser(t *testing.T) {
 	t.Helper()
@@ -246,14 +253,7 @@ setInterval(async () => {
 	began := time.Unix(0, active.StartedAt)
 	time.Sleep(time.Until(began.Add(faultAt)))
 	cue.Store(1)
-	time.Sleep(time.Until(began.Add(showSeconds * time.Second)))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	final, err := eng.Stop(ctx, info.EgressId)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("final: %s; details %q", final.Status, final.Details)
+	final := stopAt(t, eng, info.EgressId, began.Add(showSeconds*time.Second))
 	if final.Status != livekit.EgressStatus_EGRESS_COMPLETE || !strings.Contains(final.Details, "(hung)") {
 		t.Fatalf("status %s (%s), details %q: want COMPLETE, naming the hang", final.Status, final.Error, final.Details)
 	}
@@ -279,15 +279,8 @@ func TestDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
-	time.Sleep(showSeconds * time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	final, err := eng.Stop(ctx, info.EgressId)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("final: %s; error %q; details %q", final.Status, final.Error, final.Details)
+	active := waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
+	final := stopAt(t, eng, info.EgressId, time.Unix(0, active.StartedAt).Add(showSeconds*time.Second))
 	for _, want := range []string{"file_outputs[0]", "disk full", path} {
 		if !strings.Contains(final.Error, want) {
 			t.Errorf("error %q does not say %q", final.Error, want)
