@@ -104,10 +104,12 @@ func EnsureServer(ctx context.Context) (*Server, error) {
 		if _, err := serverInfo(ctx, env); err != nil {
 			return nil, fmt.Errorf("PULSE_SERVER=%s does not answer: %w", env, err)
 		}
+		removeSinksLeftBehind(ctx, env)
 		return &Server{addr: env, closed: make(chan struct{})}, nil
 	}
 	if os.Getenv("XDG_RUNTIME_DIR") != "" {
 		if addr, err := serverInfo(ctx, ""); err == nil && addr != "" {
+			removeSinksLeftBehind(ctx, addr)
 			return &Server{addr: addr, closed: make(chan struct{})}, nil
 		}
 	}
@@ -291,9 +293,35 @@ type Sink struct {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
+// sinkOwner finds the process ID in the name NewSink gives a sink.
+var sinkOwner = regexp.MustCompile(`sink_name=roomcast_\S*_p(\d+)_[0-9a-f]{8}\b`)
+
+// removeSinksLeftBehind unloads, on a server that was running before us
+// (and outlives us), the null sinks of roomcast processes that are gone:
+// a SIGKILL leaves them loaded. Failures are not errors: the sinks only
+// clutter the server's list.
+func removeSinksLeftBehind(ctx context.Context, server string) {
+	out, err := pactl(ctx, server, "list", "short", "modules")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(out, "\n") {
+		index, rest, _ := strings.Cut(line, "\t")
+		m := sinkOwner.FindStringSubmatch(rest)
+		if m == nil || !strings.Contains(rest, "module-null-sink") {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + m[1]); err == nil {
+			continue // its process runs
+		}
+		_, _ = pactl(ctx, server, "unload-module", index)
+	}
+}
+
 // NewSink loads a module-null-sink (48 kHz, stereo, float32) named
-// "roomcast_<label>_<random>", so that labels need not be unique and two
-// processes on one server never clash. label is cut to characters PulseAudio
+// "roomcast_<label>_p<pid>_<random>", so that labels need not be unique,
+// two processes on one server never clash, and a sink whose process is
+// gone is known (removeSinksLeftBehind). label is cut to characters PulseAudio
 // takes in a module argument (letters, digits, '_' and '-').
 func (s *Server) NewSink(ctx context.Context, label string) (*Sink, error) {
 	if s.isClosed() {
@@ -305,9 +333,10 @@ func (s *Server) NewSink(ctx context.Context, label string) (*Sink, error) {
 	}
 	var rnd [4]byte
 	rand.Read(rnd[:])
-	want := "roomcast_" + label + "_" + hex.EncodeToString(rnd[:])
+	own := fmt.Sprintf("p%d_%s", os.Getpid(), hex.EncodeToString(rnd[:]))
+	want := "roomcast_" + label + "_" + own
 	if label == "" {
-		want = "roomcast_" + hex.EncodeToString(rnd[:])
+		want = "roomcast_" + own
 	}
 
 	args := append([]string{"load-module", "module-null-sink", "sink_name=" + want},

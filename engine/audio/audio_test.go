@@ -3,6 +3,7 @@ package audio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,4 +245,41 @@ func listed(t *testing.T, s *Server, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestSinksLeftBehind: on a server that outlives us, the sinks of a
+// roomcast whose process is gone are unloaded; a running process's, and a
+// sink that is not roomcast's, stay.
+func TestSinksLeftBehind(t *testing.T) {
+	s := server(t)
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	load := func(name string) {
+		t.Helper()
+		if _, err := pactl(context.Background(), s.Address(), "load-module", "module-null-sink", "sink_name="+name); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			out, _ := pactl(context.Background(), s.Address(), "list", "short", "modules")
+			for line := range strings.SplitSeq(out, "\n") {
+				if index, rest, _ := strings.Cut(line, "\t"); strings.Contains(rest, "sink_name="+name+" ") || strings.HasSuffix(rest, "sink_name="+name) {
+					_, _ = pactl(context.Background(), s.Address(), "unload-module", index)
+				}
+			}
+		})
+	}
+	left := fmt.Sprintf("roomcast_composite_p%d_0badf00d", gone.Process.Pid)
+	other := "someone_elses_sink"
+	load(left)
+	load(other)
+	ours := sink(t, s, "composite")
+
+	removeSinksLeftBehind(context.Background(), s.Address())
+	for name, kept := range map[string]bool{left: false, other: true, ours.Name(): true} {
+		if got := listed(t, s, name); got != kept {
+			t.Errorf("%s: listed %v, want %v", name, got, kept)
+		}
+	}
 }
