@@ -27,7 +27,7 @@ APT_PACKAGES := gcc libc6-dev pkg-config \
 # package fails alone, well inside CI's hour.
 TEST_FLAGS := -tags integration -count=1 -timeout 20m
 
-.PHONY: all deps deps-apt deps-layouts build run package test test-unit bench lint clean
+.PHONY: all deps deps-apt deps-layouts build run package test test-unit bench soak lint clean
 
 all: build
 
@@ -117,6 +117,11 @@ test-unit:
 
 bench: deps
 	$(GO) run ./bench $(if $(STEPS),-steps $(STEPS))
+
+# A long recording of the demo room to a file and RTMP (not in make test
+# nor make bench): memory, frames and A/V drift over MINUTES (60).
+soak: deps
+	$(GO) run ./bench -soak $(or $(MINUTES),60)
 
 lint: bin/staticcheck deps-layouts
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

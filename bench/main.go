@@ -82,13 +82,17 @@ func main() {
 	seconds := flag.Int("seconds", 60, "length of each CPU measurement")
 	out := flag.String("out", "bench/results", "folder for the results")
 	room := flag.Bool("demo-room", false, "run only the demo room, driven on stdin (the bench starts itself so)")
+	soakMinutes := flag.Int("soak", 0, "instead of the steps, record 720p30 to a file and RTMP for this many minutes (make soak)")
 	steps := flag.String("steps", "", "comma-separated steps to run (cold,warm,cpu720,cpu1080,rtmp,shared,refuse,sync); all by default")
 	flag.Parse()
 	lksdk.SetLogger(protologger.GetDiscardLogger())
 	var err error
-	if *room {
+	switch {
+	case *room:
 		err = serveDemo()
-	} else {
+	case *soakMinutes > 0:
+		err = soak(*soakMinutes, *out)
+	default:
 		only := map[string]bool{}
 		for _, k := range strings.Split(*steps, ",") {
 			if k = strings.TrimSpace(k); k != "" {
