@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ const (
 	TURNPort   = 3478 // the built-in TURN, over UDP
 	TLSPort    = 7443 // the TLS front (nginx) before SignalPort
 	TURNTLS    = 443  // the built-in TURN over TLS (ServerOptions.TURNCert): 443, which the server announces
+	// RelayFirst and RelayLast bound the ports TURN relays from.
+	RelayFirst = 31000
+	RelayLast  = 31100
 )
 
 // ServerOptions adds to the server's configuration.
@@ -69,11 +73,11 @@ turn:
   enabled: true
   domain: %s
   udp_port: %d
-  relay_range_start: 31000
-  relay_range_end: 31100
+  relay_range_start: %d
+  relay_range_end: %d
 %skeys:
   %s: %s
-`, SignalPort, Addr, ICETCPPort, MediaPort, Addr, Addr, Addr, TURNPort, TURNName, TURNPort, turnTLS(opt), s.Key, s.Secret)
+`, SignalPort, Addr, ICETCPPort, MediaPort, Addr, Addr, Addr, TURNPort, TURNName, TURNPort, RelayFirst, RelayLast, turnTLS(opt), s.Key, s.Secret)
 	if err := os.WriteFile(filepath.Join(s.dir, "livekit.yaml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +177,19 @@ func exe(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return self
+}
+
+// Relayed reports whether a candidate Selected returned came through the
+// server's TURN: its port is a relay port. The server may call it relay,
+// or peer-reflexive when a check from the relay came before the relay
+// candidate itself.
+func Relayed(candidate string) bool {
+	f := strings.Fields(candidate) // protocol, type, address, [related address]
+	if len(f) < 3 {
+		return false
+	}
+	port, err := strconv.Atoi(f[2][strings.LastIndexByte(f[2], ':')+1:])
+	return err == nil && port >= RelayFirst && port <= RelayLast
 }
 
 // Selected is the remote ICE candidate the server selected for the latest
