@@ -48,7 +48,7 @@ func TestReachServer(t *testing.T) {
 
 	cases := []struct {
 		name  string
-		block func(t *testing.T) // firewall rules on the way to the host
+		block func(t *testing.T)         // firewall rules on the way to the host
 		path  func(selected string) bool // how the recorder's media must come
 	}{
 		{"open network", func(*testing.T) {}, directUDP},
