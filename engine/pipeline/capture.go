@@ -133,9 +133,12 @@ func NewCapture(cfg CaptureConfig) (*Capture, error) {
 			return nil, fmt.Errorf("capture: %w", err)
 		}
 		// When sound last came: a branch's start waits for its first
-		// audio only while there is sound to wait for. The capture's start
-		// counts as sound: its first comes some 30 ms later.
-		c.lastAudio.Store(time.Now().UnixNano())
+		// audio only while there is sound to wait for. The capture's
+		// first firstSoundGrace counts as sound: a monitor of a sink that
+		// a page has just begun to play into can take that long to give
+		// its first buffer (a branch on a new composite started 0.67 s of
+		// video before its audio when only the start itself counted).
+		c.lastAudio.Store(time.Now().Add(firstSoundGrace - audioIdle).UnixNano())
 		c.audioTee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
 			c.lastAudio.Store(time.Now().UnixNano())
 			return gst.PadProbeOK
@@ -268,6 +271,9 @@ func (c *Capture) RawFrames() uint64 { return c.rawFrames.Load() }
 // audioFlowing reports whether the capture's sound came within d (or the
 // capture started within d): the monitor of a sink gives nothing while
 // nothing plays into it.
+// firstSoundGrace: see NewCapture.
+const firstSoundGrace = 2 * time.Second
+
 func (c *Capture) audioFlowing(d time.Duration) bool {
 	last := c.lastAudio.Load()
 	return last != 0 && time.Since(time.Unix(0, last)) < d
