@@ -125,10 +125,7 @@ func run(window time.Duration, outDir string, only map[string]bool) error {
 		return err
 	}
 	defer room.close()
-	studio, err := local.New(local.Config{
-		LiveKitURL: room.env["LIVEKIT_URL"], APIKey: room.env["LIVEKIT_API_KEY"], APISecret: room.env["LIVEKIT_API_SECRET"],
-		OutputDir: work,
-	})
+	studio, err := room.engine(work)
 	if err != nil {
 		return err
 	}
@@ -235,6 +232,14 @@ func startDemo() (*demoRoom, error) {
 		return nil, errors.New("the demo room did not print its exports")
 	}
 	return d, nil
+}
+
+// engine is this machine's engine on the room, writing under work.
+func (d *demoRoom) engine(work string) (*local.Local, error) {
+	return local.New(local.Config{
+		LiveKitURL: d.env["LIVEKIT_URL"], APIKey: d.env["LIVEKIT_API_KEY"], APISecret: d.env["LIVEKIT_API_SECRET"],
+		OutputDir: work,
+	})
 }
 
 // addClapper joins the clapper (demo.AddClapper) to the room.

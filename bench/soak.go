@@ -9,7 +9,6 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
-	"roomcast/engine/local"
 	"roomcast/engine/rtmptest"
 )
 
@@ -42,10 +41,7 @@ func soak(minutes int, outDir string) error {
 		return err
 	}
 	defer rtmp.Stop()
-	studio, err := local.New(local.Config{
-		LiveKitURL: room.env["LIVEKIT_URL"], APIKey: room.env["LIVEKIT_API_KEY"], APISecret: room.env["LIVEKIT_API_SECRET"],
-		OutputDir: work,
-	})
+	studio, err := room.engine(work)
 	if err != nil {
 		return err
 	}
