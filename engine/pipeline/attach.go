@@ -24,8 +24,8 @@ flvmux, mpegtsmux are aggregators) never waits for its other input.
 
 The audio covers the video, from its first frame to its last:
 
-  - At the start, the first key frame waits (at most audioWait, and only
-    while the capture has sound) for the branch's first audio buffer. A
+  - At the start, the first key frame waits (at most audioWait: the
+    capture's sound never stops) for the branch's first audio buffer. A
     key frame more than startSlack before it is dropped and one is asked
     for where the audio starts. The video can run half a second behind
     the sound (measured: 0.44 s when a capture and its encoders had just
@@ -71,12 +71,9 @@ const (
 	// that much earlier (see above); less would cost more key frames.
 	startSlack = 25 * time.Millisecond
 	// audioWait bounds the wait of a branch's first key frame for its
-	// first audio, which comes within 0.1 s of it when the capture runs.
+	// first audio, which comes within 0.1 s of it: the capture's sound
+	// never stops (see captureDescription).
 	audioWait = time.Second
-	// audioIdle: a capture whose sound has not come for this long has
-	// none to wait for (a sink's monitor gives nothing while nothing
-	// plays into it).
-	audioIdle = 500 * time.Millisecond
 	// endWait bounds how long Detach lets one input of a branch catch up
 	// with the other; endIdle: an input that got nothing for this long is
 	// not waited for.
@@ -359,17 +356,13 @@ func (a *Attachment) audioFromZero(in *input, video bool) {
 }
 
 // firstAudio is the capture running time of the branch's first audio
-// buffer, once known: it waits for it (at most audioWait, and not at all
-// when the capture has had no sound for audioIdle). canceled: the branch
-// was detached meanwhile.
+// buffer, once known: it waits for it (at most audioWait). canceled: the
+// branch was detached meanwhile.
 func (a *Attachment) firstAudio() (start int64, known, canceled bool) {
 	select {
 	case <-a.audioKnown:
 		return a.audioAt.Load(), true, false
 	default:
-	}
-	if !a.cap.audioFlowing(audioIdle) {
-		return 0, false, false
 	}
 	timer := time.NewTimer(audioWait)
 	defer timer.Stop()

@@ -10,7 +10,8 @@ Capture pipeline (one per composite):
 	ximagesrc ! videoconvert ! I420 WxH@fps ! queue ! tee rawvideo ─┬─► preview: queue(leaky) ! videorate ! videoscale ! RGBA ! appsink
 	                                                                 ├─► encoders (encoder.go), each ─► tee ─► output branches (attach.go)
 	                                                                 └─► raw-video branches (images)
-	pulsesrc(<sink>.monitor) ! audioconvert ! audioresample ! S16 48k stereo ! queue ! tee rawaudio ──► encoders ─► tee ─► branches
+	pulsesrc(<sink>.monitor) ! audioconvert ! audioresample ! S16 48k stereo ─┬─► audiomixer ! queue ! tee rawaudio ──► encoders ─► tee ─► branches
+	audiotestsrc(live silence) ─────────────────────────────────────────────┘
 
 Lock order: Capture.mu, then Capture.ownersMu. GStreamer callbacks (pad
 probes) never take Capture.mu; they signal channels.
@@ -86,7 +87,6 @@ type Capture struct {
 	busDone   chan struct{}
 	prevDone  chan struct{}
 	rawFrames atomic.Uint64
-	lastAudio atomic.Int64 // wall clock (Unix ns) of the last raw audio buffer (or the start)
 }
 
 // NewCapture builds the capture pipeline and sets it PLAYING.
@@ -132,17 +132,6 @@ func NewCapture(cfg CaptureConfig) (*Capture, error) {
 		if c.audioTee, err = p.GetElementByName("rawaudio"); err != nil {
 			return nil, fmt.Errorf("capture: %w", err)
 		}
-		// When sound last came: a branch's start waits for its first
-		// audio only while there is sound to wait for. The capture's
-		// first firstSoundGrace counts as sound: a monitor of a sink that
-		// a page has just begun to play into can take that long to give
-		// its first buffer (a branch on a new composite started 0.67 s of
-		// video before its audio when only the start itself counted).
-		c.lastAudio.Store(time.Now().Add(firstSoundGrace - audioIdle).UnixNano())
-		c.audioTee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
-			c.lastAudio.Store(time.Now().UnixNano())
-			return gst.PadProbeOK
-		})
 	}
 	go c.watchBus()
 	if cfg.Preview != nil && cfg.Display != "" {
@@ -160,6 +149,12 @@ func NewCapture(cfg CaptureConfig) (*Capture, error) {
 	}
 	return c, nil
 }
+
+// rawAudioCaps is the capture's sound, as every audio encoder takes it.
+const rawAudioCaps = "audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved"
+
+// mixLatency is how late the monitor's sound may come to the mixer.
+const mixLatency = 200 * time.Millisecond
 
 func captureDescription(cfg CaptureConfig) string {
 	var b strings.Builder
@@ -187,11 +182,21 @@ func captureDescription(cfg CaptureConfig) string {
 		if cfg.PulseServer != "" {
 			server = "server=" + cfg.PulseServer
 		}
+		// The sink's monitor gives nothing while nothing plays into it (a
+		// page not yet playing, a browser relaunching, an empty room), and
+		// a new sink's first sound came up to 1.2 s after the capture
+		// started. Mixed with live silence, the raw audio never stops:
+		// every output's sound covers its picture from the first frame, and
+		// a gap is silence in its place, not a shift of all that follows.
+		// The mixer's latency lets the monitor's buffers come that late
+		// (under load) before they count as late and are dropped.
 		fmt.Fprintf(&b, "pulsesrc device=%s %s provide-clock=false "+
-			"! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=2 "+
+			"! audioconvert ! audioresample ! %s ! sound. "+
+			"audiotestsrc wave=silence is-live=true samplesperbuffer=480 ! %s ! sound. "+
+			"audiomixer name=sound latency=%d ! %s "+
 			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 			"! tee name=rawaudio allow-not-linked=true ",
-			cfg.PulseDevice, server)
+			cfg.PulseDevice, server, rawAudioCaps, rawAudioCaps, mixLatency.Nanoseconds(), rawAudioCaps)
 	}
 	return b.String()
 }
@@ -267,17 +272,6 @@ func (c *Capture) Failed() <-chan error { return c.fatal }
 // RawFrames counts the frames grabbed from the screen so far (before any
 // is repeated to keep the rate constant).
 func (c *Capture) RawFrames() uint64 { return c.rawFrames.Load() }
-
-// audioFlowing reports whether the capture's sound came within d (or the
-// capture started within d): the monitor of a sink gives nothing while
-// nothing plays into it.
-// firstSoundGrace: see NewCapture.
-const firstSoundGrace = 2 * time.Second
-
-func (c *Capture) audioFlowing(d time.Duration) bool {
-	last := c.lastAudio.Load()
-	return last != 0 && time.Since(time.Unix(0, last)) < d
-}
 
 // RunningTime is the pipeline's running time now.
 func (c *Capture) RunningTime() time.Duration {

@@ -21,7 +21,7 @@ import (
 // ToneHz is the rig's tone.
 const ToneHz = 523
 
-// Rig is a screen and a sink with a tone in it.
+// Rig is a screen and a sink with (or, quiet, without) a tone in it.
 type Rig struct {
 	Screen *display.Screen
 	Sink   *audio.Sink
@@ -31,6 +31,18 @@ type Rig struct {
 // NewRig starts a w x h screen and a sink playing the tone; the test's
 // cleanup stops them.
 func NewRig(t testing.TB, w, h int) *Rig {
+	t.Helper()
+	r := NewQuietRig(t, w, h)
+	r.StartTone(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waitPlaying(ctx, t, r.Pulse, r.Sink)
+	return r
+}
+
+// NewQuietRig starts a w x h screen and a new sink that nothing plays
+// into yet, as a composite's is before its page plays.
+func NewQuietRig(t testing.TB, w, h int) *Rig {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -49,15 +61,20 @@ func NewRig(t testing.TB, w, h int) *Rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sink.Close() })
+	return &Rig{Screen: screen, Sink: sink, Pulse: pulse}
+}
+
+// StartTone plays the tone into the sink (NewRig does); the test's cleanup
+// stops it.
+func (r *Rig) StartTone(t testing.TB) {
+	t.Helper()
 	tone := exec.Command("gst-launch-1.0", "-q", "audiotestsrc", "is-live=true", "wave=sine", "freq=523", "volume=0.5",
-		"!", "pulsesink", "device="+sink.Name(), "server="+pulse.Address())
+		"!", "pulsesink", "device="+r.Sink.Name(), "server="+r.Pulse.Address())
 	tone.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := tone.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tone.Process.Kill(); tone.Wait() })
-	waitPlaying(ctx, t, pulse, sink)
-	return &Rig{Screen: screen, Sink: sink, Pulse: pulse}
 }
 
 // waitPlaying returns once the sink's monitor gives the tone: a sink
