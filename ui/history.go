@@ -18,22 +18,28 @@ import (
 )
 
 // historyPanel lists the egresses since the studio started, newest first,
-// with their results and errors.
+// with their results and errors, what happened on the way (the engine's
+// details: a browser relaunched, LiveKit lost a while) and the studio's
+// own warnings about them (a disk filling up).
 type historyPanel struct {
 	list  *widget.List
 	empty *widget.Label
 	order []string // egress IDs, newest first
 	infos map[string]*livekit.EgressInfo
+	notes map[string][]string // by egress ID, oldest first
 }
 
 func newHistoryPanel() *historyPanel {
-	return &historyPanel{infos: map[string]*livekit.EgressInfo{}}
+	return &historyPanel{infos: map[string]*livekit.EgressInfo{}, notes: map[string][]string{}}
 }
 
 func (h *historyPanel) buildUI() fyne.CanvasObject {
 	h.list = widget.NewList(func() int { return len(h.order) },
 		func() fyne.CanvasObject { return newHistoryRow() },
-		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*historyRow).set(h.infos[h.order[i]]) })
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			id := h.order[i]
+			o.(*historyRow).set(h.infos[id], h.notes[id])
+		})
 	h.list.HideSeparators = true
 	h.empty = &widget.Label{Text: "Recordings and streams since the studio started show here.", Importance: widget.LowImportance}
 	return container.NewStack(h.list, container.NewVBox(h.empty))
@@ -55,22 +61,34 @@ func (h *historyPanel) update(info *livekit.EgressInfo) bool {
 	return true
 }
 
+// note adds the studio's warning about an egress to its row.
+func (h *historyPanel) note(id, text string) {
+	h.notes[id] = append(h.notes[id], text)
+	h.list.Refresh()
+}
+
 // get returns the latest known info of an egress, or nil.
 func (h *historyPanel) get(id string) *livekit.EgressInfo { return h.infos[id] }
 
-// historyRow is one egress: a light, what and when, and the outcome.
+// historyRow is one egress: a light, what and when, the outcome, and
+// (only when there are any) its incidents and warnings.
 type historyRow struct {
 	widget.BaseWidget
 	dot    *canvas.Circle
 	title  *widget.Label
 	detail *widget.Label
+	notes  *widget.Label
 }
 
 func newHistoryRow() *historyRow {
+	caption := func(imp widget.Importance) *widget.Label {
+		return &widget.Label{Importance: imp, SizeName: theme.SizeNameCaptionText, Truncation: fyne.TextTruncateEllipsis}
+	}
 	r := &historyRow{
 		dot:    canvas.NewCircle(colorIdle),
 		title:  &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis},
-		detail: &widget.Label{Importance: widget.LowImportance, SizeName: theme.SizeNameCaptionText, Truncation: fyne.TextTruncateEllipsis},
+		detail: caption(widget.LowImportance),
+		notes:  caption(widget.WarningImportance),
 	}
 	r.ExtendBaseWidget(r)
 	return r
@@ -78,10 +96,10 @@ func newHistoryRow() *historyRow {
 
 func (r *historyRow) CreateRenderer() fyne.WidgetRenderer {
 	dot := container.NewCenter(container.NewGridWrap(fyne.NewSize(8, 8), r.dot))
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, dot, nil, lines(r.title, r.detail)))
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, dot, nil, lines(r.title, r.detail, r.notes)))
 }
 
-func (r *historyRow) set(info *livekit.EgressInfo) {
+func (r *historyRow) set(info *livekit.EgressInfo, notes []string) {
 	r.dot.FillColor = statusColor(info.Status)
 	r.dot.Refresh()
 	r.title.SetText(historyTitle(info))
@@ -91,6 +109,8 @@ func (r *historyRow) set(info *livekit.EgressInfo) {
 		r.detail.Importance = widget.DangerImportance
 	}
 	r.detail.Refresh()
+	r.notes.SetText(historyNotes(info, notes))
+	setShown(r.notes, r.notes.Text != "")
 }
 
 func statusColor(s livekit.EgressStatus) color.Color {
@@ -117,6 +137,16 @@ func historyTitle(info *livekit.EgressInfo) string {
 	}
 	status := strings.ToLower(strings.TrimPrefix(info.Status.String(), "EGRESS_"))
 	return fmt.Sprintf("%s  %s  %s · %s", t.Format("15:04:05"), kind, info.RoomName, strings.ReplaceAll(status, "_", " "))
+}
+
+// historyNotes is what happened on the way (the engine's details, unless
+// the error already says it) and the studio's warnings, one line.
+func historyNotes(info *livekit.EgressInfo, notes []string) string {
+	var parts []string
+	if info.Details != "" && info.Details != info.Error {
+		parts = append(parts, info.Details)
+	}
+	return strings.Join(append(parts, notes...), "; ")
 }
 
 // historyDetail is the outcome: files with size and length, streams with

@@ -37,6 +37,10 @@ const lowTimeLeft = 10 * time.Minute
 type statusBar struct {
 	do      func(func())
 	preview *previewPanel
+	// onDiskFilling, if set, is told (on the UI goroutine) the first time
+	// a recording's file is projected to fill the disk within
+	// lowTimeLeft, with the warning's text.
+	onDiskFilling func(warning string)
 
 	connDot *canvas.Circle
 	conn    *widget.Label
@@ -87,7 +91,7 @@ func (b *statusBar) watch(folder, file string, stats engine.Statser) {
 func (b *statusBar) run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	s := sampler{}
+	s := sampler{freeSpace: freeSpace}
 	for {
 		select {
 		case <-ctx.Done():
@@ -113,21 +117,29 @@ func (b *statusBar) show(f figures) {
 		b.disk.Importance = widget.WarningImportance
 	}
 	b.disk.Refresh()
+	if f.diskFilling != "" && b.onDiskFilling != nil {
+		b.onDiskFilling(f.diskFilling)
+	}
 }
 
 // figures are one sample, as text.
 type figures struct {
 	fps, bitrate, dropped, cpu, disk string
 	lowDisk                          bool
+	// diskFilling is the warning, once per file, that it will fill the
+	// disk within lowTimeLeft; "" otherwise.
+	diskFilling string
 }
 
 // sampler keeps what the next sample is measured against.
 type sampler struct {
+	freeSpace func(dir string) (int64, error)
 	at      time.Time
 	cpu     float64 // seconds of CPU used by the process
 	painted uint64
 	file    string
 	sizes   []sizeAt // the file's last few sizes
+	warned  string   // the file whose disk filling was warned of
 }
 
 type sizeAt struct {
@@ -190,12 +202,17 @@ func (s *sampler) sample(now time.Time, folder, file string, stats engine.Statse
 	}
 
 	f.disk = "Disk –"
-	if free, err := freeSpace(expandHome(folder)); err == nil {
+	if free, err := s.freeSpace(expandHome(folder)); err == nil {
 		f.disk = formatBytes(free) + " free"
 		f.lowDisk = free < lowDisk
 		if left, ok := recordingLeft(free, bytesPerSec); ok {
 			f.disk = fmt.Sprintf("%s free: disk full in about %.0f min", formatBytes(free), math.Ceil(left.Minutes()))
 			f.lowDisk = true
+			if s.warned != file {
+				s.warned = file
+				f.diskFilling = fmt.Sprintf("%s: disk full in about %.0f min at this rate (%s free)",
+					now.Format("15:04:05"), math.Ceil(left.Minutes()), formatBytes(free))
+			}
 		}
 	}
 	return f

@@ -1,6 +1,9 @@
 package ui
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,5 +32,54 @@ func TestRecordingLeft(t *testing.T) {
 				t.Errorf("recordingLeft(%d, %.0f) = %v, %v; want %v, %v", c.free, c.bytesPerSec, left, warn, c.left, c.warn)
 			}
 		})
+	}
+}
+
+// TestDiskFillingWarnedOnce: a recording whose file grows fast enough to
+// fill what is free within 10 minutes is warned of once (for the history),
+// while the status bar says it on every sample; a new recording is
+// warned of again. The free space is given (a real disk has too much to
+// fill in a test); the file and its growth are real.
+func TestDiskFillingWarnedOnce(t *testing.T) {
+	dir := t.TempDir()
+	free := int64(1 << 40)
+	s := sampler{freeSpace: func(string) (int64, error) { return free, nil }}
+	at := time.Date(2026, 12, 4, 21, 30, 0, 0, time.UTC)
+	record := func(file string, bytes int) figures {
+		t.Helper()
+		f, err := os.OpenFile(file, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Write(make([]byte, bytes)); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(time.Second)
+		return s.sample(at, dir, file, nil, 0)
+	}
+	first, second := filepath.Join(dir, "first.mp4"), filepath.Join(dir, "second.mp4")
+	steps := []struct {
+		name       string
+		file       string
+		free       int64
+		warn, want string // the warning (a part of it), the status bar's disk text
+	}{
+		{"the first sample has no rate yet", first, 1 << 40, "", "free"},
+		{"plenty of room", first, 1 << 40, "", "free"},
+		{"ten minutes at 100 kB/s is 60 MB", first, 50_000_000, "disk full in about 9 min at this rate", "disk full in about 9 min"},
+		{"said once", first, 40_000_000, "", "disk full in about 7 min"},
+		{"a new recording", second, 40_000_000, "", "free"},
+		{"is warned of again", second, 40_000_000, "disk full in about 7 min", "disk full in about 7 min"},
+	}
+	for _, st := range steps {
+		free = st.free
+		f := record(st.file, 100_000)
+		if (st.warn == "") != (f.diskFilling == "") || !strings.Contains(f.diskFilling, st.warn) {
+			t.Errorf("%s: warning %q, want %q", st.name, f.diskFilling, st.warn)
+		}
+		if !strings.Contains(f.disk, st.want) {
+			t.Errorf("%s: status bar %q, want %q in it", st.name, f.disk, st.want)
+		}
 	}
 }

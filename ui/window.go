@@ -99,6 +99,7 @@ func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(fu
 	s.controls = newControlsPanel(s.onRecord, s.onStream)
 	s.history = newHistoryPanel()
 	s.status = newStatusBar(do, s.preview)
+	s.status.onDiskFilling = s.onDiskFilling
 	s.profiles = newProfilesBar(win, profileStore{dir: filepath.Join(cfg.ConfigDir, "profiles")}, s.snapshot, s.apply, s.controls.showError)
 	return s
 }
@@ -301,6 +302,15 @@ func (s *studio) refreshControls() {
 		file = s.rec.file
 	}
 	s.status.watch(s.snapshot().Record.Folder, file, stats)
+}
+
+// onDiskFilling keeps the status bar's warning that the recording will
+// fill the disk in the recording's history row, where it stays after the
+// status bar has moved on.
+func (s *studio) onDiskFilling(warning string) {
+	if s.rec.id != "" {
+		s.history.note(s.rec.id, warning)
+	}
 }
 
 func (s *studio) onSettings() {
