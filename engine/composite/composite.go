@@ -46,9 +46,13 @@ type Composite struct {
 	pageOpts     browser.Options // how the page was launched, to relaunch it
 	startTimeout time.Duration
 	failures     []time.Time // of the browser, in the last failureWindow
+	spareOpts    browser.Options // how a spare is launched (spare.go)
+	hasSpares    bool            // built-in layouts only
+	spareWG      sync.WaitGroup  // the spare being started
 
 	mu        sync.Mutex
 	page      *browser.Browser // replaced when the browser is relaunched
+	spare     *browser.Browser // ready to take over; nil if none
 	previews  map[int]func(*image.RGBA)
 	nextPrev  int
 	incidents []Incident
@@ -156,6 +160,8 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 		return c, err
 	}
 	deps.Logf("composite %s up in %v", key, time.Since(began).Round(time.Millisecond))
+	c.spareOpts, c.hasSpares = spareOptions(c.pageOpts, key.CustomBaseURL != "")
+	c.keepSpare()
 	go c.watch()
 	return c, nil
 }
@@ -335,6 +341,10 @@ func (c *Composite) Close() error {
 	var errs []error
 	c.closeOnce.Do(func() {
 		c.end(nil)
+		c.spareWG.Wait() // a spare being started stops at the end
+		if spare := c.takeSpare(); spare != nil {
+			errs = append(errs, spare.Close())
+		}
 		if c.cap != nil {
 			errs = append(errs, c.cap.Close())
 		}

@@ -17,6 +17,7 @@ type Incident struct {
 	Why    string        // what happened, in the page's or the browser's words
 	Gap    time.Duration // until it was over; 0 while it lasts
 	Lasted bool          // it is over (Gap is set)
+	How    string        // what took over, once over: "the spare browser", "a new browser"
 }
 
 // IncidentKind is what an Incident was about.
@@ -39,7 +40,7 @@ func (i Incident) String() string {
 	case i.Kind == BrowserDied && !i.Lasted:
 		return fmt.Sprintf("browser relaunching since %s%s", at, why)
 	case i.Kind == BrowserDied:
-		return fmt.Sprintf("browser died at %s, picture back after %.1f s%s", at, i.Gap.Seconds(), why)
+		return fmt.Sprintf("browser died at %s, picture back after %.1f s from %s%s", at, i.Gap.Seconds(), i.How, why)
 	case !i.Lasted:
 		return fmt.Sprintf("reconnecting to LiveKit since %s%s", at, why)
 	}
@@ -86,14 +87,17 @@ func (c *Composite) begin(kind IncidentKind, why string) bool {
 }
 
 // over ends the lasting incident of kind, if any, and says how long it was.
-func (c *Composite) over(kind IncidentKind) (time.Duration, bool) {
+func (c *Composite) over(kind IncidentKind) (time.Duration, bool) { return c.overHow(kind, "") }
+
+// overHow is over, saying what took over.
+func (c *Composite) overHow(kind IncidentKind, how string) (time.Duration, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	in := c.lastingLocked(kind)
 	if in == nil {
 		return 0, false
 	}
-	in.Gap, in.Lasted = time.Since(in.At), true
+	in.Gap, in.Lasted, in.How = time.Since(in.At), true, how
 	c.notifyLocked()
 	return in.Gap, true
 }

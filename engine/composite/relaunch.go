@@ -18,10 +18,11 @@ const (
 
 // relaunch replaces a browser that died (why) while the capture goes on:
 // the screen shows the slate (the root window, bare without the browser's
-// window), and the sink, with nothing playing into it, silence, to every
-// output and the preview alike; their timestamps run on. The new browser
-// opens its window beside the screen, joins the room, and is moved onto
-// the screen once its page signals START_RECORDING. It returns an error
+// window), and the capture, with nothing playing into the sink, silence,
+// to every output and the preview alike; their timestamps run on. The
+// spare (spare.go), or else a new browser whose window opens beside the
+// screen, joins the room, and is moved onto the screen once its page
+// signals START_RECORDING. It returns an error
 // when the browser failed maxFailures times within failureWindow.
 func (c *Composite) relaunch(why error) error {
 	for {
@@ -44,7 +45,7 @@ func (c *Composite) relaunch(why error) error {
 		if old := c.currentPage(); old != nil {
 			_ = old.Close() // what is left of it
 		}
-		page, err := c.launchHidden()
+		page, how, err := c.replacement()
 		if err != nil {
 			why = fmt.Errorf("relaunching the browser: %w", err)
 			continue
@@ -59,17 +60,18 @@ func (c *Composite) relaunch(why error) error {
 			_ = page.Close()
 			return nil
 		}
-		if gap, ok := c.over(BrowserDied); ok {
-			c.logf("composite %s: a new browser is on the screen, %v after the last one died", c.key, gap.Round(time.Millisecond))
+		if gap, ok := c.overHow(BrowserDied, how); ok {
+			c.logf("composite %s: %s is on the screen, %v after the last one died", c.key, how, gap.Round(time.Millisecond))
 		}
+		c.keepSpare()
 		return nil
 	}
 }
 
-// launchHidden starts a browser off the screen, waits for its page's
-// START_RECORDING and moves it onto the screen. Closing the composite
-// aborts it.
-func (c *Composite) launchHidden() (*browser.Browser, error) {
+// replacement is the browser that takes over from one that died: the
+// spare, called in, or else a new one; how says which. Closing the
+// composite aborts it.
+func (c *Composite) replacement() (page *browser.Browser, how string, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -79,6 +81,20 @@ func (c *Composite) launchHidden() (*browser.Browser, error) {
 		case <-ctx.Done():
 		}
 	}()
+	page, err = c.callSpare(ctx)
+	if page != nil {
+		return page, "the spare browser", nil
+	}
+	if err != nil {
+		c.logf("composite %s: %v; starting a new one", c.key, err)
+	}
+	page, err = c.launchHidden(ctx)
+	return page, "a new browser", err
+}
+
+// launchHidden starts a browser off the screen, waits for its page's
+// START_RECORDING and moves it onto the screen.
+func (c *Composite) launchHidden(ctx context.Context) (*browser.Browser, error) {
 	opts := c.pageOpts
 	opts.Offscreen = true
 	page, err := browser.Launch(ctx, opts)

@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -43,13 +45,18 @@ const (
 	faultAt     = 4 * time.Second
 )
 
-// TestBrowserDiesMidShow kills the composite's Chromium (its browser
-// process, or its page's renderer) 4 s into a 12 s recording that also
-// streams to nginx-rtmp: the egress completes; the file and the stream
-// each hold the whole 12 s at a constant rate, with the people, then one
-// run of slate frames, then the people again; the egress's details name
-// the incident.
+// TestBrowserDiesMidShow kills the composite's Chromium on the screen (its
+// browser process, or its page's renderers) once its spare browser is
+// ready, 7 s into a 15 s recording that also streams to nginx-rtmp: the
+// spare takes over; the egress completes; the file and the stream each
+// hold the whole 15 s at a constant rate, with the people, then one run of
+// slate frames, then the people again; the egress's details name the
+// incident and what took over.
 func TestBrowserDiesMidShow(t *testing.T) {
+	const (
+		showSeconds = 15
+		faultAt     = 7 * time.Second // the spare starts 3 s after the composite, and is ready about 2 s later
+	)
 	cases := []struct {
 		name, process string // proctest.Chromium's type
 	}{
@@ -61,7 +68,15 @@ func TestBrowserDiesMidShow(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			rtmp := rtmptest.Start(t)
-			eng := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret()})
+			spareReady := make(chan struct{})
+			var once sync.Once
+			eng := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(),
+				Logf: func(format string, args ...any) {
+					t.Logf(format, args...)
+					if strings.Contains(format, "a spare browser is ready") {
+						once.Do(func() { close(spareReady) })
+					}
+				}})
 			path := filepath.Join(t.TempDir(), "show.mp4")
 			info, err := eng.Start(context.Background(), &livekit.RoomCompositeEgressRequest{
 				RoomName:      demo.DefaultRoom,
@@ -75,12 +90,13 @@ func TestBrowserDiesMidShow(t *testing.T) {
 			active := waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
 			began := time.Unix(0, active.StartedAt)
 
-			time.Sleep(time.Until(began.Add(faultAt)))
-			// Every one of them: Chromium keeps a spare renderer.
-			pids := proctest.Chromium(c.process)
-			if len(pids) == 0 {
-				t.Fatalf("no chromium process of type %q", c.process)
+			select {
+			case <-spareReady:
+			case <-time.After(30 * time.Second):
+				t.Fatal("no spare browser within 30 s")
 			}
+			time.Sleep(time.Until(began.Add(faultAt)))
+			pids := onScreenChromium(t, c.process)
 			for _, pid := range pids {
 				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 					t.Fatal(err)
@@ -97,8 +113,8 @@ func TestBrowserDiesMidShow(t *testing.T) {
 			if final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
 				t.Fatalf("status %s (%s), want EGRESS_COMPLETE", final.Status, final.Error)
 			}
-			if !strings.Contains(final.Details, "browser died at") {
-				t.Errorf("details %q do not name the incident", final.Details)
+			if !strings.Contains(final.Details, "browser died at") || !strings.Contains(final.Details, "from the spare browser") {
+				t.Errorf("details %q do not name the incident and the spare taking over", final.Details)
 			}
 			mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: showSeconds, Audio: "aac"})
 			checkOneSlateRun(t, path, colors(people))
@@ -148,9 +164,9 @@ func checkOneSlateRun(t *testing.T, path string, content []color.RGBA) {
 	t.Logf("%s: slate from %.1f s for %.1f s", name, float64(runs[0][0])/10, float64(runs[0][1]-runs[0][0]+1)/10)
 }
 
-// TestThreeCrashesFail kills the composite's browser three times in a
-// row: the first two are relaunched, the third fails the egress, saying
-// why, with its file finalised and playable.
+// TestThreeCrashesFail kills the composite's browser (and its spare)
+// three times in a row: the first two are relaunched, the third fails the
+// egress, saying why, with its file finalised and playable.
 func TestThreeCrashesFail(t *testing.T) {
 	d := demotest.Start(t, demo.Options{Participants: 2})
 	eng := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret()})
@@ -172,7 +188,7 @@ func TestThreeCrashesFail(t *testing.T) {
 	}
 	for crash := 1; crash <= 3; crash++ {
 		time.Sleep(2 * time.Second)
-		killBrowser(t)
+		killBrowsers(t)
 		if crash < 3 {
 			waittest.Until(t, 30*time.Second, fmt.Sprintf("the picture back after crash %d", crash), func() bool {
 				return strings.Count(details(), "picture back after") == crash
@@ -204,15 +220,50 @@ func stopAt(t *testing.T, eng *local.Local, id string, at time.Time) *livekit.Eg
 	return final
 }
 
-// killBrowser kills the composite's Chromium browser process.
-func killBrowser(t *testing.T) {
+// onScreenChromium lists the processes of type typ ("" for the browser
+// process, "renderer") of the Chromium whose window opened on the screen
+// (not a spare's, beside it): every renderer, as Chromium keeps a spare
+// one. Only until a spare has taken over, whose command line still says
+// beside.
+func onScreenChromium(t *testing.T, typ string) []int {
+	t.Helper()
+	var browser []int
+	for _, pid := range proctest.Chromium("") {
+		if strings.Contains(proctest.Command(pid), "--window-position=0,0") {
+			browser = append(browser, pid)
+		}
+	}
+	if len(browser) != 1 {
+		t.Fatalf("%d chromium browsers on the screen, want the composite's one", len(browser))
+	}
+	if typ == "" {
+		return browser
+	}
+	var pids []int
+	for _, pid := range proctest.Chromium(typ) {
+		if slices.Contains(proctest.Descendants(browser[0]), pid) {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) == 0 {
+		t.Fatalf("no chromium %s of the browser on the screen", typ)
+	}
+	return pids
+}
+
+// killBrowsers kills every Chromium browser process: the composite's and
+// its spare's, so that each crash is one the composite must start a new
+// browser for.
+func killBrowsers(t *testing.T) {
 	t.Helper()
 	pids := proctest.Chromium("")
-	if len(pids) != 1 {
-		t.Fatalf("%d chromium browsers, want the composite's one", len(pids))
+	if len(pids) == 0 {
+		t.Fatal("no chromium browser")
 	}
-	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -71,9 +71,12 @@ const (
 	// that much earlier (see above); less would cost more key frames.
 	startSlack = 25 * time.Millisecond
 	// audioWait bounds the wait of a branch's first key frame for its
-	// first audio, which comes within 0.1 s of it: the capture's sound
-	// never stops (see captureDescription).
-	audioWait = time.Second
+	// first audio. The capture's sound never stops (see
+	// captureDescription), so it comes: within 0.1 s on a quiet machine,
+	// 1.9 s after the first frame when two composites started at once on
+	// 2 cores (the branch then started without it, and its MP4's sound
+	// was early by that much). Only a broken audio encoder is waited out.
+	audioWait = 5 * time.Second
 	// endWait bounds how long Detach lets one input of a branch catch up
 	// with the other; endIdle: an input that got nothing for this long is
 	// not waited for.

@@ -369,6 +369,15 @@ async function main() {
     fail(`missing ${!url ? 'url' : 'token'} query parameter; the page expects ?url=<LiveKit ws URL>&token=<access token>&layout=<name>`);
     return;
   }
+  if (params.has('standby')) {
+    // A spare, kept ready by the engine for when the page on the screen
+    // dies: loaded, but in the room only once called in (two pages with
+    // one identity would push each other out).
+    await new Promise((resolve) => {
+      window.roomcastJoin = resolve;
+    });
+    logStep('called in from standby');
+  }
   try {
     // The ICE servers (STUN, TURN) are the LiveKit server's, from its join
     // response, and so is relay-only mode when it forces relay: any

@@ -1,0 +1,167 @@
+package composite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"roomcast/engine/browser"
+)
+
+/*
+A composite of a built-in layout keeps a spare browser beside the screen:
+started, its page loaded, not in the room (the page's standby parameter:
+two pages with one identity would push each other out). When the browser
+on the screen dies, the spare is called in, and the slate lasts its join
+and its first frame, not Chromium's start and the page's load as well (a
+cold relaunch took 3.7-6.8 s). A custom template has no such step in its
+contract: its browser is relaunched cold. So is any when the spare is not
+ready or dies too.
+*/
+
+// spareDelay: the spare starts this long after the composite is up, or
+// after it took over: Chromium's start takes about a second of both cores,
+// which a recording's first frames should not pay for.
+const spareDelay = 3 * time.Second
+
+// spareOptions is how a spare of the page pageOpts launched is launched;
+// false for a custom template.
+func spareOptions(pageOpts browser.Options, custom bool) (browser.Options, bool) {
+	if custom {
+		return browser.Options{}, false
+	}
+	u, err := url.Parse(pageOpts.URL)
+	if err != nil {
+		return browser.Options{}, false
+	}
+	q := u.Query()
+	q.Set("standby", "1")
+	u.RawQuery = q.Encode()
+	opts := pageOpts
+	opts.URL = u.String()
+	opts.Offscreen = true
+	return opts, true
+}
+
+// keepSpare starts a spare after spareDelay, unless the composite has no
+// spares or ends first. A spare that fails to start is logged and not
+// retried until the next relaunch.
+func (c *Composite) keepSpare() {
+	if !c.hasSpares {
+		return
+	}
+	c.spareWG.Go(func() {
+		select {
+		case <-c.ended:
+			return
+		case <-time.After(spareDelay):
+		}
+		if c.relaunching() {
+			return // two Chromiums starting at once take twice as long; the relaunch asks again
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.startTimeout)
+		defer cancel()
+		go func() {
+			select {
+			case <-c.ended:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		began := time.Now()
+		b, err := browser.Launch(ctx, c.spareOpts)
+		if err == nil {
+			if err = waitStandby(ctx, b); err != nil {
+				_ = b.Close()
+			}
+		}
+		if err != nil {
+			if !c.isEnded() {
+				c.logf("composite %s: no spare browser: %v", c.key, err)
+			}
+			return
+		}
+		c.mu.Lock()
+		keep := !c.isEnded() && c.spare == nil
+		if keep {
+			c.spare = b
+		}
+		c.mu.Unlock()
+		if !keep {
+			_ = b.Close()
+			return
+		}
+		c.logf("composite %s: a spare browser is ready (pid %d), %v after it was started", c.key, b.Pid(), time.Since(began).Round(time.Millisecond))
+	})
+}
+
+// relaunching reports whether a browser that died is being replaced.
+func (c *Composite) relaunching() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastingLocked(BrowserDied) != nil
+}
+
+// standbyReady throws until the page waits to be called in.
+const standbyReady = `if (typeof window.roomcastJoin !== 'function') throw new Error('not in standby yet')`
+
+// waitStandby returns once b's page waits to be called in.
+func waitStandby(ctx context.Context, b *browser.Browser) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b.Evaluate(ctx, standbyReady) == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("its page never came to standby: %w", ctx.Err())
+		case <-b.Done():
+			return fmt.Errorf("it stopped: %v", b.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// takeSpare hands over the spare if one is ready and alive, else nil.
+func (c *Composite) takeSpare() *browser.Browser {
+	c.mu.Lock()
+	b := c.spare
+	c.spare = nil
+	c.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	select {
+	case <-b.Done():
+		_ = b.Close()
+		return nil
+	default:
+		return b
+	}
+}
+
+// callSpare calls the spare into the room and onto the screen; nil (and
+// no error) when there is none.
+func (c *Composite) callSpare(ctx context.Context) (*browser.Browser, error) {
+	b := c.takeSpare()
+	if b == nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.startTimeout) // a spare that hung
+	defer cancel()
+	err := b.Evaluate(ctx, "window.roomcastJoin()")
+	if err == nil {
+		err = b.WaitStarted(ctx, c.startTimeout)
+	}
+	if err == nil {
+		err = b.Reveal(ctx)
+	}
+	if err != nil {
+		_ = b.Close()
+		return nil, errors.Join(errors.New("the spare browser failed"), err)
+	}
+	return b, nil
+}
