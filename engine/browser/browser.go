@@ -89,6 +89,9 @@ type Options struct {
 	// the system's: a self-signed LiveKit deployment's (livekit.tls_ca).
 	// They go into an NSS database of this browser's own (see trustCAs).
 	CAPEM []byte
+	// Idle runs every process and thread of Chromium under SCHED_IDLE
+	// until Wake: a browser kept ready that takes no CPU from the others.
+	Idle bool
 	// ExecPath is the Chromium binary. If empty: /usr/lib/chromium/chromium,
 	// then chromium, chromium-browser, google-chrome on PATH.
 	ExecPath string
@@ -171,6 +174,12 @@ func Launch(ctx context.Context, o Options) (*Browser, error) {
 	if err != nil {
 		return nil, err
 	}
+	chrt := ""
+	if o.Idle {
+		if chrt, err = exec.LookPath("chrt"); err != nil {
+			return nil, fmt.Errorf("launch chromium idle: %w (chrt is in util-linux)", err)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("launch chromium: %w", err)
 	}
@@ -225,6 +234,9 @@ func Launch(ctx context.Context, o Options) (*Browser, error) {
 			// killed with us. chromedp starts it from a goroutine locked
 			// to its thread until it exits, as Pdeathsig needs.
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+			if o.Idle {
+				idled(cmd, chrt)
+			}
 		}),
 	}, flags(o, b.dataDir, proxy)...)
 	var allocCtx context.Context

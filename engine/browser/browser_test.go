@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"golang.org/x/sys/unix"
 
 	"roomcast/engine/audio"
 	"roomcast/engine/audio/audiotest"
@@ -530,4 +531,52 @@ func TestRemoveProfilesLeftBehind(t *testing.T) {
 			t.Errorf("%s: kept %v, want %v", filepath.Base(dir), err == nil, kept)
 		}
 	}
+}
+
+// TestIdleThenWoken: an Idle browser runs every thread of every process
+// under SCHED_IDLE (all but the real-time audio thread Chromium may make),
+// and Wake moves them all to the normal policy.
+func TestIdleThenWoken(t *testing.T) {
+	need(t)
+	if !CanWake() {
+		t.Skip("this process may not wake an idle browser (not root, RLIMIT_NICE below 20)")
+	}
+	s := screen(t, 320, 240)
+	srv := serve(t, `<!doctype html><html><body><script>console.log("START_RECORDING")</script></body></html>`)
+	b := launch(t, s, srv.URL, newLogs(t), func(o *Options) { o.Idle = true })
+	if err := b.WaitStarted(context.Background(), 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkPolicy(t, b, unix.SCHED_IDLE)
+	if err := b.Wake(); err != nil {
+		t.Fatal(err)
+	}
+	checkPolicy(t, b, unix.SCHED_NORMAL)
+}
+
+// checkPolicy wants every thread of b's processes under policy want,
+// but for real-time ones.
+func checkPolicy(t *testing.T, b *Browser, want uint32) {
+	t.Helper()
+	pids := chromiumProcesses(b.pgid, b.dataDir)
+	n := 0
+	for _, pid := range pids {
+		for _, tid := range threads(pid) {
+			attr, err := unix.SchedGetAttr(tid, 0)
+			if err != nil {
+				continue // the thread ended
+			}
+			if attr.Policy == unix.SCHED_FIFO || attr.Policy == unix.SCHED_RR {
+				continue
+			}
+			if attr.Policy != want {
+				t.Errorf("chromium thread %d (process %d): policy %d, want %d", tid, pid, attr.Policy, want)
+			}
+			n++
+		}
+	}
+	if len(pids) < 3 || n < 10 {
+		t.Fatalf("%d processes, %d threads: want Chromium's", len(pids), n)
+	}
+	t.Logf("%d processes, %d threads under policy %d", len(pids), n, want)
 }

@@ -40,6 +40,9 @@ func TestSpareOptions(t *testing.T) {
 			if !opts.Offscreen || opts.Display != page.Display || opts.Width != page.Width {
 				t.Errorf("spare options %+v: want the page's, beside the screen", opts)
 			}
+			if opts.Idle != browser.CanWake() {
+				t.Errorf("spare idle: %v, want %v (idle only when it can be woken)", opts.Idle, browser.CanWake())
+			}
 		})
 	}
 }
