@@ -134,12 +134,12 @@ type figures struct {
 // sampler keeps what the next sample is measured against.
 type sampler struct {
 	freeSpace func(dir string) (int64, error)
-	at      time.Time
-	cpu     float64 // seconds of CPU used by the process
-	painted uint64
-	file    string
-	sizes   []sizeAt // the file's last few sizes
-	warned  string   // the file whose disk filling was warned of
+	at        time.Time
+	cpu       float64 // seconds of CPU used by the process
+	painted   uint64
+	file      string
+	sizes     []sizeAt // the file's last few sizes
+	warned    string   // the file whose disk filling was warned of
 }
 
 type sizeAt struct {

@@ -45,7 +45,7 @@ type Composite struct {
 
 	pageOpts     browser.Options // how the page was launched, to relaunch it
 	startTimeout time.Duration
-	failures     []time.Time // of the browser, in the last failureWindow
+	failures     []time.Time     // of the browser, in the last failureWindow
 	spareOpts    browser.Options // how a spare is launched (spare.go)
 	hasSpares    bool            // built-in layouts only
 	spareWG      sync.WaitGroup  // the spare being started

@@ -26,7 +26,6 @@ ready or dies too.
 // which a recording's first frames should not pay for.
 const spareDelay = 3 * time.Second
 
-
 // spareOptions is how a spare of the page pageOpts launched is launched;
 // false for a custom template.
 func spareOptions(pageOpts browser.Options, custom bool) (browser.Options, bool) {
