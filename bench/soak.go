@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -86,6 +88,7 @@ func soak(minutes int, outDir string) error {
 	if first.Error == "" && last.Error == "" {
 		figs = append(figs, figure{Name: "A/V drift, end - start", Value: last.Value - first.Value, Unit: "ms", Goal: 20, Better: "<=", Abs: true})
 	}
+	figs = append(figs, offsetAlong(path, secs))
 	if recs := rtmp.Recordings("soak"); len(recs) != 1 {
 		figs = append(figs, figure{Name: "RTMP publishes", Value: float64(len(recs)), Goal: 1, Better: "<=", Note: "one unbroken stream"})
 	}
@@ -119,6 +122,29 @@ func (b *bench) soakSample(at time.Duration) []figure {
 			Note: fmt.Sprintf("%d grabbed of %.0f", stats[0].GrabbedFrames, want)})
 	}
 	return figs
+}
+
+// offsetAlong is the A/V offset's median on a clip every tenth of the
+// recording (at least every minute), all in its note (whether a drift
+// grows steadily or in steps, and from when), the farthest from zero its
+// value.
+func offsetAlong(path string, secs float64) figure {
+	worst := figure{Name: "A/V offset along the recording (clip medians, the farthest)", Unit: "ms", Goal: 45, Better: "<=", Abs: true}
+	step := max(60, secs/10)
+	var parts []string
+	for from := 0.0; from+soakClip.Seconds() <= secs; from += step {
+		f := avOffsetOf(path, from, "")
+		v := "?"
+		if f.Error == "" {
+			v = fmt.Sprintf("%+.0f", f.Value)
+			if math.Abs(f.Value) >= math.Abs(worst.Value) {
+				worst.Value = f.Value
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%.0fm %s", from/60, v))
+	}
+	worst.Note = strings.Join(parts, " | ")
+	return worst
 }
 
 // avOffsetOf is avOffset on soakClip of path from second from.
