@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/livekit/protocol/livekit"
+)
+
+// coldStarts is how many cold starts the start-reliability step makes in
+// a row: one that fails in a few dozen shows.
+const coldStarts = 50
+
+// startReliability starts a recording with nothing running n times in a
+// row, each until its first frame is on disk (or it fails), and stops it:
+// how many failed and why, and the cold start's median and worst.
+func (b *bench) startReliability(n int) ([]figure, error) {
+	var took []float64
+	why := map[string]int{}
+	for i := range n {
+		d, err := b.startLatency(fmt.Sprintf("start-%02d.mp4", i), livekit.EncodingOptionsPreset_H264_720P_30, false)
+		if err != nil {
+			why[err.Error()]++
+			progress("start %d of %d failed: %v", i+1, n, err)
+		} else {
+			took = append(took, d.Seconds())
+		}
+		if (i+1)%10 == 0 {
+			progress("starts: %d of %d", i+1, n)
+		}
+	}
+	var reasons []string
+	for r, k := range why {
+		reasons = append(reasons, fmt.Sprintf("%d x %s", k, r))
+	}
+	sort.Strings(reasons)
+	failed := figure{Name: fmt.Sprintf("cold starts failed, of %d in a row", n), Value: float64(n - len(took)), Goal: 0, Better: "<=",
+		Note: strings.Join(reasons, "; ")}
+	if len(took) == 0 {
+		return []figure{failed}, nil
+	}
+	slices.Sort(took)
+	return []figure{failed, {
+		Name: fmt.Sprintf("cold start over %d starts (median)", len(took)), Value: took[len(took)/2], Unit: "s", Goal: 2, Better: "<=",
+		Note: fmt.Sprintf("best %.2f s, worst %.2f s", took[0], took[len(took)-1]),
+	}}, nil
+}
