@@ -35,6 +35,7 @@ import (
 	"roomcast/engine"
 	"roomcast/engine/demo"
 	"roomcast/engine/local"
+	"roomcast/engine/request"
 )
 
 // figure is one measurement with its goal. Better is "<=" or ">=".
@@ -405,6 +406,13 @@ func (b *bench) recordCost(label string, preset livekit.EncodingOptionsPreset, g
 	cpu := measureCPU(window)
 	stats1 := b.studio.Stats()
 	rss, chromiumRSS := sampleRSS()
+	progress("the reference encode of the same screen for %s", referenceWindow)
+	reference, refErr := 0.0, error(nil)
+	if key, err := request.CompositeOf(fileRequest("", preset)); err != nil {
+		refErr = err
+	} else {
+		reference, refErr = referenceEncode(key.Width, key.Height)
+	}
 	if err := stop(); err != nil {
 		return nil, err
 	}
@@ -419,9 +427,26 @@ func (b *bench) recordCost(label string, preset livekit.EncodingOptionsPreset, g
 	return []figure{
 		{Name: "CPU, " + label + " recording (engine + Chromium + Xvfb)", Value: cpu.total(), Unit: "cores", Goal: goal, Better: "<=",
 			Note: fmt.Sprintf("engine %.2f, chromium %.2f, xvfb %.2f", cpu.engine, cpu.chromium, cpu.xvfb)},
+		referenceFigure(label, cpu.total(), reference, refErr),
 		frames,
 		{Name: "engine RSS, " + label, Value: rss, Unit: "MB", Note: fmt.Sprintf("chromium %.0f MB", chromiumRSS)},
 	}, nil
+}
+
+// referenceFigure is the composite's CPU as a multiple of the reference
+// encode's.
+func referenceFigure(label string, total, reference float64, err error) figure {
+	f := figure{Name: "CPU against the reference encode, " + label, Unit: "x", Goal: 2, Better: "<="}
+	switch {
+	case err != nil:
+		f.Error = err.Error()
+	case reference <= 0:
+		f.Error = "the reference encode used no CPU"
+	default:
+		f.Value = total / reference
+		f.Note = fmt.Sprintf("%.2f cores / ffmpeg x11grab + libx264 veryfast 3000k on the same screen %.2f cores", total, reference)
+	}
+	return f
 }
 
 func waitActive(updates <-chan *livekit.EgressInfo, id string) error {

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"roomcast/engine/proctest"
+)
+
+// referenceWindow is how long the reference encode runs.
+const referenceWindow = 40 * time.Second
+
+// referenceEncode is the floor the composite's CPU is held against: ffmpeg
+// grabbing the composite's own screen (the same pixels, the page drawing
+// the room) and encoding it as a plain screen recorder would, for
+// referenceWindow, in cores. It runs beside the composite, after the
+// composite's own figure was taken.
+func referenceEncode(width, height int) (float64, error) {
+	display, err := compositeDisplay()
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "x11grab", "-framerate", "30",
+		"-video_size", fmt.Sprintf("%dx%d", width, height), "-i", display,
+		"-t", fmt.Sprintf("%.0f", referenceWindow.Seconds()),
+		"-c:v", "libx264", "-preset", "veryfast", "-b:v", "3000k", "-maxrate", "3000k", "-bufsize", "6000k",
+		"-pix_fmt", "yuv420p", "-f", "null", "-")
+	began := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("reference encode: %v: %s", err, out)
+	}
+	st := cmd.ProcessState
+	return (st.UserTime() + st.SystemTime()).Seconds() / time.Since(began).Seconds(), nil
+}
+
+// compositeDisplay is the X display (":N") of the one Xvfb below this
+// process: the socket it listens on, found by the inode of one of its
+// file descriptors in /proc/net/unix.
+func compositeDisplay() (string, error) {
+	var xvfb []int
+	for _, pid := range proctest.Descendants(os.Getpid()) {
+		if strings.HasPrefix(proctest.Command(pid), "Xvfb") {
+			xvfb = append(xvfb, pid)
+		}
+	}
+	if len(xvfb) != 1 {
+		return "", fmt.Errorf("reference encode: %d Xvfb screens running, want the composite's one", len(xvfb))
+	}
+	inodes := map[string]bool{}
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", xvfb[0]))
+	for _, fd := range fds {
+		if link, err := os.Readlink(fd); err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	f, err := os.Open("/proc/net/unix")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// Num RefCount Protocol Flags Type St Inode Path
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 8 && inodes[fields[6]] {
+			if n, ok := strings.CutPrefix(fields[7], "/tmp/.X11-unix/X"); ok {
+				return ":" + n, nil
+			}
+		}
+	}
+	return "", errors.New("reference encode: the composite's Xvfb listens on no /tmp/.X11-unix socket")
+}
