@@ -72,15 +72,8 @@ func (c *Composite) relaunch(why error) error {
 // spare, called in, or else a new one; how says which. Closing the
 // composite aborts it.
 func (c *Composite) replacement() (page *browser.Browser, how string, err error) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := c.untilEnded(context.Background())
 	defer cancel()
-	go func() {
-		select {
-		case <-c.ended:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	page, err = c.callSpare(ctx)
 	if page != nil {
 		return page, "the spare browser", nil
@@ -109,6 +102,20 @@ func (c *Composite) launchHidden(ctx context.Context) (*browser.Browser, error) 
 		return nil, err
 	}
 	return page, nil
+}
+
+// untilEnded is a context of parent's that also ends when the composite
+// does.
+func (c *Composite) untilEnded(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	go func() {
+		select {
+		case <-c.ended:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 func (c *Composite) isEnded() bool {

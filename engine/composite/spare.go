@@ -67,15 +67,10 @@ func (c *Composite) keepSpare() {
 		if c.relaunching() {
 			return // two Chromiums starting at once take twice as long; the relaunch asks again
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), c.startTimeout)
+		ctx, cancel := c.untilEnded(context.Background())
 		defer cancel()
-		go func() {
-			select {
-			case <-c.ended:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
+		ctx, cancelStart := context.WithTimeout(ctx, c.startTimeout)
+		defer cancelStart()
 		began := time.Now()
 		b, err := browser.Launch(ctx, c.spareOpts)
 		if err == nil {
