@@ -221,7 +221,7 @@ func TestEgressAPI(t *testing.T) {
 			t.Fatalf("ListEgress(active) = %v, %v; want %s ACTIVE", list.GetItems(), err, id)
 		}
 		time.Sleep(2 * time.Second) // grid on record
-		browsers := proctest.Browsers()
+		screens := proctest.Screens()
 		updated, err := sdk.UpdateLayout(ctx, &livekit.UpdateLayoutRequest{EgressId: id, Layout: "speaker"})
 		if err != nil || updated.GetRoomComposite().GetLayout() != "speaker" {
 			t.Fatalf("UpdateLayout = %v, %v", updated, err)
@@ -269,8 +269,8 @@ func TestEgressAPI(t *testing.T) {
 			t.Errorf("two recordings and a stream of one preset run %+v, want one composite with one video and one audio encoder", st)
 		}
 		time.Sleep(4 * time.Second) // all three recording
-		if got := proctest.Browsers(); got != browsers {
-			t.Errorf("chromium processes went from %d to %d: the JSON egress did not join the composite", browsers, got)
+		if got := proctest.Screens(); got != screens {
+			t.Errorf("virtual screens went from %d to %d: the JSON egress did not join the composite", screens, got)
 		}
 		// Its only destination removed, the stream egress ends as on
 		// LiveKit: complete, all streams stopped, its results also in the

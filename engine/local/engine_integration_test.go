@@ -111,7 +111,7 @@ func TestRecordDemoRoom(t *testing.T) {
 		}
 		defer stop()
 		waittest.Until(t, 30*time.Second, "first preview frame", func() bool { return frames.Load() > 0 })
-		browsers := proctest.Browsers()
+		screens := proctest.Screens()
 
 		first := filepath.Join(dir, "landscape.mp4")
 		second := filepath.Join(dir, "warm.mp4")
@@ -125,8 +125,8 @@ func TestRecordDemoRoom(t *testing.T) {
 		}()
 		info := s.record(t, fileRequest(first, livekit.EncodingOptionsPreset_H264_720P_30), 10*time.Second)
 		<-done
-		if got := proctest.Browsers(); got != browsers {
-			t.Errorf("chromium processes went from %d to %d: the egresses did not share the running composite", browsers, got)
+		if got := proctest.Screens(); got != screens {
+			t.Errorf("virtual screens went from %d to %d: the egresses did not share the running composite", screens, got)
 		}
 		if info.FileResults[0].Filename != first {
 			t.Errorf("file result %q, want %q", info.FileResults[0].Filename, first)

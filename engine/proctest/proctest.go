@@ -67,10 +67,17 @@ func Command(pid int) string {
 	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 }
 
-// Browsers counts the Chromium browsers this process started (not their
-// renderer, GPU and utility children, which come and go): one per
-// composite.
-func Browsers() int { return len(Chromium("")) }
+// Screens counts the virtual screens (Xvfb) this process started: one per
+// composite. (Not its browsers: a composite keeps a spare one ready.)
+func Screens() int {
+	n := 0
+	for _, pid := range Descendants(os.Getpid()) {
+		if strings.HasPrefix(Command(pid), "Xvfb") {
+			n++
+		}
+	}
+	return n
+}
 
 // Chromium lists the Chromium processes this process started of a type:
 // "" for the browsers themselves, "renderer" for the pages' renderers.
