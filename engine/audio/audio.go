@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"roomcast/engine/internal/child"
+	"roomcast/engine/internal/leftovers"
 	"roomcast/engine/internal/tail"
 )
 
@@ -162,7 +163,9 @@ func startDaemon(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, errPulseaudioNotFound
 	}
-	dir, err := os.MkdirTemp("", fmt.Sprintf("roomcast-pulse-%d-", os.Getuid()))
+	prefix := fmt.Sprintf("roomcast-pulse-%d-", os.Getuid())
+	leftovers.RemoveOnce(prefix, nil) // the socket folders of daemons killed with an earlier run
+	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return nil, fmt.Errorf("start PulseAudio: %w", err)
 	}

@@ -25,6 +25,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"roomcast/engine/internal/leftovers"
 )
 
 // The console messages of the template contract, and Roomcast's own
@@ -194,7 +196,7 @@ func Launch(ctx context.Context, o Options) (*Browser, error) {
 		closingCh: make(chan struct{}),
 	}
 	if b.dataDir == "" {
-		removeStaleProfiles.Do(func() { removeProfilesLeftBehind(o.Logf) })
+		leftovers.RemoveOnce(profilePrefix, o.Logf) // a few hundred KB to MB each
 		dir, err := os.MkdirTemp("", profilePrefix)
 		if err != nil {
 			return nil, fmt.Errorf("launch chromium: %w", err)
@@ -664,29 +666,6 @@ func (b *Browser) Close() error {
 
 // profilePrefix names the temporary profiles Launch makes.
 const profilePrefix = "roomcast-chromium-"
-
-var removeStaleProfiles sync.Once
-
-// staleAfter: a profile no process uses is left behind once it is this
-// old; a younger one may be another roomcast's, between making it and
-// starting its Chromium.
-const staleAfter = time.Minute
-
-// removeProfilesLeftBehind removes the temporary profiles that no running
-// Chromium uses: those of a roomcast that was killed (SIGKILL gives it no
-// chance to remove them), a few hundred KB to MB each.
-func removeProfilesLeftBehind(logf func(string, ...any)) {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), profilePrefix+"*"))
-	for _, dir := range dirs {
-		st, err := os.Stat(dir)
-		if err != nil || time.Since(st.ModTime()) < staleAfter || len(chromiumProcesses(0, dir)) > 0 {
-			continue
-		}
-		if err := removeAll(dir); err == nil && logf != nil {
-			logf("removed %s, a browser profile left by an earlier run", dir)
-		}
-	}
-}
 
 // killLeftovers kills the processes of Chromium's group and those that use
 // its profile directory, until none is seen for three passes in a row.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -500,37 +499,6 @@ func TestOffscreenThenRevealed(t *testing.T) {
 		}
 	}
 	t.Errorf("after Reveal the screen is %v in the middle, want the page's %v edge to edge", last, magenta)
-}
-
-// TestRemoveProfilesLeftBehind: a profile that no process uses and that
-// is over a minute old goes; one in use, or just made, stays.
-func TestRemoveProfilesLeftBehind(t *testing.T) {
-	t.Setenv("TMPDIR", t.TempDir())
-	mk := func(age time.Duration) string {
-		dir, err := os.MkdirTemp("", profilePrefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		old := time.Now().Add(-age)
-		if err := os.Chtimes(dir, old, old); err != nil {
-			t.Fatal(err)
-		}
-		return dir
-	}
-	left, fresh, used := mk(time.Hour), mk(0), mk(time.Hour)
-	// A process using the profile, as Chromium does, by its flag.
-	user := exec.Command("sh", "-c", "sleep 30", "--user-data-dir="+used)
-	if err := user.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = user.Process.Kill(); _ = user.Wait() }()
-
-	removeProfilesLeftBehind(t.Logf)
-	for dir, kept := range map[string]bool{left: false, fresh: true, used: true} {
-		if _, err := os.Stat(dir); (err == nil) != kept {
-			t.Errorf("%s: kept %v, want %v", filepath.Base(dir), err == nil, kept)
-		}
-	}
 }
 
 // TestIdleThenWoken: an Idle browser runs every thread of every process

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"roomcast/engine/internal/child"
+	"roomcast/engine/internal/leftovers"
 )
 
 // serverBinaryName is what `make deps` installs into the repository's bin/.
@@ -98,7 +99,8 @@ func startServer(ctx context.Context, binary, key, secret string, logf func(stri
 	if err != nil {
 		return nil, fmt.Errorf("livekit-server: no free UDP port on 127.0.0.1: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "roomcast-livekit-")
+	leftovers.RemoveOnce(serverDirPrefix, logf) // the logs of servers killed with an earlier run
+	dir, err := os.MkdirTemp("", serverDirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("livekit-server: config folder: %w", err)
 	}
@@ -139,6 +141,10 @@ func startServer(ctx context.Context, binary, key, secret string, logf func(stri
 	logf("livekit-server ready on %s (pid %d)", s.url, cmd.Process.Pid)
 	return s, nil
 }
+
+// serverDirPrefix names the temporary folders of the server's
+// configuration and log.
+const serverDirPrefix = "roomcast-livekit-"
 
 func serverConfig(httpPort, udpPort int, key, secret string) string {
 	// development: true keeps the server from probing for an external IP;
