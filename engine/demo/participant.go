@@ -59,15 +59,22 @@ type Persona struct {
 // The clapper is the participant that A/V sync is measured with
 // (Options.Clapper): its picture flips between black and white every
 // ClapperPeriod (black with a white ball bouncing, then white with a black
-// one), and a 100 ms tick of ClapperHz starts at each flip. ClapperHz is
-// far from the first personas' tones (440, 660, 880 Hz, ...), so that a
-// filter tells the tick from them in a recording.
+// one), and a 100 ms tick of ClapperHz starts at each flip, those at flips
+// to black ClapperMarkerRatio as loud (audiotestsrc's marker ticks: every
+// other one, the first at time 0), so that a sound paired with the wrong
+// flip shows. ClapperHz is far from the first personas' tones (440,
+// 660, 880 Hz, ...), so that a filter tells the tick from them in a
+// recording.
 const (
 	ClapperIdentity = "clapper"
 	ClapperHz       = 3000
 	// ClapperPeriod is videotestsrc's: pattern=ball flip=true inverts the
 	// picture every 50 frames.
 	ClapperPeriod = 50 * time.Second / videoFPS
+	// ClapperMarkerRatio is how loud a tick at a flip to black is against
+	// one at a flip to white: far enough below 1 to tell them apart after
+	// Opus and AAC, and above a half, where a tick's onset is found.
+	ClapperMarkerRatio = 0.6
 )
 
 func clapperPersona() Persona {
@@ -340,10 +347,11 @@ func audioPipeline(p Persona, volume float64) []string {
 func clapperPipeline(volume float64) []string {
 	return strings.Fields(fmt.Sprintf(
 		"videotestsrc pattern=ball flip=true ! video/x-raw,width=%d,height=%d,framerate=%d/1 ! clocksync ! "+vp8Tail+" "+
-			"audiotestsrc wave=ticks freq=%d sine-periods-per-tick=%d tick-interval=%d volume=%g samplesperbuffer=%d "+
+			"audiotestsrc wave=ticks freq=%d sine-periods-per-tick=%d tick-interval=%d volume=%g "+
+			"marker-tick-period=2 marker-tick-volume=%g samplesperbuffer=%d "+
 			"! audio/x-raw,rate=48000,channels=2 ! clocksync ts-offset=%d ! "+opusTail,
 		videoWidth, videoHeight, videoFPS, videoFPS, feedFD(0),
-		ClapperHz, ClapperHz/10, (ClapperPeriod + 1).Nanoseconds(), volume, 48*opusFrameMS,
+		ClapperHz, ClapperHz/10, (ClapperPeriod + 1).Nanoseconds(), volume, volume*ClapperMarkerRatio, 48*opusFrameMS,
 		-(opusFrameMS * time.Millisecond).Nanoseconds(), opusFrameMS, feedFD(1)))
 }
 

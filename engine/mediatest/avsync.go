@@ -18,20 +18,33 @@ const (
 	tickWindow = 5 * time.Millisecond
 	tickHop    = time.Millisecond
 	pcmRate    = 48000
-	// maxPairing: a flip is paired with a tick at most this far away. A
-	// clapper ticks at most once a second, so offsets are found within
-	// ±0.5 s.
-	maxPairing = 500 * time.Millisecond
+	// maxPairing: a flip is paired with a tick of its kind at most this
+	// far away. A clapper flips at most once a second, and the two kinds
+	// alternate, so that is never another flip's tick (a sound off by a
+	// whole flip is nearer a tick of the other kind, which is an error).
+	maxPairing = 800 * time.Millisecond
 )
+
+// A clapper's ticks at flips to dark are quieter than those at flips to
+// light (the demo's: 0.6 as loud): the two kinds of flip are told apart in
+// the sound as in the picture, so a sound off by a whole flip, or a tick
+// lost, pairs no tick with a flip instead of the next one. A tick is loud
+// when its level is over loudAbove of the loudest tick's; a quiet one must
+// be over a half of it, where its onset is found.
+const loudAbove = 0.8
 
 // AVOffsets measures the sound's timing against the picture's in path, a
 // recording of a clapper: a picture whose brightness flips (dark to light
-// or back) when a tick of tickHz starts, at most once a second. For each
-// flip it returns the offset of the nearest tick's onset, positive when
-// the sound comes after the picture (the sign of the EBU R37 / ITU-R
-// BT.1359 tolerances, about -45 to +125 ms). Both streams are placed on the
-// file's one timeline by their decoded timestamps, as a player does. A
-// flip shows on the first frame after it, so offsets are exact to a frame.
+// or back) when a tick of tickHz starts, at most once a second, the ticks
+// at flips to dark quieter than those at flips to light. For
+// each flip it returns the offset of the nearest tick of its kind's onset,
+// positive when the sound comes after the picture (the sign of the EBU
+// R37 / ITU-R BT.1359 tolerances, about -45 to +125 ms). Both streams are
+// placed on the file's one timeline by their decoded timestamps, as a
+// player does. A flip shows on the first frame after it, so offsets are
+// exact to a frame. A flip nearer a tick of the other kind than one of
+// its own, or one without a tick of its kind while ticks come before and
+// after it, is an error: the sound is paired with the wrong picture.
 func AVOffsets(path string, tickHz float64) ([]time.Duration, error) {
 	probe, err := ProbeFile(path, false)
 	if err != nil {
@@ -49,16 +62,21 @@ func AVOffsets(path string, tickHz float64) ([]time.Duration, error) {
 		return nil, err
 	}
 	var offsets []time.Duration
+	var wrong []string
 	for _, f := range flips {
-		best := time.Duration(math.MaxInt64)
-		for _, t := range ticks {
-			if d := t - f; d.Abs() < best.Abs() {
-				best = d
-			}
+		own, other := nearestTick(ticks, f.at, f.toLight), nearestTick(ticks, f.at, !f.toLight)
+		switch {
+		case other.Abs() < own.Abs() && other.Abs() <= maxPairing:
+			wrong = append(wrong, fmt.Sprintf("the flip %s at %.3f s is nearest a tick of a flip %s (%v from it)",
+				direction(f.toLight), f.at.Seconds(), direction(!f.toLight), other))
+		case own.Abs() <= maxPairing:
+			offsets = append(offsets, own)
+		case f.at > ticks[0].at && f.at < ticks[len(ticks)-1].at:
+			wrong = append(wrong, fmt.Sprintf("the flip %s at %.3f s has no tick of its kind within %v", direction(f.toLight), f.at.Seconds(), maxPairing))
 		}
-		if best.Abs() <= maxPairing {
-			offsets = append(offsets, best)
-		}
+	}
+	if len(wrong) > 0 {
+		return offsets, fmt.Errorf("%s: picture and sound paired wrongly: %s", path, strings.Join(wrong, "; "))
 	}
 	if len(offsets) == 0 {
 		return nil, fmt.Errorf("%s: none of %d brightness flips has a %g Hz tick within %v (%d ticks)", path, len(flips), tickHz, maxPairing, len(ticks))
@@ -66,12 +84,43 @@ func AVOffsets(path string, tickHz float64) ([]time.Duration, error) {
 	return offsets, nil
 }
 
+func direction(toLight bool) string {
+	if toLight {
+		return "to light"
+	}
+	return "to dark"
+}
+
+// tick is the onset of a tick, and whether it is loud (a flip to light's).
+type tick struct {
+	at   time.Duration
+	loud bool
+}
+
+// nearestTick is the offset from at of the nearest tick that is loud (or
+// not), or the longest duration if there is none.
+func nearestTick(ticks []tick, at time.Duration, loud bool) time.Duration {
+	best := time.Duration(math.MaxInt64)
+	for _, t := range ticks {
+		if d := t.at - at; t.loud == loud && d.Abs() < best.Abs() {
+			best = d
+		}
+	}
+	return best
+}
+
+// flip is a change of the picture's brightness.
+type flip struct {
+	at      time.Duration
+	toLight bool
+}
+
 // brightnessFlips returns the times, on the file's timeline, of the first
 // frame after each crossing of the picture's mean brightness over the
 // halfway mark between its darkest and its lightest frame. The frames are
 // scaled down to gray 32x18 by ffmpeg, whose showinfo filter reports each
 // one's timestamp and mean (-copyts keeps the file's timestamps).
-func brightnessFlips(path string) ([]time.Duration, error) {
+func brightnessFlips(path string) ([]flip, error) {
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostats", "-copyts", "-i", path,
 		"-map", "0:v:0", "-vf", "scale=32:18,format=gray,showinfo", "-f", "null", "-")
 	var log bytes.Buffer
@@ -101,18 +150,18 @@ func brightnessFlips(path string) ([]time.Duration, error) {
 		return nil, fmt.Errorf("%s: the picture never flips (%d frames, mean brightness %g..%g)", path, len(frames), lo, hi)
 	}
 	mid := (lo + hi) / 2
-	var flips []time.Duration
+	var flips []flip
 	for i := 1; i < len(frames); i++ {
 		if (frames[i-1].mean < mid) != (frames[i].mean < mid) {
-			flips = append(flips, frames[i].at)
+			flips = append(flips, flip{at: frames[i].at, toLight: frames[i].mean >= mid})
 		}
 	}
 	return flips, nil
 }
 
-// tickOnsets returns the times, on the file's timeline, at which a tick of
-// hz starts in the first audio stream.
-func tickOnsets(path string, hz float64) ([]time.Duration, error) {
+// tickOnsets returns the ticks of hz in the first audio stream, with
+// their onsets on the file's timeline.
+func tickOnsets(path string, hz float64) ([]tick, error) {
 	origin, err := firstSampleAt(path)
 	if err != nil {
 		return nil, err
@@ -133,22 +182,32 @@ func tickOnsets(path string, hz float64) ([]time.Duration, error) {
 	if peak < 0.01 {
 		return nil, fmt.Errorf("%s: no %g Hz tick in the audio (level %.4f)", path, hz, peak)
 	}
-	// A window reaches half the tick's level when it half covers the tick,
-	// so the onset is at that window's centre. The level must fall to a
-	// quarter before the next onset, so ripple within a tick starts none.
-	var onsets []time.Duration
-	on := false
-	for i, l := range levels {
-		switch {
-		case !on && l >= peak/2:
-			on = true
-			centre := float64(i*hop) + float64(win)/2
-			onsets = append(onsets, origin+time.Duration(centre/pcmRate*float64(time.Second)))
-		case on && l < peak/4:
-			on = false
+	// A tick begins where the level passes a third of the loudest (a
+	// quiet tick is over a half of it) and ends where it falls below a
+	// sixth, so ripple within a tick starts none. A window reaches half
+	// the tick's own level when it half covers the tick, so the onset is
+	// at the centre of the first window that does.
+	var ticks []tick
+	for i := 0; i < len(levels); i++ {
+		if levels[i] < peak/3 {
+			continue
 		}
+		end, top := i, 0.0
+		for ; end < len(levels) && levels[end] >= peak/6; end++ {
+			top = max(top, levels[end])
+		}
+		on := i // the first window at half the tick's level, before or after i
+		for on > 0 && levels[on-1] >= top/2 {
+			on--
+		}
+		for on < end && levels[on] < top/2 {
+			on++
+		}
+		centre := float64(on*hop) + float64(win)/2
+		ticks = append(ticks, tick{at: origin + time.Duration(centre/pcmRate*float64(time.Second)), loud: top >= loudAbove*peak})
+		i = end
 	}
-	return onsets, nil
+	return ticks, nil
 }
 
 // firstSampleAt is the time of the first audio sample that decoding path

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,6 +27,11 @@ func TestAVOffsets(t *testing.T) {
 		// before its first sample) instead of AAC in MP4.
 		opus bool
 		want time.Duration
+		// wrong: each tick is at another flip's place, which AVOffsets
+		// must say rather than pair it with the flip it lands on.
+		wrong bool
+		// lost: the tick at this time is not in the sound.
+		lost time.Duration
 	}{
 		{name: "in sync", want: 0},
 		{name: "sound 120 ms late", tick: 120 * time.Millisecond, want: 120 * time.Millisecond},
@@ -34,6 +40,9 @@ func TestAVOffsets(t *testing.T) {
 		{name: "audio starts 200 ms late", audioAt: 200 * time.Millisecond, tick: -100 * time.Millisecond, want: 100 * time.Millisecond},
 		{name: "Opus in sync", opus: true, want: 0},
 		{name: "Opus sound 40 ms late", opus: true, tick: 40 * time.Millisecond, want: 40 * time.Millisecond},
+		{name: "sound a whole flip late", tick: time.Second, wrong: true},
+		{name: "sound a whole flip early", tick: -time.Second, wrong: true},
+		{name: "a tick lost", lost: 3 * time.Second, wrong: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -42,10 +51,17 @@ func TestAVOffsets(t *testing.T) {
 				path, acodec = filepath.Join(t.TempDir(), "clap.mkv"), "libopus"
 			}
 			// The picture flips at each whole second of the video's own
-			// time; 440 and 660 Hz tones play throughout, as in the demo.
+			// time, to light at odd ones; the ticks at flips to dark are
+			// 0.6 as loud; 440 and 660 Hz tones play throughout, as in the
+			// demo.
 			video := "color=c=black:s=160x90:r=30,geq=lum='255*mod(floor(T),2)':cb=128:cr=128"
+			lostAt := -9.0 // before the file: none lost
+			if c.lost > 0 {
+				lostAt = c.lost.Seconds()
+			}
 			audio := fmt.Sprintf("aevalsrc=exprs='0.3*sin(2*PI*440*t)+0.3*sin(2*PI*660*t)+"+
-				"if(lt(mod(t-(%.3f),1),0.1),0.4*sin(2*PI*3000*t),0)':s=48000", c.tick.Seconds())
+				"if(lt(mod(t-(%[1]f),1),0.1)*not(between(t,%[3]f,%[3]f+0.5)),0.4*if(mod(floor(t-(%[1]f)),2),1,%[2]g)*sin(2*PI*3000*t),0)':s=48000",
+				c.tick.Seconds(), 0.6, lostAt)
 			out, err := exec.Command("ffmpeg", "-v", "error", "-y",
 				"-itsoffset", fmt.Sprintf("%.3f", c.videoAt.Seconds()), "-f", "lavfi", "-i", video,
 				"-itsoffset", fmt.Sprintf("%.3f", c.audioAt.Seconds()), "-f", "lavfi", "-i", audio,
@@ -54,6 +70,12 @@ func TestAVOffsets(t *testing.T) {
 				t.Fatalf("ffmpeg: %v\n%s", err, out)
 			}
 			offsets, err := AVOffsets(path, 3000)
+			if c.wrong {
+				if err == nil || !strings.Contains(err.Error(), "paired wrongly") {
+					t.Fatalf("AVOffsets = %v, %v; want an error saying they are paired wrongly", offsets, err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
