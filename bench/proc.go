@@ -29,7 +29,7 @@ func sampleCPU() cpuSample {
 		switch cmd := proctest.Command(pid); {
 		case strings.Contains(cmd, "chromium"):
 			s.chromium += cpuSeconds(pid)
-		case strings.HasPrefix(cmd, "Xvfb"):
+		case proctest.Program(pid) == "Xvfb":
 			s.xvfb += cpuSeconds(pid)
 		}
 	}

@@ -40,12 +40,12 @@ func referenceEncode(width, height int) (float64, error) {
 }
 
 // compositeDisplay is the X display (":N") of the one Xvfb below this
-// process: the socket it listens on, found by the inode of one of its
+// process: the X11 socket it listens on, found by the inode of one of its
 // file descriptors in /proc/net/unix.
 func compositeDisplay() (string, error) {
 	var xvfb []int
 	for _, pid := range proctest.Descendants(os.Getpid()) {
-		if strings.HasPrefix(proctest.Command(pid), "Xvfb") {
+		if proctest.Program(pid) == "Xvfb" {
 			xvfb = append(xvfb, pid)
 		}
 	}
@@ -69,10 +69,11 @@ func compositeDisplay() (string, error) {
 		// Num RefCount Protocol Flags Type St Inode Path
 		fields := strings.Fields(sc.Text())
 		if len(fields) == 8 && inodes[fields[6]] {
-			if n, ok := strings.CutPrefix(fields[7], "/tmp/.X11-unix/X"); ok {
+			// An abstract socket (Xvfb's only one here) reads "@/tmp/...".
+			if n, ok := strings.CutPrefix(strings.TrimPrefix(fields[7], "@"), "/tmp/.X11-unix/X"); ok {
 				return ":" + n, nil
 			}
 		}
 	}
-	return "", errors.New("reference encode: the composite's Xvfb listens on no /tmp/.X11-unix socket")
+	return "", errors.New("reference encode: the composite's Xvfb listens on no X11 socket")
 }

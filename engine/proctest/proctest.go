@@ -67,12 +67,19 @@ func Command(pid int) string {
 	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 }
 
+// Program is the name of the program process pid runs, without its
+// folder (Xvfb is started by its full path).
+func Program(pid int) string {
+	cmd, _, _ := strings.Cut(Command(pid), " ")
+	return filepath.Base(cmd)
+}
+
 // Screens counts the virtual screens (Xvfb) this process started: one per
 // composite. (Not its browsers: a composite keeps a spare one ready.)
 func Screens() int {
 	n := 0
 	for _, pid := range Descendants(os.Getpid()) {
-		if strings.HasPrefix(Command(pid), "Xvfb") {
+		if Program(pid) == "Xvfb" {
 			n++
 		}
 	}
