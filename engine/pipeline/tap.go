@@ -218,10 +218,24 @@ func (t *tap) detach(finish bool, eosWait time.Duration) error {
 	t.detachOnce.Do(func() {
 		t.unlink()
 		if finish {
-			for _, in := range t.inputs {
-				in.ghost.SendEvent(gst.NewEOSEvent())
+			// Sending EOS takes each input's stream lock, which a wedged
+			// element behind it can hold for good (a CI run hung 17
+			// minutes here): it is sent aside and given up on after
+			// eosWait, and the tap is removed all the same.
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				for _, in := range t.inputs {
+					in.ghost.SendEvent(gst.NewEOSEvent())
+				}
+			}()
+			began := time.Now()
+			select {
+			case <-sent:
+				err = t.waitSinks(eosWait - time.Since(began))
+			case <-time.After(eosWait):
+				err = fmt.Errorf("%s: %w (it could not even be sent: an element behind the tap is stuck)", t.name, errEOSTimeout)
 			}
-			err = t.waitSinks(eosWait)
 			if t.beforeRemove != nil {
 				t.beforeRemove()
 			}
