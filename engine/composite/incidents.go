@@ -65,7 +65,7 @@ func (c *Composite) onConnection(state, detail string) {
 			c.logf("composite %s: lost the LiveKit server (%s); reconnecting", c.key, detail)
 		}
 	case "reconnected":
-		if gap, ok := c.over(LiveKitLost); ok {
+		if gap, ok := c.over(LiveKitLost, ""); ok {
 			c.logf("composite %s: back in the room after %v", c.key, gap.Round(time.Millisecond))
 		}
 	case "lost":
@@ -86,11 +86,9 @@ func (c *Composite) begin(kind IncidentKind, why string) bool {
 	return true
 }
 
-// over ends the lasting incident of kind, if any, and says how long it was.
-func (c *Composite) over(kind IncidentKind) (time.Duration, bool) { return c.overHow(kind, "") }
-
-// overHow is over, saying what took over.
-func (c *Composite) overHow(kind IncidentKind, how string) (time.Duration, bool) {
+// over ends the lasting incident of kind, if any, saying what took over
+// ("" when nothing had to), and says how long it was.
+func (c *Composite) over(kind IncidentKind, how string) (time.Duration, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	in := c.lastingLocked(kind)

@@ -60,7 +60,7 @@ func (c *Composite) relaunch(why error) error {
 			_ = page.Close()
 			return nil
 		}
-		if gap, ok := c.overHow(BrowserDied, how); ok {
+		if gap, ok := c.over(BrowserDied, how); ok {
 			c.logf("composite %s: %s is on the screen, %v after the last one died", c.key, how, gap.Round(time.Millisecond))
 		}
 		c.keepSpare()
