@@ -43,12 +43,7 @@ func referenceEncode(width, height int) (float64, error) {
 // process: the X11 socket it listens on, found by the inode of one of its
 // file descriptors in /proc/net/unix.
 func compositeDisplay() (string, error) {
-	var xvfb []int
-	for _, pid := range proctest.Descendants(os.Getpid()) {
-		if proctest.Program(pid) == "Xvfb" {
-			xvfb = append(xvfb, pid)
-		}
-	}
+	xvfb := proctest.Running("Xvfb")
 	if len(xvfb) != 1 {
 		return "", fmt.Errorf("reference encode: %d Xvfb screens running, want the composite's one", len(xvfb))
 	}

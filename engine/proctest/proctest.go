@@ -74,17 +74,21 @@ func Program(pid int) string {
 	return filepath.Base(cmd)
 }
 
-// Screens counts the virtual screens (Xvfb) this process started: one per
-// composite. (Not its browsers: a composite keeps a spare one ready.)
-func Screens() int {
-	n := 0
+// Running lists the processes below this one that run program (by its
+// name alone, as Program gives it).
+func Running(program string) []int {
+	var pids []int
 	for _, pid := range Descendants(os.Getpid()) {
-		if Program(pid) == "Xvfb" {
-			n++
+		if Program(pid) == program {
+			pids = append(pids, pid)
 		}
 	}
-	return n
+	return pids
 }
+
+// Screens counts the virtual screens (Xvfb) this process started: one per
+// composite. (Not its browsers: a composite keeps a spare one ready.)
+func Screens() int { return len(Running("Xvfb")) }
 
 // Chromium lists the Chromium processes this process started of a type:
 // "" for the browsers themselves, "renderer" for the pages' renderers.
