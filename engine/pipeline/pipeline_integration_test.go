@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -467,6 +468,51 @@ func TestAttachRefusesWhatItCannotFeed(t *testing.T) {
 			}
 			if n := tc.cap.Elements("x264enc") + tc.cap.Elements("avenc_aac"); n != 0 {
 				t.Errorf("%d encoders left behind", n)
+			}
+		})
+	}
+}
+
+// TestCaptureStartFailureSaysWhy: a capture that cannot start is tried
+// once more, and its error carries what the failing element posted, not
+// only the state it stopped at.
+func TestCaptureStartFailureSaysWhy(t *testing.T) {
+	cases := []struct {
+		name    string
+		display string
+		want    string
+	}{
+		{"no such screen", ":987", "Could not open X display"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var logged []string
+			c, err := pipeline.NewCapture(pipeline.CaptureConfig{
+				Display: tc.display, Width: 640, Height: 360, FPS: 30,
+				Logf: func(f string, a ...any) {
+					mu.Lock()
+					defer mu.Unlock()
+					logged = append(logged, fmt.Sprintf(f, a...))
+				},
+			})
+			if err == nil {
+				c.Close()
+				t.Fatal("the capture started")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			retries := 0
+			for _, l := range logged {
+				if strings.Contains(l, "starting the capture again") {
+					retries++
+				}
+			}
+			if retries != 1 {
+				t.Errorf("tried again %d times, want once; log: %q", retries, logged)
 			}
 		})
 	}
