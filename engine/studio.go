@@ -61,6 +61,10 @@ type CompositeStats struct {
 	// VideoEncoders and AudioEncoders count the encoders running on it:
 	// one per distinct encoding, however many egresses share it.
 	VideoEncoders, AudioEncoders int
+	// Unsynced lists the people whose camera and microphone the LiveKit
+	// server sends as separate WebRTC streams (its room.sync_streams is
+	// off): the composite's browser cannot lip-sync them.
+	Unsynced []string
 }
 
 // Statser is a Studio that reports its composites' figures (the embedded

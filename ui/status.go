@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,10 +38,11 @@ const lowTimeLeft = 10 * time.Minute
 type statusBar struct {
 	do      func(func())
 	preview *previewPanel
-	// onDiskFilling, if set, is told (on the UI goroutine) the first time
-	// a recording's file is projected to fill the disk within
-	// lowTimeLeft, with the warning's text.
-	onDiskFilling func(warning string)
+	// onWarning, if set, is told (on the UI goroutine) each warning worth
+	// keeping with the recording: the first time its file is projected to
+	// fill the disk within lowTimeLeft, and each time the people the
+	// composite cannot lip-sync change to some.
+	onWarning func(warning string)
 
 	connDot *canvas.Circle
 	conn    *widget.Label
@@ -49,6 +51,7 @@ type statusBar struct {
 	dropped *widget.Label
 	cpu     *widget.Label
 	disk    *widget.Label
+	sync    *widget.Label // who cannot be lip-synced, and the fix
 
 	mu     sync.Mutex // guards what the sampler reads
 	folder string
@@ -65,10 +68,12 @@ func (b *statusBar) buildUI() fyne.CanvasObject {
 	b.connDot = canvas.NewCircle(colorIdle)
 	b.conn = widget.NewLabel("Not connected")
 	b.fps, b.bitrate, b.dropped, b.cpu, b.disk = label(), label(), label(), label(), label()
+	b.sync = &widget.Label{Importance: widget.WarningImportance, Truncation: fyne.TextTruncateEllipsis}
+	b.sync.Hide()
 	dot := container.NewCenter(container.NewGridWrap(fyne.NewSize(8, 8), b.connDot))
 	bg := canvas.NewRectangle(colorPanel)
 	bar := container.NewHBox(dot, b.conn, layout.NewSpacer(), b.fps, b.bitrate, b.dropped, b.cpu, b.disk)
-	return container.NewStack(bg, bar)
+	return container.NewStack(bg, container.NewVBox(b.sync, bar))
 }
 
 // setConnection shows the connection's state with its light.
@@ -117,8 +122,18 @@ func (b *statusBar) show(f figures) {
 		b.disk.Importance = widget.WarningImportance
 	}
 	b.disk.Refresh()
-	if f.diskFilling != "" && b.onDiskFilling != nil {
-		b.onDiskFilling(f.diskFilling)
+	b.sync.SetText(f.unsynced)
+	if f.unsynced == "" {
+		b.sync.Hide()
+	} else {
+		b.sync.Show()
+	}
+	if b.onWarning != nil {
+		for _, w := range []string{f.diskFilling, f.unsyncedNew} {
+			if w != "" {
+				b.onWarning(w)
+			}
+		}
 	}
 }
 
@@ -129,6 +144,10 @@ type figures struct {
 	// diskFilling is the warning, once per file, that it will fill the
 	// disk within lowTimeLeft; "" otherwise.
 	diskFilling string
+	// unsynced says who the composite cannot lip-sync and the fix, ""
+	// when it can lip-sync everyone; unsyncedNew is it with its time,
+	// when it changed to something since the last sample.
+	unsynced, unsyncedNew string
 }
 
 // sampler keeps what the next sample is measured against.
@@ -140,6 +159,7 @@ type sampler struct {
 	file      string
 	sizes     []sizeAt // the file's last few sizes
 	warned    string   // the file whose disk filling was warned of
+	unsynced  string   // the last sample's unsynced
 }
 
 type sizeAt struct {
@@ -191,15 +211,22 @@ func (s *sampler) sample(now time.Time, folder, file string, stats engine.Statse
 	f.dropped = "Dropped –"
 	if stats != nil {
 		var want, got float64
+		var unsynced []string
 		for _, c := range stats.Stats() {
 			want += c.Running.Seconds() * float64(c.FPS)
 			got += float64(c.GrabbedFrames)
+			unsynced = append(unsynced, c.Unsynced...)
 		}
 		if want > 0 {
 			lost := max(0, want-got)
 			f.dropped = fmt.Sprintf("Dropped %.0f (%.1f%%)", lost, 100*lost/want)
 		}
+		f.unsynced = unsyncedWarning(unsynced)
 	}
+	if f.unsynced != s.unsynced && f.unsynced != "" {
+		f.unsyncedNew = now.Format("15:04:05") + ": " + f.unsynced
+	}
+	s.unsynced = f.unsynced
 
 	f.disk = "Disk –"
 	if free, err := s.freeSpace(expandHome(folder)); err == nil {
@@ -216,6 +243,18 @@ func (s *sampler) sample(now time.Time, folder, file string, stats engine.Statse
 		}
 	}
 	return f
+}
+
+// unsyncedWarning names the people the composite cannot lip-sync, and
+// why and what to do; "" for none.
+func unsyncedWarning(identities []string) string {
+	slices.Sort(identities)
+	identities = slices.Compact(identities)
+	if len(identities) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("No lip sync for %s: the LiveKit server sends camera and microphone as separate streams. "+
+		"Set room.sync_streams: true in its config.", strings.Join(identities, ", "))
 }
 
 // recordingLeft is how long a recording growing bytesPerSec can go on

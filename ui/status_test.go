@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"roomcast/engine"
 )
 
 // TestRecordingLeft: the disk warning comes when the recording's rate
@@ -80,6 +82,50 @@ func TestDiskFillingWarnedOnce(t *testing.T) {
 		}
 		if !strings.Contains(f.disk, st.want) {
 			t.Errorf("%s: status bar %q, want %q in it", st.name, f.disk, st.want)
+		}
+	}
+}
+
+// fakeStats stands in for the engine's composite figures: what a test of
+// the sampler needs is the list the page reported, not a browser.
+type fakeStats []engine.CompositeStats
+
+func (f fakeStats) Stats() []engine.CompositeStats { return f }
+
+// TestUnsyncedWarned: people the composite cannot lip-sync are named in
+// the status bar on every sample, with the server setting that fixes it,
+// and go to the history each time the list changes to a new one.
+func TestUnsyncedWarned(t *testing.T) {
+	s := sampler{freeSpace: func(string) (int64, error) { return 1 << 40, nil }}
+	at := time.Date(2026, 12, 4, 23, 0, 0, 0, time.UTC)
+	steps := []struct {
+		name      string
+		composite [][]string // each composite's unsynced people
+		bar       string     // a part of the status bar's text, "" for none
+		history   bool
+	}{
+		{"all in sync", [][]string{nil}, "", false},
+		{"one person", [][]string{{"bob"}}, "No lip sync for bob: ", true},
+		{"said once", [][]string{{"bob"}}, "No lip sync for bob: ", false},
+		{"two composites, sorted, once each", [][]string{{"carol", "bob"}, {"bob"}}, "No lip sync for bob, carol: ", true},
+		{"fixed", [][]string{nil, nil}, "", false},
+		{"back again", [][]string{{"bob"}}, "No lip sync for bob: ", true},
+	}
+	for _, st := range steps {
+		var stats fakeStats
+		for _, u := range st.composite {
+			stats = append(stats, engine.CompositeStats{Unsynced: u})
+		}
+		at = at.Add(time.Second)
+		f := s.sample(at, t.TempDir(), "", stats, 0)
+		if (st.bar == "") != (f.unsynced == "") || !strings.Contains(f.unsynced, st.bar) {
+			t.Errorf("%s: status bar %q, want %q in it", st.name, f.unsynced, st.bar)
+		}
+		if f.unsynced != "" && !strings.Contains(f.unsynced, "room.sync_streams: true") {
+			t.Errorf("%s: %q does not say the fix", st.name, f.unsynced)
+		}
+		if (f.unsyncedNew != "") != st.history {
+			t.Errorf("%s: history note %q, want one: %v", st.name, f.unsyncedNew, st.history)
 		}
 	}
 }

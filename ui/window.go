@@ -99,7 +99,7 @@ func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(fu
 	s.controls = newControlsPanel(s.onRecord, s.onStream)
 	s.history = newHistoryPanel()
 	s.status = newStatusBar(do, s.preview)
-	s.status.onDiskFilling = s.onDiskFilling
+	s.status.onWarning = s.onWarning
 	s.profiles = newProfilesBar(win, profileStore{dir: filepath.Join(cfg.ConfigDir, "profiles")}, s.snapshot, s.apply, s.controls.showError)
 	return s
 }
@@ -304,10 +304,10 @@ func (s *studio) refreshControls() {
 	s.status.watch(s.snapshot().Record.Folder, file, stats)
 }
 
-// onDiskFilling keeps the status bar's warning that the recording will
-// fill the disk in the recording's history row, where it stays after the
-// status bar has moved on.
-func (s *studio) onDiskFilling(warning string) {
+// onWarning keeps a status bar warning (the recording will fill the disk,
+// people the composite cannot lip-sync) in the recording's history row,
+// where it stays after the status bar has moved on.
+func (s *studio) onWarning(warning string) {
 	if s.rec.id != "" {
 		s.history.note(s.rec.id, warning)
 	}

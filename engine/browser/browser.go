@@ -30,11 +30,13 @@ import (
 )
 
 // The console messages of the template contract, and Roomcast's own
-// report of the page's connection to LiveKit (see Options.OnConnection).
+// reports of the page's connection to LiveKit (see Options.OnConnection)
+// and of people it cannot lip-sync (Options.OnUnsynced).
 const (
 	startSignal      = "START_RECORDING"
 	endSignal        = "END_RECORDING"
 	connectionSignal = "ROOMCAST_CONNECTION"
+	unsyncedSignal   = "ROOMCAST_UNSYNCED"
 )
 
 // How long Close lets Chromium shut down by itself (Browser.close) before it
@@ -103,6 +105,13 @@ type Options struct {
 	// layouts send them; a custom template may). It runs on the console's
 	// goroutine and must not block.
 	OnConnection func(state, detail string)
+	// OnUnsynced, if set, gets the identities of the people whose camera
+	// and microphone the page receives in separate WebRTC streams, each
+	// time they change: console.log("ROOMCAST_UNSYNCED", JSON list). A
+	// browser lip-syncs only the tracks of one stream; a LiveKit server
+	// puts them in one when it sets room.sync_streams. It runs on the
+	// console's goroutine and must not block.
+	OnUnsynced func(identities []string)
 	// Logf gets the page's console lines and the browser's events, with
 	// tokens redacted. Nil discards them.
 	Logf func(format string, args ...any)
@@ -150,6 +159,7 @@ type Browser struct {
 // pageSignals are the start and end signals of one page load.
 type pageSignals struct {
 	started, ended chan struct{}
+	step           string // the last step of its start it logged
 }
 
 func newPageSignals() *pageSignals {
@@ -364,6 +374,13 @@ func (b *Browser) onConsole(m chromedp.ConsoleMessage) {
 			}
 			b.opts.OnConnection(argString(m.Args[1]), detail)
 		}
+	case len(m.Args) > 1 && argString(m.Args[0]) == unsyncedSignal:
+		var identities []string
+		if err := json.Unmarshal([]byte(argString(m.Args[1])), &identities); err != nil {
+			b.logf("%s: not a JSON list of identities: %v", unsyncedSignal, err)
+		} else if b.opts.OnUnsynced != nil {
+			b.opts.OnUnsynced(identities)
+		}
 	case hasArg(m, startSignal):
 		b.mu.Lock()
 		closeOnce(b.pg.started)
@@ -372,6 +389,12 @@ func (b *Browser) onConsole(m chromedp.ConsoleMessage) {
 		b.mu.Lock()
 		closeOnce(b.pg.ended)
 		b.mu.Unlock()
+	default:
+		if step, ok := startStep(m.Text); ok {
+			b.mu.Lock()
+			b.pg.step = step
+			b.mu.Unlock()
+		}
 	}
 }
 
@@ -517,6 +540,7 @@ func (b *Browser) WaitStarted(ctx context.Context, timeout time.Duration) error 
 	if len(b.errs) > 0 {
 		last = strings.Join(b.errs, " | ")
 	}
+	step := b.pg.step
 	b.mu.Unlock()
 	dctx, cancel := context.WithTimeout(ctx, diagnoseTimeout)
 	defer cancel()
@@ -529,7 +553,7 @@ func (b *Browser) WaitStarted(ctx context.Context, timeout time.Duration) error 
 	default:
 		shown = strconv.Quote(Redact(shown))
 	}
-	return fmt.Errorf("%w %s (last console error: %s; div.error: %s)", errNoStart, when, last, shown)
+	return fmt.Errorf("%w %s%s (last console error: %s; div.error: %s)", errNoStart, when, stepNote(step), last, shown)
 }
 
 // Evaluate runs js in the page and waits for it, and for the promise it

@@ -124,6 +124,10 @@ func TestWaitStartedExplainsATemplateThatNeverStarts(t *testing.T) {
 		{"waits", `console.log("still waiting");`, 2 * time.Second, "the template never signalled START_RECORDING within 2s"},
 		// It gave up (ours does when it cannot join): no use waiting.
 		{"gives up", `console.log("still waiting"); console.log("END_RECORDING");`, time.Hour, "the template never signalled START_RECORDING and signalled END_RECORDING"},
+		// Ours logs the steps of its start: the error says which never came.
+		{"stuck after signalling", `console.log("roomcast: script running 12 ms after navigation");
+console.log("roomcast: signalling connected 40 ms after navigation"); console.log("still waiting");`, 2 * time.Second,
+			`the page got as far as "signalling connected", and the media connection (ICE: UDP, TCP or TURN) to the LiveKit server never came`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,7 @@ type Composite struct {
 	nextPrev  int
 	incidents []Incident
 	watchers  map[chan struct{}]struct{} // of incidents
+	unsynced  []string                   // people the page cannot lip-sync
 
 	ended     chan struct{} // closed when the room view ends (or fails)
 	endErr    error         // nil for a normal end (END_RECORDING)
@@ -120,6 +122,26 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 	if c.sink, err = pulse.NewSink(ctx, "roomcast"); err != nil {
 		return c, err
 	}
+	// The capture runs before the page joins, on the slate: it starts
+	// while the page loads instead of after it, and the sink has its reader
+	// before the first sound. Started after the page, its reader joining
+	// stalled the page's audio output for about 0.4 s just as the page
+	// began to play: the voice's jitter buffer went from 10 to 540 ms, and
+	// the first 10 s of a recording had the sound up to 0.56 s late while
+	// Chromium sped it back (with the capture first: 131 ms at most).
+	display := c.screen.Name()
+	if key.AudioOnly {
+		display = ""
+	}
+	c.cap, err = pipeline.NewCapture(pipeline.CaptureConfig{
+		Display: display, Width: key.Width, Height: key.Height, FPS: key.FPS,
+		PulseServer: pulse.Address(), PulseDevice: c.sink.Monitor(),
+		Preview: &pipeline.PreviewConfig{Width: previewWidth, FPS: previewFPS, OnFrame: c.fanOutPreview},
+		Logf:    deps.Logf,
+	})
+	if err != nil {
+		return c, err
+	}
 	token, err := recorderToken(deps.APIKey, deps.APISecret, key.Room, c.id)
 	if err != nil {
 		return c, err
@@ -137,6 +159,7 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 		AllowHosts:   allow,
 		CAPEM:        deps.Trust.CAPEM,
 		OnConnection: c.onConnection,
+		OnUnsynced:   c.onUnsynced,
 		Logf:         func(f string, a ...any) { deps.Logf("composite %s: "+f, append([]any{key}, a...)...) },
 	}
 	c.startTimeout = deps.StartTimeout
@@ -144,19 +167,6 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 		return c, err
 	}
 	if err = c.page.WaitStarted(ctx, deps.StartTimeout); err != nil {
-		return c, err
-	}
-	display := c.screen.Name()
-	if key.AudioOnly {
-		display = ""
-	}
-	c.cap, err = pipeline.NewCapture(pipeline.CaptureConfig{
-		Display: display, Width: key.Width, Height: key.Height, FPS: key.FPS,
-		PulseServer: pulse.Address(), PulseDevice: c.sink.Monitor(),
-		Preview: &pipeline.PreviewConfig{Width: previewWidth, FPS: previewFPS, OnFrame: c.fanOutPreview},
-		Logf:    deps.Logf,
-	})
-	if err != nil {
 		return c, err
 	}
 	deps.Logf("composite %s up in %v", key, time.Since(began).Round(time.Millisecond))
@@ -173,6 +183,9 @@ func templateURL(key request.CompositeKey, deps Deps, token string) (string, []s
 		page := deps.PageURL(key.Layout, deps.LiveKitURL, token)
 		if deps.RejoinWindow > 0 {
 			page += fmt.Sprintf("&rejoin_window_ms=%d", deps.RejoinWindow.Milliseconds())
+		}
+		if deps.StartTimeout > 0 {
+			page += fmt.Sprintf("&start_timeout_ms=%d", deps.StartTimeout.Milliseconds())
 		}
 		return page, livekitHosts(deps.LiveKitURL), nil
 	}
@@ -322,15 +335,41 @@ type Stats struct {
 	// VideoEncoders and AudioEncoders count the encoder elements running:
 	// one per distinct encoding, however many outputs share it.
 	VideoEncoders, AudioEncoders int
+	// Unsynced lists the people whose camera and microphone the page
+	// cannot lip-sync (see browser.Options.OnUnsynced).
+	Unsynced []string
 }
 
 // Stats reports the composite's figures now.
 func (c *Composite) Stats() Stats {
+	c.mu.Lock()
+	unsynced := slices.Clone(c.unsynced)
+	c.mu.Unlock()
 	return Stats{
 		GrabbedFrames: c.cap.RawFrames(),
 		Running:       c.cap.RunningTime(),
 		VideoEncoders: c.cap.Elements("x264enc"),
 		AudioEncoders: c.cap.Elements("avenc_aac") + c.cap.Elements("opusenc"),
+		Unsynced:      unsynced,
+	}
+}
+
+// onUnsynced keeps the page's list of people it cannot lip-sync, and logs
+// the cause and its fix when it grows.
+func (c *Composite) onUnsynced(identities []string) {
+	c.mu.Lock()
+	before := c.unsynced
+	c.unsynced = identities
+	c.mu.Unlock()
+	var added []string
+	for _, id := range identities {
+		if !slices.Contains(before, id) {
+			added = append(added, id)
+		}
+	}
+	if len(added) > 0 {
+		c.logf("composite %s: the LiveKit server sends the camera and microphone of %s as separate streams, "+
+			"which the browser cannot lip-sync: set room.sync_streams: true in the server's config", c.key, strings.Join(added, ", "))
 	}
 }
 

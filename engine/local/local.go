@@ -400,6 +400,7 @@ func (l *Local) Stats() []engine.CompositeStats {
 			Running:       st.Running,
 			VideoEncoders: st.VideoEncoders,
 			AudioEncoders: st.AudioEncoders,
+			Unsynced:      st.Unsynced,
 		})
 	}
 	return out

@@ -5,8 +5,10 @@ package network_test
 import (
 	"context"
 	"fmt"
+	"image"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -127,6 +129,102 @@ func TestTLS(t *testing.T) {
 			t.Error("a browser was started for a server whose certificate does not verify")
 		}
 	})
+}
+
+// TestFirstJoinTriedAgain: the media connection of the page's first join
+// cannot come up (every media path to the server blocked for 16 s, longer
+// than livekit-client's own 15 s wait for it, as in a network blip while a
+// producer clicks Record): the page joins again within the start timeout,
+// and the recording starts and holds both people, where it used to fail.
+func TestFirstJoinTriedAgain(t *testing.T) {
+	h := testhost.Start(t)
+	srv := h.StartServer(t, testhost.ServerOptions{})
+	people := srv.Publish(t, room, 2)
+	var unblock []func()
+	for _, b := range []struct {
+		proto string
+		port  int
+	}{{"udp", testhost.MediaPort}, {"udp", testhost.TURNPort}, {"tcp", testhost.ICETCPPort}} {
+		unblock = append(unblock, h.Block(t, b.proto, b.port))
+	}
+	var logs logLines
+	eng := localtest.New(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, Logf: logs.add,
+		StartTimeout: 40 * time.Second})
+	path := filepath.Join(t.TempDir(), "rec.mp4")
+	info, err := eng.Start(context.Background(), fileRequest(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(16 * time.Second)
+	for _, u := range unblock {
+		u()
+	}
+	waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
+	if !logs.contains("join attempt 1 failed") {
+		t.Error("the recording started, but the page's first join did not fail: the test blocked nothing")
+	}
+	time.Sleep(seconds * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if final, err := eng.Stop(ctx, info.EgressId); err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("Stop: %v, %v", final, err)
+	}
+	demotest.VerifyRecording(t, path, 1280, 720, seconds, people)
+}
+
+// TestSeparateStreamsNamed: on a server that sends each person's camera
+// and microphone as separate streams (room.sync_streams off, LiveKit's
+// default), the composite names everyone it cannot lip-sync, and the log
+// says the fix; on one that sets it, nobody is named.
+func TestSeparateStreamsNamed(t *testing.T) {
+	const watch = 20 * time.Second // the page had everyone in 2-3 s
+	cases := []struct {
+		name     string
+		separate bool
+	}{
+		{"sync_streams off", true},
+		{"sync_streams on", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := testhost.Start(t)
+			srv := h.StartServer(t, testhost.ServerOptions{SeparateStreams: c.separate})
+			people := srv.Publish(t, room, 2)
+			var want []string
+			if c.separate {
+				for _, p := range people {
+					want = append(want, p.Identity)
+				}
+				slices.Sort(want)
+			}
+			var logs logLines
+			eng := localtest.New(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, Logf: logs.add})
+			stop, err := eng.Preview(context.Background(), fileRequest(""), func(*image.RGBA) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			unsynced := func() []string {
+				var got []string
+				for _, st := range eng.Stats() {
+					got = append(got, st.Unsynced...)
+				}
+				slices.Sort(got)
+				return got
+			}
+			if c.separate {
+				waittest.Until(t, watch, fmt.Sprintf("%v named as unsynced", want), func() bool { return slices.Equal(unsynced(), want) })
+				if !logs.contains("set room.sync_streams: true") {
+					t.Error("the log does not say how to fix it")
+				}
+				return
+			}
+			time.Sleep(watch)
+			if got := unsynced(); len(got) > 0 {
+				t.Errorf("%v named as unsynced on a server that syncs streams", got)
+			}
+		})
+	}
 }
 
 // logLines keeps an engine's log lines.

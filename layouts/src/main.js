@@ -8,20 +8,32 @@
 //   console.log('END_RECORDING') when the room ends (deleted or closed,
 //     or the recorder removed from it);
 //   errors: shown in div.error and console.error'd.
-// Roomcast's addition: the connection's state, for the engine to show,
+// Roomcast's additions: the connection's state, for the engine to show,
 //   console.log('ROOMCAST_CONNECTION', state, detail), state one of
 //   'reconnecting', 'reconnected' and 'lost' (no connection within
-//   REJOIN_WINDOW_MS: the engine fails the recording with detail).
+//   REJOIN_WINDOW_MS: the engine fails the recording with detail);
+//   console.log('ROOMCAST_UNSYNCED', JSON list of identities) when the
+//   people whose camera and microphone come in separate streams (so the
+//   browser cannot lip-sync them) change.
 //
 // Live layout changes: window.roomcastSetLayout(name) (what the Roomcast
 // engine calls), or recorder metadata {"layout": name} (what LiveKit Egress's
 // UpdateLayout does through the egress SDK).
 
-import { DisconnectReason, ParticipantEvent, Room, RoomEvent, Track, setLogLevel } from 'livekit-client';
+import {
+  ConnectionErrorReason,
+  DisconnectReason,
+  ParticipantEvent,
+  Room,
+  RoomEvent,
+  Track,
+  setLogLevel,
+} from 'livekit-client';
 import { LAYOUT_NAMES, parseLayout } from './geometry.js';
 import { compareJoin, isShown } from './people.js';
 import { SpeakerSelector } from './speaker.js';
 import { Stage } from './stage.js';
+import { UnsyncedReporter } from './sync.js';
 
 /** With nobody publishing video, start this long after connecting. */
 const NO_VIDEO_START_MS = 1000;
@@ -46,6 +58,19 @@ const params = new URLSearchParams(window.location.search);
  * (rejoin_window_ms).
  */
 const REJOIN_WINDOW_MS = Number(params.get('rejoin_window_ms')) || 60000;
+// How long the engine waits for START_RECORDING (its start timeout), from
+// about when this page began to load. The first join is tried again within
+// it: a media connection that failed once (it did, on loopback, under
+// load) usually works the next time, and a producer gets a recording
+// instead of a failure 20 s later.
+const START_TIMEOUT_MS = Number(params.get('start_timeout_ms')) || 20000;
+// One try's bound on the media connection (ICE, over TURN and TLS
+// included); livekit-client's 15 s would leave no time for a second try.
+const PEER_CONNECTION_TIMEOUT_MS = 8000;
+// What a try must leave of the start timeout for the first frame.
+const FIRST_FRAME_MARGIN_MS = 2000;
+// A video track's playout floor: see primeVideoDelay.
+const VIDEO_DELAY_MS = 80;
 
 let layoutError = '';
 let fatalError = '';
@@ -63,6 +88,7 @@ function fail(message, err) {
 // ---- recording signals ------------------------------------------------------
 
 let connected = false;
+let joining = false; // the first join's tries are under way
 let started = false;
 let ended = false;
 let frameSeen = false;
@@ -82,6 +108,8 @@ function endRecording() {
 function reportConnection(state, detail = '') {
   console.log('ROOMCAST_CONNECTION', state, detail);
 }
+
+const unsynced = new UnsyncedReporter((identities) => console.log('ROOMCAST_UNSYNCED', JSON.stringify(identities)));
 
 // ---- stage and layout -------------------------------------------------------
 
@@ -230,6 +258,13 @@ function refresh() {
     }
   }
   screens.sort((a, b) => b.order - a.order); // the newest share is featured
+  unsynced.update(
+    people.map((p) => ({
+      identity: p.identity,
+      camera: streamOf(cameraPublication(p)),
+      microphone: streamOf(p.getTrackPublication(Track.Source.Microphone)),
+    })),
+  );
 
   const withVideo = participants.filter((p) => p.video).map((p) => p.id);
   const without = participants.filter((p) => !p.video).map((p) => p.id);
@@ -239,6 +274,28 @@ function refresh() {
     recheckTimer = setTimeout(queueRefresh, Math.max(0, choice.recheckAt - Date.now()) + 10);
   }
   stage.render({ participants, screens, speakerId: choice.id });
+}
+
+/** The ID of the stream a publication's track came in: null when it is not received, undefined with no stream. */
+function streamOf(pub) {
+  if (!pub?.isSubscribed || !pub.track) return null;
+  return pub.track.mediaStream?.id;
+}
+
+/**
+ * Holds a video track back by about what its voice's playout takes, from
+ * its first frame. Chromium lip-syncs a person's picture to their voice
+ * only once it has two RTCP sender reports of each (8-10 s after joining
+ * on LiveKit), then moves the picture by at most 80 ms a second; until
+ * then the picture came about 75 ms ahead of the sound (the voice's jitter
+ * buffer, 40-60 ms, and its output, about 30, against about 20 for the
+ * picture), and the first flips of the clapper were up to 106 ms apart.
+ * Lip sync still does the rest, against this floor.
+ */
+function primeVideoDelay(track) {
+  if (track.kind === Track.Kind.Video && track.receiver && 'jitterBufferTarget' in track.receiver) {
+    track.receiver.jitterBufferTarget = VIDEO_DELAY_MS;
+  }
 }
 
 /** Coalesces bursts of room events into one redraw. */
@@ -285,6 +342,7 @@ room
   .on(RoomEvent.TrackPublished, queueRefresh)
   .on(RoomEvent.TrackUnpublished, queueRefresh)
   .on(RoomEvent.TrackSubscribed, (track) => {
+    primeVideoDelay(track);
     if (!trackSeen) logStep('first track subscribed');
     trackSeen = true;
     attachAudio(track);
@@ -318,6 +376,7 @@ room
     }
   })
   .on(RoomEvent.Disconnected, (reason) => {
+    if (joining) return; // a failed try: join decides whether to try again
     if (!connected || ended || ROOM_OVER.has(reason)) {
       clearTimeout(recheckTimer);
       endRecording();
@@ -360,6 +419,34 @@ async function rejoin(why) {
 }
 room.localParticipant.on(ParticipantEvent.ParticipantMetadataChanged, onMetadataChanged);
 
+/**
+ * Joins the room, trying again while a try still fits in the start timeout
+ * (counted from since, in performance.now() ms); a refused token is final.
+ */
+async function join(url, token, since) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // The ICE servers (STUN, TURN) are the LiveKit server's, from its
+      // join response, and so is relay-only mode when it forces relay: any
+      // rtcConfig.iceServers here, even an empty list, would replace them
+      // for good. The embedded demo's server hands out only a closed
+      // loopback port, so nothing leaves this machine there.
+      await room.connect(url, token, { autoSubscribe: true, peerConnectionTimeout: PEER_CONNECTION_TIMEOUT_MS });
+      return;
+    } catch (err) {
+      const next = performance.now() - since + retryDelay(attempt);
+      const fits = next + PEER_CONNECTION_TIMEOUT_MS + FIRST_FRAME_MARGIN_MS <= START_TIMEOUT_MS;
+      if (err?.reason === ConnectionErrorReason.NotAllowed || !fits) throw err;
+      console.warn(`roomcast: join attempt ${attempt} failed (${err?.message ?? err}); trying again`);
+      await new Promise((resolve) => setTimeout(resolve, retryDelay(attempt)));
+    }
+  }
+}
+
+function retryDelay(attempt) {
+  return Math.min(500 * attempt, 2000);
+}
+
 async function main() {
   logStep('script running');
   setLogLevel('warn');
@@ -369,6 +456,7 @@ async function main() {
     fail(`missing ${!url ? 'url' : 'token'} query parameter; the page expects ?url=<LiveKit ws URL>&token=<access token>&layout=<name>`);
     return;
   }
+  let since = 0; // the start timeout runs from navigation
   if (params.has('standby')) {
     // A spare, kept ready by the engine for when the page on the screen
     // dies: loaded, but in the room only once called in (two pages with
@@ -377,17 +465,17 @@ async function main() {
       window.roomcastJoin = resolve;
     });
     logStep('called in from standby');
+    since = performance.now();
   }
+  joining = true;
   try {
-    // The ICE servers (STUN, TURN) are the LiveKit server's, from its join
-    // response, and so is relay-only mode when it forces relay: any
-    // rtcConfig.iceServers here, even an empty list, would replace them
-    // for good. The embedded demo's server hands out only a closed
-    // loopback port, so nothing leaves this machine there.
-    await room.connect(url, token, { autoSubscribe: true });
+    await join(url, token, since);
   } catch (err) {
     fail(`could not connect to ${url}: ${err?.message ?? err}`, err);
+    endRecording(); // no use waiting for the start timeout
     return;
+  } finally {
+    joining = false;
   }
   connected = true;
   logStep('in the room');

@@ -34,6 +34,10 @@ type ServerOptions struct {
 	// TURNCert and TURNKey (PEM files), when set, give its TURN a TLS
 	// port too (TURNTLS), for TURNName.
 	TURNCert, TURNKey string
+	// SeparateStreams turns the server's room.sync_streams off: each
+	// person's camera and microphone then come in WebRTC streams of their
+	// own, as from a server left at LiveKit's default.
+	SeparateStreams bool
 }
 
 // Server is livekit-server running on the test host.
@@ -68,7 +72,7 @@ rtc:
     includes: [%s/32]
   stun_servers: [%s:%d]
 room:
-  sync_streams: true
+  sync_streams: %t
 turn:
   enabled: true
   domain: %s
@@ -77,7 +81,7 @@ turn:
   relay_range_end: %d
 %skeys:
   %s: %s
-`, SignalPort, Addr, ICETCPPort, MediaPort, Addr, Addr, Addr, TURNPort, TURNName, TURNPort, RelayFirst, RelayLast, turnTLS(opt), s.Key, s.Secret)
+`, SignalPort, Addr, ICETCPPort, MediaPort, Addr, Addr, Addr, TURNPort, !opt.SeparateStreams, TURNName, TURNPort, RelayFirst, RelayLast, turnTLS(opt), s.Key, s.Secret)
 	if err := os.WriteFile(filepath.Join(s.dir, "livekit.yaml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
