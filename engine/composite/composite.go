@@ -122,26 +122,11 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 	if c.sink, err = pulse.NewSink(ctx, "roomcast"); err != nil {
 		return c, err
 	}
-	// The capture runs before the page joins, on the slate: it starts
-	// while the page loads instead of after it, and the sink has its reader
-	// before the first sound. Started after the page, its reader joining
-	// stalled the page's audio output for about 0.4 s just as the page
-	// began to play: the voice's jitter buffer went from 10 to 540 ms, and
-	// the first 10 s of a recording had the sound up to 0.56 s late while
-	// Chromium sped it back (with the capture first: 131 ms at most).
-	display := c.screen.Name()
-	if key.AudioOnly {
-		display = ""
-	}
-	c.cap, err = pipeline.NewCapture(pipeline.CaptureConfig{
-		Display: display, Width: key.Width, Height: key.Height, FPS: key.FPS,
-		PulseServer: pulse.Address(), PulseDevice: c.sink.Monitor(),
-		Preview: &pipeline.PreviewConfig{Width: previewWidth, FPS: previewFPS, OnFrame: c.fanOutPreview},
-		Logf:    deps.Logf,
-	})
+	stopReading, err := pipeline.ReadMonitor(pulse.Address(), c.sink.Monitor())
 	if err != nil {
 		return c, err
 	}
+	defer stopReading() // the capture reads it from then on
 	token, err := recorderToken(deps.APIKey, deps.APISecret, key.Room, c.id)
 	if err != nil {
 		return c, err
@@ -167,6 +152,19 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 		return c, err
 	}
 	if err = c.page.WaitStarted(ctx, deps.StartTimeout); err != nil {
+		return c, err
+	}
+	display := c.screen.Name()
+	if key.AudioOnly {
+		display = ""
+	}
+	c.cap, err = pipeline.NewCapture(pipeline.CaptureConfig{
+		Display: display, Width: key.Width, Height: key.Height, FPS: key.FPS,
+		PulseServer: pulse.Address(), PulseDevice: c.sink.Monitor(),
+		Preview: &pipeline.PreviewConfig{Width: previewWidth, FPS: previewFPS, OnFrame: c.fanOutPreview},
+		Logf:    deps.Logf,
+	})
+	if err != nil {
 		return c, err
 	}
 	deps.Logf("composite %s up in %v", key, time.Since(began).Round(time.Millisecond))
