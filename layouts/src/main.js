@@ -434,17 +434,14 @@ async function join(url, token, since) {
       await room.connect(url, token, { autoSubscribe: true, peerConnectionTimeout: PEER_CONNECTION_TIMEOUT_MS });
       return;
     } catch (err) {
-      const next = performance.now() - since + retryDelay(attempt);
+      const delay = Math.min(500 * attempt, 2000);
+      const next = performance.now() - since + delay;
       const fits = next + PEER_CONNECTION_TIMEOUT_MS + FIRST_FRAME_MARGIN_MS <= START_TIMEOUT_MS;
       if (err?.reason === ConnectionErrorReason.NotAllowed || !fits) throw err;
       console.warn(`roomcast: join attempt ${attempt} failed (${err?.message ?? err}); trying again`);
-      await new Promise((resolve) => setTimeout(resolve, retryDelay(attempt)));
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
-}
-
-function retryDelay(attempt) {
-  return Math.min(500 * attempt, 2000);
 }
 
 async function main() {
