@@ -162,11 +162,17 @@ func (m *Manifest) save() {
 	data, err := json.MarshalIndent(m.doc, "", "  ")
 	copies := append([]manifestCopy(nil), m.copies...)
 	m.mu.Unlock()
+	if err != nil {
+		for _, c := range copies {
+			c.env.Logf("%s: manifest: %v", c.env.Field, err)
+		}
+		return
+	}
+	// Each copy on its own: one on a full disk does not cost the others.
 	for _, c := range copies {
+		err := os.MkdirAll(filepath.Dir(c.local), 0o755)
 		if err == nil {
-			if err = os.MkdirAll(filepath.Dir(c.local), 0o755); err == nil {
-				err = atomicfile.Write(c.local, data)
-			}
+			err = atomicfile.Write(c.local, data)
 		}
 		if err != nil {
 			c.env.Logf("%s: manifest: %v", c.env.Field, err)

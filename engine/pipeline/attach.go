@@ -35,9 +35,11 @@ The audio covers the video, from its first frame to its last:
     mp4mux starts each track at its first sample: the sound would be
     early by the gap, and end that much before the picture.
   - At the end (Detach with finish), the inputs run on until each reaches
-    the end of the one furthest ahead, what comes past it held back
-    (tap.alignEnds): the encoders' latencies differ, and EOS on both at
-    the same moment would end one before the other.
+    the moment Detach was called, what comes past it held back
+    (tap.endAt): media reach the branch late, by the encoders' latencies
+    (which differ) and by however far an overloaded or stalled machine
+    fell behind, and EOS at once would end the output before its stop,
+    and one input before the other.
 
 Lock order: Capture.mu, then Capture.ownersMu. Pad-probe callbacks take
 neither; Detach waits for EOS without Capture.mu.
@@ -77,11 +79,16 @@ const (
 	// 2 cores (the branch then started without it, and its MP4's sound
 	// was early by that much). Only a broken audio encoder is waited out.
 	audioWait = 5 * time.Second
-	// endWait bounds how long Detach lets one input of a branch catch up
-	// with the other; endIdle: an input that got nothing for this long is
-	// not waited for.
-	endWait = time.Second
-	endIdle = 500 * time.Millisecond
+	// endWait bounds how long Detach lets a branch's media catch up with
+	// the moment it was called: a branch fed by an encoder that fell
+	// behind (a CI run lost the last 2.9 s of an HLS output and 5.3 s of
+	// an MP4's sound, stopped at once) gets this much to write what was
+	// captured before the stop. endIdle: an input that got nothing for
+	// this long (its media come every 21-33 ms while the capture runs) has
+	// stopped, and is not waited for; a machine that stalls for less, its
+	// media held up, is.
+	endWait = 5 * time.Second
+	endIdle = 2 * time.Second
 )
 
 // Branch is an output's elements in a bin, linked among themselves, with
@@ -457,9 +464,9 @@ func (a *Attachment) message(src string, st *gst.Structure) {
 }
 
 // Detach ends the branch. With finish, its video and audio first run on
-// until they end together (at most endWait more), then EOS goes down its
-// inputs (and only its inputs) and Detach waits until it reached every
-// sink, so its files are finalised; without, it is dropped as it is (a
+// until both reach the moment of the call (at most endWait more), then
+// EOS goes down its inputs (and only its inputs) and Detach waits until it
+// reached every sink, so its files are finalised; without, it is dropped as it is (a
 // failed output). The capture, its encoders and the other branches go on;
 // an encoder nobody uses any more stops. Safe to call more than once.
 func (a *Attachment) Detach(finish bool) error {
@@ -468,8 +475,8 @@ func (a *Attachment) Detach(finish bool) error {
 		a.padMu.Lock()
 		a.detached = true
 		a.padMu.Unlock()
-		if finish && a.zero.Load() >= 0 {
-			a.tap.alignEnds(endWait, endIdle)
+		if stop, ok := a.cap.runningTime(); finish && ok && a.zero.Load() >= 0 {
+			a.tap.endAt(stop, endWait, endIdle)
 		}
 		a.detachErr = a.tap.detach(finish, a.eosWait)
 		// Messages the branch posted before it went (its last image) still

@@ -437,20 +437,28 @@ func setStateWait(e *gst.Element, s gst.State) error {
 	return nil
 }
 
+// runningTime is the capture's running time now; false before it runs.
+func (c *Capture) runningTime() (gst.ClockTime, bool) {
+	clock := c.pipeline.GetClock()
+	if clock == nil {
+		return 0, false
+	}
+	now, base := clock.GetTime(), c.pipeline.GetBaseTime()
+	if now < base {
+		return 0, false
+	}
+	return now - base, true
+}
+
 // sinceCapture is how long ago the buffer of running time pts was
 // captured: the live sources stamp buffers with the pipeline clock's
 // running time when they take them.
 func (c *Capture) sinceCapture(pts gst.ClockTime) time.Duration {
-	clock := c.pipeline.GetClock()
-	if clock == nil {
+	now, ok := c.runningTime()
+	if !ok || now < pts {
 		return 0
 	}
-	now := clock.GetTime()
-	base := c.pipeline.GetBaseTime()
-	if now < base+pts {
-		return 0
-	}
-	return time.Duration(now - base - pts)
+	return time.Duration(now - pts)
 }
 
 // rebase moves a branch bin's clock base time to the capture's running

@@ -205,6 +205,29 @@ func TestAudioCoversVideo(t *testing.T) {
 	mediatest.VerifyVideo(t, files[0].path, mediatest.Expect{Width: 640, Height: 360, Seconds: 3.5, Tolerance: 1, Audio: "aac"})
 }
 
+// TestStopKeepsWhatCameBeforeIt: a branch detached while its media come
+// 0.9 s late (held before the tees, as an overloaded or stalled machine
+// holds them) still ends at the moment of its Detach, its picture and its
+// sound together. Detached with EOS at once, such a branch lost what was
+// still on its way: a CI run's HLS output lost its last 2.9 s, an MP4 the
+// last 5.3 s of its sound.
+func TestStopKeepsWhatCameBeforeIt(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
+	f := attachFile(t, c, t.TempDir(), "late", av)
+	zero := f.waitActive(t, 5*time.Second)
+	time.Sleep(3 * time.Second)
+	const lag = 900 * time.Millisecond // within the capture's queues (1 s)
+	pipeline.HoldRaw(c, "video", lag)
+	pipeline.HoldRaw(c, "audio", lag)
+	time.Sleep(700 * time.Millisecond) // what was captured since is on its way
+	secs := time.Since(zero).Seconds()
+	f.detach(t)
+	p := mediatest.VerifyVideo(t, f.path, mediatest.Expect{Width: 640, Height: 360, Seconds: secs, Tolerance: 0.15, Audio: "aac"})
+	t.Logf("detached %.2f s after its zero frame: %.2f s recorded", secs, p.Duration())
+	mediatest.AudioCoversVideo(t, f.path)
+}
+
 // TestSoundNeverStops: a capture of a new sink that nothing plays into
 // yet (its monitor then gives nothing, and its first sound comes a second
 // or two after it is played) has sound from its start, as silence: a

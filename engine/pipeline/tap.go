@@ -11,8 +11,8 @@ Attach: add the bin, sync its state with the parent, then link the tee
 pads (linking first raced: the tee pushed into a flushing pad and the live
 source stopped). Detach: block each tee pad, unlink and release it, send
 EOS into the ghost pads, wait for EOS at every sink of the tap, then NULL
-and remove. An output's tap with video and audio first lines up their ends
-(alignEnds).
+and remove. An output's tap first runs on to the stop's time, its inputs'
+ends lined up (endAt).
 */
 
 import (
@@ -63,7 +63,7 @@ type input struct {
 
 	// The last buffer handed to the tap (its timestamps, and when, on the
 	// wall clock in Unix ns; 0 before any), and the running time from
-	// which buffers are held back, -1 for none (see alignEnds).
+	// which buffers are held back, -1 for none (see endAt).
 	lastPTS, lastDur atomic.Int64
 	lastAt           atomic.Int64
 	end              atomic.Int64
@@ -263,27 +263,25 @@ func (t *tap) waitSinks(limit time.Duration) error {
 	return nil
 }
 
-// alignEnds, on a tap of several inputs about to be finished, lets each
-// input run on until its media reach the end of the input furthest ahead,
-// and holds back whatever any input gets past that end, so that they all
-// end together (within a buffer). It returns once they do, or after limit;
-// an input that got nothing for idle (a sound that stopped) or ever is not
-// waited for. Each input's media come with their own latency (measured
-// on a 2-core box, behind capture: AAC 22-98 ms, H.264 25-52 ms, and up to
-// 0.5 s while a video encoder starts), so the inputs' last buffers at any
-// one moment do not end together.
-func (t *tap) alignEnds(limit, idle time.Duration) {
-	if len(t.inputs) < 2 {
-		return
-	}
-	end := int64(-1)
+// endAt, on a tap about to be finished, lets each input run on until its
+// media reach stop (the capture's running time when the output was told
+// to stop) or, if one input is already past it, the end of the input
+// furthest ahead, and holds back whatever any input gets past that end,
+// so that they all end together (within a buffer), where the producer
+// stopped. It returns once they do, or after limit; an input that got
+// nothing for idle (a sound that stopped) or ever is not waited for.
+// Media reach a tap late, each input with a latency of its own (measured
+// on a 2-core box, behind capture: AAC 22-98 ms plus the mixer's 200 ms,
+// H.264 25-52 ms, up to 0.5 s while a video encoder starts, and seconds
+// while the machine is overloaded or the process was stalled): EOS sent at
+// once would end the output that much before the stop, and one input
+// before the other.
+func (t *tap) endAt(stop gst.ClockTime, limit, idle time.Duration) {
+	end := int64(stop)
 	for _, in := range t.inputs {
 		if e, ok := in.lastEnd(); ok {
 			end = max(end, int64(e))
 		}
-	}
-	if end < 0 {
-		return
 	}
 	for _, in := range t.inputs {
 		in.end.Store(end)
@@ -389,7 +387,7 @@ func (t *tap) elementNames() []string {
 // tap reports its failure on the bus instead. Events keep the plain link.
 //
 // It also notes the last buffer handed over, and holds back those past the
-// input's end once one is set (alignEnds).
+// input's end once one is set (endAt).
 func isolate(in *input) uint64 {
 	return in.teePad.AddProbe(gst.PadProbeTypeBuffer, func(pad *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		buf := info.GetBuffer()
