@@ -12,12 +12,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
 	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
 
 	"roomcast/engine/browser"
 	"roomcast/engine/demo"
@@ -302,6 +305,57 @@ func pickOther(cur, n int) int {
 	return cur
 }
 
+// TestStartWaitsForEveryVoice: after its first video frame, the page
+// signals START_RECORDING once every unmuted microphone is heard, so that
+// a recording's first second has every voice (under load a person's sound
+// came a second after the picture, and a CI run's recording began without
+// it); a microphone that sends nothing holds the start for at most 2 s,
+// and the page names it.
+func TestStartWaitsForEveryVoice(t *testing.T) {
+	d := startDemo(t, 1)
+	srv := serveLayouts(t)
+	cases := []struct {
+		name      string
+		silent    bool // a participant publishes a microphone that sends nothing
+		want, not string
+	}{
+		{"every voice heard", false, "roomcast: every microphone heard", "starting without"},
+		{"a microphone that sends nothing", true, "roomcast: starting without the sound of quiet: not heard 2000 ms after the first frame", "every microphone heard"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.silent {
+				joinSilentMicrophone(t, d, "quiet")
+			}
+			log := openPage(t, d, srv, 640, 360, "grid").logText()
+			if !strings.Contains(log, c.want) || strings.Contains(log, c.not) {
+				t.Errorf("the page's log has no %q, or has %q", c.want, c.not)
+			}
+		})
+	}
+}
+
+// joinSilentMicrophone joins a participant to the demo room who publishes
+// an unmuted microphone and never sends a sound; it leaves at the end of
+// the test.
+func joinSilentMicrophone(t *testing.T, d *demo.Demo, identity string) {
+	t.Helper()
+	room, err := lksdk.ConnectToRoom(d.URL(), lksdk.ConnectInfo{
+		APIKey: d.APIKey(), APISecret: d.APISecret(), RoomName: d.Room(), ParticipantIdentity: identity,
+	}, &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(room.Disconnect)
+	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: "microphone", Source: livekit.TrackSource_MICROPHONE}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func startDemo(t *testing.T, n int) *demo.Demo {
 	t.Helper()
 	return demotest.Start(t, demo.Options{Participants: n, NoParticipants: n == 0})
@@ -379,6 +433,16 @@ type page struct {
 	screen *display.Screen
 	b      *browser.Browser
 	shots  *mediatest.Grabber
+
+	logMu sync.Mutex
+	log   []string // the browser's lines (its console's among them)
+}
+
+// logText is what the browser logged so far, a line each.
+func (p *page) logText() string {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	return strings.Join(p.log, "\n")
 }
 
 // grabFPS is how often a page's screen is grabbed while a test watches it.
@@ -401,13 +465,18 @@ func openPage(t *testing.T, d *demo.Demo, srv *layouts.Server, w, h int, layout 
 		}
 	})
 	id := fmt.Sprintf("EG_layouts_%dx%d", w, h)
+	p := &page{w: w, h: h, screen: scr}
 	b, err := browser.Launch(ctx, browser.Options{
 		Display: scr.Name(),
 		Width:   w,
 		Height:  h,
 		URL:     srv.URL(layout, d.URL(), recorderToken(t, d, id)),
 		Logf: func(f string, a ...any) {
-			t.Logf("chromium %dx%d: %s", w, h, fmt.Sprintf(f, a...))
+			line := fmt.Sprintf(f, a...)
+			p.logMu.Lock()
+			p.log = append(p.log, line)
+			p.logMu.Unlock()
+			t.Logf("chromium %dx%d: %s", w, h, line)
 		},
 	})
 	if err != nil {
@@ -427,7 +496,8 @@ func openPage(t *testing.T, d *demo.Demo, srv *layouts.Server, w, h int, layout 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { shots.Close() })
-	return &page{w: w, h: h, screen: scr, b: b, shots: shots}
+	p.b, p.shots = b, shots
+	return p
 }
 
 // grab returns a screenshot taken after the call, and when.

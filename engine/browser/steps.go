@@ -18,6 +18,7 @@ var nextSteps = map[string]string{
 	"in the room":                 "a first track subscribed",
 	"first track subscribed":      "a first video frame on screen",
 	"first video frame on screen": "START_RECORDING",
+	"every microphone heard":      "a first video frame on screen",
 }
 
 // startStep is the step a console line reports, if it reports one.

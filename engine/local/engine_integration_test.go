@@ -60,12 +60,14 @@ func (s *studio) startActive(t *testing.T, req *livekit.RoomCompositeEgressReque
 	return waittest.AwaitStatus(t, s.engine, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
 }
 
-// record starts req, waits until it is ACTIVE, records for d, stops it and
-// returns its final info. It fails the test if Stop takes over 5 s.
+// record starts req, waits until it is ACTIVE, records for d from its
+// first frame (which reaches the engine, ACTIVE then, as late as a new
+// encoder is slow to start), stops it and returns its final info. It fails
+// the test if Stop takes over 5 s.
 func (s *studio) record(t *testing.T, req *livekit.RoomCompositeEgressRequest, d time.Duration) *livekit.EgressInfo {
 	t.Helper()
 	info := s.startActive(t, req)
-	time.Sleep(d) // the recording itself
+	time.Sleep(time.Until(time.Unix(0, info.StartedAt).Add(d))) // the recording itself
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	final, err := s.engine.Stop(ctx, info.EgressId)

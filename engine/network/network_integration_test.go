@@ -77,8 +77,7 @@ func TestReachServer(t *testing.T) {
 			c.block(t)
 			eng := localtest.New(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File})
 			path := filepath.Join(t.TempDir(), "rec.mp4")
-			record(t, eng, path, seconds*time.Second)
-			demotest.VerifyRecording(t, path, 1280, 720, seconds, people)
+			demotest.VerifyRecording(t, path, 1280, 720, record(t, eng, path, seconds*time.Second), people)
 			if got := srv.Selected("EG_"); !c.path(got) {
 				t.Errorf("the server selected %q for the recorder: not the path this case leaves open", got)
 			}
@@ -110,12 +109,11 @@ func TestTLS(t *testing.T) {
 	t.Run("signed by the CA in livekit.tls_ca", func(t *testing.T) {
 		eng := localtest.New(t, local.Config{LiveKitURL: trusted, APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File})
 		path := filepath.Join(t.TempDir(), "rec.mp4")
-		record(t, eng, path, seconds*time.Second)
-		demotest.VerifyRecording(t, path, 1280, 720, seconds, people)
+		demotest.VerifyRecording(t, path, 1280, 720, record(t, eng, path, seconds*time.Second), people)
 	})
 
 	t.Run("signed by a CA nobody gave", func(t *testing.T) {
-		var logs logLines
+		logs := newLogLines(t)
 		eng := localtest.New(t, local.Config{LiveKitURL: untrusted, APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File, Logf: logs.add})
 		began := time.Now()
 		_, err := eng.Start(context.Background(), fileRequest(filepath.Join(t.TempDir(), "never.mp4")))
@@ -147,7 +145,7 @@ func TestFirstJoinTriedAgain(t *testing.T) {
 	}{{"udp", testhost.MediaPort}, {"udp", testhost.TURNPort}, {"tcp", testhost.ICETCPPort}} {
 		unblock = append(unblock, h.Block(t, b.proto, b.port))
 	}
-	var logs logLines
+	logs := newLogLines(t)
 	eng := localtest.New(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, Logf: logs.add,
 		StartTimeout: 40 * time.Second})
 	path := filepath.Join(t.TempDir(), "rec.mp4")
@@ -164,12 +162,7 @@ func TestFirstJoinTriedAgain(t *testing.T) {
 		t.Error("the recording started, but the page's first join did not fail: the test blocked nothing")
 	}
 	time.Sleep(seconds * time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if final, err := eng.Stop(ctx, info.EgressId); err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
-		t.Fatalf("Stop: %v, %v", final, err)
-	}
-	demotest.VerifyRecording(t, path, 1280, 720, seconds, people)
+	demotest.VerifyRecording(t, path, 1280, 720, stopRecording(t, eng, info.EgressId), people)
 }
 
 // TestSeparateStreamsNamed: on a server that sends each person's camera
@@ -197,7 +190,7 @@ func TestSeparateStreamsNamed(t *testing.T) {
 				}
 				slices.Sort(want)
 			}
-			var logs logLines
+			logs := newLogLines(t)
 			eng := localtest.New(t, local.Config{LiveKitURL: srv.URL(), APIKey: srv.Key, APISecret: srv.Secret, Logf: logs.add})
 			stop, err := eng.Preview(context.Background(), fileRequest(""), func(*image.RGBA) {})
 			if err != nil {
@@ -227,16 +220,21 @@ func TestSeparateStreamsNamed(t *testing.T) {
 	}
 }
 
-// logLines keeps an engine's log lines.
+// logLines keeps an engine's log lines, and logs them with the test's.
 type logLines struct {
+	t     testing.TB
 	mu    sync.Mutex
 	lines []string
 }
 
+func newLogLines(t testing.TB) *logLines { return &logLines{t: t} }
+
 func (l *logLines) add(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	l.t.Log(line)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+	l.lines = append(l.lines, line)
 }
 
 func (l *logLines) contains(s string) bool {
@@ -260,7 +258,7 @@ func fileRequest(path string) *livekit.RoomCompositeEgressRequest {
 }
 
 // record records the room to path for d and returns the final info.
-func record(t *testing.T, eng *local.Local, path string, d time.Duration) *livekit.EgressInfo {
+func record(t *testing.T, eng *local.Local, path string, d time.Duration) (recorded float64) {
 	t.Helper()
 	info, err := eng.Start(context.Background(), fileRequest(path))
 	if err != nil {
@@ -268,16 +266,26 @@ func record(t *testing.T, eng *local.Local, path string, d time.Duration) *livek
 	}
 	waittest.AwaitStatus(t, eng, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
 	time.Sleep(d)
+	return stopRecording(t, eng, info.EgressId)
+}
+
+// stopRecording stops the egress id, which must complete, and returns
+// how long it recorded: from its first frame to the Stop call (its first
+// frame reaches the engine, which then says it is ACTIVE, as late as its
+// encoder is slow to start).
+func stopRecording(t *testing.T, eng *local.Local, id string) (recorded float64) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	final, err := eng.Stop(ctx, info.EgressId)
+	stopped := time.Now()
+	final, err := eng.Stop(ctx, id)
 	if err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
 	if final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
 		t.Fatalf("final status %s (%q), want EGRESS_COMPLETE", final.Status, final.Error)
 	}
-	return final
+	return stopped.Sub(time.Unix(0, final.StartedAt)).Seconds()
 }
 
 // TestServerRestart restarts the LiveKit server 5 s into a 20 s

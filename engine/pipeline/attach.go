@@ -475,8 +475,8 @@ func (a *Attachment) Detach(finish bool) error {
 		a.padMu.Lock()
 		a.detached = true
 		a.padMu.Unlock()
-		if stop, ok := a.cap.runningTime(); finish && ok && a.zero.Load() >= 0 {
-			a.tap.endAt(stop, endWait, endIdle)
+		if finish && a.zero.Load() >= 0 {
+			a.tap.endAt(gst.ClockTime(a.cap.RunningTime()), endWait, endIdle)
 		}
 		a.detachErr = a.tap.detach(finish, a.eosWait)
 		// Messages the branch posted before it went (its last image) still

@@ -87,6 +87,9 @@ type Capture struct {
 	busDone   chan struct{}
 	prevDone  chan struct{}
 	rawFrames atomic.Uint64
+
+	flowsMu sync.Mutex
+	flows   []*flowWatch // tees watched for stalls (flow.go)
 }
 
 // startAttempts: a clean CI run once saw a capture stop at PAUSED on its
@@ -149,6 +152,12 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 			return nil, fmt.Errorf("capture: %w", err)
 		}
 	}
+	if c.videoTee != nil {
+		c.watchFlow(c.videoTee, "picture")
+	}
+	if c.audioTee != nil {
+		c.watchFlow(c.audioTee, "sound")
+	}
 	go c.watchBus()
 	if cfg.Preview != nil && cfg.Display != "" {
 		sinkEl, err := p.GetElementByName("preview")
@@ -164,6 +173,7 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 		c.Close()
 		return nil, fmt.Errorf("capture: start: %w", err)
 	}
+	go c.watchStalls()
 	return c, nil
 }
 
@@ -302,13 +312,17 @@ func (c *Capture) Failed() <-chan error { return c.fatal }
 // is repeated to keep the rate constant).
 func (c *Capture) RawFrames() uint64 { return c.rawFrames.Load() }
 
-// RunningTime is the pipeline's running time now.
+// RunningTime is the pipeline's running time now; 0 before it runs.
 func (c *Capture) RunningTime() time.Duration {
 	clock := c.pipeline.GetClock()
 	if clock == nil {
 		return 0
 	}
-	return time.Duration(clock.GetTime() - c.pipeline.GetBaseTime())
+	now, base := clock.GetTime(), c.pipeline.GetBaseTime()
+	if now < base {
+		return 0
+	}
+	return time.Duration(now - base)
 }
 
 func (c *Capture) watchBus() {
@@ -437,28 +451,15 @@ func setStateWait(e *gst.Element, s gst.State) error {
 	return nil
 }
 
-// runningTime is the capture's running time now; false before it runs.
-func (c *Capture) runningTime() (gst.ClockTime, bool) {
-	clock := c.pipeline.GetClock()
-	if clock == nil {
-		return 0, false
-	}
-	now, base := clock.GetTime(), c.pipeline.GetBaseTime()
-	if now < base {
-		return 0, false
-	}
-	return now - base, true
-}
-
 // sinceCapture is how long ago the buffer of running time pts was
 // captured: the live sources stamp buffers with the pipeline clock's
 // running time when they take them.
 func (c *Capture) sinceCapture(pts gst.ClockTime) time.Duration {
-	now, ok := c.runningTime()
-	if !ok || now < pts {
+	now := c.RunningTime()
+	if now < time.Duration(pts) {
 		return 0
 	}
-	return time.Duration(now - pts)
+	return now - time.Duration(pts)
 }
 
 // rebase moves a branch bin's clock base time to the capture's running

@@ -89,7 +89,8 @@ type encoder struct {
 	kind  string
 	tap   *tap
 	tee   *gst.Element
-	users int // attachments using it; guarded by Capture.mu
+	users int        // attachments using it; guarded by Capture.mu
+	flow  *flowWatch // its output, watched for stalls
 }
 
 // encoderOwner routes an encoder's element errors to every output it
@@ -227,6 +228,7 @@ func (c *Capture) encoderLocked(kind string, key any) (*encoder, error) {
 		return nil, err
 	}
 	e.users = 1
+	e.flow = c.watchFlow(e.tee, "output of encoder "+e.name)
 	c.encoders[key] = e
 	c.cfg.Logf("capture: encoder %s started: %+v", e.name, key)
 	return e, nil
@@ -243,6 +245,7 @@ func (c *Capture) releaseEncoderLocked(key any) {
 		return
 	}
 	delete(c.encoders, key)
+	c.unwatchFlow(e.flow)
 	_ = e.tap.detach(false, 0)
 	c.setOwners(e.tap.elementNames(), nil)
 	c.cfg.Logf("capture: encoder %s stopped", e.name)

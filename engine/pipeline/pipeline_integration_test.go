@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -226,6 +228,47 @@ func TestStopKeepsWhatCameBeforeIt(t *testing.T) {
 	p := mediatest.VerifyVideo(t, f.path, mediatest.Expect{Width: 640, Height: 360, Seconds: secs, Tolerance: 0.15, Audio: "aac"})
 	t.Logf("detached %.2f s after its zero frame: %.2f s recorded", secs, p.Duration())
 	mediatest.AudioCoversVideo(t, f.path)
+}
+
+// TestStallsLogged: a raw tee that gets nothing for over a second (the
+// sound held 1.6 s, as a starved machine or a stuck element holds it) is
+// logged as stalled when it stops, and again with the stall's length when
+// it is back; the picture, which kept flowing, is not.
+func TestStallsLogged(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	var mu sync.Mutex
+	var lines []string
+	c, err := pipeline.NewCapture(pipeline.CaptureConfig{
+		Display: r.Screen.Name(), Width: 640, Height: 360, FPS: 30,
+		PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(),
+		Logf: func(format string, args ...any) {
+			line := fmt.Sprintf(format, args...)
+			t.Log(line)
+			mu.Lock()
+			lines = append(lines, line)
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(2 * time.Second)
+	pipeline.HoldRaw(c, "audio", 1600*time.Millisecond)
+	time.Sleep(3 * time.Second)
+	mu.Lock()
+	log := strings.Join(lines, "\n")
+	mu.Unlock()
+	back := regexp.MustCompile(`capture: sound back after a stall of (\d+\.\d+) s`).FindStringSubmatch(log)
+	if !strings.Contains(log, "capture: no sound for") || back == nil {
+		t.Fatalf("the log does not tell the sound's stall and its end:\n%s", log)
+	}
+	if secs, _ := strconv.ParseFloat(back[1], 64); secs < 1.5 || secs > 2 {
+		t.Errorf("a stall of %s s logged, want about 1.6", back[1])
+	}
+	if strings.Contains(log, "no picture") {
+		t.Errorf("the picture, which never stopped, was logged as stalled:\n%s", log)
+	}
 }
 
 // TestSoundNeverStops: a capture of a new sink that nothing plays into

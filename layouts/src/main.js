@@ -3,8 +3,10 @@
 //
 //   query: url (LiveKit ws URL), token (recorder's access token), layout
 //   console.log('START_RECORDING') once the room is on screen: after the
-//     first video frame is shown, or ~1 s after connecting when nobody
-//     publishes video (at most 5 s after connecting in any case);
+//     first video frame is shown and every unmuted microphone is heard
+//     (at most VOICE_WAIT_MS after that frame), or ~1 s after connecting
+//     when nobody publishes video (at most 5 s after connecting in any
+//     case);
 //   console.log('END_RECORDING') when the room ends (deleted or closed,
 //     or the recorder removed from it);
 //   errors: shown in div.error and console.error'd.
@@ -33,12 +35,17 @@ import { LAYOUT_NAMES, parseLayout } from './geometry.js';
 import { compareJoin, isShown } from './people.js';
 import { SpeakerSelector } from './speaker.js';
 import { Stage } from './stage.js';
+import { voicesNotPlaying } from './ready.js';
 import { UnsyncedReporter } from './sync.js';
 
 /** With nobody publishing video, start this long after connecting. */
 const NO_VIDEO_START_MS = 1000;
 /** Start anyway if published video has not shown a frame by then (Egress waits 5 s too). */
 const FIRST_FRAME_TIMEOUT_MS = 5000;
+/** After the first frame, wait at most this long for every microphone to be heard. */
+const VOICE_WAIT_MS = 2000;
+/** How often the wait for the microphones looks again. */
+const VOICE_POLL_MS = 50;
 /** Disconnect reasons that mean the room is over: the recording ends. */
 const ROOM_OVER = new Set([
   DisconnectReason.ROOM_DELETED,
@@ -91,12 +98,32 @@ let connected = false;
 let joining = false; // the first join's tries are under way
 let started = false;
 let ended = false;
-let frameSeen = false;
+let frameSeen = 0; // when the first video frame was shown (performance.now()); 0 before
+let voiceTimer = 0;
 
 function startRecording() {
   if (started || ended) return;
   started = true;
   console.log('START_RECORDING');
+}
+
+/**
+ * Starts once connected with a frame on screen and every unmuted microphone
+ * heard, or VOICE_WAIT_MS after that frame without the voices still silent.
+ */
+function startWhenHeard() {
+  clearTimeout(voiceTimer);
+  if (started || ended || !connected || !frameSeen) return;
+  const silent = voicesNotPlaying(room.remoteParticipants.values());
+  if (silent.length === 0) {
+    logStep('every microphone heard');
+  } else if (performance.now() - frameSeen < VOICE_WAIT_MS) {
+    voiceTimer = setTimeout(startWhenHeard, VOICE_POLL_MS);
+    return;
+  } else {
+    console.warn(`roomcast: starting without the sound of ${silent.join(', ')}: not heard ${VOICE_WAIT_MS} ms after the first frame`);
+  }
+  startRecording();
 }
 
 function endRecording() {
@@ -120,9 +147,10 @@ function logStep(step) {
 
 const stage = new Stage(document.getElementById('stage'), {
   onFirstFrame: () => {
-    if (!frameSeen) logStep('first video frame on screen');
-    frameSeen = true;
-    if (connected) startRecording();
+    if (frameSeen) return;
+    logStep('first video frame on screen');
+    frameSeen = performance.now();
+    startWhenHeard();
   },
 });
 
@@ -480,7 +508,7 @@ async function main() {
   onMetadataChanged();
   room.startAudio().catch((err) => console.warn('roomcast: startAudio:', err?.message ?? err));
   refresh();
-  if (frameSeen) startRecording();
+  startWhenHeard();
   setTimeout(() => {
     if (!anyVideoPublished()) startRecording();
   }, NO_VIDEO_START_MS);

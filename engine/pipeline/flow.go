@@ -1,0 +1,80 @@
+package pipeline
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+)
+
+// stallAfter: the capture's raw sound and picture never stop while it runs
+// (live silence under the sink's monitor, a constant frame rate), nor do
+// its encoders' outputs, buffers coming every 10-33 ms; a tee that got
+// nothing for this long is stalled: a starved machine or a stuck element,
+// which the recordings will show. CI runs had an MP4's sound end 2-5 s
+// before its picture, and nothing said where the sound had stopped.
+const stallAfter = time.Second
+
+// flowWatch notes when a tee last got a buffer.
+type flowWatch struct {
+	what string       // "sound", "picture", "output of encoder venc1"
+	last atomic.Int64 // Unix ns; 0 before its first (a start is no stall)
+	// since is when its stall began, zero while it flows; watchStalls'
+	// own.
+	since time.Time
+}
+
+// watchFlow has watchStalls watch tee (from now on) until unwatchFlow.
+func (c *Capture) watchFlow(tee *gst.Element, what string) *flowWatch {
+	w := &flowWatch{what: what}
+	tee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+		w.last.Store(time.Now().UnixNano())
+		return gst.PadProbeOK
+	})
+	c.flowsMu.Lock()
+	defer c.flowsMu.Unlock()
+	c.flows = append(c.flows, w)
+	return w
+}
+
+func (c *Capture) unwatchFlow(w *flowWatch) {
+	c.flowsMu.Lock()
+	defer c.flowsMu.Unlock()
+	for i, f := range c.flows {
+		if f == w {
+			c.flows = append(c.flows[:i], c.flows[i+1:]...)
+			return
+		}
+	}
+}
+
+// watchStalls logs each stall of the watched tees, as it begins and with
+// its length once it ends, until the capture closes.
+func (c *Capture) watchStalls() {
+	tick := time.NewTicker(stallAfter / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-tick.C:
+		}
+		c.flowsMu.Lock()
+		watches := append([]*flowWatch(nil), c.flows...)
+		c.flowsMu.Unlock()
+		for _, w := range watches {
+			if w.last.Load() == 0 {
+				continue
+			}
+			last := time.Unix(0, w.last.Load())
+			switch stalled := time.Since(last) > stallAfter; {
+			case stalled && w.since.IsZero():
+				w.since = last
+				c.cfg.Logf("capture: no %s for %.1f s (at %.1f s of the capture): stalled", w.what, time.Since(last).Seconds(), c.RunningTime().Seconds())
+			case !stalled && !w.since.IsZero():
+				c.cfg.Logf("capture: %s back after a stall of %.2f s", w.what, last.Sub(w.since).Seconds())
+				w.since = time.Time{}
+			}
+		}
+	}
+}
