@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -19,7 +21,11 @@ const coldStarts = 50
 func (b *bench) startReliability(n int) ([]figure, error) {
 	var took []float64
 	why := map[string]int{}
+	var first memorySample // after the first memoryWarmup starts
 	for i := range n {
+		if i == memoryWarmup {
+			first = sampleMemory()
+		}
 		d, err := b.startLatency(fmt.Sprintf("start-%02d.mp4", i), livekit.EncodingOptionsPreset_H264_720P_30, false)
 		if err != nil {
 			why[err.Error()]++
@@ -42,8 +48,37 @@ func (b *bench) startReliability(n int) ([]figure, error) {
 		return []figure{failed}, nil
 	}
 	slices.Sort(took)
-	return []figure{failed, {
+	figures := []figure{failed, {
 		Name: fmt.Sprintf("cold start over %d starts (median)", len(took)), Value: took[len(took)/2], Unit: "s", Goal: 2, Better: "<=",
 		Note: fmt.Sprintf("best %.2f s, worst %.2f s", took[0], took[len(took)-1]),
-	}}, nil
+	}}
+	if n > memoryWarmup {
+		last, k := sampleMemory(), float64(n-memoryWarmup)
+		figures = append(figures, figure{
+			Name:  fmt.Sprintf("engine memory kept per cold start (starts %d-%d)", memoryWarmup+1, n),
+			Value: (last.rss - first.rss) / k, Unit: "MB", Goal: 1, Better: "<=",
+			Note: fmt.Sprintf("RSS %.0f -> %.0f MB; Go heap in use %.0f -> %.0f MB (%.2f MB a start), goroutines %d -> %d",
+				first.rss, last.rss, first.heap, last.heap, (last.heap-first.heap)/k, first.goroutines, last.goroutines),
+		})
+	}
+	return figures, nil
+}
+
+// memoryWarmup: the engine's memory is compared from after this many
+// starts (the first ones fill caches and allocator arenas for good).
+const memoryWarmup = 10
+
+// memorySample is the engine's memory at one moment, after a GC and with
+// the C heap's free pages handed back.
+type memorySample struct {
+	rss, heap  float64 // MB
+	goroutines int
+}
+
+func sampleMemory() memorySample {
+	runtime.GC()
+	releaseFreeMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return memorySample{rss: rssMB(os.Getpid()), heap: float64(ms.HeapInuse) / (1 << 20), goroutines: runtime.NumGoroutine()}
 }
