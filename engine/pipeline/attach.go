@@ -464,11 +464,12 @@ func (a *Attachment) message(src string, st *gst.Structure) {
 }
 
 // Detach ends the branch. With finish, its video and audio first run on
-// until both reach the moment of the call (at most endWait more), then
-// EOS goes down its inputs (and only its inputs) and Detach waits until it
-// reached every sink, so its files are finalised; without, it is dropped as it is (a
-// failed output). The capture, its encoders and the other branches go on;
-// an encoder nobody uses any more stops. Safe to call more than once.
+// until both reach the moment of the call (at most endWait more), then EOS
+// goes down its inputs (and only its inputs) and Detach waits until it
+// reached every sink, so its files are finalised; without, it is dropped as
+// it is (a failed output). The capture, its encoders and the other branches
+// go on; an encoder nobody uses any more stops. Safe to call more than
+// once.
 func (a *Attachment) Detach(finish bool) error {
 	a.detachOnce.Do(func() {
 		close(a.canceled)

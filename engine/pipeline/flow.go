@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -40,12 +41,7 @@ func (c *Capture) watchFlow(tee *gst.Element, what string) *flowWatch {
 func (c *Capture) unwatchFlow(w *flowWatch) {
 	c.flowsMu.Lock()
 	defer c.flowsMu.Unlock()
-	for i, f := range c.flows {
-		if f == w {
-			c.flows = append(c.flows[:i], c.flows[i+1:]...)
-			return
-		}
-	}
+	c.flows = slices.DeleteFunc(c.flows, func(f *flowWatch) bool { return f == w })
 }
 
 // watchStalls logs each stall of the watched tees, as it begins and with
@@ -63,10 +59,11 @@ func (c *Capture) watchStalls() {
 		watches := append([]*flowWatch(nil), c.flows...)
 		c.flowsMu.Unlock()
 		for _, w := range watches {
-			if w.last.Load() == 0 {
+			ns := w.last.Load()
+			if ns == 0 {
 				continue
 			}
-			last := time.Unix(0, w.last.Load())
+			last := time.Unix(0, ns)
 			switch stalled := time.Since(last) > stallAfter; {
 			case stalled && w.since.IsZero():
 				w.since = last

@@ -109,7 +109,7 @@ function startRecording() {
 
 /**
  * Starts once connected with a frame on screen and every unmuted microphone
- * heard, or VOICE_WAIT_MS after that frame without the voices still silent.
+ * heard, or VOICE_WAIT_MS after that frame with some still silent.
  */
 function startWhenHeard() {
   clearTimeout(voiceTimer);
