@@ -1,10 +1,12 @@
 package mediatest
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,39 +26,73 @@ type Span struct {
 
 func (s Span) String() string { return fmt.Sprintf("%.3f..%.3f s", s.Start, s.End) }
 
-// StreamSpan reads the packets (ffprobe pts_time and duration_time) of the
-// first stream of kind ("video", "audio") of path: a file, or an HLS
-// playlist, whose segments ffprobe plays as one timeline.
-func StreamSpan(path, kind string) (Span, error) {
+// packet is one packet's place on a recording's timeline, in seconds.
+type packet struct{ pts, dur float64 }
+
+// streamPackets reads the packets (ffprobe pts_time and duration_time) of
+// the first stream of kind ("video", "audio") of path, in time order.
+func streamPackets(path, kind string) ([]packet, error) {
 	sel := map[string]string{"video": "v:0", "audio": "a:0"}[kind]
 	if sel == "" {
-		return Span{}, fmt.Errorf("no stream kind %q", kind)
+		return nil, fmt.Errorf("no stream kind %q", kind)
 	}
 	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", sel,
 		"-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", path).Output()
 	if err != nil {
-		return Span{}, fmt.Errorf("ffprobe packets of %s: %w: %s", path, err, stderrOf(err))
+		return nil, fmt.Errorf("ffprobe packets of %s: %w: %s", path, err, stderrOf(err))
 	}
-	s := Span{Start: math.Inf(1), End: math.Inf(-1)}
+	var ps []packet
 	for _, line := range strings.Split(string(out), "\n") {
 		fields := strings.Split(strings.TrimSpace(line), ",")
 		pts, err := strconv.ParseFloat(fields[0], 64)
 		if err != nil {
 			continue // an empty line, or a packet without a time (N/A)
 		}
-		end := pts
+		p := packet{pts: pts}
 		if len(fields) > 1 {
-			if d, err := strconv.ParseFloat(fields[1], 64); err == nil {
-				end += d
-			}
+			p.dur, _ = strconv.ParseFloat(fields[1], 64)
 		}
-		s.Start, s.End = min(s.Start, pts), max(s.End, end)
-		s.Packets++
+		ps = append(ps, p)
 	}
-	if s.Packets == 0 {
-		return Span{}, fmt.Errorf("%s has no %s packets", path, kind)
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%s has no %s packets", path, kind)
+	}
+	slices.SortFunc(ps, func(a, b packet) int { return cmp.Compare(a.pts, b.pts) })
+	return ps, nil
+}
+
+// StreamSpan reads where the first stream of kind ("video", "audio") of
+// path lies: a file, or an HLS playlist, whose segments ffprobe plays as
+// one timeline.
+func StreamSpan(path, kind string) (Span, error) {
+	ps, err := streamPackets(path, kind)
+	if err != nil {
+		return Span{}, err
+	}
+	s := Span{Start: math.Inf(1), End: math.Inf(-1), Packets: len(ps)}
+	for _, p := range ps {
+		s.Start, s.End = min(s.Start, p.pts), max(s.End, p.pts+p.dur)
 	}
 	return s, nil
+}
+
+// StreamHoles returns the stretches of the first stream of kind of path
+// that no packet covers and that last longer than least seconds: where a
+// recording's sound (or picture) is missing, not merely quiet.
+func StreamHoles(path, kind string, least float64) ([]Span, error) {
+	ps, err := streamPackets(path, kind)
+	if err != nil {
+		return nil, err
+	}
+	var holes []Span
+	end := ps[0].pts + ps[0].dur
+	for _, p := range ps[1:] {
+		if p.pts-end > least {
+			holes = append(holes, Span{Start: end, End: p.pts})
+		}
+		end = max(end, p.pts+p.dur)
+	}
+	return holes, nil
 }
 
 // coverError says how audio fails to cover video, nil when it does.

@@ -5,8 +5,8 @@ Encoders are shared. Each is a tap on a raw tee of the capture, ending in
 a tee of its own that every output using it is attached to:
 
 	rawvideo ─► venc-N-video-in (leaky 1 s) ! x264enc ! video/x-h264,profile ! h264parse ─► tee venc-N
-	rawaudio ─► aenc-N-audio-in (leaky 1 s) ! audioconvert ! audioresample ! rate,channels ! avenc_aac ! aacparse ─► tee aenc-N
-	                                                                                         (or opusenc ! opusparse)
+	rawaudio ─► aenc-N-audio-in (leaky 1 s) ! audiorate ! audioconvert ! audioresample ! rate,channels ! avenc_aac ! aacparse ─► tee aenc-N
+	                                                                                                     (or opusenc ! opusparse)
 
 An encoder is keyed by its settings (VideoEncoding, AudioEncoding) on its
 capture, whose size and frame rate it takes: every output asking for the
@@ -144,8 +144,8 @@ func videoEncoder(name string, v VideoEncoding, fps int) (*encoder, error) {
 	return newEncoder(name, videoKind, b, x264, parse)
 }
 
-// audioEncoder builds an audio encoder's bin: conversion to its rate and
-// channels, then AAC or Opus, parsed.
+// audioEncoder builds an audio encoder's bin: holes filled, conversion to
+// its rate and channels, then AAC or Opus, parsed.
 func audioEncoder(name string, a AudioEncoding) (*encoder, error) {
 	rate, channels := a.SampleRate, a.Channels
 	if rate == 0 {
@@ -159,13 +159,18 @@ func audioEncoder(name string, a AudioEncoding) (*encoder, error) {
 		encName, parseName = "opusenc", "opusparse"
 	}
 	b := NewBinBuilder(name + "-enc")
+	// A hole in the raw sound (a stall longer than a queue keeps lets the
+	// oldest go) becomes silence: the encoded sound stays continuous, each
+	// sample at its time, however a muxer or player treats a gap. It
+	// starts at the encoder's first buffer, not at the capture's zero.
+	fill := b.Make("audiorate", "fill", Props{"skip-to-first": true})
 	convert := b.Make("audioconvert", "convert", nil)
 	resample := b.Make("audioresample", "resample", nil)
 	caps := b.Make("capsfilter", "format", Props{"caps": fmt.Sprintf("audio/x-raw,rate=%d,channels=%d", rate, channels)})
 	enc := b.Make(encName, a.Codec.String(), Props{"bitrate": a.BitrateKbps * 1000})
 	parse := b.Make(parseName, "parse", nil)
-	b.Link(convert, resample, caps, enc, parse)
-	return newEncoder(name, audioKind, b, convert, parse)
+	b.Link(fill, convert, resample, caps, enc, parse)
+	return newEncoder(name, audioKind, b, fill, parse)
 }
 
 // newEncoder makes an encoder (not yet attached) of the bin b built, fed

@@ -230,6 +230,42 @@ func TestStopKeepsWhatCameBeforeIt(t *testing.T) {
 	t.Logf("detached %.2f s after its zero frame: %.2f s recorded", secs, p.Duration())
 }
 
+// TestSoundKeepsItsPlaceAfterAGap: sound held longer than the capture's
+// raw queue keeps (1 s), as a stalled machine holds it, comes back with a
+// hole where the queue let the oldest go. Every output has silence in the
+// hole, not a stretch without sound: before the encoders filled holes, an
+// MP4 and an MPEG-TS had no audio packet for 0.7 s after such a hold, and
+// how a player bridges that is its own (some wait, some slide the sound
+// after it earlier).
+func TestSoundKeepsItsPlaceAfterAGap(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
+	dir := t.TempDir()
+	files := []*file{
+		attachFile(t, c, dir, "gap", av),
+		attachBranch(t, c, pipelinetest.TS(t, "ts", filepath.Join(dir, "gap.ts")), filepath.Join(dir, "gap.ts"), av),
+	}
+	for _, f := range files {
+		f.waitActive(t, 5*time.Second)
+	}
+	time.Sleep(2 * time.Second)
+	pipeline.HoldRaw(c, "audio", 1700*time.Millisecond) // 0.7 s more than the queue keeps
+	time.Sleep(4 * time.Second)
+	for _, f := range files {
+		f.detach(t)
+	}
+	for _, f := range files {
+		holes, err := mediatest.StreamHoles(f.path, "audio", 0.05)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(holes) > 0 {
+			t.Errorf("%s: no sound in %v", filepath.Base(f.path), holes)
+		}
+		mediatest.AudioCoversVideo(t, f.path)
+	}
+}
+
 // TestStallsLogged: a raw tee that gets nothing for over a second (the
 // sound held 1.6 s, as a starved machine or a stuck element holds it) is
 // logged as stalled when it stops, and again with the stall's length when
