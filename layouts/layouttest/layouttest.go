@@ -66,8 +66,9 @@ type Arrangement struct {
 	Full bool
 	// Grid: tile i shows participant i (join order).
 	Grid []image.Rectangle
-	// Main is the active speaker's tile in the speaker layout, or the
-	// screen share's.
+	// Main is the active speaker's tile in the speaker layouts (alone, in
+	// single-speaker or a speaker layout of one, when the whole frame would
+	// crop the camera too much), or the screen share's.
 	Main image.Rectangle
 	// Strip are the small tiles of the speaker layout in order. The others
 	// than the speaker are shown there in join order; when not all fit,
@@ -90,14 +91,22 @@ func Arrange(base string, width, height, n int) (Arrangement, error) {
 	a := Arrangement{Width: width, Height: height, Pad: pad, Gap: gap}
 	portrait := height > width
 	switch {
-	case base == "single-speaker" || n == 1:
+	case base == "single-speaker" || (base == "speaker" && n == 1):
+		// The speaker alone: the whole frame if that crops it little
+		// enough, else a main tile of its own on the background.
+		if r, fits := cameraRect(rect{0, 0, float64(width), float64(height)}, cameraAspect); fits {
+			a.Full = true
+		} else {
+			a.Main = r
+		}
+	case n == 1:
 		a.Full = true
 	case base == "grid":
 		area := rect{float64(pad), float64(pad), float64(width - 2*pad), float64(height - 2*pad)}
 		a.Grid = gridRects(n, area, float64(gap), portrait)
 	case base == "speaker":
 		s := splitStage(width, height, pad, gap)
-		a.Main = s.main.image()
+		a.Main, _ = cameraRect(s.main, cameraAspect)
 		others := n - 1
 		count := others
 		if others > s.slots {
@@ -174,6 +183,23 @@ func fitAspect(r rect, aspect float64) image.Rectangle {
 		h, w = r.h, r.h*aspect
 	}
 	return snap(r.x+(r.w-w)/2, r.y+(r.h-h)/2, w, h)
+}
+
+// cameraCropMax is geometry.js CAMERA_CROP_MAX.
+const cameraCropMax = 0.05
+
+// cameraRect is geometry.js cameraRect: r itself when a camera of aspect
+// filling it loses at most cameraCropMax of its width or height, else the
+// largest rectangle within r that loses exactly that much; and whether r
+// was kept.
+func cameraRect(r rect, aspect float64) (image.Rectangle, bool) {
+	shape := r.w / r.h
+	keep := 1 - cameraCropMax
+	tile := math.Min(math.Max(shape, aspect*keep), aspect/keep)
+	if math.Abs(tile/shape-1) < 1e-9 {
+		return r.image(), true
+	}
+	return fitAspect(r, tile), false
 }
 
 // rect is geometry.js's {x, y, w, h} before rounding.

@@ -207,6 +207,34 @@ export function fitAspect(rect, aspect) {
   return snap(rect.x + (rect.w - w) / 2, rect.y + (rect.h - h) / 2, w, h);
 }
 
+/**
+ * The most of a featured camera (the speaker layouts' main or full tile)
+ * that filling its tile may crop: beyond it, the tile takes the camera's
+ * shape, cropped this much, with the stage's background around it. A
+ * twentieth, split between two sides, keeps what a camera draws near its
+ * edge (a name, a logo) on screen.
+ */
+export const CAMERA_CROP_MAX = 0.05;
+
+/**
+ * cameraRect is where a featured camera of the given aspect goes in rect:
+ * the whole rect when a camera drawn with object-fit cover loses at most
+ * CAMERA_CROP_MAX of its width or height there, else the largest rect
+ * within it that loses exactly that much. A 16:9 camera beside the strip
+ * of a 1280x720 speaker layout lost a quarter of its width ("Alice" shown
+ * as "lice").
+ * @param {{x:number,y:number,w:number,h:number}} rect
+ * @param {number} aspect
+ * @returns {{rect: {x:number,y:number,w:number,h:number}, fits: boolean}}
+ */
+export function cameraRect(rect, aspect) {
+  const shape = rect.w / rect.h;
+  const keep = 1 - CAMERA_CROP_MAX;
+  const tile = Math.min(Math.max(shape, aspect * keep), aspect / keep);
+  if (Math.abs(tile / shape - 1) < 1e-9) return { rect, fits: true };
+  return { rect: fitAspect(rect, tile), fits: false };
+}
+
 /** In portrait, a screen share takes at most this share of the height. */
 const PORTRAIT_SHARE_MAX = 0.62;
 /** In portrait with a screen share, the cameras below it form at most a 3x3. */
@@ -250,10 +278,12 @@ export function pickRecent(items, max) {
  * - cameras: one item per shown participant, in join order (a participant
  *   without video still has an item: the page draws a placeholder).
  * - screens: screen shares, most recent first; the first one is featured.
- *   Their aspect (width/height, 16:9 when unknown) shapes the main tile.
+ * - aspect (width/height, 16:9 when unknown): a featured share's shapes its
+ *   tile; a featured camera's bounds how much of it its tile crops.
  * - speakerKey: the camera item of the active speaker (speaker layouts).
  *
- * A single tile with nothing beside it bleeds to the edges of the frame.
+ * A single tile with nothing beside it bleeds to the edges of the frame
+ * (a featured camera only when that crops it by at most CAMERA_CROP_MAX).
  * Cameras are drawn with object-fit cover, screen shares with contain.
  * With a screen share in landscape the cameras are a column on the right;
  * in portrait the share spans the width on top and the cameras fill the
@@ -282,9 +312,18 @@ export function computeLayout(input) {
     return result;
   }
 
+  // A featured camera alone on the stage: the whole frame, unless that
+  // crops it by more than CAMERA_CROP_MAX (a 4:3 camera in 16:9, any
+  // landscape camera in portrait); then a main tile on the background.
+  const placeAlone = (camera) => {
+    const { rect, fits } = cameraRect(full, camera.aspect ?? CAMERA_ASPECT);
+    if (fits) place(camera, rect, 'full', 'cover', true);
+    else place(camera, rect, 'main', 'cover');
+  };
+
   if (layout === 'single-speaker') {
     if (share) place(share, full, 'full', 'contain', true);
-    else place(speaker, full, 'full', 'cover', true);
+    else placeAlone(speaker);
     return result;
   }
 
@@ -304,7 +343,8 @@ export function computeLayout(input) {
   if (!featured) {
     // Grid (or a speaker layout with one person).
     if (cameras.length === 1) {
-      place(cameras[0], full, 'full', 'cover', true);
+      if (layout === 'speaker') placeAlone(cameras[0]);
+      else place(cameras[0], full, 'full', 'cover', true);
       return result;
     }
     const shown = pickRecent(cameras, MAX_GRID_TILES);
@@ -350,7 +390,7 @@ export function computeLayout(input) {
   }
 
   const split = splitStage(width, height, m);
-  place(featured.item, share ? fitAspect(split.main, aspect) : split.main, 'main', featured.fit);
+  place(featured.item, share ? fitAspect(split.main, aspect) : cameraRect(split.main, aspect).rect, 'main', featured.fit);
   const chosen = fit(split.slots);
   const count = chosen.shown.length + (chosen.hidden > 0 ? 1 : 0);
   placeStrip(chosen, stripRects(count, split.strip, split.tile, m.gap, split.vertical));

@@ -78,7 +78,7 @@ class TileView {
     this.video.addEventListener('loadeddata', () => this.frameArrived());
     this.video.addEventListener('resize', () => {
       this.frameArrived();
-      if (this.kind === 'screen') this.measure();
+      this.measure();
     });
   }
 
@@ -225,7 +225,8 @@ export class Stage {
     const cameras = this.state.participants.map((p) => {
       const key = `c:${p.id}`;
       vms.set(key, { vm: p, kind: 'camera' });
-      return { key, lastSpokeAt: p.lastSpokeAt };
+      // The camera's shape, as decoded, keeps a featured camera uncropped.
+      return { key, lastSpokeAt: p.lastSpokeAt, aspect: this.tiles.get(key)?.aspect };
     });
     const screens = this.state.screens.map((sc) => {
       const key = `s:${sc.id}`;

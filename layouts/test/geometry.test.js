@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
+  CAMERA_CROP_MAX,
   LAYOUT_NAMES,
   MAX_GRID_TILES,
+  cameraRect,
   computeLayout,
   fitAspect,
   gridDims,
@@ -328,6 +330,39 @@ describe('computeLayout', () => {
       res.tiles.filter((t) => t.role === 'strip').map((t) => t.key),
       ['c:0', 'c:1', 'c:3'],
     );
+  });
+
+  // A cover-fitted camera loses what of it sticks out of its tile.
+  const cropOf = (tile, aspect) => 1 - Math.min(tile.w / tile.h / aspect, aspect / (tile.w / tile.h));
+
+  for (const [w, h] of SIZES) {
+    for (const [name, aspect] of [['16:9', 16 / 9], ['4:3', 4 / 3], ['9:16', 9 / 16]]) {
+      for (const [layout, n] of [['speaker', 4], ['speaker', 1], ['single-speaker', 3]]) {
+        test(`${layout} ${w}x${h} with ${n}: a ${name} speaker loses at most 10 %`, () => {
+          const cameras = cams(n).map((c) => ({ ...c, aspect }));
+          const res = computeLayout({ layout, width: w, height: h, cameras, speakerKey: 'c:0' });
+          const tile = res.tiles.find((t) => t.key === 'c:0');
+          assert.ok(inside(tile, w, h));
+          assert.ok(cropOf(tile, aspect) <= 0.1, `${JSON.stringify(tile)} crops ${(cropOf(tile, aspect) * 100).toFixed(1)} %`);
+          assertNoOverlap(res.tiles);
+        });
+      }
+    }
+  }
+
+  test('speaker 1280x720: the 16:9 speaker is as big as the bound allows', () => {
+    const res = computeLayout({ layout: 'speaker', width: 1280, height: 720, cameras: cams(4), speakerKey: 'c:0' });
+    const main = res.tiles.find((t) => t.role === 'main');
+    const area = splitStage(1280, 720, metrics(1280, 720)).main;
+    assert.ok(Math.abs(cropOf(main, 16 / 9) - CAMERA_CROP_MAX) < 0.005, `crop ${cropOf(main, 16 / 9)}`);
+    assert.equal(main.w, area.w, 'it spans the main area');
+  });
+
+  test('cameraRect keeps a rect the camera fits, with its bleed', () => {
+    const rect = { x: 0, y: 0, w: 1280, h: 720 };
+    assert.deepEqual(cameraRect(rect, 16 / 9), { rect, fits: true });
+    assert.deepEqual(cameraRect(rect, 1.7), { rect, fits: true });
+    assert.equal(cameraRect(rect, 4 / 3).fits, false);
   });
 
   test('speaker: unknown speaker key falls back to the first camera', () => {
