@@ -73,6 +73,27 @@ type Statser interface {
 	Stats() []CompositeStats
 }
 
+// AudioLevel is a composite's sound as its outputs record it, read by its
+// meter 20 times a second.
+type AudioLevel struct {
+	// Peak and RMS are the loudest channel's over the last reading, in
+	// dBFS (-Inf for digital silence).
+	Peak, RMS float64
+	At        time.Time
+	// ClippedAt is when a sample last came within 0.1 dB of full scale
+	// (zero: never); SilentSince, since when the sound has been under
+	// -60 dBFS (zero: it is not).
+	ClippedAt, SilentSince time.Time
+}
+
+// Meter is a Studio that meters its composites' sound (the embedded engine
+// does; a remote service has no such figures).
+type Meter interface {
+	// AudioLevel is the sound of the composite that req records or
+	// previews; false when that composite is not running.
+	AudioLevel(req *livekit.RoomCompositeEgressRequest) (AudioLevel, bool)
+}
+
 // ErrNotFound is returned for an egress ID the engine does not know.
 var ErrNotFound = errors.New("egress not found")
 

@@ -338,6 +338,9 @@ type Stats struct {
 	Unsynced []string
 }
 
+// AudioLevel is the composite's newest meter reading.
+func (c *Composite) AudioLevel() pipeline.AudioLevel { return c.cap.AudioLevel() }
+
 // Stats reports the composite's figures now.
 func (c *Composite) Stats() Stats {
 	c.mu.Lock()

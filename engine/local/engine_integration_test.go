@@ -18,6 +18,7 @@ import (
 	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
+	"roomcast/engine"
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/local"
@@ -127,6 +128,16 @@ func TestRecordDemoRoom(t *testing.T) {
 		}()
 		info := s.record(t, fileRequest(first, livekit.EncodingOptionsPreset_H264_720P_30), 10*time.Second)
 		<-done
+		// The composite's meter reads the room's tones now; a composite
+		// that does not run has no reading.
+		var meter engine.Meter = s.engine
+		level, ok := meter.AudioLevel(fileRequest("", livekit.EncodingOptionsPreset_H264_720P_30))
+		if !ok || time.Since(level.At) > time.Second || level.RMS < -40 || !level.SilentSince.IsZero() {
+			t.Errorf("meter of the running composite: %+v (running %v), want a reading of the tones within the last second", level, ok)
+		}
+		if _, ok := meter.AudioLevel(fileRequest("", livekit.EncodingOptionsPreset_PORTRAIT_H264_720P_30)); ok {
+			t.Error("a composite that is not running has a meter reading")
+		}
 		if got := proctest.Screens(); got != screens {
 			t.Errorf("virtual screens went from %d to %d: the egresses did not share the running composite", screens, got)
 		}

@@ -333,6 +333,22 @@ func (l *Local) Preview(ctx context.Context, req *livekit.RoomCompositeEgressReq
 	}, nil
 }
 
+// AudioLevel reads the meter of the running composite that req records
+// or previews.
+func (l *Local) AudioLevel(req *livekit.RoomCompositeEgressRequest) (engine.AudioLevel, bool) {
+	want, err := request.CompositeOf(req)
+	if err != nil {
+		return engine.AudioLevel{}, false
+	}
+	for key, c := range l.comps.running() {
+		if key.Serves(want) {
+			m := c.AudioLevel()
+			return engine.AudioLevel{Peak: m.Peak, RMS: m.RMS, At: m.At, ClippedAt: m.ClippedAt, SilentSince: m.SilentSince}, true
+		}
+	}
+	return engine.AudioLevel{}, false
+}
+
 // roomID is the room's SID on the LiveKit server, which must have it.
 func (l *Local) roomID(ctx context.Context, name string) (string, error) {
 	resp, err := l.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{Names: []string{name}})

@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"math"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -165,6 +166,29 @@ func AudioPCM(path string, rate int, start, length float64) ([]float64, error) {
 		samples[i] = float64(int16(binary.LittleEndian.Uint16(out[2*i:]))) / 32768
 	}
 	return samples, nil
+}
+
+// Volume is ffmpeg's volumedetect of the first audio stream of path, from
+// second start for length seconds: the mean (RMS) and the maximum (peak)
+// volume, in dBFS.
+func Volume(path string, start, length float64) (mean, peak float64, err error) {
+	out, err := exec.Command("ffmpeg", "-v", "info", "-nostats", "-ss", fmt.Sprintf("%.3f", start), "-i", path,
+		"-t", fmt.Sprintf("%.3f", length), "-vn", "-af", "volumedetect", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		return 0, 0, fmt.Errorf("ffmpeg volumedetect of %s: %w: %s", path, err, out)
+	}
+	read := func(name string) (float64, error) {
+		m := regexp.MustCompile(name + `: (-?[0-9.]+|-inf) dB`).FindSubmatch(out)
+		if m == nil {
+			return 0, fmt.Errorf("ffmpeg volumedetect of %s gave no %s: %s", path, name, out)
+		}
+		return strconv.ParseFloat(string(m[1]), 64)
+	}
+	if mean, err = read("mean_volume"); err != nil {
+		return 0, 0, err
+	}
+	peak, err = read("max_volume")
+	return mean, peak, err
 }
 
 // ToneLevel is the amplitude of the frequency hz in samples (Goertzel),

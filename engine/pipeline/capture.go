@@ -10,8 +10,8 @@ Capture pipeline (one per composite):
 	ximagesrc ! videoconvert ! I420 WxH@fps ! queue ! tee rawvideo ─┬─► preview: queue(leaky) ! videorate ! videoscale ! RGBA ! appsink
 	                                                                 ├─► encoders (encoder.go), each ─► tee ─► output branches (attach.go)
 	                                                                 └─► raw-video branches (images)
-	pulsesrc(<sink>.monitor) ! audioconvert ! audioresample ! S16 48k stereo ─┬─► audiomixer ! queue ! tee rawaudio ──► encoders ─► tee ─► branches
-	audiotestsrc(live silence) ─────────────────────────────────────────────┘
+	pulsesrc(<sink>.monitor) ! audioconvert ! audioresample ! S16 48k stereo ─┬─► audiomixer ! queue ! tee rawaudio ─┬─► encoders ─► tee ─► branches
+	audiotestsrc(live silence) ─────────────────────────────────────────────┘                                 └─► meter: queue(leaky) ! level ! fakesink
 
 Lock order: Capture.mu, then Capture.ownersMu. GStreamer callbacks (pad
 probes) never take Capture.mu; they signal channels.
@@ -78,6 +78,8 @@ type Capture struct {
 	// messages while a detach (holding mu) waits for them.
 	ownersMu sync.Mutex
 	owners   map[string]owner // element name -> what it belongs to
+
+	meter meter // the sound's level, when there is sound
 
 	barrierMu sync.Mutex
 	barriers  []chan struct{}
@@ -236,6 +238,7 @@ func captureDescription(cfg CaptureConfig) string {
 			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 			"! tee name=rawaudio allow-not-linked=true ",
 			cfg.PulseDevice, server, rawAudioCaps, rawAudioCaps, mixLatency.Nanoseconds(), rawAudioCaps)
+		b.WriteString(meterDescription())
 	}
 	return b.String()
 }
@@ -312,6 +315,10 @@ func (c *Capture) Failed() <-chan error { return c.fatal }
 // is repeated to keep the rate constant).
 func (c *Capture) RawFrames() uint64 { return c.rawFrames.Load() }
 
+// AudioLevel is the sound's newest meter reading (see meter.go); zero
+// before the first, or for a capture without sound.
+func (c *Capture) AudioLevel() AudioLevel { return c.meter.get() }
+
 // RunningTime is the pipeline's running time now; 0 before it runs.
 func (c *Capture) RunningTime() time.Duration {
 	clock := c.pipeline.GetClock()
@@ -349,6 +356,12 @@ func (c *Capture) watchBus() {
 				c.barrierMu.Unlock()
 			}
 		case gst.MessageElement:
+			if msg.Source() == meterName {
+				if st := msg.GetStructure(); st != nil {
+					c.meter.read(st, time.Now())
+				}
+				continue
+			}
 			if o, st := c.owner(msg.Source()), msg.GetStructure(); o != nil && st != nil {
 				o.message(msg.Source(), st)
 			}

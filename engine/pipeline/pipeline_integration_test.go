@@ -266,6 +266,49 @@ func TestSoundKeepsItsPlaceAfterAGap(t *testing.T) {
 	}
 }
 
+// TestMeterReadsTheSound: the capture's meter reads silence as silence
+// (silent from its start, never clipped) and then the tone as ffmpeg's volumedetect
+// reads it in the recording: the mean of its RMS readings and its highest
+// peak within 3 dB of volumedetect's mean and max volume.
+func TestMeterReadsTheSound(t *testing.T) {
+	r := pipelinetest.NewQuietRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
+	time.Sleep(1500 * time.Millisecond)
+	if l := c.AudioLevel(); l.At.IsZero() || l.RMS > pipeline.SilentDB || time.Since(l.SilentSince) < time.Second || !l.ClippedAt.IsZero() {
+		t.Errorf("nothing playing, the meter read %+v, want a reading of silence since it began, never clipped", l)
+	}
+	r.StartTone(t)
+	time.Sleep(2 * time.Second) // the tone reaches the sink
+	f := attachFile(t, c, t.TempDir(), "metered", av)
+	zero := f.waitActive(t, 5*time.Second)
+	power, peak := 0.0, math.Inf(-1)
+	var readings []time.Time
+	for time.Since(zero) < 3*time.Second {
+		if l := c.AudioLevel(); len(readings) == 0 || l.At.After(readings[len(readings)-1]) {
+			readings = append(readings, l.At)
+			power += math.Pow(10, l.RMS/10)
+			peak = max(peak, l.Peak)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if l := c.AudioLevel(); !l.SilentSince.IsZero() {
+		t.Errorf("the tone playing, the meter says silent since %v", l.SilentSince)
+	}
+	f.detach(t)
+	if span := readings[len(readings)-1].Sub(readings[0]).Seconds(); float64(len(readings)-1)/span < 10 {
+		t.Errorf("%d readings in %.1f s: fewer than 10 a second", len(readings), span)
+	}
+	rms := 10 * math.Log10(power/float64(len(readings)))
+	mean, top, err := mediatest.Volume(f.path, 0.2, 2.6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("meter: RMS %.1f dBFS, peak %.1f dBFS over %d readings; volumedetect: mean %.1f, max %.1f dBFS", rms, peak, len(readings), mean, top)
+	if math.Abs(rms-mean) > 3 || math.Abs(peak-top) > 3 {
+		t.Errorf("the meter read RMS %.1f and peak %.1f dBFS; the recording has a mean of %.1f and a max of %.1f (want within 3 dB)", rms, peak, mean, top)
+	}
+}
+
 // TestStallsLogged: a raw tee that gets nothing for over a second (the
 // sound held 1.6 s, as a starved machine or a stuck element holds it) is
 // logged as stalled when it stops, and again with the stall's length when
