@@ -197,6 +197,21 @@ type fakeStudio struct {
 	watchers map[chan *livekit.EgressInfo]bool
 	n        int
 	rooms    []*livekit.Room
+	level    engine.AudioLevel // what its meter reads
+	metered  []string          // the rooms whose sound was metered
+}
+
+// AudioLevel reads level for a composite that is previewed.
+func (f *fakeStudio) AudioLevel(req *livekit.RoomCompositeEgressRequest) (engine.AudioLevel, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.metered = append(f.metered, req.RoomName)
+	for _, p := range f.previews {
+		if p.RoomName == req.RoomName {
+			return f.level, true
+		}
+	}
+	return engine.AudioLevel{}, false
 }
 
 func newFakeStudio() *fakeStudio {

@@ -20,23 +20,28 @@ func section(title string, content fyne.CanvasObject) fyne.CanvasObject {
 	return container.NewVBox(heading(title), content, widget.NewSeparator())
 }
 
-// stageLayout puts the preview on top, as large as its aspect allows
-// while leaving the history minHistory, then the controls, then the
-// history in what is left.
+// stageLayout puts the preview on top, with the program meter on its
+// right, as large as its aspect allows while leaving the history
+// minHistory, then the controls, then the history in what is left. Its
+// objects: preview, controls, history, meter.
 type stageLayout struct{ aspect *aspectLayout }
 
 const minHistory = 120
 
 func (l *stageLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	preview, controls, history := objs[0], objs[1], objs[2]
+	preview, controls, history, meter := objs[0], objs[1], objs[2], objs[3]
 	pad := theme.Padding()
 	// Wrapped text knows its height once it knows its width.
 	controls.Resize(fyne.NewSize(size.Width, controls.MinSize().Height))
 	ch := controls.MinSize().Height
-	ph := min(size.Width/l.aspect.ratio, size.Height-ch-minHistory-2*pad)
+	mw := meter.MinSize().Width
+	pw := max(0, size.Width-mw-pad)
+	ph := min(pw/l.aspect.ratio, size.Height-ch-minHistory-2*pad)
 	ph = max(ph, preview.MinSize().Height)
 	preview.Move(fyne.NewPos(0, 0))
-	preview.Resize(fyne.NewSize(size.Width, ph))
+	preview.Resize(fyne.NewSize(pw, ph))
+	meter.Move(fyne.NewPos(size.Width-mw, 0))
+	meter.Resize(fyne.NewSize(mw, ph))
 	controls.Move(fyne.NewPos(0, ph+pad))
 	controls.Resize(fyne.NewSize(size.Width, ch))
 	y := ph + ch + 2*pad
@@ -45,7 +50,7 @@ func (l *stageLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 }
 
 func (l *stageLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	w := max(objs[0].MinSize().Width, objs[1].MinSize().Width)
+	w := max(objs[0].MinSize().Width+objs[3].MinSize().Width+theme.Padding(), objs[1].MinSize().Width)
 	return fyne.NewSize(w, objs[0].MinSize().Height+objs[1].MinSize().Height+minHistory+2*theme.Padding())
 }
 

@@ -167,6 +167,15 @@ func (p *previewPanel) setAspect(width, height int) bool {
 	return true
 }
 
+// metered is the Studio and request of the preview asked for, to meter
+// its sound: nil when none is, or its Studio has no meter. Any goroutine.
+func (p *previewPanel) metered() (engine.Meter, *livekit.RoomCompositeEgressRequest) {
+	p.wantMu.Lock()
+	defer p.wantMu.Unlock()
+	m, _ := p.want.studio.(engine.Meter)
+	return m, p.want.req
+}
+
 // request asks for a preview (the zero want for none); the worker starts
 // the latest one asked for. Any goroutine.
 func (p *previewPanel) request(w previewWant) {

@@ -58,6 +58,7 @@ type studio struct {
 	outputs  *outputsPanel
 	dests    *destinationsPanel
 	preview  *previewPanel
+	meter    *programMeter
 	controls *controlsPanel
 	history  *historyPanel
 	status   *statusBar
@@ -96,6 +97,7 @@ func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(fu
 	s.outputs = newOutputsPanel(win)
 	s.dests = newDestinationsPanel(s.onAddDestination, s.onRemoveDestination)
 	s.preview = newPreviewPanel(do)
+	s.meter = newProgramMeter()
 	s.controls = newControlsPanel(s.onRecord, s.onStream)
 	s.history = newHistoryPanel()
 	s.status = newStatusBar(do, s.preview)
@@ -105,8 +107,8 @@ func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(fu
 }
 
 // buildUI lays the window out: profiles and settings on top; the source
-// on the left; the preview, buttons and history in the middle; outputs on
-// the right; the status bar at the bottom.
+// on the left; the preview with its sound's meter, buttons and history in
+// the middle; outputs on the right; the status bar at the bottom.
 func (s *studio) buildUI() fyne.CanvasObject {
 	settingsButton := widget.NewButtonWithIcon("Settings", theme.SettingsIcon(), s.onSettings)
 	top := container.NewBorder(nil, nil,
@@ -123,7 +125,7 @@ func (s *studio) buildUI() fyne.CanvasObject {
 
 	history := container.NewBorder(heading("History"), nil, nil, nil, s.history.buildUI())
 	s.stage = container.New(&stageLayout{aspect: s.preview.aspect},
-		s.preview.buildUI(), s.controls.buildUI(), history)
+		s.preview.buildUI(), s.controls.buildUI(), history, s.meter.box)
 
 	body := container.NewBorder(nil, nil, left, right, container.NewPadded(s.stage))
 	return container.NewBorder(container.NewVBox(container.NewPadded(top), widget.NewSeparator()),
@@ -140,6 +142,7 @@ func (s *studio) start() {
 	s.apply(defaultProfile(s.defaultFolder()))
 	s.refreshControls()
 	s.spawn(func() { s.preview.run(s.ctx) })
+	s.spawn(func() { s.meter.run(s.ctx, s.preview.metered, s.do) })
 	if s.sampling {
 		s.spawn(func() { s.status.run(s.ctx) })
 	}

@@ -110,6 +110,9 @@ func childScript(s *studio) {
 				return s.rec.phase == active && s.live.phase == active
 			})
 			time.Sleep(6 * time.Second) // the timers and the status bar fill in
+			var bottom, top float32
+			fyne.DoAndWait(func() { bottom, top = savedAndHistory(s) })
+			say("layout %.0f %.0f", bottom, top)
 			say("ready")
 		case "quit":
 			fyne.Do(s.win.Close)
@@ -242,6 +245,13 @@ func TestRealWindow(t *testing.T) {
 	fmt.Fprintln(stdin, "script")
 	saved := expect("saved", time.Minute)
 	demotest.VerifyRecording(t, saved, 1280, 720, 5, participants())
+	var savedBottom, historyTop float64
+	if _, err := fmt.Sscan(expect("layout", time.Minute), &savedBottom, &historyTop); err != nil {
+		t.Fatal(err)
+	}
+	if historyTop < savedBottom {
+		t.Errorf("the history starts at y=%.0f, over the \"Recording saved\" lines, which end at y=%.0f", historyTop, savedBottom)
+	}
 	expect("ready", time.Minute)
 
 	shot, err := grab(scr.Name())

@@ -113,6 +113,9 @@ func TestChooseRoomLayoutPreset(t *testing.T) {
 	if got := h.s.controls.saved.Text; !strings.HasPrefix(got, "Recording saved to "+filepath.Base(path)) || h.s.controls.savedIn.Text != "in "+filepath.Dir(path) {
 		t.Errorf("saved lines %q, %q", got, h.s.controls.savedIn.Text)
 	}
+	if bottom, top := savedAndHistory(h.s); top < bottom {
+		t.Errorf("the history starts at y=%.0f, over the saved lines, which end at y=%.0f", top, bottom)
+	}
 	if n := len(h.s.history.order); n != 1 {
 		t.Fatalf("history has %d egresses, want 1", n)
 	}
@@ -347,4 +350,13 @@ func TestUserMessage(t *testing.T) {
 			t.Errorf("userMessage(%q) = %q, want %q", c.err, got, c.want)
 		}
 	}
+}
+
+// savedAndHistory gives where, in the window, the "Recording saved" lines
+// end and the history (its heading) starts: the saved lines must push the
+// history down, not be drawn over it. Call it on Fyne's goroutine.
+func savedAndHistory(s *studio) (savedBottom, historyTop float32) {
+	d := fyne.CurrentApp().Driver()
+	box := s.controls.savedBox
+	return d.AbsolutePositionForObject(box).Y + box.Size().Height, d.AbsolutePositionForObject(s.stage.Objects[2]).Y
 }
