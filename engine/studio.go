@@ -86,12 +86,24 @@ type AudioLevel struct {
 	ClippedAt, SilentSince time.Time
 }
 
+// PersonLevel is one person's sound as a composite's page plays it.
+type PersonLevel struct {
+	Identity, Name string
+	MicOn          bool
+	// RMS and Peak over the last ~43 ms, in dBFS (at least -100).
+	RMS, Peak float64
+}
+
 // Meter is a Studio that meters its composites' sound (the embedded engine
 // does; a remote service has no such figures).
 type Meter interface {
 	// AudioLevel is the sound of the composite that req records or
 	// previews; false when that composite is not running.
 	AudioLevel(req *livekit.RoomCompositeEgressRequest) (AudioLevel, bool)
+	// PeopleLevels is the sound of each person the composite that req
+	// records or previews shows, in join order; nil when that composite
+	// is not running or its template has no meters.
+	PeopleLevels(ctx context.Context, req *livekit.RoomCompositeEgressRequest) ([]PersonLevel, error)
 }
 
 // ErrNotFound is returned for an egress ID the engine does not know.

@@ -197,8 +197,21 @@ type fakeStudio struct {
 	watchers map[chan *livekit.EgressInfo]bool
 	n        int
 	rooms    []*livekit.Room
-	level    engine.AudioLevel // what its meter reads
-	metered  []string          // the rooms whose sound was metered
+	level    engine.AudioLevel    // what its meter reads
+	people   []engine.PersonLevel // what the page's meters read
+	metered  []string             // the rooms whose sound was metered
+}
+
+// PeopleLevels gives people for a composite that is previewed.
+func (f *fakeStudio) PeopleLevels(_ context.Context, req *livekit.RoomCompositeEgressRequest) ([]engine.PersonLevel, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range f.previews {
+		if p.RoomName == req.RoomName {
+			return f.people, nil
+		}
+	}
+	return nil, nil
 }
 
 // AudioLevel reads level for a composite that is previewed.

@@ -1,16 +1,15 @@
 package ui
 
 import (
-	"context"
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"github.com/livekit/protocol/livekit"
 
 	"roomcast/engine"
 )
@@ -18,7 +17,8 @@ import (
 // The program meter: the composite's sound as it is recorded, beside the
 // preview. A bar for the RMS, a line for the peak, on a scale of meterFloor
 // to 0 dBFS; a clip light that stays on clipHold after a clip; "No audio"
-// once the sound has been silent for silentAfter.
+// once the sound has been silent for silentAfter while someone's microphone
+// is on.
 const (
 	meterFloor  = -60.0 // dBFS at the bottom of the scale
 	meterRate   = 15    // readings a second
@@ -35,14 +35,16 @@ type meterState struct {
 	text       string  // under the bar
 }
 
-// meterShows turns a reading into what the meter shows at now.
-func meterShows(l engine.AudioLevel, ok bool, now time.Time) meterState {
+// meterShows turns a reading into what the meter shows at now: "No
+// audio" only while someone's microphone is on (mics), as a room where all
+// are muted is meant to be silent.
+func meterShows(l engine.AudioLevel, ok, mics bool, now time.Time) meterState {
 	if !ok || l.At.IsZero() {
 		return meterState{text: "–"}
 	}
 	s := meterState{on: true, rms: meterScale(l.RMS), peak: meterScale(l.Peak)}
 	s.clip = !l.ClippedAt.IsZero() && now.Sub(l.ClippedAt) < clipHold
-	s.mute = !l.SilentSince.IsZero() && now.Sub(l.SilentSince) >= silentAfter
+	s.mute = mics && !l.SilentSince.IsZero() && now.Sub(l.SilentSince) >= silentAfter
 	switch {
 	case s.mute:
 		s.text = "No audio"
@@ -124,26 +126,43 @@ func (m *programMeter) draw() {
 	m.box.Refresh()
 }
 
-// run reads the meter of the composite the preview shows, meterRate times
-// a second, until ctx ends. source gives that composite's request, and
-// the Studio to ask (nil when none is shown or it has no meter).
-func (m *programMeter) run(ctx context.Context, source func() (engine.Meter, *livekit.RoomCompositeEgressRequest), do func(func())) {
+// meterLoop reads the meters of the composite the preview shows (its
+// sound, and each person's), meterRate times a second, until the window
+// closes.
+func (s *studio) meterLoop() {
 	t := time.NewTicker(time.Second / meterRate)
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-s.ctx.Done():
 			return
 		case now := <-t.C:
 			var level engine.AudioLevel
+			var people []engine.PersonLevel
 			ok := false
-			if studio, req := source(); studio != nil {
-				level, ok = studio.AudioLevel(req)
+			if studio, req := s.preview.metered(); studio != nil {
+				if level, ok = studio.AudioLevel(req); ok {
+					// A page that cannot say is shown as nobody: the
+					// program meter still reads the sound.
+					people, _ = studio.PeopleLevels(s.ctx, req)
+				}
 			}
-			s := meterShows(level, ok, now)
-			do(func() { m.show(s) })
+			shown := meterShows(level, ok, micsOn(people), now)
+			s.do(func() {
+				s.meter.show(shown)
+				s.people.show(people)
+			})
 		}
 	}
+}
+
+// micsOn says whether anyone's microphone is on; true when the page does
+// not say (a template without meters).
+func micsOn(people []engine.PersonLevel) bool {
+	if people == nil {
+		return true
+	}
+	return slices.ContainsFunc(people, func(p engine.PersonLevel) bool { return p.MicOn })
 }
 
 // meterLayout stacks the clip light, the bar on its track and the label

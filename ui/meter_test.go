@@ -17,23 +17,26 @@ func TestMeterShows(t *testing.T) {
 		name  string
 		level engine.AudioLevel
 		ok    bool
+		mics  bool // someone's microphone is on
 		want  meterState
 	}{
-		{"no composite", engine.AudioLevel{}, false, meterState{text: "–"}},
-		{"no reading yet", engine.AudioLevel{}, true, meterState{text: "–"}},
-		{"a voice", engine.AudioLevel{RMS: -18, Peak: -6, At: ago(0)}, true,
+		{"no composite", engine.AudioLevel{}, false, true, meterState{text: "–"}},
+		{"no reading yet", engine.AudioLevel{}, true, true, meterState{text: "–"}},
+		{"a voice", engine.AudioLevel{RMS: -18, Peak: -6, At: ago(0)}, true, true,
 			meterState{on: true, rms: 0.7, peak: 0.9, text: "-18 dB"}},
-		{"clipped a second ago", engine.AudioLevel{RMS: -3, Peak: 0, At: now, ClippedAt: ago(time.Second)}, true,
+		{"clipped a second ago", engine.AudioLevel{RMS: -3, Peak: 0, At: now, ClippedAt: ago(time.Second)}, true, true,
 			meterState{on: true, rms: 0.95, peak: 1, clip: true, text: "-3 dB"}},
-		{"clipped over 2 s ago", engine.AudioLevel{RMS: -3, Peak: -1, At: now, ClippedAt: ago(2 * time.Second)}, true,
+		{"clipped over 2 s ago", engine.AudioLevel{RMS: -3, Peak: -1, At: now, ClippedAt: ago(2 * time.Second)}, true, true,
 			meterState{on: true, rms: 0.95, peak: meterScale(-1), text: "-3 dB"}},
-		{"silent for 2 s", engine.AudioLevel{RMS: math.Inf(-1), Peak: math.Inf(-1), At: now, SilentSince: ago(2 * time.Second)}, true,
+		{"silent for 2 s", engine.AudioLevel{RMS: math.Inf(-1), Peak: math.Inf(-1), At: now, SilentSince: ago(2 * time.Second)}, true, true,
 			meterState{on: true, text: "-∞ dB"}},
-		{"silent for 5 s", engine.AudioLevel{RMS: -70, Peak: -65, At: now, SilentSince: ago(5 * time.Second)}, true,
+		{"silent for 5 s", engine.AudioLevel{RMS: -70, Peak: -65, At: now, SilentSince: ago(5 * time.Second)}, true, true,
 			meterState{on: true, mute: true, text: "No audio"}},
+		{"silent for 5 s, every microphone off", engine.AudioLevel{RMS: -70, Peak: -65, At: now, SilentSince: ago(5 * time.Second)}, true, false,
+			meterState{on: true, text: "-∞ dB"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := meterShows(c.level, c.ok, now)
+			got := meterShows(c.level, c.ok, c.mics, now)
 			const eps = 1e-6
 			if got.on != c.want.on || got.clip != c.want.clip || got.mute != c.want.mute || got.text != c.want.text ||
 				math.Abs(float64(got.rms-c.want.rms)) > eps || math.Abs(float64(got.peak-c.want.peak)) > eps {
@@ -43,12 +46,33 @@ func TestMeterShows(t *testing.T) {
 	}
 }
 
+func TestMicsOn(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		people []engine.PersonLevel
+		want   bool
+	}{
+		{"the page does not say", nil, true},
+		{"nobody", []engine.PersonLevel{}, false},
+		{"all muted", []engine.PersonLevel{{Identity: "a"}, {Identity: "b"}}, false},
+		{"one on", []engine.PersonLevel{{Identity: "a"}, {Identity: "b", MicOn: true}}, true},
+	} {
+		if got := micsOn(c.people); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 // TestProgramMeter: the window meters the composite it previews, beside
 // the preview, and draws the reading: the bar to its level, the clip light
 // on after a clip, "No audio" after 5 s of silence.
 func TestProgramMeter(t *testing.T) {
 	f := newFakeStudio()
 	f.level = engine.AudioLevel{RMS: -12, Peak: -4, At: time.Now()}
+	f.people = []engine.PersonLevel{
+		{Identity: "alice", Name: "Alice", MicOn: true, RMS: -12, Peak: -6},
+		{Identity: "bob", Name: "Bob", MicOn: false, RMS: -100, Peak: -100},
+	}
 	h := newHarness(t, f.connector(&livekit.Room{Name: "standup", NumParticipants: 2}))
 	m := h.s.meter
 	h.settle("the meter reads the tone", func() bool { return m.shown.text == "-12 dB" })
@@ -68,6 +92,16 @@ func TestProgramMeter(t *testing.T) {
 	if right := preview.Position().X + preview.Size().Width; meter.Position().X < right || meter.Size().Height != preview.Size().Height {
 		t.Errorf("the meter at x=%.0f (%.0f high) is not beside the preview, which ends at x=%.0f (%.0f high)",
 			meter.Position().X, meter.Size().Height, right, preview.Size().Height)
+	}
+
+	// Each person's meter, in the room's list.
+	h.settle("the people's meters", func() bool { return len(h.s.people.rows) == 2 })
+	alice, bob := h.s.people.rows[0], h.s.people.rows[1]
+	if alice.name.Text != "Alice" || alice.muted.Visible() || alice.bar.Hidden || alice.level != meterScale(-12) {
+		t.Errorf("alice's row: %q, muted %v, bar hidden %v at %.2f", alice.name.Text, alice.muted.Visible(), alice.bar.Hidden, alice.level)
+	}
+	if bob.name.Text != "Bob" || !bob.muted.Visible() || !bob.bar.Hidden {
+		t.Errorf("bob's row: %q, muted %v, bar hidden %v; want the muted microphone and no bar", bob.name.Text, bob.muted.Visible(), bob.bar.Hidden)
 	}
 
 	f.mu.Lock()

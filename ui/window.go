@@ -59,6 +59,7 @@ type studio struct {
 	dests    *destinationsPanel
 	preview  *previewPanel
 	meter    *programMeter
+	people   *peoplePanel
 	controls *controlsPanel
 	history  *historyPanel
 	status   *statusBar
@@ -98,6 +99,7 @@ func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(fu
 	s.dests = newDestinationsPanel(s.onAddDestination, s.onRemoveDestination)
 	s.preview = newPreviewPanel(do)
 	s.meter = newProgramMeter()
+	s.people = newPeoplePanel()
 	s.controls = newControlsPanel(s.onRecord, s.onStream)
 	s.history = newHistoryPanel()
 	s.status = newStatusBar(do, s.preview)
@@ -118,6 +120,7 @@ func (s *studio) buildUI() fyne.CanvasObject {
 
 	left := sidebar(260,
 		section("Room", s.rooms.buildUI()),
+		section("People", s.people.buildUI()),
 		section("Picture", s.enc.buildUI()))
 	right := sidebar(340,
 		section("Recording", s.outputs.buildUI()),
@@ -142,7 +145,7 @@ func (s *studio) start() {
 	s.apply(defaultProfile(s.defaultFolder()))
 	s.refreshControls()
 	s.spawn(func() { s.preview.run(s.ctx) })
-	s.spawn(func() { s.meter.run(s.ctx, s.preview.metered, s.do) })
+	s.spawn(s.meterLoop)
 	if s.sampling {
 		s.spawn(func() { s.status.run(s.ctx) })
 	}

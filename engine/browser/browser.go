@@ -619,6 +619,34 @@ func (b *Browser) Navigate(ctx context.Context, u string) error {
 	})
 }
 
+// PersonLevel is one person's sound as the page plays it, in dBFS (at
+// least -100), and whether their microphone is on.
+type PersonLevel struct {
+	Identity  string  `json:"identity"`
+	Name      string  `json:"name"`
+	MicOn     bool    `json:"micOn"`
+	RMS       float64 `json:"rms"`
+	Peak      float64 `json:"peak"`
+}
+
+// peopleLevelsJS asks the page for its meters; a template without them
+// (window.roomcastLevels is Roomcast's own) gives null.
+const peopleLevelsJS = `JSON.stringify(typeof window.roomcastLevels === 'function' ? window.roomcastLevels() : null)`
+
+// PeopleLevels reads the page's meter of each person shown, in join
+// order: nil when the template has none.
+func (b *Browser) PeopleLevels(ctx context.Context) ([]PersonLevel, error) {
+	s, err := b.evaluateString(ctx, peopleLevelsJS)
+	if err != nil {
+		return nil, fmt.Errorf("read the page's meters: %w", err)
+	}
+	var people []PersonLevel
+	if err := json.Unmarshal([]byte(s), &people); err != nil {
+		return nil, fmt.Errorf("the page's meters: %w", err)
+	}
+	return people, nil
+}
+
 func (b *Browser) evaluateString(ctx context.Context, js string) (string, error) {
 	var s string
 	err := b.run(ctx, func(ctx context.Context) (err error) {

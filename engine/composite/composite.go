@@ -341,6 +341,12 @@ type Stats struct {
 // AudioLevel is the composite's newest meter reading.
 func (c *Composite) AudioLevel() pipeline.AudioLevel { return c.cap.AudioLevel() }
 
+// PeopleLevels reads the page's meter of each person it shows (nil for a
+// template without meters).
+func (c *Composite) PeopleLevels(ctx context.Context) ([]browser.PersonLevel, error) {
+	return c.currentPage().PeopleLevels(ctx)
+}
+
 // Stats reports the composite's figures now.
 func (c *Composite) Stats() Stats {
 	c.mu.Lock()

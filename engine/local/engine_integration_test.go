@@ -138,6 +138,26 @@ func TestRecordDemoRoom(t *testing.T) {
 		if _, ok := meter.AudioLevel(fileRequest("", livekit.EncodingOptionsPreset_PORTRAIT_H264_720P_30)); ok {
 			t.Error("a composite that is not running has a meter reading")
 		}
+		// The page's meters: everyone, in join order, microphone on, their
+		// tone heard (the first read starts them).
+		var heard []engine.PersonLevel
+		waittest.Until(t, 5*time.Second, "everyone's tone on the page's meters", func() bool {
+			levels, err := meter.PeopleLevels(context.Background(), fileRequest("", livekit.EncodingOptionsPreset_H264_720P_30))
+			if err != nil {
+				t.Fatal(err)
+			}
+			heard = levels
+			if len(levels) != len(people) {
+				return false
+			}
+			for i, l := range levels {
+				if l.Identity != people[i].Identity || !l.MicOn || l.RMS < -40 {
+					return false
+				}
+			}
+			return true
+		})
+		t.Logf("the page's meters: %+v", heard)
 		if got := proctest.Screens(); got != screens {
 			t.Errorf("virtual screens went from %d to %d: the egresses did not share the running composite", screens, got)
 		}

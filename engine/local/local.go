@@ -336,17 +336,45 @@ func (l *Local) Preview(ctx context.Context, req *livekit.RoomCompositeEgressReq
 // AudioLevel reads the meter of the running composite that req records
 // or previews.
 func (l *Local) AudioLevel(req *livekit.RoomCompositeEgressRequest) (engine.AudioLevel, bool) {
+	c := l.runningFor(req)
+	if c == nil {
+		return engine.AudioLevel{}, false
+	}
+	m := c.AudioLevel()
+	return engine.AudioLevel{Peak: m.Peak, RMS: m.RMS, At: m.At, ClippedAt: m.ClippedAt, SilentSince: m.SilentSince}, true
+}
+
+// PeopleLevels reads the page's meters of the running composite that req
+// records or previews.
+func (l *Local) PeopleLevels(ctx context.Context, req *livekit.RoomCompositeEgressRequest) ([]engine.PersonLevel, error) {
+	c := l.runningFor(req)
+	if c == nil {
+		return nil, nil
+	}
+	people, err := c.PeopleLevels(ctx)
+	if err != nil || people == nil {
+		return nil, err
+	}
+	out := make([]engine.PersonLevel, len(people))
+	for i, p := range people {
+		out[i] = engine.PersonLevel{Identity: p.Identity, Name: p.Name, MicOn: p.MicOn, RMS: p.RMS, Peak: p.Peak}
+	}
+	return out, nil
+}
+
+// runningFor is the running composite that req records or previews, nil
+// when there is none.
+func (l *Local) runningFor(req *livekit.RoomCompositeEgressRequest) *composite.Composite {
 	want, err := request.CompositeOf(req)
 	if err != nil {
-		return engine.AudioLevel{}, false
+		return nil
 	}
 	for key, c := range l.comps.running() {
 		if key.Serves(want) {
-			m := c.AudioLevel()
-			return engine.AudioLevel{Peak: m.Peak, RMS: m.RMS, At: m.At, ClippedAt: m.ClippedAt, SilentSince: m.SilentSince}, true
+			return c
 		}
 	}
-	return engine.AudioLevel{}, false
+	return nil
 }
 
 // roomID is the room's SID on the LiveKit server, which must have it.

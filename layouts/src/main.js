@@ -21,6 +21,9 @@
 // Live layout changes: window.roomcastSetLayout(name) (what the Roomcast
 // engine calls), or recorder metadata {"layout": name} (what LiveKit Egress's
 // UpdateLayout does through the egress SDK).
+// Each person's sound level, for the producer's meters:
+//   window.roomcastLevels() -> [{identity, name, micOn, rms, peak}] (dBFS),
+//   the people shown, in join order.
 
 import {
   ConnectionErrorReason,
@@ -33,6 +36,7 @@ import {
 } from 'livekit-client';
 import { LAYOUT_NAMES, parseLayout } from './geometry.js';
 import { compareJoin, isShown } from './people.js';
+import { PeopleMeters } from './meters.js';
 import { SpeakerSelector } from './speaker.js';
 import { Stage } from './stage.js';
 import { voicesNotPlaying } from './ready.js';
@@ -170,6 +174,20 @@ function setLayout(name) {
   return parsed.name;
 }
 window.roomcastSetLayout = setLayout;
+
+const meters = new PeopleMeters(() => new AudioContext());
+window.roomcastLevels = () =>
+  meters.read(
+    shownParticipants().map((p) => {
+      const mic = p.getTrackPublication(Track.Source.Microphone);
+      return {
+        identity: p.identity,
+        name: p.name || p.identity,
+        micOn: Boolean(mic) && !mic.isMuted,
+        track: mic?.isSubscribed && mic.audioTrack ? mic.audioTrack.mediaStreamTrack : null,
+      };
+    }),
+  );
 
 const requested = params.get('layout');
 if (parseLayout(requested)) {

@@ -1,0 +1,87 @@
+// Unit tests for the people's meters: node --test (a fake AudioContext).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { FLOOR_DB, PeopleMeters, levelOf, toDb } from '../src/meters.js';
+
+describe('levelOf', () => {
+  const sine = (amp, n = 4800) => Float32Array.from({ length: n }, (_, i) => amp * Math.sin((2 * Math.PI * 440 * i) / 48000));
+  for (const [name, samples, rms, peak] of [
+    ['full-scale sine', sine(1), -3.01, 0],
+    ['half-scale sine', sine(0.5), -9.03, -6.02],
+    ['digital silence', new Float32Array(2048), FLOOR_DB, FLOOR_DB],
+    ['nothing', [], FLOOR_DB, FLOOR_DB],
+  ]) {
+    test(name, () => {
+      const got = levelOf(samples);
+      assert.ok(Math.abs(got.rms - rms) < 0.05, `rms ${got.rms}, want ${rms}`);
+      assert.ok(Math.abs(got.peak - peak) < 0.05, `peak ${got.peak}, want ${peak}`);
+    });
+  }
+  test('toDb floors', () => {
+    assert.equal(toDb(0), FLOOR_DB);
+    assert.equal(toDb(1e-9), FLOOR_DB);
+    assert.equal(toDb(1), 0);
+  });
+});
+
+describe('PeopleMeters', () => {
+  // A fake WebAudio: each analyser gives the samples of its track.
+  globalThis.MediaStream = class {
+    constructor(tracks) {
+      this.tracks = tracks;
+    }
+  };
+  const fakeContext = (counts) => ({
+    createMediaStreamSource(stream) {
+      counts.sources++;
+      return {
+        track: stream.tracks[0],
+        connect(an) {
+          an.track = this.track;
+        },
+        disconnect() {
+          counts.disconnected++;
+        },
+      };
+    },
+    createAnalyser() {
+      return {
+        getFloatTimeDomainData(buf) {
+          buf.fill(this.track.amp);
+        },
+      };
+    },
+  });
+
+  test('taps each microphone once, reads it, and lets go of one gone', () => {
+    const counts = { contexts: 0, sources: 0, disconnected: 0 };
+    const meters = new PeopleMeters(() => {
+      counts.contexts++;
+      return fakeContext(counts);
+    });
+    assert.equal(counts.contexts, 0, 'no AudioContext before the first read');
+    const alice = { id: 'TR_a', amp: 0.5 };
+    const bob = { id: 'TR_b', amp: 0.1 };
+    const people = [
+      { identity: 'alice', name: 'Alice', micOn: true, track: alice },
+      { identity: 'bob', name: 'Bob', micOn: true, track: bob },
+      { identity: 'carol', name: 'Carol', micOn: false, track: null },
+    ];
+    let got = meters.read(people);
+    got = meters.read(people);
+    assert.equal(counts.contexts, 1);
+    assert.equal(counts.sources, 2, 'one tap per microphone, kept between reads');
+    assert.deepEqual(
+      got.map(({ identity, micOn, rms }) => [identity, micOn, Math.round(rms)]),
+      [
+        ['alice', true, -6],
+        ['bob', true, -20],
+        ['carol', false, FLOOR_DB],
+      ],
+    );
+    meters.read(people.slice(0, 1));
+    assert.equal(counts.disconnected, 1, "bob's tap let go");
+    assert.equal(meters.taps.size, 1);
+  });
+});
