@@ -77,6 +77,32 @@ func (s settingsStore) load() (settings, error) {
 	}, nil
 }
 
+// loadHotkeys reads the hotkeys from the config: the defaults where it
+// has none.
+func (s settingsStore) loadHotkeys() (hotkeys, error) {
+	if !exists(s.path) {
+		return defaultHotkeys(), nil
+	}
+	v, err := readYAML(s.path)
+	if err != nil {
+		return defaultHotkeys(), err
+	}
+	return loadHotkeys(v), nil
+}
+
+// saveHotkeys writes the hotkeys into the config, keeping its other keys.
+func (s settingsStore) saveHotkeys(h hotkeys) error {
+	v := viper.New()
+	if exists(s.path) {
+		var err error
+		if v, err = readYAML(s.path); err != nil {
+			return err
+		}
+	}
+	h.set(v)
+	return writeYAML(v, s.path)
+}
+
 func (s settingsStore) save(st settings) error {
 	v := viper.New()
 	if exists(s.path) {

@@ -18,6 +18,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -53,16 +54,19 @@ type studio struct {
 	settings settingsStore
 	prefs    settings
 
-	rooms    *roomsPanel
-	enc      *encodingPanel
-	outputs  *outputsPanel
-	dests    *destinationsPanel
-	preview  *previewPanel
-	meter    *programMeter
-	people   *peoplePanel
-	controls *controlsPanel
-	history  *historyPanel
-	status   *statusBar
+	rooms   *roomsPanel
+	enc     *encodingPanel
+	outputs *outputsPanel
+	dests   *destinationsPanel
+	preview *previewPanel
+	meter   *programMeter
+	// hotkeys are the window's shortcuts, boundKeys what is on its canvas.
+	hotkeys   hotkeys
+	boundKeys []*desktop.CustomShortcut
+	people    *peoplePanel
+	controls  *controlsPanel
+	history   *historyPanel
+	status    *statusBar
 	// inIncident: the status bar shows an egress's incident (LiveKit
 	// lost, the browser relaunching).
 	inIncident bool
@@ -113,9 +117,10 @@ func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(fu
 // the middle; outputs on the right; the status bar at the bottom.
 func (s *studio) buildUI() fyne.CanvasObject {
 	settingsButton := widget.NewButtonWithIcon("Settings", theme.SettingsIcon(), s.onSettings)
+	shortcutsButton := widget.NewButton("Shortcuts", s.onShortcuts)
 	top := container.NewBorder(nil, nil,
 		container.NewHBox(appLogo(), brand()),
-		settingsButton,
+		container.NewHBox(shortcutsButton, settingsButton),
 		container.NewHBox(layout.NewSpacer(), s.profiles.buildUI(), layout.NewSpacer()))
 
 	left := sidebar(260,
@@ -142,6 +147,11 @@ func (s *studio) start() {
 	if s.prefs, err = s.settings.load(); err != nil {
 		s.controls.showError("Settings not loaded: " + err.Error())
 	}
+	keys, err := s.settings.loadHotkeys()
+	if err != nil {
+		s.controls.showError("Hotkeys not loaded: " + err.Error())
+	}
+	s.bindHotkeys(keys)
 	s.apply(defaultProfile(s.defaultFolder()))
 	s.refreshControls()
 	s.spawn(func() { s.preview.run(s.ctx) })
