@@ -30,6 +30,7 @@ const retryWindow = 30 * time.Second
 type destinationsPanel struct {
 	onAdd    func(url string)
 	onRemove func(url string)
+	onSwitch func(url string, on bool)
 
 	entry   *widget.Entry
 	add     *widget.Button
@@ -43,10 +44,12 @@ type destinationsPanel struct {
 	results []*livekit.StreamInfo
 	live    bool
 	outage  map[string]time.Time // since when a destination is reconnecting
+	off     map[string]bool      // switched off: listed, not streamed to
 }
 
-func newDestinationsPanel(onAdd, onRemove func(string)) *destinationsPanel {
-	return &destinationsPanel{onAdd: onAdd, onRemove: onRemove, byURL: map[string]*destRow{}, outage: map[string]time.Time{}}
+func newDestinationsPanel(onAdd, onRemove func(string), onSwitch func(string, bool)) *destinationsPanel {
+	return &destinationsPanel{onAdd: onAdd, onRemove: onRemove, onSwitch: onSwitch,
+		byURL: map[string]*destRow{}, outage: map[string]time.Time{}, off: map[string]bool{}}
 }
 
 func (d *destinationsPanel) buildUI() fyne.CanvasObject {
@@ -117,15 +120,37 @@ func (d *destinationsPanel) display(u string) string {
 // list returns the destinations.
 func (d *destinationsPanel) list() []string { return slices.Clone(d.urls) }
 
-// setList replaces the destinations (loading a profile).
-func (d *destinationsPanel) setList(urls []string) {
+// offList returns the destinations switched off, in list order.
+func (d *destinationsPanel) offList() []string {
+	return slices.DeleteFunc(slices.Clone(d.urls), func(u string) bool { return !d.off[u] })
+}
+
+// setList replaces the destinations (loading a profile), those in off
+// switched off.
+func (d *destinationsPanel) setList(urls, off []string) {
 	for _, u := range slices.Clone(d.urls) {
 		d.drop(u)
 	}
 	for _, u := range urls {
 		d.append(u)
+		d.setOn(u, !slices.Contains(off, u))
 	}
 	d.field.setError(nil)
+}
+
+// setOn switches u on or off in the list (the engine is the window's).
+func (d *destinationsPanel) setOn(u string, on bool) {
+	row := d.byURL[u]
+	if row == nil {
+		return
+	}
+	if on {
+		delete(d.off, u)
+	} else {
+		d.off[u] = true
+	}
+	row.setSwitch(on)
+	d.updateRow(u, time.Now())
 }
 
 // append adds a row for u.
@@ -133,7 +158,7 @@ func (d *destinationsPanel) append(u string) {
 	if d.byURL[u] != nil {
 		return
 	}
-	row := newDestRow(d.display(u), func() { d.onRemove(u) })
+	row := newDestRow(d.display(u), func() { d.onRemove(u) }, func(on bool) { d.onSwitch(u, on) })
 	d.urls = append(d.urls, u)
 	d.byURL[u] = row
 	d.rows.Remove(d.empty)
@@ -149,6 +174,7 @@ func (d *destinationsPanel) drop(u string) {
 		return
 	}
 	delete(d.byURL, u)
+	delete(d.off, u)
 	d.urls = slices.DeleteFunc(d.urls, func(s string) bool { return s == u })
 	d.rows.Remove(row)
 	if len(d.urls) == 0 {
@@ -195,6 +221,10 @@ func (d *destinationsPanel) updateRow(u string, now time.Time) {
 		row.setState(colorWarn, row.busy)
 		return
 	}
+	if d.off[u] {
+		row.setState(colorIdle, "off")
+		return
+	}
 	if !d.live {
 		row.setState(colorIdle, "")
 		return
@@ -204,11 +234,12 @@ func (d *destinationsPanel) updateRow(u string, now time.Time) {
 }
 
 // result finds u's entry in the stream results, which carry the URL
-// redacted (or, from some engines, as given).
+// redacted (or, from some engines, as given): the newest, since a
+// destination switched off and on again has an ended entry before it.
 func (d *destinationsPanel) result(u string) *livekit.StreamInfo {
 	red := request.RedactURL(u)
-	for _, r := range d.results {
-		if r.Url == u || r.Url == red {
+	for i := len(d.results) - 1; i >= 0; i-- {
+		if r := d.results[i]; r.Url == u || r.Url == red {
 			return r
 		}
 	}
@@ -239,31 +270,49 @@ func streamState(r *livekit.StreamInfo, out time.Duration) (color.Color, string)
 	return colorOK, "live"
 }
 
-// destRow is one destination: light, URL, state, remove button.
+// destRow is one destination: light, URL, state, on/off switch, remove
+// button.
 type destRow struct {
 	widget.BaseWidget
-	light  *canvas.Circle
-	url    *widget.Label
-	state  *widget.Label
-	remove *widget.Button
-	busy   string // "adding…" / "removing…" while the engine works
+	light    *canvas.Circle
+	url      *widget.Label
+	state    *widget.Label
+	on       *widget.Check
+	remove   *widget.Button
+	busy     string // "adding…" / "removing…" while the engine works
+	onSwitch func(bool)
+	quiet    bool // the switch is being set by the program, not tapped
 }
 
-func newDestRow(url string, onRemove func()) *destRow {
+func newDestRow(url string, onRemove func(), onSwitch func(bool)) *destRow {
 	r := &destRow{
-		light:  canvas.NewCircle(colorIdle),
-		url:    &widget.Label{Text: url, Wrapping: fyne.TextWrapBreak}, // a revealed key shows whole
-		state:  &widget.Label{Importance: widget.LowImportance, SizeName: theme.SizeNameCaptionText, Truncation: fyne.TextTruncateEllipsis},
-		remove: &widget.Button{Icon: theme.DeleteIcon(), Importance: widget.LowImportance, OnTapped: onRemove},
+		light:    canvas.NewCircle(colorIdle),
+		url:      &widget.Label{Text: url, Wrapping: fyne.TextWrapBreak}, // a revealed key shows whole
+		state:    &widget.Label{Importance: widget.LowImportance, SizeName: theme.SizeNameCaptionText, Truncation: fyne.TextTruncateEllipsis},
+		remove:   &widget.Button{Icon: theme.DeleteIcon(), Importance: widget.LowImportance, OnTapped: onRemove},
+		onSwitch: onSwitch,
 	}
+	r.on = widget.NewCheck("On", func(on bool) {
+		if !r.quiet {
+			r.onSwitch(on)
+		}
+	})
+	r.setSwitch(true)
 	r.ExtendBaseWidget(r)
 	return r
+}
+
+// setSwitch shows the switch on or off without calling back.
+func (r *destRow) setSwitch(on bool) {
+	r.quiet = true
+	r.on.SetChecked(on)
+	r.quiet = false
 }
 
 func (r *destRow) CreateRenderer() fyne.WidgetRenderer {
 	light := container.NewCenter(container.NewGridWrap(fyne.NewSize(10, 10), r.light))
 	text := lines(r.url, r.state)
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, light, r.remove, text))
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, light, container.NewHBox(container.NewCenter(r.on), r.remove), text))
 }
 
 func (r *destRow) setURL(s string) { r.url.SetText(s) }

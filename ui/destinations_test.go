@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"image/color"
 	"slices"
 	"strings"
@@ -150,5 +151,75 @@ func TestStreamState(t *testing.T) {
 		if _, got := streamState(c.info, c.out); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestDestinationSwitch: a destination switched off stays in the list (and
+// the profile) but is not streamed to; switched off while live, the engine
+// stops sending to it and the others go on; switched on again, it is added
+// back and its newest result shows.
+func TestDestinationSwitch(t *testing.T) {
+	eng := newFakeStudio()
+	h := newHarness(t, eng.connector(demoRooms...))
+	h.s.dests.setList([]string{twitch, youtube}, nil)
+	tap := func(u string) {
+		t.Helper()
+		test.Tap(h.s.dests.byURL[u].on)
+		h.drain()
+	}
+	state := func(u string) string { return h.s.dests.byURL[u].state.Text }
+
+	tap(youtube)
+	if state(youtube) != "off" || !slices.Equal(h.s.snapshot().DestinationsOff, []string{youtube}) {
+		t.Fatalf("switched off: state %q, profile's off list %v", state(youtube), h.s.snapshot().DestinationsOff)
+	}
+	test.Tap(h.s.controls.stream)
+	h.settle("live", func() bool { return h.s.live.phase == active })
+	eng.mu.Lock()
+	urls := eng.started[len(eng.started)-1].StreamOutputs[0].Urls
+	eng.mu.Unlock()
+	if !slices.Equal(urls, []string{twitch}) {
+		t.Errorf("Start Streaming sent to %v, want only the destination that is on", urls)
+	}
+
+	// Live: off, then on again, each through UpdateStream.
+	tap(twitch)
+	h.settle("twitch off", func() bool { return state(twitch) == "off" })
+	tap(youtube)
+	h.settle("youtube on", func() bool { return state(youtube) == "connecting" || state(youtube) == "live" })
+	tap(twitch)
+	h.settle("twitch on again", func() bool { return state(twitch) != "off" && !strings.HasPrefix(state(twitch), "switching") })
+	if got := state(twitch); got == "ended" {
+		t.Errorf("twitch switched on again shows %q: its old, ended result", got)
+	}
+	eng.mu.Lock()
+	var calls []string
+	for _, u := range eng.updates {
+		calls = append(calls, fmt.Sprintf("+%d-%d", len(u.AddOutputUrls), len(u.RemoveOutputUrls)))
+	}
+	eng.mu.Unlock()
+	if want := []string{"+0-1", "+1-0", "+1-0"}; !slices.Equal(calls, want) {
+		t.Errorf("UpdateStream calls %v, want %v (twitch off, youtube on, twitch on)", calls, want)
+	}
+	if h.s.live.phase != active {
+		t.Error("the stream did not go on")
+	}
+
+	test.Tap(h.s.controls.stream)
+	h.settle("stopped", func() bool { return h.s.live.phase == idle })
+	tap(twitch)
+	tap(youtube)
+	test.Tap(h.s.controls.stream)
+	h.drain()
+	if h.s.live.phase != idle || !strings.Contains(h.s.dests.field.errorText(), "switch one on") {
+		t.Errorf("with every destination off: phase %v, message %q", h.s.live.phase, h.s.dests.field.errorText())
+	}
+
+	// A profile keeps the switches.
+	p := h.s.snapshot()
+	p.DestinationsOff = []string{twitch}
+	h.s.apply(p)
+	if h.s.dests.byURL[twitch].on.Checked || !h.s.dests.byURL[youtube].on.Checked {
+		t.Error("a profile's switches are not applied")
 	}
 }

@@ -92,6 +92,12 @@ func (s *studio) startRecording() {
 // startStreaming checks the destinations and starts the stream.
 func (s *studio) startStreaming() {
 	p := s.snapshot()
+	if len(p.Destinations) > 0 && len(p.destinationsOn()) == 0 {
+		err := errors.New("every destination is switched off: switch one on to stream")
+		s.dests.field.setError(err)
+		s.controls.showError("Not started: " + err.Error())
+		return
+	}
 	req := p.streamRequest()
 	if _, ok := s.check(req); !ok {
 		return
@@ -265,6 +271,10 @@ func (s *studio) onRemoveDestination(u string) {
 		s.dests.field.setError(errors.New("wait until the stream has started or stopped to change its destinations"))
 		return
 	}
+	if s.dests.off[u] {
+		s.dests.drop(u) // not in the stream
+		return
+	}
 	s.dests.setBusy(u, "removing…")
 	s.updateStream(&livekit.UpdateStreamRequest{EgressId: s.live.id, RemoveOutputUrls: []string{u}}, func(err error) {
 		if err != nil {
@@ -273,6 +283,36 @@ func (s *studio) onRemoveDestination(u string) {
 			return
 		}
 		s.dests.drop(u)
+	})
+}
+
+// onSwitchDestination switches u on or off. While live the engine stops
+// sending to it (the others go on) or connects it again, from a key
+// frame; otherwise the switch says whether Start Streaming sends to it.
+func (s *studio) onSwitchDestination(u string, on bool) {
+	switch s.live.phase {
+	case idle:
+		s.dests.setOn(u, on)
+		return
+	case starting, stopping:
+		s.dests.setOn(u, !on)
+		s.dests.field.setError(errors.New("wait until the stream has started or stopped to switch its destinations"))
+		return
+	}
+	req := &livekit.UpdateStreamRequest{EgressId: s.live.id, RemoveOutputUrls: []string{u}}
+	busy := "switching off…"
+	if on {
+		req, busy = &livekit.UpdateStreamRequest{EgressId: s.live.id, AddOutputUrls: []string{u}}, "switching on…"
+	}
+	s.dests.setBusy(u, busy)
+	s.updateStream(req, func(err error) {
+		s.dests.setBusy(u, "")
+		if err != nil {
+			s.dests.setOn(u, !on)
+			s.dests.field.setError(err)
+			return
+		}
+		s.dests.setOn(u, on)
 	})
 }
 

@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/livekit/protocol/livekit"
@@ -30,6 +31,9 @@ type profile struct {
 	Record recordOutputs `mapstructure:"record"`
 	// Destinations are RTMP/RTMPS URLs with their stream keys.
 	Destinations []string `mapstructure:"destinations"`
+	// DestinationsOff are the destinations switched off: kept in the
+	// list, not streamed to.
+	DestinationsOff []string `mapstructure:"destinations_off"`
 }
 
 // advanced is livekit.EncodingOptions as the Advanced dialog edits it;
@@ -169,14 +173,26 @@ func (p *profile) recordRequest(s3 *livekit.S3Upload) *livekit.RoomCompositeEgre
 	return req
 }
 
-// streamRequest builds Start Streaming's request: every destination.
+// streamRequest builds Start Streaming's request: every destination that
+// is on.
 func (p *profile) streamRequest() *livekit.RoomCompositeEgressRequest {
 	req := p.source()
 	req.StreamOutputs = []*livekit.StreamOutput{{
 		Protocol: livekit.StreamProtocol_RTMP,
-		Urls:     append([]string(nil), p.Destinations...),
+		Urls:     p.destinationsOn(),
 	}}
 	return req
+}
+
+// destinationsOn are the destinations not switched off, in order.
+func (p *profile) destinationsOn() []string {
+	var on []string
+	for _, u := range p.Destinations {
+		if !slices.Contains(p.DestinationsOff, u) {
+			on = append(on, u)
+		}
+	}
+	return on
 }
 
 // pinFileName replaces the file's name template by the name request.Build

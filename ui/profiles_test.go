@@ -69,7 +69,7 @@ func TestProfiles(t *testing.T) {
 	// change everything, then load the profile back
 	h.tapText("demo")
 	h.choose(h.s.enc.layout, "Grid")
-	h.s.dests.setList(nil)
+	h.s.dests.setList(nil, nil)
 	h.s.outputs.hls.SetChecked(false)
 	h.s.profiles.reload("")
 	h.relayout()

@@ -100,7 +100,7 @@ func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(fu
 	s.rooms = newRoomsPanel(s.onSourceChanged)
 	s.enc = newEncodingPanel(win, s.onSourceChanged)
 	s.outputs = newOutputsPanel(win)
-	s.dests = newDestinationsPanel(s.onAddDestination, s.onRemoveDestination)
+	s.dests = newDestinationsPanel(s.onAddDestination, s.onRemoveDestination, s.onSwitchDestination)
 	s.preview = newPreviewPanel(do)
 	s.meter = newProgramMeter()
 	s.people = newPeoplePanel()
@@ -238,7 +238,7 @@ func (s *studio) tickLoop() {
 
 // snapshot is the window's setup as a profile.
 func (s *studio) snapshot() profile {
-	p := profile{Room: s.rooms.room(), Destinations: s.dests.list()}
+	p := profile{Room: s.rooms.room(), Destinations: s.dests.list(), DestinationsOff: s.dests.offList()}
 	s.enc.get(&p)
 	s.outputs.get(&p)
 	return p
@@ -256,7 +256,7 @@ func (s *studio) apply(p profile) {
 	s.rooms.setRoom(p.Room)
 	s.enc.set(p)
 	s.outputs.set(p)
-	s.dests.setList(p.Destinations)
+	s.dests.setList(p.Destinations, p.DestinationsOff)
 	s.clearErrors()
 }
 
