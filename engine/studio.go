@@ -106,6 +106,27 @@ type Meter interface {
 	PeopleLevels(ctx context.Context, req *livekit.RoomCompositeEgressRequest) ([]PersonLevel, error)
 }
 
+// Mark is a marked moment of a recording.
+type Mark struct {
+	Index int // 1, 2, … within its egress
+	At    time.Time
+	Label string
+	// Outputs are the outputs that keep it ("file_outputs[0]",
+	// "segment_outputs[0]"); a stream or images keep none.
+	Outputs []string
+}
+
+// Marker is a Studio that marks moments of its recordings (the embedded
+// engine does; LiveKit's API has no such call).
+type Marker interface {
+	// Mark adds a marker, labelled label ("" for none), now, to every
+	// file and segments output of the egress: beside each, as WebVTT
+	// chapters and a JSON list, and in the HLS playlists.
+	Mark(ctx context.Context, egressID, label string) (Mark, error)
+	// Relabel changes the label of marker index of the egress.
+	Relabel(ctx context.Context, egressID string, index int, label string) error
+}
+
 // ErrNotFound is returned for an egress ID the engine does not know.
 var ErrNotFound = errors.New("egress not found")
 

@@ -7,6 +7,7 @@ package hls
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,14 @@ type Segment struct {
 	Start    time.Time // wall-clock time of its first frame
 }
 
+// DateRange is a marked moment of the stream, written as an
+// #EXT-X-DATERANGE of class com.roomcast.marker, its label in X-LABEL.
+type DateRange struct {
+	ID    string
+	Start time.Time
+	Label string
+}
+
 // Playlist accumulates segments and rewrites its files on every Add.
 type Playlist struct {
 	path, livePath string
@@ -32,7 +41,37 @@ type Playlist struct {
 
 	mu       sync.Mutex
 	segments []Segment
+	ranges   []DateRange
 	ended    bool
+}
+
+// AddDateRange marks a moment and rewrites the playlist files (once they
+// exist: a playlist is first written with its first segment).
+func (p *Playlist) AddDateRange(d DateRange) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ranges = append(p.ranges, d)
+	return p.rewriteLocked()
+}
+
+// Relabel changes the label of the date range id and rewrites the files.
+func (p *Playlist) Relabel(id, label string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.ranges {
+		if p.ranges[i].ID == id {
+			p.ranges[i].Label = label
+			return p.rewriteLocked()
+		}
+	}
+	return fmt.Errorf("playlist %s: no date range %q", p.path, id)
+}
+
+func (p *Playlist) rewriteLocked() error {
+	if len(p.segments) == 0 {
+		return nil
+	}
+	return p.writeLocked()
 }
 
 // New makes a playlist at path (and a live one at livePath, if not "")
@@ -103,14 +142,44 @@ func (p *Playlist) render(segs []Segment, playlistType string, sequence int, end
 	}
 	fmt.Fprintf(&b, "#EXT-X-TARGETDURATION:%d\n", int(math.Ceil(target.Seconds())))
 	fmt.Fprintf(&b, "#EXT-X-MEDIA-SEQUENCE:%d\n", sequence)
+	// Each date range goes just before the segment it falls in; one past
+	// the last segment goes at the end.
+	ranges := slices.Clone(p.ranges)
+	slices.SortStableFunc(ranges, func(a, b DateRange) int { return a.Start.Compare(b.Start) })
+	if len(segs) > 0 && !segs[0].Start.IsZero() {
+		ranges = slices.DeleteFunc(ranges, func(d DateRange) bool { return d.Start.Before(segs[0].Start) })
+	}
 	for _, s := range segs {
 		if !s.Start.IsZero() {
-			fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", s.Start.UTC().Format("2006-01-02T15:04:05.000Z"))
+			fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", s.Start.UTC().Format(dateFormat))
+			for len(ranges) > 0 && ranges[0].Start.Before(s.Start.Add(s.Duration)) {
+				writeDateRange(&b, ranges[0])
+				ranges = ranges[1:]
+			}
 		}
 		fmt.Fprintf(&b, "#EXTINF:%.3f,\n%s\n", s.Duration.Seconds(), s.Name)
+	}
+	for _, d := range ranges {
+		writeDateRange(&b, d)
 	}
 	if ended {
 		b.WriteString("#EXT-X-ENDLIST\n")
 	}
 	return []byte(b.String())
+}
+
+// dateFormat is the playlist's dates: ISO 8601 in UTC, to the millisecond.
+const dateFormat = "2006-01-02T15:04:05.000Z"
+
+// writeDateRange writes d; a quoted string may hold neither a double quote
+// nor a line break.
+func writeDateRange(b *strings.Builder, d DateRange) {
+	quoted := func(s string) string {
+		return strings.ReplaceAll(strings.Join(strings.Fields(s), " "), `"`, "'")
+	}
+	fmt.Fprintf(b, "#EXT-X-DATERANGE:ID=\"%s\",CLASS=\"com.roomcast.marker\",START-DATE=\"%s\"", quoted(d.ID), d.Start.UTC().Format(dateFormat))
+	if d.Label != "" {
+		fmt.Fprintf(b, ",X-LABEL=\"%s\"", quoted(d.Label))
+	}
+	b.WriteString("\n")
 }

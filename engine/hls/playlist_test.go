@@ -15,6 +15,8 @@ func TestPlaylistText(t *testing.T) {
 	cases := []struct {
 		name      string
 		segments  []Segment
+		ranges    []DateRange // added after the segments
+		relabel   [2]string   // then: this range's label becomes that
 		end       bool
 		event     string
 		live      string
@@ -47,6 +49,22 @@ func TestPlaylistText(t *testing.T) {
 				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:12.000Z\n#EXTINF:2.000,\nroom_6.ts\n",
 			liveCount: LiveWindow,
 		},
+		{
+			name:     "markers: before the segment they fall in, or at the end; relabelled",
+			segments: []Segment{seg(0, 2*time.Second), seg(1, 2*time.Second)},
+			ranges: []DateRange{
+				{ID: "marker-2", Start: t0.Add(4500 * time.Millisecond), Label: "after the last segment"},
+				{ID: "marker-1", Start: t0.Add(2500 * time.Millisecond), Label: "old"},
+			},
+			relabel: [2]string{"marker-1", `Guest "Ann"` + "\nhere"},
+			event: "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:00.000Z\n#EXTINF:2.000,\nroom_0.ts\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:02.000Z\n" +
+				"#EXT-X-DATERANGE:ID=\"marker-1\",CLASS=\"com.roomcast.marker\",START-DATE=\"2026-11-26T20:00:02.500Z\",X-LABEL=\"Guest 'Ann' here\"\n" +
+				"#EXTINF:2.000,\nroom_1.ts\n" +
+				"#EXT-X-DATERANGE:ID=\"marker-2\",CLASS=\"com.roomcast.marker\",START-DATE=\"2026-11-26T20:00:04.500Z\",X-LABEL=\"after the last segment\"\n",
+			liveCount: 2,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,6 +72,16 @@ func TestPlaylistText(t *testing.T) {
 			p := New(filepath.Join(dir, "room.m3u8"), filepath.Join(dir, "room-live.m3u8"), 2*time.Second)
 			for _, s := range tc.segments {
 				if err := p.Add(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, d := range tc.ranges {
+				if err := p.AddDateRange(d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if id := tc.relabel[0]; id != "" {
+				if err := p.Relabel(id, tc.relabel[1]); err != nil {
 					t.Fatal(err)
 				}
 			}

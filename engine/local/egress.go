@@ -13,6 +13,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"roomcast/engine"
 	"roomcast/engine/composite"
 	"roomcast/engine/hooks"
 	"roomcast/engine/output"
@@ -47,6 +48,54 @@ type egress struct {
 	slot      *slot     // set once its outputs are attached
 	recording time.Time // when they were
 	stoppedBy string    // the end reason stop was given
+	marks     int       // markers made so far
+}
+
+// mark adds a marker now to every output that keeps markers.
+func (e *egress) mark(label string) (engine.Mark, error) {
+	e.mu.Lock()
+	e.marks++
+	m := engine.Mark{Index: e.marks, At: time.Now(), Label: label}
+	e.mu.Unlock()
+	var errs []error
+	for _, o := range e.outputs {
+		if mk, ok := o.(output.Markable); ok {
+			if err := mk.Mark(m.Index, m.At, label); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			m.Outputs = append(m.Outputs, o.Field())
+		}
+	}
+	if len(m.Outputs) == 0 {
+		if len(errs) == 0 {
+			errs = append(errs, fmt.Errorf("egress %s has no file or segments output to mark", e.id))
+		}
+		return m, errors.Join(errs...)
+	}
+	for _, err := range errs {
+		e.logf("marker %d: %v", m.Index, err)
+	}
+	return m, nil
+}
+
+// relabel changes marker index's label in every output that has it.
+func (e *egress) relabel(index int, label string) error {
+	e.mu.Lock()
+	made := e.marks
+	e.mu.Unlock()
+	if index < 1 || index > made {
+		return fmt.Errorf("egress %s has no marker %d", e.id, index)
+	}
+	var errs []error
+	for _, o := range e.outputs {
+		if mk, ok := o.(output.Markable); ok {
+			if err := mk.Relabel(index, label); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // End reasons beyond LiveKit's own (livekit.EndReason*), in its words.

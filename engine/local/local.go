@@ -333,6 +333,25 @@ func (l *Local) Preview(ctx context.Context, req *livekit.RoomCompositeEgressReq
 	}, nil
 }
 
+// Mark marks the moment now in every file and segments output of the
+// egress.
+func (l *Local) Mark(_ context.Context, egressID, label string) (engine.Mark, error) {
+	e, err := l.egress(egressID)
+	if err != nil {
+		return engine.Mark{}, err
+	}
+	return e.mark(label)
+}
+
+// Relabel changes the label of one of the egress's markers.
+func (l *Local) Relabel(_ context.Context, egressID string, index int, label string) error {
+	e, err := l.egress(egressID)
+	if err != nil {
+		return err
+	}
+	return e.relabel(index, label)
+}
+
 // AudioLevel reads the meter of the running composite that req records
 // or previews.
 func (l *Local) AudioLevel(req *livekit.RoomCompositeEgressRequest) (engine.AudioLevel, bool) {

@@ -28,16 +28,18 @@ import (
 	"github.com/go-gst/go-gst/gst"
 	"github.com/livekit/protocol/livekit"
 
+	"roomcast/engine/markers"
 	"roomcast/engine/pipeline"
 	"roomcast/engine/request"
 )
 
 // File writes one file of the egress.
 type File struct {
-	env  Env
-	plan request.FileOutput
-	enc  Encoding
-	run  *run
+	env   Env
+	plan  request.FileOutput
+	enc   Encoding
+	run   *run
+	marks *markers.Sidecar // beside the file
 
 	mu     sync.Mutex
 	result *livekit.FileInfo // set once finished
@@ -47,7 +49,7 @@ type File struct {
 
 // NewFile prepares a file output; nothing runs until Start.
 func NewFile(plan request.FileOutput, enc Encoding, env Env) *File {
-	o := &File{env: env, plan: plan, enc: enc}
+	o := &File{env: env, plan: plan, enc: enc, marks: markers.New(env.local(plan.Filepath))}
 	o.run = newRun(env, o.end)
 	return o
 }
@@ -126,6 +128,7 @@ func (o *File) Stop() { o.run.end() }
 
 func (o *File) end() {
 	o.run.detach()
+	finishMarks(o.env, o.run, o.marks, path.Dir(o.plan.Filepath))
 	path := o.env.local(o.plan.Filepath)
 	start, end := o.run.span()
 	fi := &livekit.FileInfo{Filename: o.plan.Filepath, Location: o.env.Store.Location(o.plan.Filepath)}

@@ -37,6 +37,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"roomcast/engine/hls"
+	"roomcast/engine/markers"
 	"roomcast/engine/pipeline"
 	"roomcast/engine/request"
 )
@@ -52,6 +53,7 @@ type Segments struct {
 	enc      Encoding
 	dir      string // the local folder of segments and playlists
 	playlist *hls.Playlist
+	marks    *markers.Sidecar  // beside the playlist
 	listing  *manifestPlaylist // the playlist in the egress's manifest
 	run      *run
 	att      atomic.Pointer[pipeline.Attachment] // for key-frame requests
@@ -78,6 +80,7 @@ func NewSegments(plan request.SegmentOutput, enc Encoding, env Env) *Segments {
 	o := &Segments{
 		env: env, plan: plan, enc: enc, dir: dir,
 		playlist:  hls.New(filepath.Join(dir, plan.PlaylistName), live, time.Duration(plan.SegmentDurationSec)*time.Second),
+		marks:     markers.New(filepath.Join(dir, plan.PlaylistName)),
 		announced: make(chan struct{}, 1),
 		listed:    map[string]bool{},
 		info: &livekit.SegmentsInfo{
@@ -363,6 +366,7 @@ func (o *Segments) end() {
 		o.env.Logf("%s: %v", o.env.Field, err)
 	}
 	o.putPlaylists()
+	finishMarks(o.env, o.run, o.marks, o.plan.Dir)
 	_, backup := o.env.flush()
 	o.mu.Lock()
 	o.info.EndedAt = time.Now().UnixNano()
