@@ -82,6 +82,7 @@ func (s *studio) startRecording() {
 		return
 	}
 	pinFileName(req, plan)
+	s.markers.clear()
 	s.rec = egressRun{phase: starting}
 	if len(plan.Files) == 1 && plan.Files[0].Upload == nil {
 		s.rec.file = plan.Files[0].Filepath

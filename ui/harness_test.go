@@ -199,7 +199,30 @@ type fakeStudio struct {
 	rooms    []*livekit.Room
 	level    engine.AudioLevel    // what its meter reads
 	people   []engine.PersonLevel // what the page's meters read
+	marks    []string             // the markers' labels, by index-1
 	metered  []string             // the rooms whose sound was metered
+}
+
+// Mark records a marker of a running egress.
+func (f *fakeStudio) Mark(_ context.Context, id, label string) (engine.Mark, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.infos[id] == nil {
+		return engine.Mark{}, fmt.Errorf("egress %q not found", id)
+	}
+	f.marks = append(f.marks, label)
+	return engine.Mark{Index: len(f.marks), At: time.Now(), Label: label, Outputs: []string{"file_outputs[0]"}}, nil
+}
+
+// Relabel records a marker's new label.
+func (f *fakeStudio) Relabel(_ context.Context, _ string, index int, label string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if index < 1 || index > len(f.marks) {
+		return fmt.Errorf("no marker %d", index)
+	}
+	f.marks[index-1] = label
+	return nil
 }
 
 // PeopleLevels gives people for a composite that is previewed.

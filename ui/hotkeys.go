@@ -26,6 +26,7 @@ const (
 	hotkeyRecord hotkeyAction = "record"
 	hotkeyStream hotkeyAction = "stream"
 	hotkeyKeys   hotkeyAction = "keys"
+	hotkeyMark   hotkeyAction = "mark"
 )
 
 // hotkeyDef is an action with its label and default keys.
@@ -40,6 +41,7 @@ type hotkeyDef struct {
 var hotkeyActions = []hotkeyDef{
 	{hotkeyRecord, "Start or stop recording", "Ctrl+R"},
 	{hotkeyStream, "Start or stop streaming", "Ctrl+L"},
+	{hotkeyMark, "Mark the recording", "Ctrl+M"},
 	{hotkeyKeys, "Show or hide stream keys", "Ctrl+K"},
 }
 
@@ -196,6 +198,8 @@ func (s *studio) onHotkey(a hotkeyAction) {
 	case hotkeyKeys:
 		s.dests.onReveal()
 		return
+	case hotkeyMark:
+		button, tap = s.markers.mark, s.onMark
 	}
 	if button.Disabled() {
 		return

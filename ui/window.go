@@ -60,6 +60,7 @@ type studio struct {
 	dests   *destinationsPanel
 	preview *previewPanel
 	meter   *programMeter
+	markers *markersPanel
 	// hotkeys are the window's shortcuts, boundKeys what is on its canvas.
 	hotkeys   hotkeys
 	boundKeys []*desktop.CustomShortcut
@@ -103,6 +104,7 @@ func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(fu
 	s.dests = newDestinationsPanel(s.onAddDestination, s.onRemoveDestination, s.onSwitchDestination)
 	s.preview = newPreviewPanel(do)
 	s.meter = newProgramMeter()
+	s.markers = newMarkersPanel(s.onMark)
 	s.people = newPeoplePanel()
 	s.controls = newControlsPanel(s.onRecord, s.onStream)
 	s.history = newHistoryPanel()
@@ -133,7 +135,7 @@ func (s *studio) buildUI() fyne.CanvasObject {
 
 	history := container.NewBorder(heading("History"), nil, nil, nil, s.history.buildUI())
 	s.stage = container.New(&stageLayout{aspect: s.preview.aspect},
-		s.preview.buildUI(), s.controls.buildUI(), history, s.meter.box)
+		s.preview.buildUI(), container.NewVBox(s.controls.buildUI(), s.markers.buildUI()), history, s.meter.box)
 
 	body := container.NewBorder(nil, nil, left, right, container.NewPadded(s.stage))
 	return container.NewBorder(container.NewVBox(container.NewPadded(top), widget.NewSeparator()),
@@ -305,6 +307,8 @@ func (s *studio) refreshControls() {
 	connected := s.back != nil
 	s.controls.setRecord(s.rec, connected)
 	s.controls.setStream(s.live, connected)
+	marker, why := s.markable()
+	s.markers.setEnabled(marker != nil, why)
 	busy := s.busy()
 	s.rooms.setEnabled(!busy)
 	s.enc.setEnabled(!busy)
