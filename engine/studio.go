@@ -106,6 +106,14 @@ type Meter interface {
 	PeopleLevels(ctx context.Context, req *livekit.RoomCompositeEgressRequest) ([]PersonLevel, error)
 }
 
+// RateMeter is a Studio that measures what its streams send (the
+// embedded engine does).
+type RateMeter interface {
+	// StreamRates is each connected destination's send rate in kbit/s,
+	// by its URL as the egress's StreamInfo has it (the key redacted).
+	StreamRates(egressID string) (map[string]float64, error)
+}
+
 // Mark is a marked moment of a recording.
 type Mark struct {
 	Index int // 1, 2, … within its egress

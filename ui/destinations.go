@@ -45,6 +45,7 @@ type destinationsPanel struct {
 	live    bool
 	outage  map[string]time.Time // since when a destination is reconnecting
 	off     map[string]bool      // switched off: listed, not streamed to
+	rates   map[string]float64   // kbit/s sent, by redacted URL
 }
 
 func newDestinationsPanel(onAdd, onRemove func(string), onSwitch func(string, bool)) *destinationsPanel {
@@ -230,7 +231,17 @@ func (d *destinationsPanel) updateRow(u string, now time.Time) {
 		return
 	}
 	c, text := streamState(d.result(u), now.Sub(d.outage[u]))
+	if rate := d.rates[request.RedactURL(u)]; text == "live" && rate > 0 {
+		text = fmt.Sprintf("live · %.0f kb/s", rate)
+	}
 	row.setState(c, text)
+}
+
+// setRates shows what the engine measures each destination is sent
+// (nil: nothing measured).
+func (d *destinationsPanel) setRates(rates map[string]float64, now time.Time) {
+	d.rates = rates
+	d.refresh(now)
 }
 
 // result finds u's entry in the stream results, which carry the URL

@@ -223,3 +223,17 @@ func TestDestinationSwitch(t *testing.T) {
 		t.Error("a profile's switches are not applied")
 	}
 }
+
+// TestDestinationRates: a live destination shows the rate the engine
+// measures it is sent.
+func TestDestinationRates(t *testing.T) {
+	eng := newFakeStudio()
+	eng.rate = 3140
+	h := newHarness(t, eng.connector(demoRooms...))
+	h.s.dests.setList([]string{twitch}, nil)
+	test.Tap(h.s.controls.stream)
+	h.settle("live", func() bool { return h.s.live.phase == active })
+	h.settleWithin("the rate shown", 5*time.Second, func() bool {
+		return h.s.dests.byURL[twitch].state.Text == "live · 3140 kb/s"
+	})
+}

@@ -200,7 +200,23 @@ type fakeStudio struct {
 	level    engine.AudioLevel    // what its meter reads
 	people   []engine.PersonLevel // what the page's meters read
 	marks    []string             // the markers' labels, by index-1
+	rate     float64              // kbit/s each destination is sent
 	metered  []string             // the rooms whose sound was metered
+}
+
+// StreamRates gives every destination of a running stream rate kbit/s.
+func (f *fakeStudio) StreamRates(id string) (map[string]float64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	info := f.infos[id]
+	if info == nil {
+		return nil, fmt.Errorf("egress %q not found", id)
+	}
+	rates := map[string]float64{}
+	for _, r := range info.StreamResults {
+		rates[r.Url] = f.rate
+	}
+	return rates, nil
 }
 
 // Mark records a marker of a running egress.

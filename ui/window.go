@@ -233,9 +233,38 @@ func (s *studio) tickLoop() {
 			s.do(func() {
 				s.controls.tick(s.rec, s.live, now)
 				s.dests.refresh(now)
+				s.measureRates()
 			})
 		}
 	}
+}
+
+// measureRates has the engine measure what the running stream sends to
+// each destination, for the rows to show; nothing while none runs, or on
+// an engine that cannot say.
+func (s *studio) measureRates() {
+	meter, ok := s.connectedStudio().(engine.RateMeter)
+	if !ok || s.live.phase != active {
+		s.dests.setRates(nil, time.Now())
+		return
+	}
+	id := s.live.id
+	s.spawn(func() {
+		rates, err := meter.StreamRates(id)
+		s.do(func() {
+			if err == nil && s.live.id == id && s.live.phase == active {
+				s.dests.setRates(rates, time.Now())
+			}
+		})
+	})
+}
+
+// connectedStudio is the connected Studio, nil when none is.
+func (s *studio) connectedStudio() engine.Studio {
+	if s.back == nil {
+		return nil
+	}
+	return s.back.Studio
 }
 
 // snapshot is the window's setup as a profile.

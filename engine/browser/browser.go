@@ -622,11 +622,11 @@ func (b *Browser) Navigate(ctx context.Context, u string) error {
 // PersonLevel is one person's sound as the page plays it, in dBFS (at
 // least -100), and whether their microphone is on.
 type PersonLevel struct {
-	Identity  string  `json:"identity"`
-	Name      string  `json:"name"`
-	MicOn     bool    `json:"micOn"`
-	RMS       float64 `json:"rms"`
-	Peak      float64 `json:"peak"`
+	Identity string  `json:"identity"`
+	Name     string  `json:"name"`
+	MicOn    bool    `json:"micOn"`
+	RMS      float64 `json:"rms"`
+	Peak     float64 `json:"peak"`
 }
 
 // peopleLevelsJS asks the page for its meters; a template without them

@@ -333,6 +333,19 @@ func (l *Local) Preview(ctx context.Context, req *livekit.RoomCompositeEgressReq
 	}, nil
 }
 
+// StreamRates measures what the egress's stream output sends to each
+// destination.
+func (l *Local) StreamRates(egressID string) (map[string]float64, error) {
+	e, err := l.egress(egressID)
+	if err != nil {
+		return nil, err
+	}
+	if e.stream == nil {
+		return nil, fmt.Errorf("egress %s has no stream output", egressID)
+	}
+	return e.stream.Rates(), nil
+}
+
 // Mark marks the moment now in every file and segments output of the
 // egress.
 func (l *Local) Mark(_ context.Context, egressID, label string) (engine.Mark, error) {

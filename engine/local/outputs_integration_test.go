@@ -24,6 +24,7 @@ import (
 	"roomcast/engine/hooks/hookstest"
 	"roomcast/engine/internal/disktest"
 	"roomcast/engine/mediatest"
+	"roomcast/engine/request"
 	"roomcast/engine/rtmptest"
 	"roomcast/engine/waittest"
 )
@@ -397,7 +398,14 @@ func TestRecordAndGoLiveShareAnEncoder(t *testing.T) {
 		AddDestinations: []*livekit.StreamDestination{{Id: "backup", Url: rtmp.URL("other")}}}); err == nil || !strings.Contains(err.Error(), "add_destinations[0].id") {
 		t.Errorf("a second destination with the id in use: %v, want an error naming add_destinations[0].id", err)
 	}
+	if _, err := s.engine.StreamRates(live.EgressId); err != nil { // the rates' start
+		t.Fatal(err)
+	}
 	time.Sleep(6 * time.Second)
+	rates, err := s.engine.StreamRates(live.EgressId)
+	if err != nil {
+		t.Fatal(err)
+	}
 	final, err := s.engine.Stop(ctx, rec.EgressId)
 	if err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
 		t.Fatalf("stop the recording: %v %v", final.GetStatus(), err)
@@ -415,6 +423,21 @@ func TestRecordAndGoLiveShareAnEncoder(t *testing.T) {
 		t.Errorf("stream results %v, want the plain URL and the destination \"backup\", FINISHED", sr)
 	}
 	rtmp.CheckRecording(t, "backup", 1280, 720)
+	// The rate measured at the sink is what the server received.
+	for _, name := range []string{"live", "backup"} {
+		got := rates[request.RedactURL(rtmp.URL(name))]
+		rec := rtmp.Recordings(name)[0]
+		p, err := mediatest.ProbeFile(rec, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := os.Stat(rec)
+		received := float64(st.Size()) * 8 / 1000 / p.Duration()
+		t.Logf("%s: %.0f kb/s measured at the sink, %.0f kb/s in the server's recording", name, got, received)
+		if got < 0.6*received || got > 1.5*received {
+			t.Errorf("%s: %.0f kb/s measured, the server's recording has %.0f kb/s", name, got, received)
+		}
+	}
 	demotest.VerifyRecording(t, file, 1280, 720, recorded, people)
 	rtmp.CheckRecording(t, "live", 1280, 720)
 	if gap := maxVideoGap(t, rtmp.Recordings("live")[0]); gap > 2.5/30 {

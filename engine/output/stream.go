@@ -76,6 +76,13 @@ type destination struct {
 type attempt struct {
 	att    *pipeline.Attachment
 	failed bool
+	sink   *gst.Element // its rtmp2sink, once attached
+
+	// The sink's byte count when last read, and the rate since the read
+	// before (Rates).
+	sentBytes uint64
+	sentAt    time.Time
+	kbps      float64
 }
 
 // NewStream prepares a stream output with its first destinations (URLs
@@ -142,7 +149,7 @@ func (o *Stream) connect(d *destination) {
 		return
 	}
 	o.mu.Lock()
-	a.att = att
+	a.att, a.sink = att, sink
 	stale := a.failed || d.cur != a // it failed, or was removed, meanwhile
 	o.mu.Unlock()
 	if stale {
@@ -195,6 +202,52 @@ func (o *Stream) watchFlowing(d *destination, a *attempt, sink *gst.Element) {
 		time.AfterFunc(streamSettle, func() { o.flowing(d, a) })
 		return gst.PadProbeRemove
 	})
+}
+
+// rateWindow is the shortest time over which Rates measures a rate; a
+// read sooner gives the last rate again.
+const rateWindow = 500 * time.Millisecond
+
+// Rates is each connected destination's send rate in kbit/s (RTMP bytes
+// as rtmp2sink counts them, headers included) since the previous call,
+// by its URL redacted as its StreamInfo has it. The first call for a
+// connection reads 0.
+func (o *Stream) Rates() map[string]float64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	rates := map[string]float64{}
+	now := time.Now()
+	for _, d := range o.dests {
+		a := d.cur
+		if d.removed || a == nil || a.sink == nil {
+			continue
+		}
+		if dt := now.Sub(a.sentAt); a.sentAt.IsZero() || dt >= rateWindow {
+			sent := sentBytes(a.sink)
+			if !a.sentAt.IsZero() && sent >= a.sentBytes {
+				a.kbps = float64(sent-a.sentBytes) * 8 / 1000 / dt.Seconds()
+			}
+			a.sentBytes, a.sentAt = sent, now
+		}
+		rates[d.info.Url] = a.kbps
+	}
+	return rates
+}
+
+// sentBytes is what rtmp2sink has sent (its stats' out-bytes-total); 0
+// when it cannot say.
+func sentBytes(sink *gst.Element) uint64 {
+	v, err := sink.GetProperty("stats")
+	if err != nil {
+		return 0
+	}
+	st, ok := v.(*gst.Structure)
+	if !ok || st == nil {
+		return 0
+	}
+	n, _ := st.GetValue("out-bytes-total")
+	sent, _ := n.(uint64)
+	return sent
 }
 
 // flowing: the destination is live; an outage, if any, is over.
