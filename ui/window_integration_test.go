@@ -43,7 +43,8 @@ const destsEnv = "ROOMCAST_UI_DESTS"
 // DISPLAY, and a script driven by the parent test through stdin and
 // stdout: it says when the preview is painted and how many frames were,
 // then on "script" records 5 s, then records and streams to the
-// destinations (what the screenshot shows); "quit" closes the window.
+// destinations, marks twice and switches the last destination off (what
+// the screenshot shows); "quit" closes the window.
 func runChild() int {
 	dir := os.Getenv(childEnv)
 	cfg := Config{
@@ -109,7 +110,25 @@ func childScript(s *studio) {
 				}
 				return s.rec.phase == active && s.live.phase == active
 			})
+			// What the screenshot shows besides: two markers, one
+			// labelled, and the second destination switched off.
+			fyne.DoAndWait(s.onMark)
+			waitFor(func() bool { return len(s.markers.rows.Objects) == 1 })
+			time.Sleep(1500 * time.Millisecond)
+			fyne.DoAndWait(s.onMark)
+			waitFor(func() bool { return len(s.markers.rows.Objects) == 2 })
+			fyne.DoAndWait(func() {
+				e := findEntry(s.markers.rows.Objects[0])
+				e.SetText("Guest joins")
+				e.OnSubmitted(e.Text)
+				s.onSwitchDestination(dests[len(dests)-1], false)
+			})
+			waitFor(func() bool { return s.dests.byURL[dests[len(dests)-1]].state.Text == "off" })
 			time.Sleep(6 * time.Second) // the timers and the status bar fill in
+			var meter string
+			var people int
+			fyne.DoAndWait(func() { meter, people = s.meter.shown.text, len(s.people.rows) })
+			say("meter %d %s", people, meter)
 			var bottom, top float32
 			fyne.DoAndWait(func() { bottom, top = savedAndHistory(s) })
 			say("layout %.0f %.0f", bottom, top)
@@ -124,7 +143,8 @@ func childScript(s *studio) {
 // TestRealWindow runs the app's real window (GLFW, Mesa's software GL) on
 // an Xvfb screen with the demo room, as `make run` does with nothing
 // configured; it measures the cold start, the preview's frame rate and
-// the app's CPU, records through the window, and checks in a screenshot
+// the app's CPU, records through the window (with markers, one
+// destination switched off), reads its meters, and checks in a screenshot
 // that the preview shows alice, bob and carol. With -update the
 // screenshot becomes assets/screenshots/studio.png (the README's).
 func TestRealWindow(t *testing.T) {
@@ -245,6 +265,11 @@ func TestRealWindow(t *testing.T) {
 	fmt.Fprintln(stdin, "script")
 	saved := expect("saved", time.Minute)
 	demotest.VerifyRecording(t, saved, 1280, 720, 5, participants())
+	var metered int
+	var reading string
+	if _, err := fmt.Sscan(expect("meter", time.Minute), &metered, &reading); err != nil || metered != len(participants()) || !strings.HasPrefix(reading, "-") || reading == "-∞" {
+		t.Errorf("meters: %d people listed, the program reads %q (%v); want everyone, and the tones in dB", metered, reading, err)
+	}
 	var savedBottom, historyTop float64
 	if _, err := fmt.Sscan(expect("layout", time.Minute), &savedBottom, &historyTop); err != nil {
 		t.Fatal(err)
