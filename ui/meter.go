@@ -126,34 +126,24 @@ func (m *programMeter) draw() {
 	m.box.Refresh()
 }
 
-// meterLoop reads the meters of the composite the preview shows (its
-// sound, and each person's), meterRate times a second, until the window
-// closes.
-func (s *studio) meterLoop() {
-	t := time.NewTicker(time.Second / meterRate)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case now := <-t.C:
-			var level engine.AudioLevel
-			var people []engine.PersonLevel
-			ok := false
-			if studio, req := s.preview.metered(); studio != nil {
-				if level, ok = studio.AudioLevel(req); ok {
-					// A page that cannot say is shown as nobody: the
-					// program meter still reads the sound.
-					people, _ = studio.PeopleLevels(s.ctx, req)
-				}
-			}
-			shown := meterShows(level, ok, micsOn(people), now)
-			s.do(func() {
-				s.meter.show(shown)
-				s.people.show(people)
-			})
+// readMeters reads the meters of the composite the preview shows (its
+// sound, and each person's) and shows them, meterRate times a second.
+func (s *studio) readMeters(now time.Time) {
+	var level engine.AudioLevel
+	var people []engine.PersonLevel
+	ok := false
+	if studio, req := s.preview.metered(); studio != nil {
+		if level, ok = studio.AudioLevel(req); ok {
+			// A page that cannot say is shown as nobody: the program
+			// meter still reads the sound.
+			people, _ = studio.PeopleLevels(s.ctx, req)
 		}
 	}
+	shown := meterShows(level, ok, micsOn(people), now)
+	s.do(func() {
+		s.meter.show(shown)
+		s.people.show(people)
+	})
 }
 
 // micsOn says whether anyone's microphone is on; true when the page does

@@ -157,11 +157,11 @@ func (s *studio) start() {
 	s.apply(defaultProfile(s.defaultFolder()))
 	s.refreshControls()
 	s.spawn(func() { s.preview.run(s.ctx) })
-	s.spawn(s.meterLoop)
+	s.spawn(func() { s.every(time.Second/meterRate, s.readMeters) })
 	if s.sampling {
 		s.spawn(func() { s.status.run(s.ctx) })
 	}
-	s.spawn(s.tickLoop)
+	s.spawn(func() { s.every(time.Second, s.tick) })
 	s.connectTo(s.startConnection())
 }
 
@@ -222,21 +222,27 @@ func (s *studio) shutdown() error {
 // busy reports whether a recording or stream is running or on its way.
 func (s *studio) busy() bool { return s.rec.phase != idle || s.live.phase != idle }
 
-func (s *studio) tickLoop() {
-	t := time.NewTicker(time.Second)
+// every calls f every d until the window closes.
+func (s *studio) every(d time.Duration, f func(now time.Time)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case now := <-t.C:
-			s.do(func() {
-				s.controls.tick(s.rec, s.live, now)
-				s.dests.refresh(now)
-				s.measureRates()
-			})
+			f(now)
 		}
 	}
+}
+
+// tick moves the timers and the destinations' states on, once a second.
+func (s *studio) tick(now time.Time) {
+	s.do(func() {
+		s.controls.tick(s.rec, s.live, now)
+		s.dests.refresh(now)
+		s.measureRates()
+	})
 }
 
 // measureRates has the engine measure what the running stream sends to
