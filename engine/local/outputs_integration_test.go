@@ -754,3 +754,67 @@ func TestRequestWebhooks(t *testing.T) {
 		t.Errorf("a signing key the server lacks: %v, want an error naming webhooks[0].signing_key", err)
 	}
 }
+
+// TestDestinationOffAndOn: a destination switched off while live (removed
+// with UpdateStream) gets nothing more: its server's recording ends there;
+// switched on again (added back), it is sent a new stream from a key
+// frame. The other destination's recording runs the whole time without a
+// gap.
+func TestDestinationOffAndOn(t *testing.T) {
+	s := newStudio(t, 2)
+	rtmp := rtmptest.Start(t)
+	ctx := context.Background()
+	info := s.startActive(t, &livekit.RoomCompositeEgressRequest{
+		RoomName: "demo", Layout: "grid",
+		StreamOutputs: []*livekit.StreamOutput{{Urls: []string{rtmp.URL("stays"), rtmp.URL("toggled")}}},
+	})
+	began := time.Now()
+	update := func(req *livekit.UpdateStreamRequest) time.Time {
+		t.Helper()
+		req.EgressId = info.EgressId
+		if _, err := s.engine.UpdateStream(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		return time.Now()
+	}
+	sleepUntil(began.Add(4 * time.Second))
+	off := update(&livekit.UpdateStreamRequest{RemoveOutputUrls: []string{rtmp.URL("toggled")}})
+	sleepUntil(off.Add(3 * time.Second))
+	on := update(&livekit.UpdateStreamRequest{AddOutputUrls: []string{rtmp.URL("toggled")}})
+	sleepUntil(on.Add(4 * time.Second))
+	final, err := s.engine.Stop(ctx, info.EgressId)
+	if err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
+		t.Fatalf("stop: %v %v", final.GetStatus(), err)
+	}
+	total := time.Since(began).Seconds()
+
+	recs := rtmp.Recordings("toggled")
+	if len(recs) != 2 {
+		t.Fatalf("toggled: %d recordings, want 2 (before off, after on)", len(recs))
+	}
+	for i, want := range []float64{off.Sub(began).Seconds(), time.Since(on).Seconds()} {
+		p, err := mediatest.ProbeFile(recs[i], true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Connecting and the first key frame take up to about a second.
+		if d := p.Duration(); d < want-1.5 || d > want+0.5 {
+			t.Errorf("toggled, recording %d: %.2f s, want about %.2f", i+1, d, want)
+		}
+		if v := p.First("video"); v == nil || v.Width != 1280 {
+			t.Errorf("toggled, recording %d: video %+v", i+1, v)
+		}
+	}
+	rtmp.CheckRecording(t, "stays", 1280, 720)
+	stays := rtmp.Recordings("stays")[0]
+	p, err := mediatest.ProbeFile(stays, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Duration(); d < total-1.5 {
+		t.Errorf("stays: %.2f s of %.2f", d, total)
+	}
+	if gap := maxVideoGap(t, stays); gap > 2.5/30 {
+		t.Errorf("stays has a %.0f ms gap while the other was switched", gap*1000)
+	}
+}
