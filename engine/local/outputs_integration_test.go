@@ -782,17 +782,18 @@ func TestDestinationOffAndOn(t *testing.T) {
 	sleepUntil(off.Add(3 * time.Second))
 	on := update(&livekit.UpdateStreamRequest{AddOutputUrls: []string{rtmp.URL("toggled")}})
 	sleepUntil(on.Add(4 * time.Second))
+	stopped := time.Now()
 	final, err := s.engine.Stop(ctx, info.EgressId)
 	if err != nil || final.Status != livekit.EgressStatus_EGRESS_COMPLETE {
 		t.Fatalf("stop: %v %v", final.GetStatus(), err)
 	}
-	total := time.Since(began).Seconds()
+	total := stopped.Sub(began).Seconds()
 
 	recs := rtmp.Recordings("toggled")
 	if len(recs) != 2 {
 		t.Fatalf("toggled: %d recordings, want 2 (before off, after on)", len(recs))
 	}
-	for i, want := range []float64{off.Sub(began).Seconds(), time.Since(on).Seconds()} {
+	for i, want := range []float64{off.Sub(began).Seconds(), stopped.Sub(on).Seconds()} {
 		p, err := mediatest.ProbeFile(recs[i], true)
 		if err != nil {
 			t.Fatal(err)
