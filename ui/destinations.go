@@ -231,10 +231,10 @@ func (d *destinationsPanel) updateRow(u string, now time.Time) {
 		return
 	}
 	c, text := streamState(d.result(u), now.Sub(d.outage[u]))
-	if rate := d.rates[request.RedactURL(u)]; text == "live" && rate > 0 {
-		text = fmt.Sprintf("live · %.0f kb/s", rate)
-	}
 	row.setState(c, text)
+	if rate := d.rates[request.RedactURL(u)]; text == "live" && rate > 0 {
+		row.rate.SetText(fmt.Sprintf("%.0f kb/s", rate))
+	}
 }
 
 // setRates shows what the engine measures each destination is sent
@@ -288,6 +288,7 @@ type destRow struct {
 	light    *canvas.Circle
 	url      *widget.Label
 	state    *widget.Label
+	rate     *widget.Label // what a live destination is sent
 	on       *widget.Check
 	remove   *widget.Button
 	busy     string // "adding…" / "removing…" while the engine works
@@ -300,6 +301,7 @@ func newDestRow(url string, onRemove func(), onSwitch func(bool)) *destRow {
 		light:    canvas.NewCircle(colorIdle),
 		url:      &widget.Label{Text: url, Wrapping: fyne.TextWrapBreak}, // a revealed key shows whole
 		state:    &widget.Label{Importance: widget.LowImportance, SizeName: theme.SizeNameCaptionText, Truncation: fyne.TextTruncateEllipsis},
+		rate:     &widget.Label{Importance: widget.LowImportance, SizeName: theme.SizeNameCaptionText},
 		remove:   &widget.Button{Icon: theme.DeleteIcon(), Importance: widget.LowImportance, OnTapped: onRemove},
 		onSwitch: onSwitch,
 	}
@@ -322,12 +324,14 @@ func (r *destRow) setSwitch(on bool) {
 
 func (r *destRow) CreateRenderer() fyne.WidgetRenderer {
 	light := container.NewCenter(container.NewGridWrap(fyne.NewSize(10, 10), r.light))
-	text := lines(r.url, r.state)
+	text := lines(r.url, container.NewBorder(nil, nil, nil, r.rate, r.state))
 	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, light, container.NewHBox(container.NewCenter(r.on), r.remove), text))
 }
 
 func (r *destRow) setURL(s string) { r.url.SetText(s) }
 
+// setState shows the light and the state, and clears the rate (updateRow
+// shows it again while live).
 func (r *destRow) setState(c color.Color, text string) {
 	r.light.FillColor = c
 	r.light.Refresh()
@@ -335,4 +339,5 @@ func (r *destRow) setState(c color.Color, text string) {
 		text = "ready"
 	}
 	r.state.SetText(text)
+	r.rate.SetText("")
 }

@@ -234,6 +234,7 @@ func TestDestinationRates(t *testing.T) {
 	test.Tap(h.s.controls.stream)
 	h.settle("live", func() bool { return h.s.live.phase == active })
 	h.settleWithin("the rate shown", 5*time.Second, func() bool {
-		return h.s.dests.byURL[twitch].state.Text == "live · 3140 kb/s"
+		row := h.s.dests.byURL[twitch]
+		return row.state.Text == "live" && row.rate.Text == "3140 kb/s"
 	})
 }

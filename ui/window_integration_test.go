@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"github.com/livekit/protocol/livekit"
 
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/display"
@@ -89,11 +90,14 @@ func childScript(s *studio) {
 			fyne.DoAndWait(s.onRecord)
 			waitFor(func() bool { return s.rec.phase == active })
 			time.Sleep(5 * time.Second)
+			stopAt := time.Now()
 			fyne.DoAndWait(s.onRecord)
 			waitFor(func() bool { return s.controls.savedBox.Visible() })
-			var saved string
-			fyne.DoAndWait(func() { saved = s.history.get(s.history.order[0]).FileResults[0].Location })
-			say("saved %s", saved)
+			var file *livekit.FileInfo
+			fyne.DoAndWait(func() { file = s.history.get(s.history.order[0]).FileResults[0] })
+			// What the file holds: from its first frame's capture (a
+			// stalled machine may hand it on late, after ACTIVE) to the stop.
+			say("saved %.3f %s", stopAt.Sub(time.Unix(0, file.StartedAt)).Seconds(), file.Location)
 			dests := strings.Fields(os.Getenv(destsEnv))
 			fyne.DoAndWait(func() {
 				for _, u := range dests {
@@ -263,8 +267,12 @@ func TestRealWindow(t *testing.T) {
 	}
 
 	fmt.Fprintln(stdin, "script")
-	saved := expect("saved", time.Minute)
-	demotest.VerifyRecording(t, saved, 1280, 720, 5, participants())
+	var recorded float64
+	var saved string
+	if _, err := fmt.Sscan(expect("saved", time.Minute), &recorded, &saved); err != nil {
+		t.Fatal(err)
+	}
+	demotest.VerifyRecording(t, saved, 1280, 720, recorded, participants())
 	var metered int
 	var reading string
 	if _, err := fmt.Sscan(expect("meter", time.Minute), &metered, &reading); err != nil || metered != len(participants()) || !strings.HasPrefix(reading, "-") || reading == "-∞" {
