@@ -240,6 +240,7 @@ func TestStopKeepsWhatCameBeforeIt(t *testing.T) {
 func TestSoundKeepsItsPlaceAfterAGap(t *testing.T) {
 	r := pipelinetest.NewRig(t, 640, 360)
 	c := r.Capture(t, 30, nil)
+	time.Sleep(2 * time.Second) // a capture that has run a while, as its siblings attach to
 	dir := t.TempDir()
 	files := []*file{
 		attachFile(t, c, dir, "gap", av),
