@@ -35,7 +35,7 @@ func (r *run) marker(index int, wall time.Time, label string) (markers.Marker, e
 // finishMarks ends the sidecar's last chapter at the output's end and has
 // its files uploaded beside the output's (dir: the output's key folder).
 func finishMarks(env Env, r *run, s *markers.Sidecar, dir string) {
-	if s == nil || !s.Written() {
+	if !s.Written() {
 		return
 	}
 	start, end := r.span()

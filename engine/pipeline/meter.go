@@ -62,8 +62,9 @@ type meter struct {
 
 // read takes one of level's messages (its structure, serialised).
 func (m *meter) read(st *gst.Structure, now time.Time) {
-	peak, err1 := levelField(st.String(), "peak")
-	rms, err2 := levelField(st.String(), "rms")
+	serialised := st.String()
+	peak, err1 := levelField(serialised, "peak")
+	rms, err2 := levelField(serialised, "rms")
 	if err1 != nil || err2 != nil {
 		return // not a level reading
 	}
