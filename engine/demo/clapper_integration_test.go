@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -84,17 +83,11 @@ func TestClapperInSync(t *testing.T) {
 	if len(offsets) < 3 {
 		t.Errorf("%d flips with a tick in %v, want at least 3: %v", len(offsets), 4*ClapperPeriod, offsets)
 	}
-	late := median(audioLag) - median(videoLag)
+	late := mediatest.Median(audioLag) - mediatest.Median(videoLag)
 	for i, o := range offsets {
 		if seen := o + late; seen.Abs() > frame/2 {
 			t.Errorf("flip %d: the tick reaches its track %v after the flip (%v in the media, %v in arrival), want within half a frame", i, seen, o, late)
 		}
 	}
 	t.Logf("ticks %v from their flips in the media, and arriving %v later", offsets, late)
-}
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

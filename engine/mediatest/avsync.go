@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,31 @@ const loudAbove = 0.8
 // its own, or one without a tick of its kind while ticks come before and
 // after it, is an error: the sound is paired with the wrong picture.
 func AVOffsets(path string, tickHz float64) ([]time.Duration, error) {
+	pairs, err := AVPairs(path, tickHz)
+	offsets := make([]time.Duration, len(pairs))
+	for i, p := range pairs {
+		offsets[i] = p.Offset
+	}
+	return offsets, err
+}
+
+// Median is the middle of d (the upper one of an even count); 0 for none.
+func Median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// Pair is one flip of the clapper in a file and its sound's offset.
+type Pair struct {
+	At, Offset time.Duration // the flip's time in the file; the tick's offset from it
+}
+
+// AVPairs is AVOffsets with the time of each flip.
+func AVPairs(path string, tickHz float64) ([]Pair, error) {
 	probe, err := ProbeFile(path, false)
 	if err != nil {
 		return nil, err
@@ -61,7 +87,7 @@ func AVOffsets(path string, tickHz float64) ([]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
-	var offsets []time.Duration
+	var pairs []Pair
 	var wrong []string
 	for _, f := range flips {
 		own, other := nearestTick(ticks, f.at, f.toLight), nearestTick(ticks, f.at, !f.toLight)
@@ -70,18 +96,18 @@ func AVOffsets(path string, tickHz float64) ([]time.Duration, error) {
 			wrong = append(wrong, fmt.Sprintf("the flip %s at %.3f s is nearest a tick of a flip %s (%v from it)",
 				direction(f.toLight), f.at.Seconds(), direction(!f.toLight), other))
 		case own.Abs() <= maxPairing:
-			offsets = append(offsets, own)
+			pairs = append(pairs, Pair{At: f.at, Offset: own})
 		case f.at > ticks[0].at && f.at < ticks[len(ticks)-1].at:
 			wrong = append(wrong, fmt.Sprintf("the flip %s at %.3f s has no tick of its kind within %v", direction(f.toLight), f.at.Seconds(), maxPairing))
 		}
 	}
 	if len(wrong) > 0 {
-		return offsets, fmt.Errorf("%s: picture and sound paired wrongly: %s", path, strings.Join(wrong, "; "))
+		return pairs, fmt.Errorf("%s: picture and sound paired wrongly: %s", path, strings.Join(wrong, "; "))
 	}
-	if len(offsets) == 0 {
+	if len(pairs) == 0 {
 		return nil, fmt.Errorf("%s: none of %d brightness flips has a %g Hz tick within %v (%d ticks)", path, len(flips), tickHz, maxPairing, len(ticks))
 	}
-	return offsets, nil
+	return pairs, nil
 }
 
 func direction(toLight bool) string {

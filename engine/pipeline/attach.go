@@ -135,6 +135,10 @@ type Events struct {
 	// Message: an element of the branch posted an element message (a
 	// multifilesink's file announcement), on the bus goroutine.
 	Message func(element string, st *gst.Structure)
+	// Resumed: after a Pause and Resume, the branch's media go on from
+	// its time at (where they paused) with a frame captured at captured,
+	// on the wall clock.
+	Resumed func(at time.Duration, captured time.Time)
 }
 
 // Attachment is one branch on a running capture.
@@ -163,6 +167,8 @@ type Attachment struct {
 
 	padMu    sync.Mutex // held while an event goes up a tee pad
 	detached bool       // set before the tee pads go; guarded by padMu
+
+	pause pauseState
 }
 
 // Attach starts a branch on the capture: its encoders (shared, started if
@@ -438,15 +444,19 @@ func (a *Attachment) setZero(rt gst.ClockTime) {
 }
 
 // RequestKeyFrame asks the branch's encoder for a key frame at time at of
-// the branch (from its zero), for an output that cuts its media at times
-// of its own (HLS segments). A no-op before zero or after Detach.
+// the branch (from its zero, pauses cut out), for an output that cuts its
+// media at times of its own (HLS segments). A no-op before zero or after
+// Detach.
 func (a *Attachment) RequestKeyFrame(at time.Duration) {
 	zero := a.zero.Load()
 	in := a.tap.input(videoKind)
 	if zero < 0 || in == nil || !a.encoded {
 		return
 	}
-	a.forceKeyFrame(in, gst.ClockTime(zero+int64(at)))
+	a.pause.mu.Lock()
+	shift := a.pause.shift
+	a.pause.mu.Unlock()
+	a.forceKeyFrame(in, gst.ClockTime(zero+shift+int64(at)))
 }
 
 func (a *Attachment) fail(err error) {

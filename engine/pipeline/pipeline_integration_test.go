@@ -3,6 +3,7 @@
 package pipeline_test
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -38,10 +39,11 @@ var (
 
 // file is a branch's outcome: what it wrote and when it was active.
 type file struct {
-	path   string
-	att    *pipeline.Attachment
-	active chan time.Time
-	failed chan error
+	path    string
+	att     *pipeline.Attachment
+	active  chan time.Time
+	failed  chan error
+	resumed chan time.Duration // the branch time each resume went on from
 }
 
 // attachFile attaches an MP4 branch (or, with an Opus-only feed, OGG)
@@ -63,10 +65,11 @@ func attachFile(t *testing.T, c *pipeline.Capture, dir, name string, feed pipeli
 // attachBranch attaches a branch writing path.
 func attachBranch(t *testing.T, c *pipeline.Capture, br pipeline.Branch, path string, feed pipeline.Feed) *file {
 	t.Helper()
-	f := &file{path: path, active: make(chan time.Time, 1), failed: make(chan error, 1)}
+	f := &file{path: path, active: make(chan time.Time, 1), failed: make(chan error, 1), resumed: make(chan time.Duration, 4)}
 	att, err := c.Attach(br, feed, pipeline.Events{
-		Active: func(zero time.Time) { f.active <- zero },
-		Failed: func(err error) { f.failed <- err },
+		Active:  func(zero time.Time) { f.active <- zero },
+		Failed:  func(err error) { f.failed <- err },
+		Resumed: func(at time.Duration, _ time.Time) { f.resumed <- at },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -265,6 +268,84 @@ func TestSoundKeepsItsPlaceAfterAGap(t *testing.T) {
 		}
 		mediatest.AudioCoversVideo(t, f.path)
 	}
+}
+
+// TestPauseCutsTheTimeLine: a recording of the clapper paused for 3 s in
+// the middle of 10 s holds 7 s, its picture and sound without a hole, the
+// sound paired with the picture after the resume as it was before.
+// Pausing twice or resuming what is not paused is refused.
+func TestPauseCutsTheTimeLine(t *testing.T) {
+	r := pipelinetest.NewQuietRig(t, 640, 360)
+	r.StartClapper(t)
+	c := r.Capture(t, 30, nil)
+	time.Sleep(2 * time.Second) // a composite that has run a while, as a preview's
+	f := attachFile(t, c, t.TempDir(), "paused", av)
+	if _, err := f.att.Pause(); !errors.Is(err, pipeline.ErrNotStarted) {
+		t.Errorf("Pause before the first frame: %v, want %v", err, pipeline.ErrNotStarted)
+	}
+	zero := f.waitActive(t, 5*time.Second)
+	if err := f.att.Resume(); !errors.Is(err, pipeline.ErrNotPaused) {
+		t.Errorf("Resume of a running branch: %v, want %v", err, pipeline.ErrNotPaused)
+	}
+	time.Sleep(time.Until(zero.Add(3500 * time.Millisecond)))
+	at, err := f.att.Pause()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.att.Pause(); !errors.Is(err, pipeline.ErrPaused) {
+		t.Errorf("a second Pause: %v, want %v", err, pipeline.ErrPaused)
+	}
+	time.Sleep(3 * time.Second)
+	if err := f.att.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case went := <-f.resumed:
+		if went != at {
+			t.Errorf("resumed from %v, paused at %v", went, at)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no resume point within 3 s")
+	}
+	time.Sleep(3500 * time.Millisecond)
+	f.detach(t)
+
+	probe, err := mediatest.ProbeFile(f.path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := probe.Duration(); math.Abs(d-7) > 0.3 {
+		t.Errorf("the file holds %.2f s, want 7 (10 s less the 3 s paused)", d)
+	}
+	for _, kind := range []string{"video", "audio"} {
+		holes, err := mediatest.StreamHoles(f.path, kind, 0.1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(holes) > 0 {
+			t.Errorf("%s: no %s in %v", filepath.Base(f.path), kind, holes)
+		}
+	}
+	pairs, err := mediatest.AVPairs(f.path, 3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after []time.Duration
+	for _, p := range pairs {
+		if p.At < at {
+			before = append(before, p.Offset)
+		} else {
+			after = append(after, p.Offset)
+		}
+	}
+	if len(before) < 1 || len(after) < 1 {
+		t.Fatalf("flips paired: %d before the pause at %v, %d after, want some on each side", len(before), at, len(after))
+	}
+	b, a := mediatest.Median(before), mediatest.Median(after)
+	if d := (a - b).Abs(); d > 25*time.Millisecond {
+		t.Errorf("the sound is %v from the picture after the resume, %v before: %v apart, want within 25 ms", a, b, d)
+	}
+	t.Logf("paused at %v; sound from picture %v before (%v), %v after (%v)", at, b, before, a, after)
 }
 
 // TestMeterReadsTheSound: the capture's meter reads silence as silence

@@ -14,6 +14,7 @@ import (
 	"github.com/go-gst/go-gst/gst"
 
 	"roomcast/engine/audio"
+	"roomcast/engine/demo"
 	"roomcast/engine/display"
 	"roomcast/engine/pipeline"
 )
@@ -75,6 +76,31 @@ func (r *Rig) StartTone(t testing.TB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tone.Process.Kill(); tone.Wait() })
+}
+
+// StartClapper shows the demo's clapper on the rig's screen (a window at
+// its top left, the screen's size: the whole picture flips between dark
+// and light every demo.ClapperPeriod) and plays its ticks into the sink,
+// from one process on one clock: mediatest.AVOffsets measures how the
+// capture pairs them. Start it on a quiet rig; the test's cleanup stops it.
+func (r *Rig) StartClapper(t testing.TB) {
+	t.Helper()
+	clapper := exec.Command("gst-launch-1.0", "-q",
+		"videotestsrc", "pattern=ball", "flip=true", "is-live=true",
+		"!", fmt.Sprintf("video/x-raw,width=%d,height=%d,framerate=30/1", r.Screen.Width(), r.Screen.Height()),
+		"!", "ximagesink", "display="+r.Screen.Name(), "sync=true",
+		"audiotestsrc", "is-live=true", "wave=ticks", fmt.Sprintf("freq=%d", demo.ClapperHz),
+		fmt.Sprintf("sine-periods-per-tick=%d", demo.ClapperHz/10), fmt.Sprintf("tick-interval=%d", (demo.ClapperPeriod+1).Nanoseconds()),
+		"volume=0.5", "marker-tick-period=2", fmt.Sprintf("marker-tick-volume=%g", 0.5*demo.ClapperMarkerRatio),
+		"!", "audio/x-raw,rate=48000,channels=2", "!", "pulsesink", "device="+r.Sink.Name(), "server="+r.Pulse.Address())
+	clapper.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := clapper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { clapper.Process.Kill(); clapper.Wait() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waitPlaying(ctx, t, r.Pulse, r.Sink)
 }
 
 // waitPlaying returns once the sink's monitor gives the tone: a sink
