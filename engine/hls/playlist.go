@@ -24,6 +24,9 @@ type Segment struct {
 	Name     string // file name, relative to the playlist
 	Duration time.Duration
 	Start    time.Time // wall-clock time of its first frame
+	// Discontinuity: it follows a pause of the recording, its first frame
+	// captured later than the last one's end (its timestamps run on).
+	Discontinuity bool
 }
 
 // DateRange is a marked moment of the stream, written as an
@@ -142,6 +145,10 @@ func (p *Playlist) render(segs []Segment, playlistType string, sequence int, end
 	}
 	fmt.Fprintf(&b, "#EXT-X-TARGETDURATION:%d\n", int(math.Ceil(target.Seconds())))
 	fmt.Fprintf(&b, "#EXT-X-MEDIA-SEQUENCE:%d\n", sequence)
+	// A live playlist counts the discontinuities that slid out of it.
+	if gone := discontinuities(p.segments[:sequence]); gone > 0 {
+		fmt.Fprintf(&b, "#EXT-X-DISCONTINUITY-SEQUENCE:%d\n", gone)
+	}
 	// Each date range goes just before the segment it falls in; one past
 	// the last segment goes at the end.
 	ranges := slices.Clone(p.ranges)
@@ -150,6 +157,9 @@ func (p *Playlist) render(segs []Segment, playlistType string, sequence int, end
 		ranges = slices.DeleteFunc(ranges, func(d DateRange) bool { return d.Start.Before(segs[0].Start) })
 	}
 	for _, s := range segs {
+		if s.Discontinuity {
+			b.WriteString("#EXT-X-DISCONTINUITY\n")
+		}
 		if !s.Start.IsZero() {
 			fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", s.Start.UTC().Format(dateFormat))
 			for len(ranges) > 0 && ranges[0].Start.Before(s.Start.Add(s.Duration)) {
@@ -166,6 +176,16 @@ func (p *Playlist) render(segs []Segment, playlistType string, sequence int, end
 		b.WriteString("#EXT-X-ENDLIST\n")
 	}
 	return []byte(b.String())
+}
+
+func discontinuities(segs []Segment) int {
+	n := 0
+	for _, s := range segs {
+		if s.Discontinuity {
+			n++
+		}
+	}
+	return n
 }
 
 // dateFormat is the playlist's dates: ISO 8601 in UTC, to the millisecond.

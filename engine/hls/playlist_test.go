@@ -50,6 +50,36 @@ func TestPlaylistText(t *testing.T) {
 			liveCount: LiveWindow,
 		},
 		{
+			name: "a pause: the segment after it is discontinuous, counted once it slides out of the live window",
+			segments: func() []Segment {
+				segs := []Segment{seg(0, 2*time.Second), seg(1, 2*time.Second)}
+				for i := 2; i < 8; i++ {
+					s := seg(i, 2*time.Second)
+					s.Start = s.Start.Add(10 * time.Second) // paused for 10 s after room_1
+					s.Discontinuity = i == 2
+					segs = append(segs, s)
+				}
+				segs[6].Discontinuity = true // and again before room_6
+				return segs
+			}(),
+			event: "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:00.000Z\n#EXTINF:2.000,\nroom_0.ts\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:02.000Z\n#EXTINF:2.000,\nroom_1.ts\n" +
+				"#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:14.000Z\n#EXTINF:2.000,\nroom_2.ts\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:16.000Z\n#EXTINF:2.000,\nroom_3.ts\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:18.000Z\n#EXTINF:2.000,\nroom_4.ts\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:20.000Z\n#EXTINF:2.000,\nroom_5.ts\n" +
+				"#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:22.000Z\n#EXTINF:2.000,\nroom_6.ts\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:24.000Z\n#EXTINF:2.000,\nroom_7.ts\n",
+			live: "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:16.000Z\n#EXTINF:2.000,\nroom_3.ts\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:18.000Z\n#EXTINF:2.000,\nroom_4.ts\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:20.000Z\n#EXTINF:2.000,\nroom_5.ts\n" +
+				"#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:22.000Z\n#EXTINF:2.000,\nroom_6.ts\n" +
+				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T20:00:24.000Z\n#EXTINF:2.000,\nroom_7.ts\n",
+			liveCount: LiveWindow,
+		},
+		{
 			name:     "markers: before the segment they fall in, or at the end; relabelled",
 			segments: []Segment{seg(0, 2*time.Second), seg(1, 2*time.Second)},
 			ranges: []DateRange{
