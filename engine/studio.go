@@ -135,6 +135,17 @@ type Marker interface {
 	Relabel(ctx context.Context, egressID string, index int, label string) error
 }
 
+// Pauser is a Studio whose recordings pause (the embedded engine; LiveKit's
+// API has no such call).
+type Pauser interface {
+	// Pause stops the egress's files, segments and images where they
+	// are, while its composite and its streams go on.
+	Pause(ctx context.Context, egressID string) error
+	// Resume writes them on, from a key frame, the paused stretch cut out
+	// of their time lines (HLS: after an EXT-X-DISCONTINUITY).
+	Resume(ctx context.Context, egressID string) error
+}
+
 // ErrNotFound is returned for an egress ID the engine does not know.
 var ErrNotFound = errors.New("egress not found")
 

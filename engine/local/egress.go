@@ -51,6 +51,40 @@ type egress struct {
 	marks     int       // markers made so far
 }
 
+// pause pauses (or, with resume, resumes) every output that pauses.
+func (e *egress) pause(resume bool) error {
+	var errs []error
+	paused := 0
+	for _, o := range e.outputs {
+		p, ok := o.(output.Pausable)
+		if !ok || !o.Running() {
+			continue
+		}
+		var err error
+		if resume {
+			err = p.Resume()
+		} else {
+			err = p.Pause()
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		paused++
+	}
+	if paused == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("egress %s has no running file, segments or images output to pause (a stream does not pause)", e.id))
+	}
+	verb := "paused"
+	if resume {
+		verb = "resumed"
+	}
+	if paused > 0 {
+		e.logf("%s %d output(s)", verb, paused)
+	}
+	return errors.Join(errs...)
+}
+
 // mark adds a marker now to every output that keeps markers.
 func (e *egress) mark(label string) (engine.Mark, error) {
 	e.mu.Lock()

@@ -78,6 +78,8 @@ type Local struct {
 var (
 	_ engine.Studio  = (*Local)(nil)
 	_ engine.Statser = (*Local)(nil)
+	_ engine.Pauser  = (*Local)(nil)
+	_ engine.Marker  = (*Local)(nil)
 )
 
 // New starts the engine's shared parts (the layout server); the rest
@@ -354,6 +356,25 @@ func (l *Local) Mark(_ context.Context, egressID, label string) (engine.Mark, er
 		return engine.Mark{}, err
 	}
 	return e.mark(label)
+}
+
+// Pause stops writing the egress's files, segments and images; its
+// composite and streams go on.
+func (l *Local) Pause(_ context.Context, egressID string) error {
+	e, err := l.egress(egressID)
+	if err != nil {
+		return err
+	}
+	return e.pause(false)
+}
+
+// Resume writes the egress's paused outputs on.
+func (l *Local) Resume(_ context.Context, egressID string) error {
+	e, err := l.egress(egressID)
+	if err != nil {
+		return err
+	}
+	return e.pause(true)
 }
 
 // Relabel changes the label of one of the egress's markers.

@@ -70,8 +70,15 @@ type Pair struct {
 	At, Offset time.Duration // the flip's time in the file; the tick's offset from it
 }
 
-// AVPairs is AVOffsets with the time of each flip.
-func AVPairs(path string, tickHz float64) ([]Pair, error) {
+// seamSlack is how near a seam a change of brightness is the cut, not a
+// flip of the clapper: the frames either side of it differ.
+const seamSlack = 100 * time.Millisecond
+
+// AVPairs is AVOffsets with the time of each flip. Seams are times where
+// the file's media were cut (a pause cut out): the picture may change
+// there without a flip, so what changes within seamSlack of one is left
+// out.
+func AVPairs(path string, tickHz float64, seams ...time.Duration) ([]Pair, error) {
 	probe, err := ProbeFile(path, false)
 	if err != nil {
 		return nil, err
@@ -90,6 +97,9 @@ func AVPairs(path string, tickHz float64) ([]Pair, error) {
 	var pairs []Pair
 	var wrong []string
 	for _, f := range flips {
+		if slices.ContainsFunc(seams, func(at time.Duration) bool { return (f.at - at).Abs() <= seamSlack }) {
+			continue
+		}
 		own, other := nearestTick(ticks, f.at, f.toLight), nearestTick(ticks, f.at, !f.toLight)
 		switch {
 		case other.Abs() < own.Abs() && other.Abs() <= maxPairing:

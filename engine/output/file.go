@@ -130,15 +130,15 @@ func (o *File) end() {
 	o.run.detach()
 	finishMarks(o.env, o.run, o.marks, path.Dir(o.plan.Filepath))
 	path := o.env.local(o.plan.Filepath)
-	start, end := o.run.span()
+	start, end, recorded := o.run.span()
 	fi := &livekit.FileInfo{Filename: o.plan.Filepath, Location: o.env.Store.Location(o.plan.Filepath)}
 	if st, err := os.Stat(path); err == nil {
 		fi.Size = st.Size()
 		o.env.put(path, o.plan.Filepath)
 	}
 	if !start.IsZero() {
-		fi.StartedAt, fi.EndedAt = start.UnixNano(), end.UnixNano()
-		fi.Duration = fi.EndedAt - fi.StartedAt
+		// A paused file's duration is what it holds, less than its span.
+		fi.StartedAt, fi.EndedAt, fi.Duration = start.UnixNano(), end.UnixNano(), int64(recorded)
 	}
 	results, backup := o.env.flush()
 	kept := ""

@@ -23,13 +23,15 @@ type Markable interface {
 // after its end.
 var errNotRecording = errors.New("not recording")
 
-// marker is the marker made of index at wall on r, with its offset.
+// marker is the marker made of index at wall on r, with its offset in the
+// output's media (one made while paused is where the media paused).
 func (r *run) marker(index int, wall time.Time, label string) (markers.Marker, error) {
-	zero := r.started()
-	if zero.IsZero() || !r.running() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.zero.IsZero() || !r.runningLocked() {
 		return markers.Marker{}, errNotRecording
 	}
-	return markers.Marker{Index: index, Offset: wall.Sub(zero), Wall: wall, Label: label}, nil
+	return markers.Marker{Index: index, Offset: r.mediaAtLocked(wall), Wall: wall, Label: label}, nil
 }
 
 // finishMarks ends the sidecar's last chapter at the output's end and has
@@ -38,8 +40,8 @@ func finishMarks(env Env, r *run, s *markers.Sidecar, dir string) {
 	if !s.Written() {
 		return
 	}
-	start, end := r.span()
-	if err := s.Finish(end.Sub(start)); err != nil {
+	_, _, recorded := r.span()
+	if err := s.Finish(recorded); err != nil {
 		env.Logf("%s: %v", env.Field, err)
 	}
 	vtt, list := s.Paths()

@@ -156,6 +156,15 @@ func EncodingOf(p *request.Plan) Encoding {
 	return enc
 }
 
+// frame is how long a frame of the composite lasts (at 30 fps when its
+// rate is not known).
+func (enc Encoding) frame() time.Duration {
+	if enc.FPS > 0 {
+		return time.Second / time.Duration(enc.FPS)
+	}
+	return time.Second / 30
+}
+
 // feed is what a branch of this encoding takes.
 func (enc Encoding) feed() pipeline.Feed {
 	return pipeline.Feed{Video: enc.Video, Audio: enc.Audio}
@@ -175,6 +184,9 @@ type run struct {
 	zero    time.Time // wall-clock time of its first frame; zero until active
 	stopped time.Time // when it ended (the recording ends there)
 	err     error     // its failure, if any
+	gaps    []gap     // its pauses
+	// onResume, if set, is told where the media went on after each pause.
+	onResume func(at time.Duration)
 }
 
 func newRun(env Env, end func()) *run {
@@ -183,7 +195,7 @@ func newRun(env Env, end func()) *run {
 
 // events are the branch's events, with msg for its element messages.
 func (r *run) events(msg func(string, *gst.Structure)) pipeline.Events {
-	return pipeline.Events{Active: r.active, Failed: r.fail, Message: msg}
+	return pipeline.Events{Active: r.active, Failed: r.fail, Message: msg, Resumed: r.resumed}
 }
 
 func (r *run) attached(att *pipeline.Attachment) {
@@ -228,14 +240,15 @@ func (r *run) failure() error {
 	return r.err
 }
 
-// wallAt converts a time of the output's media to the wall clock.
+// wallAt converts a time of the output's media to the wall clock, when it
+// was captured: after a pause, that much later.
 func (r *run) wallAt(d time.Duration) time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.zero.IsZero() {
 		return time.Now()
 	}
-	return r.zero.Add(d)
+	return r.zero.Add(d + r.pausedBeforeLocked(d))
 }
 
 func (r *run) started() time.Time {
@@ -244,18 +257,24 @@ func (r *run) started() time.Time {
 	return r.zero
 }
 
-// span is the output's first frame and end on the wall clock.
-func (r *run) span() (start, end time.Time) {
+// span is the output's first frame and end on the wall clock, and how much
+// of that it recorded (its pauses cut out).
+func (r *run) span() (start, end time.Time, recorded time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.zero, r.stopped
+	if r.zero.IsZero() {
+		return r.zero, r.stopped, 0
+	}
+	return r.zero, r.stopped, r.recordedLocked(r.stopped)
 }
 
 func (r *run) running() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.att != nil && r.err == nil && r.stopped.IsZero()
+	return r.runningLocked()
 }
+
+func (r *run) runningLocked() bool { return r.att != nil && r.err == nil && r.stopped.IsZero() }
 
 // detach, in the output's end, marks the end and takes the branch down:
 // with EOS (files finalised) unless it failed. A detach that fails is the

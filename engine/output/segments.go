@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,7 @@ type Segments struct {
 	att      atomic.Pointer[pipeline.Attachment] // for key-frame requests
 
 	opened atomic.Int64 // segment files the sink has opened
+	cutAt  atomic.Int64 // media time of a resume to cut a segment at; -1 for none
 
 	mu        sync.Mutex
 	lastEnd   time.Duration // media time the last announced segment ended
@@ -66,6 +68,7 @@ type Segments struct {
 	announced chan struct{} // poked at each announcement
 	bytes     int64
 	listed    map[string]bool // segment files in the playlist
+	resumes   []time.Duration // media times where pauses ended
 	info      *livekit.SegmentsInfo
 	backup    bool
 }
@@ -93,7 +96,19 @@ func NewSegments(plan request.SegmentOutput, enc Encoding, env Env) *Segments {
 		o.info.LivePlaylistLocation = env.Store.Location(keyIn(plan.Dir, plan.LivePlaylistName))
 	}
 	o.run = newRun(env, o.end)
+	o.run.onResume = o.resumedAt
+	o.cutAt.Store(-1)
 	return o
+}
+
+// resumedAt: after a pause, the media went on at media time at: a segment
+// starts there, after a discontinuity (its first frame was captured later
+// than the last one's end).
+func (o *Segments) resumedAt(at time.Duration) {
+	o.mu.Lock()
+	o.resumes = append(o.resumes, at)
+	o.mu.Unlock()
+	o.cutAt.Store(int64(at))
 }
 
 // Field is the request field of the output.
@@ -181,10 +196,7 @@ func (c *cutter) keyFrame(rt time.Duration) bool {
 // cutAtBoundaries installs the probes that ask for, cut at and count the
 // segments' key frames.
 func (o *Segments) cutAtBoundaries(parse, sink *gst.Element) {
-	slack := time.Second / 30
-	if o.enc.FPS > 0 {
-		slack = time.Second / time.Duration(o.enc.FPS)
-	}
+	slack := o.enc.frame()
 	c := newCutter(time.Duration(o.plan.SegmentDurationSec)*time.Second, slack)
 	// Only custom events are sure to hold a structure (go-gst crashes on
 	// a missing one).
@@ -220,7 +232,13 @@ func (o *Segments) cutAtBoundaries(parse, sink *gst.Element) {
 		}
 		pts := uint64(buf.PresentationTimestamp())
 		rt := ev.ParseSegment().ToRunningTime(gst.FormatTime, pts)
-		if rt == uint64(gst.ClockTimeNone) || !c.keyFrame(time.Duration(rt)) {
+		if rt == uint64(gst.ClockTimeNone) {
+			return gst.PadProbeOK
+		}
+		resume := o.cutAt.Load()
+		if resume >= 0 && time.Duration(rt)+slack >= time.Duration(resume) {
+			o.cutAt.Store(-1)
+		} else if !c.keyFrame(time.Duration(rt)) {
 			return gst.PadProbeOK
 		}
 		count++
@@ -309,7 +327,7 @@ func (o *Segments) segmentDone(path string, start, dur time.Duration) {
 	if st, err := os.Stat(path); err == nil {
 		size = st.Size()
 	}
-	if err := o.playlist.Add(hls.Segment{Name: filepath.Base(path), Duration: dur, Start: o.run.wallAt(start)}); err != nil {
+	if err := o.playlist.Add(hls.Segment{Name: filepath.Base(path), Duration: dur, Start: o.run.wallAt(start), Discontinuity: o.resumesAt(start)}); err != nil {
 		o.env.Logf("%s: %v", o.env.Field, err)
 	}
 	key := keyIn(o.plan.Dir, path)
@@ -321,6 +339,14 @@ func (o *Segments) segmentDone(path string, start, dur time.Duration) {
 	o.listed[filepath.Base(path)] = true
 	o.mu.Unlock()
 	o.env.Changed()
+}
+
+// resumesAt reports whether a pause ended at media time start (within a
+// frame: segment times are rounded).
+func (o *Segments) resumesAt(start time.Duration) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.ContainsFunc(o.resumes, func(at time.Duration) bool { return (at - start).Abs() < o.enc.frame() })
 }
 
 func (o *Segments) putPlaylists() {
@@ -380,7 +406,7 @@ func (o *Segments) end() {
 // in the playlist, lasting the rest of the recording.
 func (o *Segments) addUnlisted() {
 	files, _ := filepath.Glob(filepath.Join(o.dir, o.plan.FilenamePrefix+"_*.ts"))
-	start, end := o.run.span()
+	start, _, recorded := o.run.span()
 	for _, f := range files {
 		o.mu.Lock()
 		listed := o.listed[filepath.Base(f)]
@@ -389,7 +415,7 @@ func (o *Segments) addUnlisted() {
 			continue
 		}
 		at := o.playlist.Duration()
-		if rest := end.Sub(start) - at; rest > 0 {
+		if rest := recorded - at; rest > 0 {
 			o.segmentDone(f, at, rest)
 		}
 	}
@@ -414,7 +440,7 @@ func (o *Segments) Fill(info *livekit.EgressInfo) {
 	si.SegmentCount = int64(o.playlist.Count())
 	si.Duration = int64(o.playlist.Duration())
 	si.Size = o.bytes
-	if start, _ := o.run.span(); !start.IsZero() {
+	if start, _, _ := o.run.span(); !start.IsZero() {
 		si.StartedAt = start.UnixNano()
 	}
 	info.SegmentResults = append(info.SegmentResults, si)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-gst/go-gst/gst"
 
+	"roomcast/engine/demo"
 	"roomcast/engine/internal/disktest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/pipeline"
@@ -326,7 +327,7 @@ func TestPauseCutsTheTimeLine(t *testing.T) {
 			t.Errorf("%s: no %s in %v", filepath.Base(f.path), kind, holes)
 		}
 	}
-	pairs, err := mediatest.AVPairs(f.path, 3000)
+	pairs, err := mediatest.AVPairs(f.path, demo.ClapperHz, at)
 	if err != nil {
 		t.Fatal(err)
 	}
