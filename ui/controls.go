@@ -32,14 +32,30 @@ type egressRun struct {
 	id    string
 	since time.Time // when it became active
 	file  string    // the recording's file, known before it ends
+	// paused is when the recording's pause under way began (zero when it
+	// records); pausedFor, how long its earlier pauses lasted.
+	paused    time.Time
+	pausedFor time.Duration
+}
+
+// recorded is how much the run has recorded by t: its time since it
+// became active, its pauses cut out.
+func (r egressRun) recorded(t time.Time) time.Duration {
+	d := t.Sub(r.since) - r.pausedFor
+	if !r.paused.IsZero() && t.After(r.paused) {
+		d -= t.Sub(r.paused)
+	}
+	return max(d, 0)
 }
 
 // controlsPanel holds Start/Stop Recording and Streaming, the REC and
 // LIVE lights with their timers, and what the last recording became.
 type controlsPanel struct {
-	onRecord, onStream func()
+	onRecord, onStream, onPause func()
 
 	record, stream *widget.Button
+	pause          *widget.Button
+	pauseWhy       *widget.Label // why Pause is off, when it is
 	rec, live      *onAirLight
 	message        *widget.Label
 	saved          *widget.Label
@@ -49,13 +65,16 @@ type controlsPanel struct {
 	savedDir       string
 }
 
-func newControlsPanel(onRecord, onStream func()) *controlsPanel {
-	return &controlsPanel{onRecord: onRecord, onStream: onStream}
+func newControlsPanel(onRecord, onStream, onPause func()) *controlsPanel {
+	return &controlsPanel{onRecord: onRecord, onStream: onStream, onPause: onPause}
 }
 
 func (c *controlsPanel) buildUI() fyne.CanvasObject {
 	c.record = &widget.Button{Text: "Start Recording", Icon: theme.MediaRecordIcon(), Importance: widget.HighImportance, OnTapped: c.onRecord}
 	c.stream = &widget.Button{Text: "Start Streaming", Icon: theme.MediaPlayIcon(), Importance: widget.HighImportance, OnTapped: c.onStream}
+	c.pause = &widget.Button{Text: "Pause", Icon: theme.MediaPauseIcon(), OnTapped: c.onPause}
+	c.pause.Disable()
+	c.pauseWhy = &widget.Label{Importance: widget.LowImportance, SizeName: theme.SizeNameCaptionText, Truncation: fyne.TextTruncateEllipsis}
 	c.rec = newOnAirLight("REC", colorRec)
 	c.live = newOnAirLight("LIVE", colorLive)
 	c.message = &widget.Label{Importance: widget.DangerImportance, Wrapping: fyne.TextWrapWord}
@@ -69,13 +88,31 @@ func (c *controlsPanel) buildUI() fyne.CanvasObject {
 
 	lights := container.NewHBox(c.rec.object(), layout.NewSpacer(), c.live.object())
 	buttons := container.NewGridWithColumns(2, c.record, c.stream)
-	return container.NewVBox(lights, buttons, c.message, c.savedBox)
+	pause := container.NewBorder(nil, nil, c.pause, nil, c.pauseWhy)
+	return container.NewVBox(lights, buttons, pause, c.message, c.savedBox)
 }
 
 // setRecord shows the recording's phase on its button and light.
 func (c *controlsPanel) setRecord(r egressRun, connected bool) {
 	setButton(c.record, r.phase, connected, "Recording", theme.MediaRecordIcon())
 	c.rec.set(r, time.Now())
+}
+
+// setPause shows whether the recording can pause (or resume) now, or
+// why not ("" for no reason given).
+func (c *controlsPanel) setPause(r egressRun, can bool, why string) {
+	if r.paused.IsZero() {
+		c.pause.SetText("Pause")
+		c.pause.SetIcon(theme.MediaPauseIcon())
+		c.pause.Importance = widget.MediumImportance
+	} else {
+		c.pause.SetText("Resume")
+		c.pause.SetIcon(theme.MediaRecordIcon())
+		c.pause.Importance = widget.WarningImportance
+	}
+	setEnabled(c.pause, can)
+	c.pauseWhy.SetText(why)
+	c.pause.Refresh()
 }
 
 // setStream shows the stream's phase on its button and light.
@@ -171,6 +208,9 @@ func (l *onAirLight) object() fyne.CanvasObject {
 	return container.NewHBox(dot, container.NewCenter(l.label), container.NewCenter(l.clock))
 }
 
+// set shows r at now: lit while active, its timer the time recorded;
+// while paused the dot blinks (a second on, a second off) and the timer
+// stands still.
 func (l *onAirLight) set(r egressRun, now time.Time) {
 	var dot, text color.Color = colorIdle, colorMuted
 	clock := "00:00:00"
@@ -179,7 +219,10 @@ func (l *onAirLight) set(r egressRun, now time.Time) {
 		dot, text = colorWarn, colorMuted
 	case active:
 		dot, text = l.on, theme.Color(theme.ColorNameForeground)
-		clock = formatClock(now.Sub(r.since))
+		clock = formatClock(r.recorded(now))
+		if !r.paused.IsZero() && now.Sub(r.paused)/time.Second%2 == 1 {
+			dot = colorIdle
+		}
 	}
 	l.dot.FillColor = dot
 	l.label.Color, l.clock.Color = text, text

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,10 +43,17 @@ func newHarness(t *testing.T, connect engine.Connector) *harness {
 
 func openHarness(t *testing.T, connect engine.Connector, connectWithin time.Duration) *harness {
 	t.Helper()
+	return openHarnessIn(t, connect, connectWithin, t.TempDir())
+}
+
+// openHarnessIn opens the window with its config in configDir, as a studio
+// opened again on the same machine.
+func openHarnessIn(t *testing.T, connect engine.Connector, connectWithin time.Duration, configDir string) *harness {
+	t.Helper()
 	a := test.NewTempApp(t)
 	a.Settings().SetTheme(newStudioTheme())
 	h := &harness{t: t, queue: make(chan func(), 4096)}
-	h.cfg = Config{ConfigDir: t.TempDir(), OutputDir: t.TempDir(), Logf: t.Logf}
+	h.cfg = Config{ConfigDir: configDir, OutputDir: t.TempDir(), Logf: t.Logf}
 	h.w = test.NewTempWindow(t, nil)
 	h.s = newStudio(h.w, h.cfg, connect, h.do)
 	h.s.debounce = 0
@@ -155,9 +163,18 @@ func (h *harness) button(text string) *widget.Button {
 }
 
 func findText(root fyne.CanvasObject, text string) fyne.CanvasObject {
+	return findTextWhere(root, func(s string) bool { return s == text })
+}
+
+// findTextPrefix is the first text under root that starts with prefix.
+func findTextPrefix(root fyne.CanvasObject, prefix string) fyne.CanvasObject {
+	return findTextWhere(root, func(s string) bool { return strings.HasPrefix(s, prefix) })
+}
+
+func findTextWhere(root fyne.CanvasObject, ok func(string) bool) fyne.CanvasObject {
 	var found fyne.CanvasObject
 	walk(root, func(o fyne.CanvasObject) {
-		if t, ok := o.(*canvas.Text); ok && t.Text == text && found == nil {
+		if t, isText := o.(*canvas.Text); isText && ok(t.Text) && found == nil {
 			found = t
 		}
 	})
@@ -202,6 +219,35 @@ type fakeStudio struct {
 	marks    []string             // the markers' labels, by index-1
 	rate     float64              // kbit/s each destination is sent
 	metered  []string             // the rooms whose sound was metered
+	paused   map[string]bool      // egresses paused
+	pauses   []string             // "pause <id>", "resume <id>" as called
+}
+
+// Pause pauses a running egress, as the embedded engine does.
+func (f *fakeStudio) Pause(_ context.Context, id string) error {
+	return f.setPaused(id, true)
+}
+
+// Resume resumes a paused egress.
+func (f *fakeStudio) Resume(_ context.Context, id string) error {
+	return f.setPaused(id, false)
+}
+
+func (f *fakeStudio) setPaused(id string, paused bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.infos[id] == nil {
+		return fmt.Errorf("egress %q not found", id)
+	}
+	if f.paused[id] == paused {
+		return fmt.Errorf("file_outputs[0]: %s", map[bool]string{true: "already paused", false: "not paused"}[paused])
+	}
+	if f.paused == nil {
+		f.paused = map[string]bool{}
+	}
+	f.paused[id] = paused
+	f.pauses = append(f.pauses, map[bool]string{true: "pause ", false: "resume "}[paused]+id)
+	return nil
 }
 
 // StreamRates gives every destination of a running stream rate kbit/s.

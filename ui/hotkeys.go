@@ -27,6 +27,7 @@ const (
 	hotkeyStream hotkeyAction = "stream"
 	hotkeyKeys   hotkeyAction = "keys"
 	hotkeyMark   hotkeyAction = "mark"
+	hotkeyPause  hotkeyAction = "pause"
 )
 
 // hotkeyDef is an action with its label and default keys.
@@ -41,6 +42,7 @@ type hotkeyDef struct {
 var hotkeyActions = []hotkeyDef{
 	{hotkeyRecord, "Start or stop recording", "Ctrl+R"},
 	{hotkeyStream, "Start or stop streaming", "Ctrl+L"},
+	{hotkeyPause, "Pause or resume recording", "Ctrl+P"},
 	{hotkeyMark, "Mark the recording", "Ctrl+M"},
 	{hotkeyKeys, "Show or hide stream keys", "Ctrl+K"},
 }
@@ -200,6 +202,8 @@ func (s *studio) onHotkey(a hotkeyAction) {
 		return
 	case hotkeyMark:
 		button, tap = s.markers.mark, s.onMark
+	case hotkeyPause:
+		button, tap = s.controls.pause, s.onPause
 	}
 	if button.Disabled() {
 		return

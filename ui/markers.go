@@ -98,7 +98,7 @@ func (s *studio) onMark() {
 	if marker == nil {
 		return
 	}
-	id, since := s.rec.id, s.rec.since
+	id := s.rec.id
 	s.spawn(func() {
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 		defer cancel()
@@ -108,7 +108,7 @@ func (s *studio) onMark() {
 				s.controls.showError("No marker: " + err.Error())
 				return
 			}
-			offset := m.At.Sub(since)
+			offset := s.rec.recorded(m.At)
 			s.history.note(id, fmt.Sprintf("Marker %d at %s", m.Index, formatClock(offset)))
 			s.markers.add(m, offset, func(label string) { s.onLabel(marker, id, m.Index, label) })
 		})

@@ -29,7 +29,8 @@ func TestMarkersInTheWindow(t *testing.T) {
 	h.settle("marker 1 listed", func() bool { return len(h.s.markers.rows.Objects) == 1 })
 	h.press("Ctrl+M")
 	h.settle("marker 2 listed", func() bool { return len(h.s.markers.rows.Objects) == 2 })
-	if findText(h.s.markers.rows, "Marker 2 · 00:00:00") == nil {
+	// Times are to the second: a loaded machine may take one to mark.
+	if findTextPrefix(h.s.markers.rows, "Marker 2 · 00:00:0") == nil {
 		t.Error("marker 2 is not listed with its time")
 	}
 
@@ -46,7 +47,7 @@ func TestMarkersInTheWindow(t *testing.T) {
 		t.Error("labelling stopped the recording")
 	}
 	notes := strings.Join(h.s.history.notes[h.s.rec.id], "; ")
-	for _, want := range []string{"Marker 1 at 00:00:00", "Marker 2 at 00:00:00", "Marker 1: Intro"} {
+	for _, want := range []string{"Marker 1 at 00:00:0", "Marker 2 at 00:00:0", "Marker 1: Intro"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("history notes %q lack %q", notes, want)
 		}
@@ -54,7 +55,7 @@ func TestMarkersInTheWindow(t *testing.T) {
 	for range markersShown + 1 {
 		h.press("Ctrl+M")
 	}
-	h.settle("the newest listed", func() bool { return findText(h.s.markers.rows, "Marker 6 · 00:00:00") != nil })
+	h.settle("the newest listed", func() bool { return findTextPrefix(h.s.markers.rows, "Marker 6 · 00:00:0") != nil })
 	if n := len(h.s.markers.rows.Objects); n != markersShown {
 		t.Errorf("%d markers listed, want the newest %d", n, markersShown)
 	}

@@ -34,6 +34,8 @@ type profile struct {
 	// DestinationsOff are the destinations switched off: kept in the
 	// list, not streamed to.
 	DestinationsOff []string `mapstructure:"destinations_off"`
+	// Schedule starts and stops the recording and the stream at set times.
+	Schedule schedule `mapstructure:"schedule"`
 }
 
 // advanced is livekit.EncodingOptions as the Advanced dialog edits it;

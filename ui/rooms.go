@@ -24,6 +24,8 @@ type roomsPanel struct {
 	list  *widget.List
 	note  *widget.Label
 	rooms []*livekit.Room
+	// listed: the server's rooms were listed at least once.
+	listed bool
 }
 
 func newRoomsPanel(onChanged func()) *roomsPanel {
@@ -95,7 +97,7 @@ func (r *roomsPanel) setRooms(rooms []*livekit.Room, err error) {
 		return
 	}
 	slices.SortFunc(rooms, func(a, b *livekit.Room) int { return strings.Compare(a.Name, b.Name) })
-	r.rooms = rooms
+	r.rooms, r.listed = rooms, true
 	r.list.Refresh()
 	r.syncSelection()
 	r.note.Importance = widget.LowImportance
@@ -113,6 +115,19 @@ func (r *roomsPanel) setRooms(rooms []*livekit.Room, err error) {
 func (r *roomsPanel) setNote(text string) {
 	r.note.Importance = widget.LowImportance
 	r.note.SetText(text)
+}
+
+// participants is how many people room has, as last listed (a room the
+// server does not list has nobody); known is false before a listing.
+func (r *roomsPanel) participants(room string) (n uint32, known bool) {
+	if !r.listed {
+		return 0, false
+	}
+	i := slices.IndexFunc(r.rooms, func(x *livekit.Room) bool { return x.Name == room })
+	if i < 0 {
+		return 0, true
+	}
+	return r.rooms[i].NumParticipants, true
 }
 
 func (r *roomsPanel) room() string { return strings.TrimSpace(r.entry.Text) }

@@ -52,6 +52,7 @@ type statusBar struct {
 	cpu     *widget.Label
 	disk    *widget.Label
 	sync    *widget.Label // who cannot be lip-synced, and the fix
+	sched   *widget.Label // what the schedule does next
 
 	mu     sync.Mutex // guards what the sampler reads
 	folder string
@@ -70,11 +71,16 @@ func (b *statusBar) buildUI() fyne.CanvasObject {
 	b.fps, b.bitrate, b.dropped, b.cpu, b.disk = label(), label(), label(), label(), label()
 	b.sync = &widget.Label{Importance: widget.WarningImportance, Truncation: fyne.TextTruncateEllipsis}
 	b.sync.Hide()
+	b.sched = &widget.Label{Importance: widget.WarningImportance, Truncation: fyne.TextTruncateEllipsis}
 	dot := container.NewCenter(container.NewGridWrap(fyne.NewSize(8, 8), b.connDot))
 	bg := canvas.NewRectangle(colorPanel)
-	bar := container.NewHBox(dot, b.conn, layout.NewSpacer(), b.fps, b.bitrate, b.dropped, b.cpu, b.disk)
+	bar := container.NewHBox(dot, b.conn, b.sched, layout.NewSpacer(), b.fps, b.bitrate, b.dropped, b.cpu, b.disk)
 	return container.NewStack(bg, container.NewVBox(b.sync, bar))
 }
+
+// setSchedule shows what the schedule does next, with its countdown (""
+// for nothing).
+func (b *statusBar) setSchedule(text string) { b.sched.SetText(text) }
 
 // setConnection shows the connection's state with its light.
 func (b *statusBar) setConnection(c color.Color, text string) {

@@ -61,6 +61,9 @@ type studio struct {
 	preview *previewPanel
 	meter   *programMeter
 	markers *markersPanel
+	// schedule is the Schedule section; armed, what it armed (nil: none).
+	schedule *schedulePanel
+	armed    *armed
 	// hotkeys are the window's shortcuts, boundKeys what is on its canvas.
 	hotkeys   hotkeys
 	boundKeys []*desktop.CustomShortcut
@@ -105,8 +108,9 @@ func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(fu
 	s.preview = newPreviewPanel(do)
 	s.meter = newProgramMeter()
 	s.markers = newMarkersPanel(s.onMark)
+	s.schedule = newSchedulePanel(s.onScheduleButton)
 	s.people = newPeoplePanel()
-	s.controls = newControlsPanel(s.onRecord, s.onStream)
+	s.controls = newControlsPanel(s.onRecord, s.onStream, s.onPause)
 	s.history = newHistoryPanel()
 	s.status = newStatusBar(do, s.preview)
 	s.status.onWarning = s.onWarning
@@ -131,7 +135,8 @@ func (s *studio) buildUI() fyne.CanvasObject {
 		section("Picture", s.enc.buildUI()))
 	right := sidebar(340,
 		section("Recording", s.outputs.buildUI()),
-		section("Streaming", s.dests.buildUI()))
+		section("Streaming", s.dests.buildUI()),
+		section("Schedule", s.schedule.buildUI()))
 
 	history := container.NewBorder(heading("History"), nil, nil, nil, s.history.buildUI())
 	s.stage = container.New(&stageLayout{aspect: s.preview.aspect},
@@ -155,6 +160,7 @@ func (s *studio) start() {
 	}
 	s.bindHotkeys(keys)
 	s.apply(defaultProfile(s.defaultFolder()))
+	s.restoreSchedule(time.Now())
 	s.refreshControls()
 	s.spawn(func() { s.preview.run(s.ctx) })
 	s.spawn(func() { s.every(time.Second/meterRate, s.readMeters) })
@@ -241,6 +247,7 @@ func (s *studio) tick(now time.Time) {
 	s.do(func() {
 		s.controls.tick(s.rec, s.live, now)
 		s.dests.refresh(now)
+		s.scheduleTick(now)
 		s.measureRates()
 	})
 }
@@ -278,6 +285,7 @@ func (s *studio) snapshot() profile {
 	p := profile{Room: s.rooms.room(), Destinations: s.dests.list(), DestinationsOff: s.dests.offList()}
 	s.enc.get(&p)
 	s.outputs.get(&p)
+	s.schedule.get(&p)
 	return p
 }
 
@@ -294,6 +302,7 @@ func (s *studio) apply(p profile) {
 	s.enc.set(p)
 	s.outputs.set(p)
 	s.dests.setList(p.Destinations, p.DestinationsOff)
+	s.schedule.set(p)
 	s.clearErrors()
 }
 
@@ -344,6 +353,8 @@ func (s *studio) refreshControls() {
 	s.controls.setStream(s.live, connected)
 	marker, why := s.markable()
 	s.markers.setEnabled(marker != nil, why)
+	pauser, why := s.pausable()
+	s.controls.setPause(s.rec, pauser != nil, why)
 	busy := s.busy()
 	s.rooms.setEnabled(!busy)
 	s.enc.setEnabled(!busy)
