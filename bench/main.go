@@ -85,7 +85,7 @@ func main() {
 	out := flag.String("out", "bench/results", "folder for the results")
 	room := flag.Bool("demo-room", false, "run only the demo room, driven on stdin (the bench starts itself so)")
 	soakMinutes := flag.Int("soak", 0, "instead of the steps, record 720p30 to a file and RTMP for this many minutes (make soak)")
-	steps := flag.String("steps", "", "comma-separated steps to run (cold,starts,warm,cpu720,cpu1080,rtmp,meters,shared,refuse,sync); all by default")
+	steps := flag.String("steps", "", "comma-separated steps to run (cold,starts,warm,cpu720,cpu1080,rtmp,meters,window,shared,refuse,sync); all by default")
 	flag.Parse()
 	lksdk.SetLogger(protologger.GetDiscardLogger())
 	var err error
@@ -162,6 +162,9 @@ func run(window time.Duration, outDir string, only map[string]bool) error {
 		}},
 		{"meters", "CPU of the meters", fmt.Sprintf("720p30 with the meters read and unread, %s each, twice", window), func() ([]figure, error) {
 			return b.metersCost(window)
+		}},
+		{"window", "CPU of the studio window", fmt.Sprintf("the 720p30 preview without a window, then in the studio, %s each", window), func() ([]figure, error) {
+			return b.windowCost(room, window)
 		}},
 		{"shared", "CPU of Go Live beside Record", fmt.Sprintf("720p30 Record alone, then with Go Live of the same preset, %s each", window), func() ([]figure, error) {
 			return b.sharedEncodeCost(window)

@@ -38,6 +38,8 @@ func TestProfiles(t *testing.T) {
 	h.choose(h.s.enc.preset, presetLabel(t, livekit.EncodingOptionsPreset_H264_1080P_30))
 	h.s.dests.append(twitch)
 	h.s.outputs.hls.SetChecked(true)
+	h.s.schedule.entries["record_at"].SetText("21:00")
+	h.s.schedule.entries["record_for"].SetText("1h30m")
 
 	test.Tap(h.s.profiles.saveAs)
 	test.Type(h.s.profiles.nameEntry, "Weekly show")
@@ -50,7 +52,7 @@ func TestProfiles(t *testing.T) {
 		t.Errorf("picker shows %q after saving", h.s.profiles.selected())
 	}
 	data, _ := os.ReadFile(file)
-	for _, want := range []string{"name: Weekly show", "room: standup", "layout: single-speaker", "preset: H264_1080P_30", twitch, "hls: true"} {
+	for _, want := range []string{"name: Weekly show", "room: standup", "layout: single-speaker", "preset: H264_1080P_30", twitch, "hls: true", "stop_after: 1h30m"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("profile file lacks %q:\n%s", want, data)
 		}
@@ -71,12 +73,14 @@ func TestProfiles(t *testing.T) {
 	h.choose(h.s.enc.layout, "Grid")
 	h.s.dests.setList(nil, nil)
 	h.s.outputs.hls.SetChecked(false)
+	h.s.schedule.set(profile{})
 	h.s.profiles.reload("")
 	h.relayout()
 	h.choose(h.s.profiles.picker, "Weekly show")
 	p := h.s.snapshot()
 	if p.Room != "standup" || p.Layout != "single-speaker" || p.Preset != "H264_1080P_30" ||
-		len(p.Destinations) != 1 || p.Destinations[0] != twitch || !p.Record.HLS {
+		len(p.Destinations) != 1 || p.Destinations[0] != twitch || !p.Record.HLS ||
+		p.Schedule.Record != (scheduledRun{StartAt: "21:00", StopAfter: "1h30m"}) {
 		t.Errorf("loaded %+v", p)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2/test"
 	"github.com/livekit/protocol/livekit"
 )
 
@@ -92,12 +93,17 @@ func typeSchedule(h *harness, at time.Time, stopAfter, wait string) {
 func TestScheduleInTheWindow(t *testing.T) {
 	eng := newFakeStudio()
 	h := newHarness(t, eng.connector(demoRooms...))
+	h.s.schedule.entries["record_at"].SetText("25:00")
+	test.Tap(h.s.schedule.arm)
+	if got := h.s.schedule.fields["record_at"].errorText(); h.s.armed != nil || !strings.Contains(got, "not a start time") {
+		t.Errorf("a start at 25:00: armed %v, the field says %q; want it refused there", h.s.armed != nil, got)
+	}
 	at := time.Now().Add(time.Hour).Truncate(time.Minute)
 	typeSchedule(h, at, "30m", "")
 	if got := h.s.snapshot().Schedule; got.Record.StartAt == "" || got.Record.StopAfter != "30m" {
 		t.Errorf("the profile's schedule is %+v, want what was typed", got)
 	}
-	h.tapText("Schedule")
+	test.Tap(h.s.schedule.arm)
 	h.settle("armed", func() bool { return h.s.armed != nil && h.s.schedule.arm.Text == "Cancel Schedule" })
 	config := filepath.Join(h.cfg.ConfigDir, "config.yaml")
 	if raw, err := os.ReadFile(config); err != nil || !strings.Contains(string(raw), "schedule") {
@@ -137,7 +143,7 @@ func TestScheduleWaitsForTheFirstParticipant(t *testing.T) {
 	h.s.rooms.setRoom("late")
 	at := time.Now().Add(time.Hour).Truncate(time.Minute)
 	typeSchedule(h, at, "", "5m")
-	h.tapText("Schedule")
+	test.Tap(h.s.schedule.arm)
 	h.settle("armed", func() bool { return h.s.armed != nil })
 	h.s.scheduleTick(at.Add(time.Minute))
 	h.drain()
@@ -165,7 +171,7 @@ func TestScheduleSurvivesARestart(t *testing.T) {
 		h := openHarnessIn(t, eng.connector(demoRooms...), 10*time.Second, dir)
 		h.s.rooms.setRoom("standup")
 		typeSchedule(h, at, "1h", "")
-		h.tapText("Schedule")
+		test.Tap(h.s.schedule.arm)
 		h.settle("armed", func() bool { return h.s.armed != nil })
 	})
 	t.Run("opened again", func(t *testing.T) {
