@@ -36,10 +36,17 @@ const stopTimeout = 3 * time.Second
 const pactlTimeout = 5 * time.Second
 
 // The sample format of every null sink. 48 kHz is what the encoders want
-// (Opus only knows 48 kHz; AAC at 48 kHz is the usual choice), so PulseAudio
-// resamples each player once (Chromium plays float32 at 44.1 kHz) and the
-// pipeline need not. float32 loses nothing when several streams are mixed.
+// (Opus only knows 48 kHz; AAC at 48 kHz is the usual choice), so the
+// pipeline need not resample. float32 loses nothing when several streams
+// are mixed.
 const sinkFormat = "rate=48000 channels=2 format=float32le"
+
+// daemonConf is our daemon's own configuration: its default sample spec is
+// the sinks' own. A player opens its stream at the server's default rate:
+// at PulseAudio's 44.1 kHz, Chromium resampled WebRTC's 48 kHz sound to
+// 44.1 kHz and PulseAudio resampled it back to the sink's 48 kHz (speex),
+// twice the work for a worse sound.
+const daemonConf = "default-sample-format = float32le\ndefault-sample-rate = 48000\nalternate-sample-rate = 48000\ndefault-sample-channels = 2\n"
 
 var (
 	errPactlNotFound      = errors.New("pactl not found: run make deps")
@@ -169,6 +176,11 @@ func startDaemon(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start PulseAudio: %w", err)
 	}
+	conf := filepath.Join(dir, "daemon.conf")
+	if err := os.WriteFile(conf, []byte(daemonConf), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start PulseAudio: %w", err)
+	}
 	socket := filepath.Join(dir, "native")
 	s := &Server{
 		addr:   "unix:" + socket,
@@ -196,6 +208,7 @@ func startDaemon(ctx context.Context) (*Server, error) {
 		"XDG_RUNTIME_DIR=" + dir,
 		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
 		"PULSE_RUNTIME_PATH=" + dir,
+		"PULSE_CONFIG=" + conf, // read as root too, where ~/.config/pulse was not
 		"LANG=C",
 	}
 	cmd.Stderr = s.stderr

@@ -283,3 +283,20 @@ func TestSinksLeftBehind(t *testing.T) {
 		}
 	}
 }
+
+// TestOurDaemonDefaultsToTheSinksFormat: a player opens its stream at the
+// server's default sample spec (Chromium does), which on our daemon is the
+// sinks' own, so that nothing resamples.
+func TestOurDaemonDefaultsToTheSinksFormat(t *testing.T) {
+	s := server(t)
+	if !s.Started() {
+		t.Skip("a PulseAudio server was running already; its defaults are its own")
+	}
+	out, err := pactl(context.Background(), s.Address(), "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Default Sample Specification: float32le 2ch 48000Hz"; !strings.Contains(out, want) {
+		t.Errorf("pactl info says:\n%s\nwant %q", out, want)
+	}
+}
