@@ -97,14 +97,7 @@ func TestPauseResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var before, after []time.Duration
-	for _, p := range pairs {
-		if p.At < pausedAt {
-			before = append(before, p.Offset)
-		} else {
-			after = append(after, p.Offset)
-		}
-	}
+	before, after := mediatest.OffsetsAround(pairs, pausedAt)
 	if len(before) == 0 || len(after) == 0 {
 		t.Fatalf("flips paired: %d before the pause at %v, %d after, want some on each side", len(before), pausedAt, len(after))
 	}

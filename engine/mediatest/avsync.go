@@ -70,6 +70,19 @@ type Pair struct {
 	At, Offset time.Duration // the flip's time in the file; the tick's offset from it
 }
 
+// OffsetsAround splits the offsets of pairs at the file time at: those of
+// the flips before it, and those at or after it.
+func OffsetsAround(pairs []Pair, at time.Duration) (before, after []time.Duration) {
+	for _, p := range pairs {
+		if p.At < at {
+			before = append(before, p.Offset)
+		} else {
+			after = append(after, p.Offset)
+		}
+	}
+	return before, after
+}
+
 // seamSlack is how near a seam a change of brightness is the cut, not a
 // flip of the clapper: the frames either side of it differ.
 const seamSlack = 100 * time.Millisecond

@@ -331,14 +331,7 @@ func TestPauseCutsTheTimeLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var before, after []time.Duration
-	for _, p := range pairs {
-		if p.At < at {
-			before = append(before, p.Offset)
-		} else {
-			after = append(after, p.Offset)
-		}
-	}
+	before, after := mediatest.OffsetsAround(pairs, at)
 	if len(before) < 1 || len(after) < 1 {
 		t.Fatalf("flips paired: %d before the pause at %v, %d after, want some on each side", len(before), at, len(after))
 	}
