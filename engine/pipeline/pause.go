@@ -55,14 +55,6 @@ type cut struct {
 	shift   int64         // running time cut out by every pause up to this one
 }
 
-// Paused reports whether the branch is paused (or resuming, its resume
-// point not reached yet).
-func (a *Attachment) Paused() bool {
-	a.pause.mu.Lock()
-	defer a.pause.mu.Unlock()
-	return a.pause.cur != nil
-}
-
 // Pause drops the branch's media from the capture's present moment on,
 // until Resume. It returns the branch's time (from its zero, earlier pauses
 // cut out) where its media stop.
