@@ -432,6 +432,9 @@ type mediaProcess struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
+	// rtp is each track's last RTP timestamp: a swapped process goes on
+	// from it (the SDK refuses a timestamp that goes back).
+	rtp map[*lksdk.LocalTrack]uint32
 }
 
 // start replaces the running process, if any, with one running pipeline,
@@ -523,7 +526,20 @@ func (m *mediaProcess) start(pipeline []string, feeds ...feed) error {
 // against its sound over a long recording (+200 ms in an hour).
 func (m *mediaProcess) pump(f feed, next func() ([]byte, error)) {
 	ticks := uint32(math.Round(f.duration.Seconds() * float64(f.track.Codec().ClockRate)))
-	rtp := rand.Uint32()
+	m.mu.Lock()
+	if m.rtp == nil {
+		m.rtp = map[*lksdk.LocalTrack]uint32{}
+	}
+	rtp, ok := m.rtp[f.track]
+	m.mu.Unlock()
+	if !ok {
+		rtp = rand.Uint32()
+	}
+	defer func() {
+		m.mu.Lock()
+		m.rtp[f.track] = rtp
+		m.mu.Unlock()
+	}()
 	for {
 		frame, err := next()
 		if err != nil {
