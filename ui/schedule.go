@@ -315,6 +315,7 @@ func (s *studio) scheduleTick(now time.Time) {
 	if a == nil {
 		return
 	}
+	record, stream := a.Record, a.Stream
 	var next []string
 	for _, r := range []struct {
 		what  string
@@ -329,6 +330,11 @@ func (s *studio) scheduleTick(now time.Time) {
 	s.status.setSchedule(strings.Join(next, " · "))
 	if a.done() {
 		s.setArmed(nil)
+		return
+	}
+	// The config is rewritten (and synced) only when the schedule moved
+	// on, not on every tick of its countdown.
+	if a.Record == record && a.Stream == stream {
 		return
 	}
 	if err := s.settings.saveSchedule(a); err != nil {
