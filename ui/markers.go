@@ -81,14 +81,22 @@ func (p *markersPanel) add(m engine.Mark, offset time.Duration, onLabel func(str
 // markable is the Studio's Marker, when it has one and a recording runs;
 // else why Mark is off.
 func (s *studio) markable() (engine.Marker, string) {
+	return recordingStudio[engine.Marker](s, "Markers need this machine's engine.")
+}
+
+// recordingStudio is the connected Studio as a T (an interface of the
+// embedded engine's) while a recording runs; else nothing, with lacking
+// when the Studio is no T ("" when nothing records).
+func recordingStudio[T any](s *studio, lacking string) (T, string) {
+	var none T
 	if s.back == nil || s.rec.phase != active {
-		return nil, ""
+		return none, ""
 	}
-	m, ok := s.back.Studio.(engine.Marker)
+	t, ok := s.back.Studio.(T)
 	if !ok {
-		return nil, "Markers need this machine's engine."
+		return none, lacking
 	}
-	return m, ""
+	return t, ""
 }
 
 // onMark marks the running recording now; the marker is listed with an

@@ -11,14 +11,7 @@ import (
 // pausable is the Studio's Pauser, when it has one and a recording runs;
 // else why Pause is off.
 func (s *studio) pausable() (engine.Pauser, string) {
-	if s.back == nil || s.rec.phase != active {
-		return nil, ""
-	}
-	p, ok := s.back.Studio.(engine.Pauser)
-	if !ok {
-		return nil, "Pause needs this machine's engine: LiveKit's Egress service cannot pause."
-	}
-	return p, ""
+	return recordingStudio[engine.Pauser](s, "Pause needs this machine's engine: LiveKit's Egress service cannot pause.")
 }
 
 // onPause pauses the running recording (its files, HLS and images stop
