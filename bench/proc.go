@@ -41,12 +41,20 @@ type cpuRate struct{ engine, chromium, xvfb float64 }
 
 func (r cpuRate) total() float64 { return r.engine + r.chromium + r.xvfb }
 
+func (r cpuRate) String() string {
+	return fmt.Sprintf("engine %.3f, Chromium %.3f, Xvfb %.3f", r.engine, r.chromium, r.xvfb)
+}
+
 // measureCPU is the CPU use of the engine, its Chromium and its Xvfb over
 // the next window.
 func measureCPU(window time.Duration) cpuRate {
 	s0 := sampleCPU()
 	time.Sleep(window)
-	s1 := sampleCPU()
+	return rateBetween(s0, sampleCPU())
+}
+
+// rateBetween is the CPU used from s0 to s1, in cores.
+func rateBetween(s0, s1 cpuSample) cpuRate {
 	secs := s1.at.Sub(s0.at).Seconds()
 	return cpuRate{
 		engine:   (s1.engine - s0.engine) / secs,

@@ -31,6 +31,7 @@ type personRow struct {
 	track *canvas.Rectangle
 	bar   *canvas.Rectangle
 	level float32 // 0..1 on the meter's scale
+	meter *fyne.Container
 	box   *fyne.Container
 }
 
@@ -73,26 +74,31 @@ func newPersonRow() *personRow {
 		track: canvas.NewRectangle(colorInput),
 		bar:   canvas.NewRectangle(colorOK),
 	}
-	meter := container.New(&barLayout{r: r}, r.track, r.bar)
-	r.box = container.NewBorder(nil, nil, nil, container.NewHBox(r.muted, meter), r.name)
+	r.bar.Hide() // at level 0 until a reading moves it
+	r.meter = container.New(&barLayout{r: r}, r.track, r.bar)
+	r.box = container.NewBorder(nil, nil, nil, container.NewHBox(r.muted, r.meter), r.name)
 	return r
 }
 
+// show draws l, touching only what changed: a level moves the bar alone,
+// as refreshing the row would lay out its name's text again, ten times a
+// second for each person.
 func (r *personRow) show(l engine.PersonLevel) {
+	if r.name.Text != l.Name {
+		r.name.SetText(l.Name)
+	}
+	setShown(r.muted, !l.MicOn)
 	level := meterScale(l.RMS)
 	if !l.MicOn {
 		level = 0
 	}
-	changed := level != r.level || r.name.Text != l.Name || r.muted.Visible() == l.MicOn
-	if !changed {
+	if level == r.level {
 		return
 	}
 	r.level = level
-	r.name.SetText(l.Name)
-	setShown(r.muted, !l.MicOn)
 	r.bar.FillColor = meterColour(level)
 	r.bar.Hidden = level == 0
-	r.box.Refresh()
+	r.meter.Refresh()
 }
 
 // barLayout draws a person's meter: a horizontal bar on its track, grown

@@ -19,12 +19,16 @@ import (
 // previewPanel shows the composite as the engine renders it, before and
 // during recording.
 //
-//	engine goroutine ─ onFrame ─► copy into ring[i] ─► latest ─┐
-//	                                  (under mu)               │ fyne.Do(Refresh), once per paint
-//	UI/paint ─ raster generator ◄─ shown = latest ◄────────────┘
+//	engine goroutine ─ onFrame ─► copy into ring[i] ─► latest ─► fresh
+//	                                  (under mu)                    │
+//	window's paint clock ─ paint: Refresh, once per paint ◄─────────┘
+//	UI/paint ─ raster generator ◄─ shown = latest
 //
 // Frames are copied into a ring of three buffers, so the one being painted
-// (shown) and the newest (latest) are never written. A Refresh is
+// (shown) and the newest (latest) are never written. A frame does not
+// refresh the raster itself: it wakes the window's paint clock (fresh),
+// which shows it together with the meters' reading, so that both cost the
+// window one paint, not two (see studio.paintClock). A Refresh is
 // scheduled only when the last one was painted (pending), so a slow paint
 // drops frames instead of queueing them. A canvas.Raster is the cheapest
 // way to show them: about 0.12 core at 480x270 and 10 fps under Xvfb
@@ -44,7 +48,8 @@ type previewPanel struct {
 	latest  *image.RGBA
 	shown   *image.RGBA
 	pending bool
-	gen     uint64 // frames of a stopped preview are dropped
+	gen     uint64        // frames of a stopped preview are dropped
+	fresh   chan struct{} // a frame came that is not painted yet
 
 	received atomic.Uint64 // frames from the engine
 	painted  atomic.Uint64 // frames drawn
@@ -62,7 +67,7 @@ type previewWant struct {
 }
 
 func newPreviewPanel(do func(func())) *previewPanel {
-	return &previewPanel{do: do, wake: make(chan struct{}, 1), aspect: &aspectLayout{ratio: 16.0 / 9}}
+	return &previewPanel{do: do, wake: make(chan struct{}, 1), fresh: make(chan struct{}, 1), aspect: &aspectLayout{ratio: 16.0 / 9}}
 }
 
 func (p *previewPanel) buildUI() fyne.CanvasObject {
@@ -89,7 +94,8 @@ func (p *previewPanel) generate(w, h int) image.Image {
 	return p.shown
 }
 
-// onFrame takes a frame from the engine (any goroutine).
+// onFrame takes a frame from the engine (any goroutine) and wakes the
+// paint clock.
 func (p *previewPanel) onFrame(gen uint64, img *image.RGBA) {
 	p.mu.Lock()
 	if gen != p.gen {
@@ -99,12 +105,23 @@ func (p *previewPanel) onFrame(gen uint64, img *image.RGBA) {
 	buf := p.freeBuffer(img.Bounds())
 	copy(buf.Pix, img.Pix)
 	p.latest = buf
-	refresh := !p.pending
-	p.pending = true
 	p.mu.Unlock()
 	p.received.Add(1)
+	select {
+	case p.fresh <- struct{}{}:
+	default:
+	}
+}
+
+// paint has the raster show the latest frame, unless it shows it already
+// or its last refresh is not painted yet. UI goroutine.
+func (p *previewPanel) paint() {
+	p.mu.Lock()
+	refresh := p.latest != nil && p.latest != p.shown && !p.pending
+	p.pending = p.pending || refresh
+	p.mu.Unlock()
 	if refresh {
-		p.do(p.raster.Refresh)
+		p.raster.Refresh()
 	}
 }
 

@@ -163,7 +163,7 @@ func (s *studio) start() {
 	s.restoreSchedule(time.Now())
 	s.refreshControls()
 	s.spawn(func() { s.preview.run(s.ctx) })
-	s.spawn(func() { s.every(time.Second/meterRate, s.readMeters) })
+	s.spawn(s.paintClock)
 	if s.sampling {
 		s.spawn(func() { s.status.run(s.ctx) })
 	}
