@@ -487,7 +487,8 @@ func (a *Attachment) Detach(finish bool) error {
 		a.detached = true
 		a.padMu.Unlock()
 		if finish && a.zero.Load() >= 0 {
-			a.tap.endAt(gst.ClockTime(a.cap.RunningTime()), endWait, endIdle)
+			seen := a.tap.endAt(gst.ClockTime(a.cap.RunningTime()), endWait, endIdle)
+			a.cap.cfg.Logf("capture: branch %s (zero %v) %s", a.name, time.Duration(a.zero.Load()), seen)
 		}
 		a.detachErr = a.tap.detach(finish, a.eosWait)
 		// Messages the branch posted before it went (its last image) still

@@ -18,6 +18,7 @@ ends lined up (endAt).
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -276,7 +277,12 @@ func (t *tap) waitSinks(limit time.Duration) error {
 // while the machine is overloaded or the process was stalled): EOS sent at
 // once would end the output that much before the stop, and one input
 // before the other.
-func (t *tap) endAt(stop gst.ClockTime, limit, idle time.Duration) {
+//
+// It returns what it saw, for the log: the end, and where each input
+// stood when it stopped waiting (a file that ends off its stop is then
+// explained by its log).
+func (t *tap) endAt(stop gst.ClockTime, limit, idle time.Duration) string {
+	began := time.Now()
 	end := int64(stop)
 	for _, in := range t.inputs {
 		if e, ok := in.lastEnd(); ok {
@@ -286,7 +292,7 @@ func (t *tap) endAt(stop gst.ClockTime, limit, idle time.Duration) {
 	for _, in := range t.inputs {
 		in.end.Store(end)
 	}
-	deadline := time.Now().Add(limit)
+	deadline := began.Add(limit)
 	for {
 		behind := false
 		for _, in := range t.inputs {
@@ -297,10 +303,18 @@ func (t *tap) endAt(stop gst.ClockTime, limit, idle time.Duration) {
 			}
 		}
 		if !behind || time.Now().After(deadline) {
-			return
+			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "ends at %v (asked %v)", time.Duration(end), time.Duration(stop))
+	for _, in := range t.inputs {
+		e, _ := in.lastEnd()
+		fmt.Fprintf(&b, ", %s reached %v (past: %t)", in.kind, time.Duration(e), in.pastEnd.Load())
+	}
+	fmt.Fprintf(&b, ", after %v", time.Since(began).Round(time.Millisecond))
+	return b.String()
 }
 
 // lastEnd is the running time at which the last buffer handed to the tap
