@@ -1,7 +1,9 @@
 // Each person's sound as the page plays it, for the producer's meters: a
 // WebAudio analyser on each microphone, read when the engine asks
-// (window.roomcastLevels()). The AudioContext starts at the first read, so
-// a composite nobody meters plays exactly as before.
+// (window.roomcastLevels()). The AudioContext starts at the first read and
+// closes when reads stop for IDLE_MS, so a composite nobody meters (one an
+// API request started, or the studio's once its window closed) plays
+// exactly as before, and pays nothing for its meters.
 
 /** The quietest level reported, in dBFS (JSON has no -Infinity). */
 export const FLOOR_DB = -100;
@@ -30,13 +32,32 @@ export function levelOf(samples) {
 /** Analyser window: 2048 samples, about 43 ms at 48 kHz. */
 const WINDOW = 2048;
 
+/** Without a read for this long, the meters let go of their AudioContext. */
+export const IDLE_MS = 2000;
+
 export class PeopleMeters {
-  /** @param {() => AudioContext} newContext */
-  constructor(newContext) {
+  /**
+   * @param {() => AudioContext} newContext
+   * @param {{setTimer?: typeof setTimeout, clearTimer?: typeof clearTimeout}} [timers] for tests
+   */
+  constructor(newContext, { setTimer = (f, ms) => setTimeout(f, ms), clearTimer = (id) => clearTimeout(id) } = {}) {
+    // (Wrapped: a browser's setTimeout called as a method of another
+    // object throws "Illegal invocation".)
     this.newContext = newContext;
+    this.setTimer = setTimer;
+    this.clearTimer = clearTimer;
+    this.idle = null;
     this.ctx = null;
     /** @type {Map<string, {source: AudioNode, analyser: AnalyserNode, buf: Float32Array}>} by track id */
     this.taps = new Map();
+  }
+
+  /** Closes the AudioContext and lets go of every tap, until the next read. */
+  release() {
+    for (const tap of this.taps.values()) tap.source.disconnect();
+    this.taps.clear();
+    this.ctx?.close();
+    this.ctx = null;
   }
 
   /**
@@ -46,6 +67,8 @@ export class PeopleMeters {
    * @returns {{identity: string, name: string, micOn: boolean, rms: number, peak: number}[]}
    */
   read(people) {
+    this.clearTimer(this.idle);
+    this.idle = this.setTimer(() => this.release(), IDLE_MS);
     this.ctx ??= this.newContext();
     const live = new Set();
     const out = people.map(({ identity, name, micOn, track }) => {
