@@ -160,7 +160,7 @@ func run(window time.Duration, outDir string, only map[string]bool) error {
 		{"rtmp", "CPU per added RTMP destination", fmt.Sprintf("720p30 with 0, 1 and 3 RTMP destinations, %s each", window), func() ([]figure, error) {
 			return b.streamCost(window)
 		}},
-		{"meters", "CPU of the meters", fmt.Sprintf("720p30 with the meters read and unread, %s each, twice", window), func() ([]figure, error) {
+		{"meters", "CPU of the meters", fmt.Sprintf("720p30 with the meters read and unread, %d times %s each", metersPairs, window/3), func() ([]figure, error) {
 			return b.metersCost(window)
 		}},
 		{"window", "CPU of the studio window", fmt.Sprintf("the 720p30 preview without a window, then in the studio, %s each", window), func() ([]figure, error) {

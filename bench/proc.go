@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,4 +121,12 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d cores, %s", runtime.NumCPU(), model)
+}
+
+// median is the middle of xs (the upper one of an even count), xs
+// unchanged.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

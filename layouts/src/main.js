@@ -175,7 +175,9 @@ function setLayout(name) {
 }
 window.roomcastSetLayout = setLayout;
 
-const meters = new PeopleMeters(() => new AudioContext());
+// 'playback': the analysers need no low latency, and larger buffers wake
+// the audio thread less often.
+const meters = new PeopleMeters(() => new AudioContext({ latencyHint: 'playback' }));
 window.roomcastLevels = () =>
   meters.read(
     shownParticipants().map((p) => {
