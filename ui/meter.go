@@ -129,7 +129,7 @@ func (m *programMeter) draw() {
 // paintClock is the window's one clock for what moves: each new preview
 // frame reads the meters and shows them with the frame, in one call on
 // the UI goroutine, so that the window (repainted whole by Fyne's GL
-// driver on any change, about 12 ms of software GL at 1280x800) paints
+// driver on any change, about 14 ms of CPU in software GL at 1280x800) paints
 // once for both; meters on a clock of their own beside a 10 fps preview
 // painted 25 times a second. Without frames (no preview, or a stalled
 // one) a ticker reads the meters meterRate times a second instead.
