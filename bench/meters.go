@@ -57,10 +57,9 @@ func (b *bench) metersCost(window time.Duration) ([]figure, error) {
 	if err := stop(); err != nil {
 		return nil, err
 	}
-	slices.Sort(diffs)
 	f := figure{Name: fmt.Sprintf("CPU of the meters (program and each person's, %d reads/s)", meterRate), Value: median(diffs), Unit: "cores", Goal: 0.02, Better: "<=",
 		Note: fmt.Sprintf("median of %d pairs of %s, read minus unread (%+.3f..%+.3f); 720p30 recording %.3f cores read, %.3f unread (medians)",
-			metersPairs, window/3, diffs[0], diffs[len(diffs)-1], median(with), median(without))}
+			metersPairs, window/3, slices.Min(diffs), slices.Max(diffs), median(with), median(without))}
 	if readErr != nil {
 		f.Error = readErr.Error()
 	}

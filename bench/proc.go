@@ -24,14 +24,21 @@ type cpuSample struct {
 // sampleCPU reads the CPU time of this process (the engine) and of the
 // Chromium and Xvfb processes below it. The demo room's processes are
 // below it too, and left out.
-func sampleCPU() cpuSample {
-	s := cpuSample{at: time.Now(), engine: cpuSeconds(os.Getpid())}
-	for _, pid := range proctest.Descendants(os.Getpid()) {
+func sampleCPU() cpuSample { return sampleTree(os.Getpid(), false) }
+
+// sampleTree reads the CPU time of root and of the Chromium and Xvfb
+// processes below it; with helpers, root's other descendants (PulseAudio
+// excepted) count as root.
+func sampleTree(root int, helpers bool) cpuSample {
+	s := cpuSample{at: time.Now(), engine: cpuSeconds(root)}
+	for _, pid := range proctest.Descendants(root) {
 		switch cmd := proctest.Command(pid); {
 		case strings.Contains(cmd, "chromium"):
 			s.chromium += cpuSeconds(pid)
 		case proctest.Program(pid) == "Xvfb":
 			s.xvfb += cpuSeconds(pid)
+		case helpers && proctest.Program(pid) != "pulseaudio":
+			s.engine += cpuSeconds(pid)
 		}
 	}
 	return s

@@ -98,17 +98,8 @@ func hasChromium(pid int) bool {
 // own): root's helpers other than Chromium and Xvfb count as root.
 func measureTree(window time.Duration, root, screen int) cpuRate {
 	sample := func() cpuSample {
-		s := cpuSample{at: time.Now(), engine: cpuSeconds(root), xvfb: cpuSeconds(screen)}
-		for _, pid := range proctest.Descendants(root) {
-			switch cmd := proctest.Command(pid); {
-			case strings.Contains(cmd, "chromium"):
-				s.chromium += cpuSeconds(pid)
-			case proctest.Program(pid) == "Xvfb":
-				s.xvfb += cpuSeconds(pid)
-			case proctest.Program(pid) != "pulseaudio":
-				s.engine += cpuSeconds(pid)
-			}
-		}
+		s := sampleTree(root, true)
+		s.xvfb += cpuSeconds(screen)
 		return s
 	}
 	s0 := sample()
