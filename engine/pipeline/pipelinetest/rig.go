@@ -62,6 +62,16 @@ func NewQuietRig(t testing.TB, w, h int) *Rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sink.Close() })
+	// The sink has a reader from its start to the end, as a composite's
+	// has until its capture reads it (see pipeline.ReadMonitor: a reader
+	// joining a sink that plays, with no reader on it, stalls its player).
+	// Without it, a CI run had the monitor give nothing for 4.5 s just
+	// after the capture joined, and a file of silence.
+	release, err := pipeline.ReadMonitor(pulse.Address(), sink.Monitor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
 	return &Rig{Screen: screen, Sink: sink, Pulse: pulse}
 }
 
