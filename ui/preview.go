@@ -75,8 +75,10 @@ func (p *previewPanel) buildUI() fyne.CanvasObject {
 	p.message = &widget.Label{Alignment: fyne.TextAlignCenter, Wrapping: fyne.TextWrapWord}
 	p.busy = widget.NewProgressBarInfinite()
 	p.busy.Hide()
-	bg := canvas.NewRectangle(colorPreviewBg)
-	screen := container.NewStack(bg, p.raster, container.NewCenter(fixed(360, 0, container.NewVBox(p.message, p.busy))))
+	// No background under the raster: it paints the screen's colour itself
+	// while it has no frame, and every pixel drawn costs each repaint (the
+	// screen is a fifth of the window's).
+	screen := container.NewStack(p.raster, container.NewCenter(fixed(360, 0, container.NewVBox(p.message, p.busy))))
 	p.box = container.New(p.aspect, screen)
 	return p.box
 }
