@@ -111,16 +111,16 @@ func (a *admitter) start(ctx context.Context, studio engine.Studio, plan *reques
 	if err != nil {
 		return nil, fmt.Errorf("count running composites: %w", err)
 	}
-	if err := a.cap.admit(composites(resp.Items), plan.CompositeKey()); err != nil {
+	if err := a.cap.Admit(composites(resp.Items), plan.CompositeKey()); err != nil {
 		return nil, err
 	}
 	return start()
 }
 
-// admit decides whether want fits next to the composites in use; one it
+// Admit decides whether want fits next to the composites in use; one it
 // would share (request.CompositeKey.Serves, the engine's own rule) costs
 // nothing.
-func (c Capacity) admit(inUse []request.CompositeKey, want request.CompositeKey) error {
+func (c Capacity) Admit(inUse []request.CompositeKey, want request.CompositeKey) error {
 	if c.CPUs == 0 {
 		return nil
 	}

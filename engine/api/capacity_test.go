@@ -94,7 +94,7 @@ func TestCapacityAdmit(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := Capacity{CPUs: c.cpus}.admit(c.inUse, c.want)
+			err := Capacity{CPUs: c.cpus}.Admit(c.inUse, c.want)
 			if c.refused == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)

@@ -4,6 +4,7 @@
 package composite
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -90,7 +91,7 @@ type Deps struct {
 func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composite, err error) {
 	c = &Composite{
 		key:      key,
-		id:       guid.New(guid.EgressPrefix),
+		id:       cmp.Or(key.Owner, guid.New(guid.EgressPrefix)),
 		logf:     deps.Logf,
 		previews: map[int]func(*image.RGBA){},
 		watchers: map[chan struct{}]struct{}{},

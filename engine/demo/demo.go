@@ -45,6 +45,9 @@ type Options struct {
 	ServerURL string
 	// ServerBinary is the livekit-server to run; empty means FindServer.
 	ServerBinary string
+	// Redis, when set (host:port), is the message bus of the server it
+	// starts: the server then dispatches egress to the workers on it.
+	Redis string
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -118,7 +121,7 @@ func openServer(ctx context.Context, opt Options) (*server, error) {
 			return nil, err
 		}
 	}
-	return startServer(ctx, bin, opt.APIKey, opt.APISecret, opt.Logf)
+	return startServer(ctx, bin, opt.APIKey, opt.APISecret, opt.Redis, opt.Logf)
 }
 
 // CheckMediaTools reports the first missing GStreamer tool or element, with

@@ -81,7 +81,7 @@ func isExecutable(p string) bool {
 // startServer writes a loopback-only configuration and starts the server.
 // An empty key or secret gets a fresh random one, so that each run of the
 // demo has its own credentials unless the operator configured them.
-func startServer(ctx context.Context, binary, key, secret string, logf func(string, ...any)) (*server, error) {
+func startServer(ctx context.Context, binary, key, secret, redis string, logf func(string, ...any)) (*server, error) {
 	if key == "" {
 		key = "roomcast-" + randomHex(4)
 	}
@@ -104,7 +104,7 @@ func startServer(ctx context.Context, binary, key, secret string, logf func(stri
 	if err != nil {
 		return nil, fmt.Errorf("livekit-server: config folder: %w", err)
 	}
-	conf := serverConfig(httpPort, udpPort, key, secret)
+	conf := serverConfig(httpPort, udpPort, key, secret, redis)
 	confPath := filepath.Join(dir, "livekit.yaml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		os.RemoveAll(dir)
@@ -146,7 +146,7 @@ func startServer(ctx context.Context, binary, key, secret string, logf func(stri
 // configuration and log.
 const serverDirPrefix = "roomcast-livekit-"
 
-func serverConfig(httpPort, udpPort int, key, secret string) string {
+func serverConfig(httpPort, udpPort int, key, secret, redis string) string {
 	// development: true keeps the server from probing for an external IP;
 	// stun_servers points at a closed loopback port so clients are never
 	// handed a public STUN server; tcp_port 0 turns ICE/TCP off.
@@ -154,7 +154,7 @@ func serverConfig(httpPort, udpPort int, key, secret string) string {
 	// stream, the only tracks a browser (the composite's page) lip-syncs:
 	// without it the bench's A/V offset medians ranged from -8 to +155 ms
 	// over seven runs, with it from -12 to +46 ms over four.
-	return fmt.Sprintf(`port: %d
+	conf := fmt.Sprintf(`port: %d
 bind_addresses: [127.0.0.1]
 development: true
 log_level: info
@@ -172,6 +172,10 @@ room:
 keys:
   %s: %s
 `, httpPort, udpPort, key, secret)
+	if redis != "" {
+		conf += fmt.Sprintf("redis:\n  address: %s\n", redis)
+	}
+	return conf
 }
 
 func (s *server) waitReady(ctx context.Context, port int) error {

@@ -5,6 +5,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -151,7 +152,7 @@ func (l *Local) pulseServer(ctx context.Context) (*audio.Server, error) {
 // Start validates the request, checks its buckets and begins the egress;
 // it returns as soon as the egress is STARTING.
 func (l *Local) Start(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (*livekit.EgressInfo, error) {
-	return l.start(ctx, request.Composite(req))
+	return l.start(ctx, request.Composite(req), dispatch{})
 }
 
 // StartEgress starts LiveKit's unified request, as Start does the
@@ -161,20 +162,39 @@ func (l *Local) StartEgress(ctx context.Context, req *livekit.StartEgressRequest
 	if err != nil {
 		return nil, err
 	}
-	return l.start(ctx, start)
+	return l.start(ctx, start, dispatch{})
 }
 
-func (l *Local) start(ctx context.Context, start *request.Start) (*livekit.EgressInfo, error) {
+// dispatch is what a LiveKit server gave an egress it dispatched to this
+// engine; the zero value for one the engine was asked for itself.
+type dispatch struct{ egressID, roomID string }
+
+// StartDispatched starts an egress a LiveKit server dispatched to this
+// engine as one of its Egress workers: under the server's egress ID, on
+// a composite of its own whose recorder joins the room as that ID (see
+// request.CompositeKey.Owner).
+func (l *Local) StartDispatched(ctx context.Context, egressID, roomID string, start *request.Start) (*livekit.EgressInfo, error) {
+	if egressID == "" {
+		return nil, errors.New("egress_id: a dispatched egress needs the ID its server gave it")
+	}
+	if _, err := l.egress(egressID); err == nil {
+		return nil, fmt.Errorf("egress_id: %s runs here already", egressID)
+	}
+	return l.start(ctx, start, dispatch{egressID, roomID})
+}
+
+func (l *Local) start(ctx context.Context, start *request.Start, from dispatch) (*livekit.EgressInfo, error) {
 	opts := request.Options{Now: time.Now(), OutputDir: l.cfg.OutputDir, DefaultUpload: l.cfg.DefaultUpload, APIKeys: []string{l.cfg.APIKey}}
 	plan, err := start.Build(opts)
 	if err != nil {
 		return nil, err // the request's own mistakes first
 	}
-	roomID, err := l.roomID(ctx, plan.RoomName)
-	if err != nil {
-		return nil, err
+	opts.RoomID = from.roomID
+	if opts.RoomID == "" {
+		if opts.RoomID, err = l.roomID(ctx, plan.RoomName); err != nil {
+			return nil, err
+		}
 	}
-	opts.RoomID = roomID
 	plan, err = start.Build(opts) // again, with {room_id}
 	if err != nil {
 		return nil, err
@@ -188,10 +208,13 @@ func (l *Local) start(ctx context.Context, start *request.Start) (*livekit.Egres
 	if closed {
 		return nil, errors.New("the engine is closed")
 	}
-	id := guid.New(guid.EgressPrefix)
+	id := cmp.Or(from.egressID, guid.New(guid.EgressPrefix))
 	e, err := newEgress(ctx, id, opts.RoomID, start, plan, l)
 	if err != nil {
 		return nil, err
+	}
+	if from.egressID != "" {
+		e.key.Owner = id
 	}
 	l.mu.Lock()
 	if l.closed {

@@ -311,6 +311,11 @@ type CompositeKey struct {
 	// AudioOnly: the screen is not captured. Such a composite serves only
 	// audio-only requests.
 	AudioOnly bool
+	// Owner, when set, is the one egress the composite serves, one a
+	// LiveKit server dispatched: its recorder joins the room with that
+	// egress ID as its identity, as LiveKit's recorder does, since the
+	// server's UpdateLayout sets that participant's metadata.
+	Owner string
 }
 
 // CompositeKey returns the key of the composite p records from.
@@ -347,6 +352,9 @@ func (k CompositeKey) String() string {
 	s := fmt.Sprintf("%s/%s@%dx%dp%d", k.Room, src, k.Width, k.Height, k.FPS)
 	if k.AudioOnly {
 		s += " audio-only"
+	}
+	if k.Owner != "" {
+		s += " for " + k.Owner
 	}
 	return s
 }
