@@ -21,6 +21,8 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	protologger "github.com/livekit/protocol/logger"
+	lkredis "github.com/livekit/protocol/redis"
+	"github.com/livekit/protocol/xtls"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -32,6 +34,7 @@ import (
 	"roomcast/engine/launch"
 	"roomcast/engine/local"
 	"roomcast/engine/request"
+	"roomcast/engine/worker"
 	"roomcast/ui"
 )
 
@@ -270,6 +273,8 @@ func loadConfig(fs *pflag.FlagSet, args []string, positional int) (*viper.Viper,
 			key = "capacity.cpus"
 		case "webhook-url":
 			key = "webhook.urls"
+		case "redis":
+			key = "redis.address"
 		}
 		_ = v.BindPFlag(key, f)
 	})
@@ -396,7 +401,8 @@ func serveFlags() *pflag.FlagSet {
 	fs.Int("participants", demo.DefaultParticipants, "with --demo: synthetic participants to join (0-64)")
 	fs.String("room", demo.DefaultRoom, "with --demo: name of the demo room")
 	fs.Bool("clapper", false, "with --demo: also join a clapper to measure A/V sync")
-	fs.String("listen", api.DefaultAddr, "address of the Egress API (config serve.listen)")
+	fs.String("listen", api.DefaultAddr, "address of the Egress API (config serve.listen); empty for none (with --redis)")
+	fs.String("redis", "", "HOST:PORT of a LiveKit deployment's Redis: be one of its Egress workers (config redis.address, redis.username, redis.password, redis.db, redis.tls)")
 	fs.String("output-dir", "", "folder for relative file paths (default: the working directory)")
 	fs.Float64("cpus", float64(runtime.NumCPU()), "CPU budget for composites in cores, 0 for no limit (config capacity.cpus)")
 	fs.StringSlice("webhook-url", nil, "post egress webhooks to this URL; repeat for more (config webhook.urls)")
@@ -431,29 +437,45 @@ func runServe(fs *pflag.FlagSet, args []string) error {
 		Cost720p30:  v.GetFloat64("capacity.cost_720p30"),
 		Cost1080p30: v.GetFloat64("capacity.cost_1080p30"),
 	}
-	srv, err := api.New(studio, api.Config{
-		APIKey:      cfg.APIKey,
-		APISecret:   cfg.APISecret,
-		Capacity:    capacity,
-		WebhookURLs: v.GetStringSlice("webhook.urls"),
-		Logf:        logf,
-	})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", v.GetString("serve.listen"))
-	if err != nil {
-		return fmt.Errorf("listen: %w; choose another address with --listen", err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
 	budget := "no CPU limit"
 	if capacity.CPUs > 0 {
 		budget = fmt.Sprintf("%.1f CPUs for composites", capacity.CPUs)
 	}
-	logf("Egress API on http://%s (Twirp, /twirp/livekit.Egress/...; %s); Ctrl-C stops every egress and exits", ln.Addr(), budget)
+	listen, redisAddr := v.GetString("serve.listen"), v.GetString("redis.address")
+	if listen == "" && redisAddr == "" {
+		return errors.New("serve: --listen is empty and there is no --redis: give the Egress API an address, or a LiveKit deployment's Redis to work for")
+	}
+	var wk *worker.Worker
+	if redisAddr != "" {
+		if wk, err = worker.New(studio, worker.Config{Redis: redisConfig(v), Capacity: capacity, Logf: logf}); err != nil {
+			return err
+		}
+		logf("Egress worker of the LiveKit server at %s, on its Redis at %s (%s)", cfg.LiveKitURL, redisAddr, budget)
+	}
+	served := make(chan error, 1)
+	var hs *http.Server
+	var srv *api.Server
+	if listen != "" {
+		srv, err = api.New(studio, api.Config{
+			APIKey:      cfg.APIKey,
+			APISecret:   cfg.APISecret,
+			Capacity:    capacity,
+			WebhookURLs: v.GetStringSlice("webhook.urls"),
+			Logf:        logf,
+		})
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return fmt.Errorf("listen: %w; choose another address with --listen", err)
+		}
+		hs = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+		go func() { served <- hs.Serve(ln) }()
+		logf("Egress API on http://%s (Twirp, /twirp/livekit.Egress/...; %s)", ln.Addr(), budget)
+	}
+	logf("Ctrl-C stops every egress and exits")
 
 	var serveErr error
 	select {
@@ -463,11 +485,21 @@ func runServe(fs *pflag.FlagSet, args []string) error {
 	stop() // a second Ctrl-C quits at once
 	running, _ := engine.Items(studio.List(context.Background(), &livekit.ListEgressRequest{Active: true}))
 	logf("stopping: %d egress(es) running; Ctrl-C again quits without finishing them", len(running))
+	if wk != nil {
+		wk.Drain()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), serveShutdown)
 	defer cancel()
-	_ = hs.Shutdown(sctx)
+	if hs != nil {
+		_ = hs.Shutdown(sctx)
+	}
 	err = studio.Close() // every egress stopped, outputs finalised
-	srv.Close()          // then the last webhooks
+	if wk != nil {
+		wk.Close() // once the server has heard how each ended
+	}
+	if srv != nil {
+		srv.Close() // then the last webhooks
+	}
 	for _, r := range running {
 		infos, _ := engine.Items(studio.List(context.Background(), &livekit.ListEgressRequest{EgressId: r.EgressId}))
 		for _, info := range infos {
@@ -545,6 +577,26 @@ func readRequest(path string) ([]byte, error) {
 
 // engineConfig is this machine's engine as configured: the LiveKit server,
 // the output folder and the default bucket (record and serve share it).
+// redisConfig is the config's redis block, as livekit-server's own.
+func redisConfig(v *viper.Viper) lkredis.RedisConfig {
+	rc := lkredis.RedisConfig{
+		Address:  v.GetString("redis.address"),
+		Username: v.GetString("redis.username"),
+		Password: v.GetString("redis.password"),
+		DB:       v.GetInt("redis.db"),
+		UseTLS:   v.GetBool("redis.use_tls"),
+	}
+	if v.GetBool("redis.tls.enabled") {
+		rc.TLS = &xtls.Config{
+			Enabled:    true,
+			Insecure:   v.GetBool("redis.tls.insecure"),
+			ServerName: v.GetString("redis.tls.server_name"),
+			CACertFile: v.GetString("redis.tls.ca_cert_file"),
+		}
+	}
+	return rc
+}
+
 func engineConfig(v *viper.Viper) local.Config {
 	return local.Config{
 		LiveKitURL:    v.GetString("livekit.url"),

@@ -48,6 +48,9 @@ type Options struct {
 	// Redis, when set (host:port), is the message bus of the server it
 	// starts: the server then dispatches egress to the workers on it.
 	Redis string
+	// Webhooks are URLs the server it starts posts its webhooks to,
+	// signed with the demo's key.
+	Webhooks []string
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -121,7 +124,7 @@ func openServer(ctx context.Context, opt Options) (*server, error) {
 			return nil, err
 		}
 	}
-	return startServer(ctx, bin, opt.APIKey, opt.APISecret, opt.Redis, opt.Logf)
+	return startServer(ctx, bin, opt)
 }
 
 // CheckMediaTools reports the first missing GStreamer tool or element, with

@@ -81,7 +81,8 @@ func isExecutable(p string) bool {
 // startServer writes a loopback-only configuration and starts the server.
 // An empty key or secret gets a fresh random one, so that each run of the
 // demo has its own credentials unless the operator configured them.
-func startServer(ctx context.Context, binary, key, secret, redis string, logf func(string, ...any)) (*server, error) {
+func startServer(ctx context.Context, binary string, opt Options) (*server, error) {
+	key, secret, logf := opt.APIKey, opt.APISecret, opt.Logf
 	if key == "" {
 		key = "roomcast-" + randomHex(4)
 	}
@@ -104,7 +105,7 @@ func startServer(ctx context.Context, binary, key, secret, redis string, logf fu
 	if err != nil {
 		return nil, fmt.Errorf("livekit-server: config folder: %w", err)
 	}
-	conf := serverConfig(httpPort, udpPort, key, secret, redis)
+	conf := serverConfig(httpPort, udpPort, key, secret, opt)
 	confPath := filepath.Join(dir, "livekit.yaml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		os.RemoveAll(dir)
@@ -146,7 +147,7 @@ func startServer(ctx context.Context, binary, key, secret, redis string, logf fu
 // configuration and log.
 const serverDirPrefix = "roomcast-livekit-"
 
-func serverConfig(httpPort, udpPort int, key, secret, redis string) string {
+func serverConfig(httpPort, udpPort int, key, secret string, opt Options) string {
 	// development: true keeps the server from probing for an external IP;
 	// stun_servers points at a closed loopback port so clients are never
 	// handed a public STUN server; tcp_port 0 turns ICE/TCP off.
@@ -172,8 +173,14 @@ room:
 keys:
   %s: %s
 `, httpPort, udpPort, key, secret)
-	if redis != "" {
-		conf += fmt.Sprintf("redis:\n  address: %s\n", redis)
+	if opt.Redis != "" {
+		conf += fmt.Sprintf("redis:\n  address: %s\n", opt.Redis)
+	}
+	if len(opt.Webhooks) > 0 {
+		conf += fmt.Sprintf("webhook:\n  api_key: %s\n  urls:\n", key)
+		for _, u := range opt.Webhooks {
+			conf += fmt.Sprintf("    - %q\n", u)
+		}
 	}
 	return conf
 }

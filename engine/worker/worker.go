@@ -59,7 +59,8 @@ type Worker struct {
 	io       rpc.IOInfoClient
 
 	stopWatch context.CancelFunc
-	forwarded sync.WaitGroup
+	forwarded sync.WaitGroup // route, and each StopEgress's stop
+	reporting sync.WaitGroup // each job's report
 
 	mu   sync.Mutex
 	jobs map[string]*job // the egresses dispatched here, until reported ended
@@ -119,14 +120,35 @@ func New(engine Engine, cfg Config) (*Worker, error) {
 	return w, nil
 }
 
-// Close stops bidding and stops serving; egresses still running go on in
-// the engine, whose Close finalises them.
+// closeWait bounds how long Close waits for the last reports.
+const closeWait = 15 * time.Second
+
+// Drain stops bidding: the server dispatches new egress to other workers,
+// and those running here go on.
+func (w *Worker) Drain() { w.internal.DeregisterStartEgressTopic("") }
+
+// Close stops bidding, waits until every egress dispatched here has
+// reported its end to the server (stop them first: the engine's Close
+// does), for closeWait at most, and stops serving.
 func (w *Worker) Close() {
-	w.internal.DeregisterStartEgressTopic("")
+	w.Drain()
+	reported := make(chan struct{})
+	go func() { w.reporting.Wait(); close(reported) }()
+	select {
+	case <-reported:
+	case <-time.After(closeWait):
+		w.cfg.Logf("worker: closing with %d egress(es) whose end the server was not told", w.running())
+	}
 	w.internal.Shutdown()
 	w.handler.Shutdown()
 	w.stopWatch()
 	w.forwarded.Wait()
+}
+
+func (w *Worker) running() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.jobs)
 }
 
 // served returns the request's plan and start, or an error for a request
@@ -252,7 +274,7 @@ func (w *Worker) StartEgress(ctx context.Context, req *rpc.StartEgressRequest) (
 	if err := w.handler.RegisterUpdateStreamTopic(j.id); err != nil {
 		w.cfg.Logf("worker: egress %s cannot have its streams updated through the server: %v", j.id, err)
 	}
-	w.forwarded.Go(func() { w.report(j) })
+	w.reporting.Go(func() { w.report(j) })
 	w.cfg.Logf("worker: egress %s (room %s) started", j.id, info.RoomName)
 	return info, nil
 }

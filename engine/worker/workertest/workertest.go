@@ -1,0 +1,66 @@
+// Package workertest gives tests of egress dispatched by a LiveKit server
+// a Redis server of their own on loopback, and the server's view of an
+// egress.
+package workertest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+)
+
+// StartRedis runs a Redis server on a free loopback port, without
+// persistence, and returns its host:port; the test's cleanup stops it.
+func StartRedis(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis-server (make deps installs it): %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server never listened on %s", addr)
+		}
+	}
+}
+
+// AwaitServerStatus polls the LiveKit server's own ListEgress until the
+// egress has status want.
+func AwaitServerStatus(t testing.TB, c *lksdk.EgressClient, id string, want livekit.EgressStatus, timeout time.Duration) *livekit.EgressInfo {
+	t.Helper()
+	var last *livekit.EgressInfo
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := c.ListEgress(context.Background(), &livekit.ListEgressRequest{EgressId: id})
+		if err != nil {
+			t.Fatalf("ListEgress on the LiveKit server: %v", err)
+		}
+		if len(resp.Items) == 1 {
+			last = resp.Items[0]
+			if last.Status == want {
+				return last
+			}
+		}
+	}
+	t.Fatalf("egress %s on the LiveKit server: %s (%q), want %s after %v", id, last.GetStatus(), last.GetError(), want, timeout)
+	return nil
+}

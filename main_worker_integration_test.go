@@ -1,0 +1,139 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"errors"
+	"image/color"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/twitchtv/twirp"
+
+	"roomcast/engine/demo"
+	"roomcast/engine/demo/demotest"
+	"roomcast/engine/hooks/hookstest"
+	"roomcast/engine/mediatest"
+	"roomcast/engine/worker/workertest"
+)
+
+// TestServeAsEgressWorkers: two `roomcast serve --redis` processes are
+// the Egress workers of a LiveKit server (livekit-server v1.13.5 with
+// Redis), each with room for one small composite. Through the LiveKit
+// server's own Egress API, two rooms' composites start, one on each
+// worker; a third finds no worker with room and is refused as LiveKit
+// refuses when none bids; the server's ListEgress shows both ACTIVE, then
+// COMPLETE after its StopEgress; its webhooks arrive and verify; each
+// file, on its worker's disk, shows its own room's people.
+func TestServeAsEgressWorkers(t *testing.T) {
+	bin := buildRoomcast(t)
+	redis := workertest.StartRedis(t)
+	// The server posts webhooks from its start (room_started…): the
+	// receiver knows its key before.
+	key, secret := "workers", strings.Repeat("s", 32)
+	hooks, hookURL := hookstest.New(t, key, secret)
+	d := demotest.Start(t, demo.Options{Participants: 2, Redis: redis, Webhooks: []string{hookURL}, APIKey: key, APISecret: secret})
+	other, err := d.AddRoom(context.Background(), "other", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"LIVEKIT_URL=" + d.URL(), "LIVEKIT_API_KEY=" + d.APIKey(), "LIVEKIT_API_SECRET=" + d.APISecret()}
+	dirs := []string{t.TempDir(), t.TempDir()}
+	for _, dir := range dirs {
+		// A 640x360 at 15 fps composite costs 0.58 of a 720p30's core
+		// under the default costs: one fits in a CPU, two do not.
+		_, _, lines := startRoomcastEnv(t, bin, env, "serve", "--redis", redis, "--listen", "", "--cpus", "1", "--output-dir", dir)
+		waitLine(t, lines, "Egress worker of the LiveKit server", 60*time.Second)
+	}
+
+	client := lksdk.NewEgressClient(d.HTTPURL(), d.APIKey(), d.APISecret())
+	small := &livekit.RoomCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{Width: 640, Height: 360, Framerate: 15, VideoBitrate: 800}}
+	rooms := []struct {
+		name   string
+		colors []color.RGBA
+	}{
+		{d.Room(), []color.RGBA{d.Participants()[0].Color, d.Participants()[1].Color}},
+		{"other", []color.RGBA{other[0].Color}},
+	}
+	var ids []string
+	for _, r := range rooms {
+		info, err := client.StartRoomCompositeEgress(context.Background(), &livekit.RoomCompositeEgressRequest{
+			RoomName: r.name, Layout: "grid", Options: small,
+			FileOutputs: []*livekit.EncodedFileOutput{{Filepath: r.name + ".mp4"}},
+		})
+		if err != nil {
+			t.Fatalf("start %s at the LiveKit server: %v", r.name, err)
+		}
+		ids = append(ids, info.EgressId)
+	}
+	var startedAt []time.Time
+	for _, id := range ids {
+		active := workertest.AwaitServerStatus(t, client, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+		startedAt = append(startedAt, time.Unix(0, active.StartedAt))
+	}
+
+	// The SDK gives up after 10 s, while the server still retries: the
+	// generated client, without a deadline, hears the server's answer.
+	tok, err := auth.NewAccessToken(d.APIKey(), d.APISecret()).SetVideoGrant(&auth.VideoGrant{RoomRecord: true}).ToJWT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := twirp.WithHTTPRequestHeaders(context.Background(), http.Header{"Authorization": {"Bearer " + tok}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	third, err := livekit.NewEgressProtobufClient(d.HTTPURL(), http.DefaultClient).StartRoomCompositeEgress(ctx, &livekit.RoomCompositeEgressRequest{
+		RoomName: d.Room(), Layout: "speaker", Options: small,
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: "third.mp4"}},
+	})
+	var terr twirp.Error
+	switch {
+	case err == nil:
+		t.Errorf("a third composite started (%s) with both workers full", third.EgressId)
+	case !errors.As(err, &terr) || terr.Code() == twirp.Internal:
+		t.Errorf("the third composite: %v, want the LiveKit server's refusal", err)
+	default:
+		t.Logf("the third composite, refused by the LiveKit server after %.1f s: %v", time.Since(began).Seconds(), err)
+	}
+
+	time.Sleep(time.Until(startedAt[len(startedAt)-1].Add(5 * time.Second)))
+	stoppedAt := time.Now()
+	for _, id := range ids {
+		if _, err := client.StopEgress(context.Background(), &livekit.StopEgressRequest{EgressId: id}); err != nil {
+			t.Fatalf("StopEgress %s at the LiveKit server: %v", id, err)
+		}
+	}
+	workerOf := make([]string, len(rooms)) // the folder of the worker that recorded each
+	for i, r := range rooms {
+		final := workertest.AwaitServerStatus(t, client, ids[i], livekit.EgressStatus_EGRESS_COMPLETE, 30*time.Second)
+		if len(final.FileResults) != 1 || final.FileResults[0].Size == 0 {
+			t.Errorf("%s: the server's file results %v, want one file with a size", r.name, final.FileResults)
+		}
+		hookstest.CheckOrder(t, hooks.WaitEnded(t, ids[i], 20*time.Second))
+		var found []string
+		for _, dir := range dirs {
+			if _, err := os.Stat(filepath.Join(dir, r.name+".mp4")); err == nil {
+				found = append(found, dir)
+			}
+		}
+		if len(found) != 1 {
+			t.Fatalf("%s.mp4 is in %d worker folders, want 1", r.name, len(found))
+		}
+		workerOf[i] = found[0]
+		mediatest.VerifyVideo(t, filepath.Join(found[0], r.name+".mp4"), mediatest.Expect{
+			Width: 640, Height: 360, FPS: 15, Seconds: stoppedAt.Sub(startedAt[i]).Seconds(), Tolerance: 1.5, Audio: "aac", Colors: r.colors,
+		})
+	}
+	if workerOf[0] == workerOf[1] {
+		t.Errorf("both composites ran on the worker of %s", workerOf[0])
+	}
+}
