@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,5 +136,60 @@ func TestServeAsEgressWorkers(t *testing.T) {
 	}
 	if workerOf[0] == workerOf[1] {
 		t.Errorf("both composites ran on the worker of %s", workerOf[0])
+	}
+}
+
+// TestKilledEgressWorker: a worker killed with SIGKILL 6 s into a
+// dispatched recording leaves a file that decodes for at least 5 s on its
+// disk, and the test records what the LiveKit server then shows of the
+// egress (the README says it).
+func TestKilledEgressWorker(t *testing.T) {
+	bin := buildRoomcast(t)
+	redis := workertest.StartRedis(t)
+	d := demotest.Start(t, demo.Options{Participants: 2, Redis: redis})
+	dir := t.TempDir()
+	env := []string{"LIVEKIT_URL=" + d.URL(), "LIVEKIT_API_KEY=" + d.APIKey(), "LIVEKIT_API_SECRET=" + d.APISecret()}
+	cmd, _, lines := startRoomcastEnv(t, bin, env, "serve", "--redis", redis, "--listen", "", "--output-dir", dir)
+	waitLine(t, lines, "Egress worker of the LiveKit server", 60*time.Second)
+
+	client := lksdk.NewEgressClient(d.HTTPURL(), d.APIKey(), d.APISecret())
+	info, err := client.StartRoomCompositeEgress(context.Background(), &livekit.RoomCompositeEgressRequest{
+		RoomName: d.Room(), Layout: "grid",
+		Options:     &livekit.RoomCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{Width: 640, Height: 360, Framerate: 15, VideoBitrate: 800}},
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: "killed.mp4"}},
+	})
+	if err != nil {
+		t.Fatalf("start at the LiveKit server: %v", err)
+	}
+	active := workertest.AwaitServerStatus(t, client, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+	time.Sleep(time.Until(time.Unix(0, active.StartedAt).Add(6 * time.Second)))
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	go func() {
+		for range lines {
+		}
+	}()
+
+	frames, err := decodedFrames(filepath.Join(dir, "killed.mp4"))
+	if err != nil {
+		t.Fatalf("the killed worker's recording does not decode: %v", err)
+	}
+	if secs := float64(frames) / 15; secs < 5 {
+		t.Errorf("the killed worker's recording decodes for %.2f s (%d frames), want at least 5 s", secs, frames)
+	}
+	// What the server shows, 20 s on: LiveKit's servers learn an egress's
+	// state only from its worker.
+	time.Sleep(20 * time.Second)
+	resp, err := client.ListEgress(context.Background(), &livekit.ListEgressRequest{EgressId: info.EgressId})
+	if err != nil || len(resp.Items) != 1 {
+		t.Fatalf("ListEgress on the LiveKit server after the kill: %v %v", resp, err)
+	}
+	shown := resp.Items[0]
+	t.Logf("20 s after its worker was killed, the LiveKit server shows the egress %s (error %q, updated %.1f s before)",
+		shown.Status, shown.Error, time.Since(time.Unix(0, shown.UpdatedAt)).Seconds())
+	if _, err := client.StopEgress(context.Background(), &livekit.StopEgressRequest{EgressId: info.EgressId}); err != nil {
+		t.Logf("StopEgress at the LiveKit server then answers: %v", err)
 	}
 }

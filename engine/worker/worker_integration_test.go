@@ -61,6 +61,12 @@ func TestDispatchedByTheLiveKitServer(t *testing.T) {
 		t.Errorf("started %s in room %q, want EGRESS_STARTING in %q", info.Status, info.RoomName, d.Room())
 	}
 	active := workertest.AwaitServerStatus(t, client, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 40*time.Second)
+	// UpdateLayout is not on the bus: the server sets the metadata of the
+	// participant whose identity is the egress ID, the worker's recorder.
+	time.Sleep(time.Until(time.Unix(0, active.StartedAt).Add(2 * time.Second)))
+	if _, err := client.UpdateLayout(context.Background(), &livekit.UpdateLayoutRequest{EgressId: info.EgressId, Layout: "grid-light"}); err != nil {
+		t.Errorf("UpdateLayout at the LiveKit server: %v", err)
+	}
 	time.Sleep(time.Until(time.Unix(0, active.StartedAt).Add(5 * time.Second)))
 
 	stopped, err := client.StopEgress(context.Background(), &livekit.StopEgressRequest{EgressId: info.EgressId})
@@ -78,7 +84,22 @@ func TestDispatchedByTheLiveKitServer(t *testing.T) {
 	for _, p := range d.Participants() {
 		colors = append(colors, p.Color)
 	}
-	mediatest.VerifyVideo(t, filepath.Join(out, "dispatched.mp4"), mediatest.Expect{
+	path := filepath.Join(out, "dispatched.mp4")
+	mediatest.VerifyVideo(t, path, mediatest.Expect{
 		Width: 640, Height: 360, FPS: 15, Seconds: 5, Tolerance: 1.5, Audio: "aac", Colors: colors,
 	})
+	// The layout's background, at the picture's corner: dark grid, then
+	// grid-light.
+	for _, c := range []struct {
+		at   float64
+		want imgcolor.RGBA
+	}{{1, imgcolor.RGBA{0x0b, 0x0d, 0x10, 0xff}}, {4.5, imgcolor.RGBA{0xf4, 0xf5, 0xf7, 0xff}}} {
+		frame, err := mediatest.FrameAt(path, c.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := frame.At(2, 2); !mediatest.Near(got, c.want, 24) {
+			t.Errorf("at %.1f s the background is %v, want %v", c.at, got, c.want)
+		}
+	}
 }
