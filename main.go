@@ -584,7 +584,6 @@ func redisConfig(v *viper.Viper) lkredis.RedisConfig {
 		Username: v.GetString("redis.username"),
 		Password: v.GetString("redis.password"),
 		DB:       v.GetInt("redis.db"),
-		UseTLS:   v.GetBool("redis.use_tls"),
 	}
 	if v.GetBool("redis.tls.enabled") {
 		rc.TLS = &xtls.Config{
