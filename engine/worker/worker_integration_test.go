@@ -20,6 +20,7 @@ import (
 	"roomcast/engine/local"
 	"roomcast/engine/local/localtest"
 	"roomcast/engine/mediatest"
+	"roomcast/engine/rtmptest"
 	"roomcast/engine/worker"
 	"roomcast/engine/worker/workertest"
 )
@@ -32,8 +33,9 @@ func TestMain(m *testing.M) {
 // TestDispatchedByTheLiveKitServer: a LiveKit server with Redis takes a
 // room composite request on its own Egress API and dispatches it to the
 // roomcast worker on its bus; the server's ListEgress follows the
-// egress from ACTIVE to COMPLETE as the worker reports it, the server's
-// StopEgress reaches the worker, and the file verifies.
+// egress from ACTIVE to COMPLETE as the worker reports it; the server's
+// UpdateLayout, UpdateStream and StopEgress reach the worker; the file
+// verifies and both stream destinations got the stream.
 func TestDispatchedByTheLiveKitServer(t *testing.T) {
 	redis := workertest.StartRedis(t)
 	d := demotest.Start(t, demo.Options{Participants: 2, Redis: redis})
@@ -45,11 +47,13 @@ func TestDispatchedByTheLiveKitServer(t *testing.T) {
 	}
 	t.Cleanup(w.Close)
 
+	rtmp := rtmptest.Start(t)
 	client := lksdk.NewEgressClient(d.HTTPURL(), d.APIKey(), d.APISecret())
 	info, err := client.StartRoomCompositeEgress(context.Background(), &livekit.RoomCompositeEgressRequest{
-		RoomName:    d.Room(),
-		Layout:      "grid",
-		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: "dispatched.mp4"}},
+		RoomName:      d.Room(),
+		Layout:        "grid",
+		FileOutputs:   []*livekit.EncodedFileOutput{{Filepath: "dispatched.mp4"}},
+		StreamOutputs: []*livekit.StreamOutput{{Urls: []string{rtmp.URL("first")}}},
 		Options: &livekit.RoomCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{
 			Width: 640, Height: 360, Framerate: 15, VideoBitrate: 800,
 		}},
@@ -67,7 +71,16 @@ func TestDispatchedByTheLiveKitServer(t *testing.T) {
 	if _, err := client.UpdateLayout(context.Background(), &livekit.UpdateLayoutRequest{EgressId: info.EgressId, Layout: "grid-light"}); err != nil {
 		t.Errorf("UpdateLayout at the LiveKit server: %v", err)
 	}
+	// UpdateStream is on the bus, to the worker that runs the egress.
+	if _, err := client.UpdateStream(context.Background(), &livekit.UpdateStreamRequest{EgressId: info.EgressId, AddOutputUrls: []string{rtmp.URL("added")}}); err != nil {
+		t.Errorf("UpdateStream at the LiveKit server: %v", err)
+	}
 	time.Sleep(time.Until(time.Unix(0, active.StartedAt).Add(5 * time.Second)))
+	for _, key := range []string{"first", "added"} {
+		if rtmp.Received(key) == 0 {
+			t.Errorf("the RTMP server got nothing for %q", key)
+		}
+	}
 
 	stopped, err := client.StopEgress(context.Background(), &livekit.StopEgressRequest{EgressId: info.EgressId})
 	if err != nil {
