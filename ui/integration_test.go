@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"github.com/livekit/protocol/livekit"
 	protologger "github.com/livekit/protocol/logger"
+	lkredis "github.com/livekit/protocol/redis"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"roomcast/engine"
@@ -24,6 +25,8 @@ import (
 	"roomcast/engine/local"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/rtmptest"
+	"roomcast/engine/worker"
+	"roomcast/engine/worker/workertest"
 )
 
 func TestMain(m *testing.M) {
@@ -152,32 +155,59 @@ func TestRecordDemoRoom(t *testing.T) {
 	})
 }
 
-// TestRecordThroughRemoteEngine: the window set to a remote engine (here
-// the Egress API over another engine, as `roomcast serve` runs it) records
-// through that service: the recording runs there, the window follows it,
-// Stop ends it there, and the file verifies. The preview says there is
-// none remotely.
+// TestRecordThroughRemoteEngine: the window set to a remote engine
+// records through that service: the Egress API over another engine, as
+// `roomcast serve` runs it, or a LiveKit server that dispatches to a
+// roomcast worker on its Redis bus (the window then talks to the LiveKit
+// server alone). The recording runs on the service's engine, the window
+// follows it, Stop ends it there, and the file verifies. The preview says
+// there is none remotely.
 func TestRecordThroughRemoteEngine(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		dispatched bool // by a LiveKit server, else served by roomcast's API
+	}{
+		{"roomcast serve", false},
+		{"a LiveKit server dispatching to a worker", true},
+	} {
+		t.Run(c.name, func(t *testing.T) { recordThroughRemoteEngine(t, c.dispatched) })
+	}
+}
+
+func recordThroughRemoteEngine(t *testing.T, dispatched bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d := demotest.Start(t, demo.Options{})
+	var opts demo.Options
+	if dispatched {
+		opts.Redis = workertest.StartRedis(t)
+	}
+	d := demotest.Start(t, opts)
 	service, err := local.New(local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(service, api.Config{APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
-		hs.Close()
 		if err := service.Close(); err != nil {
 			t.Errorf("service engine close: %v", err)
 		}
-		srv.Close()
 	})
-	remote := connection{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), EngineURL: hs.URL}
+	engineURL := d.HTTPURL()
+	if dispatched {
+		w, err := worker.New(service, worker.Config{Redis: lkredis.RedisConfig{Address: opts.Redis}, Logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Close)
+	} else {
+		srv, err := api.New(service, api.Config{APIKey: d.APIKey(), APISecret: d.APISecret(), Logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(srv)
+		t.Cleanup(func() { hs.Close(); srv.Close() })
+		engineURL = hs.URL
+	}
+	remote := connection{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), EngineURL: engineURL}
 	h := openHarness(t, func(ctx context.Context, c engine.Connection) (*engine.Session, error) {
 		return launch.Open(ctx, remote.engineConnection(c.OutputDir, c.Logf))
 	}, time.Minute)
