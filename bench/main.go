@@ -85,7 +85,7 @@ func main() {
 	out := flag.String("out", "bench/results", "folder for the results")
 	room := flag.Bool("demo-room", false, "run only the demo room, driven on stdin (the bench starts itself so)")
 	soakMinutes := flag.Int("soak", 0, "instead of the steps, record 720p30 to a file and RTMP for this many minutes (make soak)")
-	steps := flag.String("steps", "", "comma-separated steps to run (cold,starts,warm,cpu720,cpu1080,rtmp,meters,window,shared,refuse,sync); all by default")
+	steps := flag.String("steps", "", "comma-separated steps to run (cold,starts,warm,cpu720,cpu1080,rtmp,meters,window,shared,refuse,dispatch,sync); all by default")
 	flag.Parse()
 	lksdk.SetLogger(protologger.GetDiscardLogger())
 	var err error
@@ -171,6 +171,9 @@ func run(window time.Duration, outDir string, only map[string]bool) error {
 		}},
 		{"refuse", "Start refused for an unreachable server", fmt.Sprintf("%d Starts each for an untrusted certificate and a closed port", refusalStarts), func() ([]figure, error) {
 			return b.refusalLatency(room.env["LIVEKIT_API_KEY"], room.env["LIVEKIT_API_SECRET"])
+		}},
+		{"dispatch", "start dispatched by a LiveKit server", fmt.Sprintf("%d starts through a LiveKit server's API, on a roomcast worker on its Redis", dispatchStarts), func() ([]figure, error) {
+			return b.dispatchLatency()
 		}},
 		{"sync", "A/V offset and HLS playlist delay", fmt.Sprintf("the room with the clapper, to MP4 and HLS for %s", avWindow), func() ([]figure, error) {
 			return b.syncAndSegments(room, avWindow)

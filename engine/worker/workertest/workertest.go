@@ -20,26 +20,38 @@ import (
 // persistence, and returns its host:port; the test's cleanup stops it.
 func StartRedis(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := Redis()
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return addr
+}
+
+// Redis is StartRedis for a caller that is not a test (the bench): stop
+// ends the server.
+func Redis() (addr string, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("redis-server (make deps installs it): %v", err)
+		return "", nil, fmt.Errorf("redis-server (make deps installs it): %w", err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	stop = func() { cmd.Process.Kill(); cmd.Wait() }
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return addr
+			return addr, stop, nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redis-server never listened on %s", addr)
+			stop()
+			return "", nil, fmt.Errorf("redis-server never listened on %s", addr)
 		}
 	}
 }
