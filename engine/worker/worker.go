@@ -21,6 +21,7 @@ import (
 	"github.com/livekit/psrpc/pkg/bus/redisbus"
 	"google.golang.org/protobuf/proto"
 
+	"roomcast/engine"
 	"roomcast/engine/api"
 	"roomcast/engine/request"
 )
@@ -77,7 +78,7 @@ type job struct {
 }
 
 // New connects to the bus and starts bidding for room composite egresses.
-func New(engine Engine, cfg Config) (*Worker, error) {
+func New(eng Engine, cfg Config) (*Worker, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
@@ -92,7 +93,7 @@ func New(engine Engine, cfg Config) (*Worker, error) {
 	// built on psrpc v0.7 (livekit-server v1.13.5) cannot read compressed
 	// ones.
 	bus := redisbus.New(rc)
-	w := &Worker{engine: engine, cfg: cfg, jobs: map[string]*job{}}
+	w := &Worker{engine: eng, cfg: cfg, jobs: map[string]*job{}}
 	if w.io, err = rpc.NewIOInfoClient(bus); err != nil {
 		return nil, fmt.Errorf("IOInfo client: %w", err)
 	}
@@ -105,7 +106,7 @@ func New(engine Engine, cfg Config) (*Worker, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stopWatch = cancel
-	updates := engine.Watch(ctx)
+	updates := eng.Watch(ctx)
 	w.forwarded.Go(func() { w.route(updates) })
 	// The server asks every worker on the empty topic.
 	if err := w.internal.RegisterListActiveEgressTopic(""); err != nil {
@@ -151,37 +152,37 @@ func (w *Worker) running() int {
 	return len(w.jobs)
 }
 
-// served returns the request's plan and start, or an error for a request
-// this worker does not record.
-func served(req *rpc.StartEgressRequest) (*request.Start, *request.Plan, error) {
-	var start *request.Start
+// served returns the request as the engine starts it, or an error for a
+// type of egress this worker does not record.
+func served(req *rpc.StartEgressRequest) (*request.Start, error) {
 	switch r := req.Request.(type) {
 	case *rpc.StartEgressRequest_RoomComposite:
-		start = request.Composite(r.RoomComposite)
+		return request.Composite(r.RoomComposite), nil
 	case *rpc.StartEgressRequest_Egress:
-		s, err := request.Unified(r.Egress)
-		if err != nil {
-			return nil, nil, err
-		}
-		start = s
+		return request.Unified(r.Egress)
 	default:
-		return nil, nil, fmt.Errorf("request: %T is not recorded by roomcast workers; only room composite (and template) egress is", req.Request)
+		return nil, fmt.Errorf("request: %T is not recorded by roomcast workers; only room composite (and template) egress is", req.Request)
+	}
+}
+
+// refusingBid is the bid for a request that does not build: the lowest,
+// so that a worker wins it all the same and refuses it with the field at
+// fault, which the server hands its caller (no bid at all would leave the
+// caller with "no response from servers").
+const refusingBid = 0.01
+
+// StartEgressAffinity bids for a request: nothing (-1) for a type of
+// egress this worker does not record or one it has no room for, else
+// more the more CPU it has to spare once the request's composite runs
+// (always above 0: a bid of 0 never wins).
+func (w *Worker) StartEgressAffinity(ctx context.Context, req *rpc.StartEgressRequest) float32 {
+	start, err := served(req)
+	if err != nil {
+		return -1
 	}
 	plan, err := start.Build(request.Options{Now: time.Now()})
 	if err != nil {
-		return nil, nil, err
-	}
-	return start, plan, nil
-}
-
-// StartEgressAffinity bids for a request: nothing (-1) for one this
-// worker does not record or has no room for, else more the more CPU it
-// has to spare once the request's composite runs (always above 0: a bid
-// of 0 never wins).
-func (w *Worker) StartEgressAffinity(ctx context.Context, req *rpc.StartEgressRequest) float32 {
-	_, plan, err := served(req)
-	if err != nil {
-		return -1
+		return refusingBid
 	}
 	want := plan.CompositeKey()
 	want.Owner = req.EgressId
@@ -246,7 +247,7 @@ func (w *Worker) dispatched(id string) bool {
 // update, or the server's own create would find it and skip its room
 // index and its egress_started webhook).
 func (w *Worker) StartEgress(ctx context.Context, req *rpc.StartEgressRequest) (*livekit.EgressInfo, error) {
-	start, _, err := served(req)
+	start, err := served(req)
 	if err != nil {
 		return nil, psrpc.NewError(psrpc.InvalidArgument, err)
 	}
@@ -263,7 +264,7 @@ func (w *Worker) StartEgress(ctx context.Context, req *rpc.StartEgressRequest) (
 	info, err := w.engine.StartDispatched(ctx, req.EgressId, req.RoomId, start)
 	if err != nil {
 		w.forget(j.id)
-		return nil, err
+		return nil, startError(err)
 	}
 	if _, err := w.io.CreateEgress(ctx, info); err != nil {
 		w.cfg.Logf("worker: egress %s: the server was not told it exists: %v", j.id, err)
@@ -277,6 +278,19 @@ func (w *Worker) StartEgress(ctx context.Context, req *rpc.StartEgressRequest) (
 	w.reporting.Go(func() { w.report(j) })
 	w.cfg.Logf("worker: egress %s (room %s) started", j.id, info.RoomName)
 	return info, nil
+}
+
+// startError gives a refused start the code the server hands its caller
+// (a request's own mistake is invalid_argument, as it is at roomcast's
+// API), its message unchanged.
+func startError(err error) error {
+	switch {
+	case errors.Is(err, request.ErrInvalid):
+		return psrpc.NewError(psrpc.InvalidArgument, err)
+	case errors.Is(err, engine.ErrRoomNotFound):
+		return psrpc.NewError(psrpc.NotFound, err)
+	}
+	return err
 }
 
 // ListActiveEgress names the egresses running here.

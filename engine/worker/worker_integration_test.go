@@ -7,6 +7,7 @@ import (
 	imgcolor "image/color"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,15 @@ func TestDispatchedByTheLiveKitServer(t *testing.T) {
 
 	rtmp := rtmptest.Start(t)
 	client := lksdk.NewEgressClient(d.HTTPURL(), d.APIKey(), d.APISecret())
+	// A request the server passes on but roomcast refuses: its caller gets
+	// the worker's reason, naming the field.
+	if _, err := client.StartRoomCompositeEgress(context.Background(), &livekit.RoomCompositeEgressRequest{
+		RoomName: d.Room(), Layout: "mosaic", FileOutputs: []*livekit.EncodedFileOutput{{Filepath: "refused.mp4"}},
+	}); err == nil || !strings.Contains(err.Error(), "layout") {
+		t.Errorf("a request for layout mosaic: %v, want the worker's refusal naming the layout", err)
+	} else {
+		t.Logf("refused through the server: %v", err)
+	}
 	info, err := client.StartRoomCompositeEgress(context.Background(), &livekit.RoomCompositeEgressRequest{
 		RoomName:      d.Room(),
 		Layout:        "grid",
