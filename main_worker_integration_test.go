@@ -23,6 +23,7 @@ import (
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/hooks/hookstest"
 	"roomcast/engine/mediatest"
+	"roomcast/engine/rtmptest"
 	"roomcast/engine/worker/workertest"
 )
 
@@ -32,8 +33,9 @@ import (
 // server's own Egress API, two rooms' composites start, one on each
 // worker; a third finds no worker with room and is refused as LiveKit
 // refuses when none bids; the server's ListEgress shows both ACTIVE, then
-// COMPLETE after its StopEgress; its webhooks arrive and verify; each
-// file, on its worker's disk, shows its own room's people.
+// COMPLETE after its StopEgress; its UpdateLayout and UpdateStream reach
+// the worker of their egress; its webhooks arrive and verify; each file,
+// on its worker's disk, shows its own room's people only.
 func TestServeAsEgressWorkers(t *testing.T) {
 	bin := buildRoomcast(t)
 	redis := workertest.StartRedis(t)
@@ -42,7 +44,7 @@ func TestServeAsEgressWorkers(t *testing.T) {
 	key, secret := "workers", strings.Repeat("s", 32)
 	hooks, hookURL := hookstest.New(t, key, secret)
 	d := demotest.Start(t, demo.Options{Participants: 2, Redis: redis, Webhooks: []string{hookURL}, APIKey: key, APISecret: secret})
-	other, err := d.AddRoom(context.Background(), "other", 1)
+	other, err := d.AddRoom(context.Background(), "other", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,18 +59,22 @@ func TestServeAsEgressWorkers(t *testing.T) {
 
 	client := lksdk.NewEgressClient(d.HTTPURL(), d.APIKey(), d.APISecret())
 	small := &livekit.RoomCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{Width: 640, Height: 360, Framerate: 15, VideoBitrate: 800}}
+	dark, light := color.RGBA{0x0b, 0x0d, 0x10, 0xff}, color.RGBA{0xf4, 0xf5, 0xf7, 0xff}
 	rooms := []struct {
 		name   string
 		colors []color.RGBA
+		late   color.RGBA // the layout's background at the end
 	}{
-		{d.Room(), []color.RGBA{d.Participants()[0].Color, d.Participants()[1].Color}},
-		{"other", []color.RGBA{other[0].Color}},
+		{d.Room(), []color.RGBA{d.Participants()[0].Color, d.Participants()[1].Color}, light},
+		{"other", []color.RGBA{other[0].Color, other[1].Color}, dark},
 	}
+	rtmp := rtmptest.Start(t)
 	var ids []string
 	for _, r := range rooms {
 		info, err := client.StartRoomCompositeEgress(context.Background(), &livekit.RoomCompositeEgressRequest{
 			RoomName: r.name, Layout: "grid", Options: small,
-			FileOutputs: []*livekit.EncodedFileOutput{{Filepath: r.name + ".mp4"}},
+			FileOutputs:   []*livekit.EncodedFileOutput{{Filepath: r.name + ".mp4"}},
+			StreamOutputs: []*livekit.StreamOutput{{Urls: []string{rtmp.URL(r.name + "-first")}}},
 		})
 		if err != nil {
 			t.Fatalf("start %s at the LiveKit server: %v", r.name, err)
@@ -106,7 +112,19 @@ func TestServeAsEgressWorkers(t *testing.T) {
 		t.Logf("the third composite, refused by the LiveKit server after %.1f s: %v", time.Since(began).Seconds(), err)
 	}
 
+	// Each update goes to the worker of its egress: the first room's
+	// layout turns light, the second room gets a stream destination.
+	if _, err := client.UpdateLayout(context.Background(), &livekit.UpdateLayoutRequest{EgressId: ids[0], Layout: "grid-light"}); err != nil {
+		t.Errorf("UpdateLayout at the LiveKit server: %v", err)
+	}
+	if _, err := client.UpdateStream(context.Background(), &livekit.UpdateStreamRequest{EgressId: ids[1], AddOutputUrls: []string{rtmp.URL("other")}}); err != nil {
+		t.Errorf("UpdateStream at the LiveKit server: %v", err)
+	}
+	time.Sleep(3 * time.Second) // the refusal took long; the updates take effect
 	time.Sleep(time.Until(startedAt[len(startedAt)-1].Add(5 * time.Second)))
+	if rtmp.Received("other") == 0 {
+		t.Error("the second room's added stream destination got nothing")
+	}
 	stoppedAt := time.Now()
 	for _, id := range ids {
 		if _, err := client.StopEgress(context.Background(), &livekit.StopEgressRequest{EgressId: id}); err != nil {
@@ -130,9 +148,26 @@ func TestServeAsEgressWorkers(t *testing.T) {
 			t.Fatalf("%s.mp4 is in %d worker folders, want 1", r.name, len(found))
 		}
 		workerOf[i] = found[0]
-		mediatest.VerifyVideo(t, filepath.Join(found[0], r.name+".mp4"), mediatest.Expect{
+		path := filepath.Join(found[0], r.name+".mp4")
+		mediatest.VerifyVideo(t, path, mediatest.Expect{
 			Width: 640, Height: 360, FPS: 15, Seconds: stoppedAt.Sub(startedAt[i]).Seconds(), Tolerance: 1.5, Audio: "aac", Colors: r.colors,
 		})
+		late := stoppedAt.Sub(startedAt[i]).Seconds() - 1 // 2 s after the updates
+		frame, err := mediatest.FrameAt(path, late)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := frame.At(2, 2); !mediatest.Near(got, r.late, 24) {
+			t.Errorf("%s: the background at %.1f s is %v, want %v", r.name, late, got, r.late)
+		}
+		// Only its own room's people: the other room's colours are absent.
+		for j, o := range rooms {
+			for _, c := range o.colors {
+				if j != i && mediatest.Contains(frame, c, 24, 4) {
+					t.Errorf("%s shows %v, a colour of room %s", r.name, c, o.name)
+				}
+			}
+		}
 	}
 	if workerOf[0] == workerOf[1] {
 		t.Errorf("both composites ran on the worker of %s", workerOf[0])
