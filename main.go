@@ -414,6 +414,10 @@ func runServe(fs *pflag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	listen, redisAddr := v.GetString("serve.listen"), v.GetString("redis.address")
+	if listen == "" && redisAddr == "" {
+		return errors.New("serve: --listen is empty and there is no --redis: give the Egress API an address, or a LiveKit deployment's Redis to work for")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -440,10 +444,6 @@ func runServe(fs *pflag.FlagSet, args []string) error {
 	budget := "no CPU limit"
 	if capacity.CPUs > 0 {
 		budget = fmt.Sprintf("%.1f CPUs for composites", capacity.CPUs)
-	}
-	listen, redisAddr := v.GetString("serve.listen"), v.GetString("redis.address")
-	if listen == "" && redisAddr == "" {
-		return errors.New("serve: --listen is empty and there is no --redis: give the Egress API an address, or a LiveKit deployment's Redis to work for")
 	}
 	var wk *worker.Worker
 	if redisAddr != "" {

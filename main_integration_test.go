@@ -242,7 +242,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"--help"}, []string{"roomcast demo [flags]", "roomcast record [flags] REQUEST", "roomcast serve [flags]", "roomcast help [COMMAND]", "--remote"}},
 		{[]string{"help"}, []string{"roomcast record [flags] REQUEST", "run one egress"}},
 		{[]string{"help", "record"}, []string{"Usage: roomcast record [flags] REQUEST", "--duration", "--api-key"}},
-		{[]string{"serve", "--help"}, []string{"Usage: roomcast serve [flags]", "--webhook-url", "--cpus"}},
+		{[]string{"serve", "--help"}, []string{"Usage: roomcast serve [flags]", "--webhook-url", "--cpus", "--redis"}},
 		{[]string{"help", "demo"}, []string{"Usage: roomcast demo [flags]", "--participants"}},
 	}
 	for _, tc := range cases {
@@ -264,9 +264,17 @@ func TestHelp(t *testing.T) {
 			}
 		})
 	}
-	out, err := exec.Command(bin, "help", "bogus").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), `unknown command "bogus"`) {
-		t.Errorf("help bogus: %v %q, want an error naming it", err, out)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help", "bogus"}, `unknown command "bogus"`},
+		{[]string{"serve", "--listen", ""}, "give the Egress API an address, or a LiveKit deployment's Redis"},
+	} {
+		out, err := exec.Command(bin, c.args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: %v %q, want an error saying %q", c.args, err, out, c.want)
+		}
 	}
 }
 
