@@ -235,7 +235,11 @@ func (e *egress) env(ctx context.Context, kind string, i int, field string, up *
 	opts := storage.Options{Field: field + ".s3", Logf: e.logf}
 	if up != nil {
 		env.Staging = e.staging
-		opts.SpoolDir = filepath.Join(e.staging, ".spool")
+		// A spool of its own: every output puts a manifest of the same
+		// name, and a store numbers its snapshots from 1 (a shared spool
+		// had one output's snapshot taken for another's, and uploads fail
+		// with "file exists").
+		opts.SpoolDir = filepath.Join(e.staging, ".spool", fmt.Sprintf("%s%d", kind, i))
 	}
 	store, err := storage.New(ctx, up, opts)
 	if err == nil && up != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,14 +39,47 @@ type studio struct {
 	demo   *demo.Demo
 	engine *local.Local
 	out    string // the engine's output folder
+	log    *engineLog
 }
 
 func newStudio(t *testing.T, participants int) *studio {
 	t.Helper()
 	d := demotest.Start(t, demo.Options{Participants: participants})
 	out := t.TempDir()
-	l := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), OutputDir: out})
-	return &studio{demo: d, engine: l, out: out}
+	log := &engineLog{t: t}
+	l := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), OutputDir: out, Logf: log.logf})
+	return &studio{demo: d, engine: l, out: out, log: log}
+}
+
+// engineLog passes the engine's lines to the test's log and keeps them.
+type engineLog struct {
+	t     testing.TB
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *engineLog) logf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	l.t.Log(line)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+}
+
+// with returns the lines so far that contain any of substrs.
+func (l *engineLog) with(substrs ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range l.lines {
+		for _, s := range substrs {
+			if strings.Contains(line, s) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // startActive starts req and waits (30 s at most) until it is ACTIVE.
