@@ -59,6 +59,7 @@ type engineLog struct {
 }
 
 func (l *engineLog) logf(format string, args ...any) {
+	l.t.Helper() // the engine's line, not this one
 	line := fmt.Sprintf(format, args...)
 	l.t.Log(line)
 	l.mu.Lock()
