@@ -63,14 +63,14 @@ func (b *bench) dispatchLatency() ([]figure, error) {
 		if err != nil {
 			return nil, fmt.Errorf("start %d at the LiveKit server: %w", i+1, err)
 		}
-		if err := serverStatus(client, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE); err != nil {
+		if _, err := workertest.ServerStatus(client, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute); err != nil {
 			return nil, fmt.Errorf("start %d: %w", i+1, err)
 		}
 		took = append(took, time.Since(began).Seconds())
 		if _, err := client.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: info.EgressId}); err != nil {
 			return nil, fmt.Errorf("stop %d at the LiveKit server: %w", i+1, err)
 		}
-		if err := serverStatus(client, info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE); err != nil {
+		if _, err := workertest.ServerStatus(client, info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, time.Minute); err != nil {
 			return nil, fmt.Errorf("stop %d: %w", i+1, err)
 		}
 	}
@@ -81,26 +81,4 @@ func (b *bench) dispatchLatency() ([]figure, error) {
 		{Name: fmt.Sprintf("dispatched start, warm worker, median of %d", len(warm)), Value: warm[len(warm)/2], Unit: "s",
 			Note: fmt.Sprintf("best %.2f s, worst %.2f s", warm[0], warm[len(warm)-1])},
 	}, nil
-}
-
-// serverStatus polls the LiveKit server's ListEgress (every 20 ms, for a
-// minute at most) until the egress has status want.
-func serverStatus(client *lksdk.EgressClient, id string, want livekit.EgressStatus) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := client.ListEgress(context.Background(), &livekit.ListEgressRequest{EgressId: id})
-		if err != nil {
-			return err
-		}
-		if len(resp.Items) == 1 && resp.Items[0].Status == want {
-			return nil
-		}
-		if len(resp.Items) == 1 && resp.Items[0].EndedAt != 0 {
-			return fmt.Errorf("%s ended %s (%s), not %s", id, resp.Items[0].Status, resp.Items[0].Error, want)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not %s within a minute", id, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

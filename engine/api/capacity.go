@@ -111,7 +111,7 @@ func (a *admitter) start(ctx context.Context, studio engine.Studio, plan *reques
 	if err != nil {
 		return nil, fmt.Errorf("count running composites: %w", err)
 	}
-	if err := a.cap.Admit(composites(resp.Items), plan.CompositeKey()); err != nil {
+	if err := a.cap.Admit(Composites(resp.Items, nil), plan.CompositeKey()); err != nil {
 		return nil, err
 	}
 	return start()
@@ -147,9 +147,11 @@ func (c Capacity) Admit(inUse []request.CompositeKey, want request.CompositeKey)
 		len(inUse), noun, used, c.CPUs, compositeName(want), need), errCapacity)
 }
 
-// composites lists the distinct composites that the active egresses hold,
-// from their requests (layouts as last updated).
-func composites(infos []*livekit.EgressInfo) []request.CompositeKey {
+// Composites lists the distinct composites that the active egresses hold,
+// from their requests (layouts as last updated). An egress that dedicated
+// reports (one a LiveKit server dispatched, see request.CompositeKey.Owner)
+// holds one of its own; dedicated may be nil.
+func Composites(infos []*livekit.EgressInfo, dedicated func(egressID string) bool) []request.CompositeKey {
 	seen := map[request.CompositeKey]bool{}
 	var out []request.CompositeKey
 	for _, info := range infos {
@@ -162,6 +164,9 @@ func composites(infos []*livekit.EgressInfo) []request.CompositeKey {
 			// Not ours to judge now: it runs, so count it as a
 			// default composite of its room rather than as free.
 			k = request.CompositeKey{Room: rc.RoomName, Layout: rc.Layout, Width: 1280, Height: 720, FPS: 30}
+		}
+		if dedicated != nil && dedicated(info.EgressId) {
+			k.Owner = info.EgressId
 		}
 		if !seen[k] {
 			seen[k] = true

@@ -120,14 +120,14 @@ func TestCompositesFromRequests(t *testing.T) {
 	}
 	file := []*livekit.EncodedFileOutput{{Filepath: "a.mp4"}}
 	stream := []*livekit.StreamOutput{{Urls: []string{"rtmp://127.0.0.1/live/secretkey"}}}
-	got := composites([]*livekit.EgressInfo{
+	got := Composites([]*livekit.EgressInfo{
 		info(&livekit.RoomCompositeEgressRequest{RoomName: "demo", FileOutputs: file}),
 		info(&livekit.RoomCompositeEgressRequest{RoomName: "demo", Layout: "grid", StreamOutputs: stream}),
 		info(&livekit.RoomCompositeEgressRequest{RoomName: "demo", Layout: "speaker", FileOutputs: file,
 			Options: &livekit.RoomCompositeEgressRequest_Preset{Preset: livekit.EncodingOptionsPreset_H264_1080P_30}}),
 		info(&livekit.RoomCompositeEgressRequest{RoomName: "demo", AudioOnly: true, FileOutputs: file}),
 		{Request: &livekit.EgressInfo_Web{}}, // not ours: ignored
-	})
+	}, nil)
 	want := []request.CompositeKey{
 		key("demo", "grid", 1280, 720, 30),
 		key("demo", "speaker", 1920, 1080, 30),

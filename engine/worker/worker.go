@@ -214,26 +214,7 @@ func (w *Worker) inUse(ctx context.Context) ([]request.CompositeKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[request.CompositeKey]bool{}
-	var keys []request.CompositeKey
-	for _, info := range resp.Items {
-		rc := request.RoomCompositeOf(info)
-		if rc == nil {
-			continue
-		}
-		k, err := request.CompositeOf(rc)
-		if err != nil {
-			continue
-		}
-		if w.dispatched(info.EgressId) {
-			k.Owner = info.EgressId
-		}
-		if !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-	}
-	return keys, nil
+	return api.Composites(resp.Items, w.dispatched), nil
 }
 
 func (w *Worker) dispatched(id string) bool {

@@ -57,22 +57,37 @@ func Redis() (addr string, stop func(), err error) {
 }
 
 // AwaitServerStatus polls the LiveKit server's own ListEgress until the
-// egress has status want.
+// egress has status want, and fails the test if it does not within
+// timeout.
 func AwaitServerStatus(t testing.TB, c *lksdk.EgressClient, id string, want livekit.EgressStatus, timeout time.Duration) *livekit.EgressInfo {
 	t.Helper()
+	info, err := ServerStatus(c, id, want, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// ServerStatus polls the LiveKit server's ListEgress (every 20 ms: the
+// bench times starts with it) until the egress has status want; an
+// egress that ended otherwise, or a timeout, is an error.
+func ServerStatus(c *lksdk.EgressClient, id string, want livekit.EgressStatus, timeout time.Duration) (*livekit.EgressInfo, error) {
 	var last *livekit.EgressInfo
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		resp, err := c.ListEgress(context.Background(), &livekit.ListEgressRequest{EgressId: id})
 		if err != nil {
-			t.Fatalf("ListEgress on the LiveKit server: %v", err)
+			return nil, fmt.Errorf("ListEgress on the LiveKit server: %w", err)
 		}
-		if len(resp.Items) == 1 {
-			last = resp.Items[0]
-			if last.Status == want {
-				return last
-			}
+		if len(resp.Items) != 1 {
+			continue
+		}
+		last = resp.Items[0]
+		if last.Status == want {
+			return last, nil
+		}
+		if last.EndedAt != 0 {
+			break
 		}
 	}
-	t.Fatalf("egress %s on the LiveKit server: %s (%q), want %s after %v", id, last.GetStatus(), last.GetError(), want, timeout)
-	return nil
+	return nil, fmt.Errorf("egress %s on the LiveKit server: %s (%q), want %s within %v", id, last.GetStatus(), last.GetError(), want, timeout)
 }
