@@ -21,6 +21,9 @@
 // Live layout changes: window.roomcastSetLayout(name) (what the Roomcast
 // engine calls), or recorder metadata {"layout": name} (what LiveKit Egress's
 // UpdateLayout does through the egress SDK).
+// Kept ready by the engine (query standby=1): the page loads but joins only
+//   when window.roomcastJoin(join) is called, with the query's url, token
+//   and layout, or with those of join ({url, token, layout}) when given.
 // Each person's sound level, for the producer's meters:
 //   window.roomcastLevels() -> [{identity, name, micOn, rms, peak}] (dBFS),
 //   the people shown, in join order.
@@ -495,22 +498,30 @@ async function join(url, token, since) {
 async function main() {
   logStep('script running');
   setLogLevel('warn');
+  let since = 0; // the start timeout runs from navigation
+  if (params.has('standby')) {
+    // A page the engine keeps ready: loaded, in the room only once called
+    // in. A composite's spare is called in with nothing, and joins as its
+    // query says (two pages with one identity would push each other out
+    // before); a page kept ready for any room is called in with the room's
+    // {url, token, layout}, which replace the query's.
+    const given = await new Promise((resolve) => {
+      window.roomcastJoin = (join) => {
+        // A layout the page does not know refuses the call, which the
+        // engine reports, rather than joining with the wrong picture.
+        if (join?.layout) setLayout(join.layout);
+        resolve(join);
+      };
+    });
+    for (const [key, value] of Object.entries(given ?? {})) params.set(key, value);
+    logStep('called in from standby');
+    since = performance.now();
+  }
   const url = params.get('url');
   const token = params.get('token');
   if (!url || !token) {
     fail(`missing ${!url ? 'url' : 'token'} query parameter; the page expects ?url=<LiveKit ws URL>&token=<access token>&layout=<name>`);
     return;
-  }
-  let since = 0; // the start timeout runs from navigation
-  if (params.has('standby')) {
-    // A spare, kept ready by the engine for when the page on the screen
-    // dies: loaded, but in the room only once called in (two pages with
-    // one identity would push each other out).
-    await new Promise((resolve) => {
-      window.roomcastJoin = resolve;
-    });
-    logStep('called in from standby');
-    since = performance.now();
   }
   joining = true;
   try {
