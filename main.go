@@ -575,8 +575,6 @@ func readRequest(path string) ([]byte, error) {
 	return data, nil
 }
 
-// engineConfig is this machine's engine as configured: the LiveKit server,
-// the output folder and the default bucket (record and serve share it).
 // redisConfig is the config's redis block, as livekit-server's own.
 func redisConfig(v *viper.Viper) lkredis.RedisConfig {
 	rc := lkredis.RedisConfig{
@@ -596,8 +594,12 @@ func redisConfig(v *viper.Viper) lkredis.RedisConfig {
 	return rc
 }
 
+// engineConfig is this machine's engine as configured: the LiveKit server,
+// the output folder and the default bucket (record and serve share it). It
+// keeps a room view ready: both start composites on request.
 func engineConfig(v *viper.Viper) local.Config {
 	return local.Config{
+		KeepReady:     true,
 		LiveKitURL:    v.GetString("livekit.url"),
 		APIKey:        v.GetString("livekit.api_key"),
 		APISecret:     v.GetString("livekit.api_secret"),

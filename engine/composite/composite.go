@@ -86,9 +86,15 @@ type Deps struct {
 }
 
 // Start brings a composite up: screen, sink, browser, the template's
-// START_RECORDING, then capture. On error, what was started is stopped
-// again in reverse.
-func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composite, err error) {
+// START_RECORDING, then capture. With a ready room view that fits the key
+// (see Ready) it takes that over instead of the first three, and closes
+// one that does not fit. On error, what was started is stopped again in
+// reverse.
+func Start(ctx context.Context, key request.CompositeKey, deps Deps, ready *Ready) (c *Composite, err error) {
+	if ready != nil && !ready.Fits(key) {
+		_ = ready.Close()
+		ready = nil
+	}
 	c = &Composite{
 		key:      key,
 		id:       cmp.Or(key.Owner, guid.New(guid.EgressPrefix)),
@@ -98,6 +104,9 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 		ended:    make(chan struct{}),
 	}
 	defer func() {
+		if ready != nil {
+			_ = ready.Close() // nothing once handed over
+		}
 		if err != nil {
 			c.Close()
 			c = nil
@@ -110,24 +119,30 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 	if err = deps.Trust.Check(ctx, deps.LiveKitURL); err != nil {
 		return c, err
 	}
-	if c.screen, err = display.Start(ctx, key.Width, key.Height); err != nil {
-		return c, err
-	}
-	if err = setSlate(ctx, c.screen.Name(), key.Width, key.Height, strings.HasSuffix(key.Layout, "-light")); err != nil {
-		return c, err
-	}
 	pulse, err := deps.Pulse(ctx)
 	if err != nil {
 		return c, err
 	}
-	if c.sink, err = pulse.NewSink(ctx, "roomcast"); err != nil {
-		return c, err
-	}
-	stopReading, err := pipeline.ReadMonitor(pulse.Address(), c.sink.Monitor())
-	if err != nil {
-		return c, err
+	var stopReading func()
+	if ready != nil {
+		c.screen, c.sink, stopReading, c.page = ready.handOver()
+	} else {
+		if c.screen, err = display.Start(ctx, key.Width, key.Height); err != nil {
+			return c, err
+		}
+		if c.sink, err = pulse.NewSink(ctx, "roomcast"); err != nil {
+			return c, err
+		}
+		// A reader joining a sink that plays stalls its player: the
+		// capture takes over from this one.
+		if stopReading, err = pipeline.ReadMonitor(pulse.Address(), c.sink.Monitor()); err != nil {
+			return c, err
+		}
 	}
 	defer stopReading() // the capture reads it from then on
+	if err = setSlate(ctx, c.screen.Name(), key.Width, key.Height, strings.HasSuffix(key.Layout, "-light")); err != nil {
+		return c, err
+	}
 	token, err := recorderToken(deps.APIKey, deps.APISecret, key.Room, c.id)
 	if err != nil {
 		return c, err
@@ -149,7 +164,13 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps) (c *Composi
 		Logf:         func(f string, a ...any) { deps.Logf("composite %s: "+f, append([]any{key}, a...)...) },
 	}
 	c.startTimeout = deps.StartTimeout
-	if c.page, err = browser.Launch(ctx, c.pageOpts); err != nil {
+	if ready != nil {
+		deps.Logf("composite %s: takes over the ready page on %s", key, c.screen.Name())
+		err = ready.join(ctx, c, pageURL)
+	} else {
+		c.page, err = browser.Launch(ctx, c.pageOpts)
+	}
+	if err != nil {
 		return c, err
 	}
 	if err = c.page.WaitStarted(ctx, deps.StartTimeout); err != nil {

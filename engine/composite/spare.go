@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"roomcast/engine/browser"
@@ -32,15 +31,8 @@ func spareOptions(pageOpts browser.Options, custom bool) (browser.Options, bool)
 	if custom {
 		return browser.Options{}, false
 	}
-	u, err := url.Parse(pageOpts.URL)
-	if err != nil {
-		return browser.Options{}, false
-	}
-	q := u.Query()
-	q.Set("standby", "1")
-	u.RawQuery = q.Encode()
 	opts := pageOpts
-	opts.URL = u.String()
+	opts.URL = standbyURL(pageOpts.URL)
 	opts.Offscreen = true
 	// Its start and its page's load take only what the composite leaves
 	// (browser.Options.Idle), when it can be woken as it takes over. Run

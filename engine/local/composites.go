@@ -14,7 +14,8 @@ import (
 // (request.CompositeKey.Serves), started for the first user and closed
 // after the last.
 type composites struct {
-	deps composite.Deps
+	deps  composite.Deps
+	ready *standby
 
 	mu     sync.Mutex
 	slots  map[request.CompositeKey]*slot
@@ -31,8 +32,12 @@ type slot struct {
 	users int // egresses and previews holding it; guarded by composites.mu
 }
 
-func newComposites(deps composite.Deps) *composites {
-	return &composites{deps: deps, slots: map[request.CompositeKey]*slot{}}
+func newComposites(deps composite.Deps, keepReady bool) *composites {
+	cs := &composites{deps: deps, slots: map[request.CompositeKey]*slot{}}
+	if keepReady {
+		cs.ready = newStandby(deps)
+	}
+	return cs
 }
 
 // findLocked returns the slot that serves want: its own, or one that
@@ -64,8 +69,10 @@ func (cs *composites) acquire(ctx context.Context, key request.CompositeKey) (*s
 		go func() {
 			// The start outlives the request's context: a composite is
 			// shared, and the next caller may want it.
-			s.comp, s.err = composite.Start(context.WithoutCancel(ctx), key, cs.deps)
+			ctx := context.WithoutCancel(ctx)
+			s.comp, s.err = composite.Start(ctx, key, cs.deps, cs.ready.take(ctx, key))
 			close(s.ready)
+			cs.ready.refill(readyDelay)
 			if s.err != nil {
 				cs.forget(s)
 				return
@@ -174,5 +181,6 @@ func (cs *composites) close() error {
 			errs = append(errs, s.comp.Close())
 		}
 	}
+	cs.ready.close()
 	return errors.Join(errs...)
 }

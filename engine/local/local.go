@@ -53,6 +53,13 @@ type Config struct {
 	// the room after losing the LiveKit server before its egresses fail;
 	// 0 is the page's own (60 s).
 	RejoinWindow time.Duration
+	// KeepReady keeps a room view ready for the next composite (a screen,
+	// a sink and an idle Chromium with a layout page loaded, in no room;
+	// see composite.Ready), of the size last asked for: a cold start then
+	// skips Chromium's start and the page's load, for the memory of one
+	// idle Chromium. For engines that start composites on request (the
+	// API, a worker, record); a studio window keeps its preview running.
+	KeepReady bool
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -118,7 +125,7 @@ func New(cfg Config) (*Local, error) {
 		StartTimeout: cfg.StartTimeout,
 		RejoinWindow: cfg.RejoinWindow,
 		Logf:         cfg.Logf,
-	})
+	}, cfg.KeepReady)
 	// A request's own webhooks follow every update of its egress.
 	ctx, cancel := context.WithCancel(context.Background())
 	l.stopWatch = cancel
@@ -135,6 +142,11 @@ func New(cfg Config) (*Local, error) {
 	})
 	return l, nil
 }
+
+// RoomViewReady reports whether a room view is ready for the next
+// composite (Config.KeepReady), which then starts without Chromium's
+// start and the page's load if it is of that view's size.
+func (l *Local) RoomViewReady() bool { return l.comps.ready.isReady() }
 
 func (l *Local) pulseServer(ctx context.Context) (*audio.Server, error) {
 	l.pulseMu.Lock()

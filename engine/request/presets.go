@@ -7,11 +7,12 @@ import (
 	"github.com/livekit/protocol/livekit"
 )
 
-// Defaults: LiveKit Egress's for unset fields, except the sample rate (48 kHz,
-// which both AAC and Opus take, where Egress's pipeline says 44.1 kHz).
+// Defaults: LiveKit Egress's for unset fields, except the sample rate (48
+// kHz, which both AAC and Opus take, where Egress's pipeline says 44.1 kHz).
+// The size is exported: an engine keeps a room view of it ready at first.
 const (
-	defaultWidth            = 1280
-	defaultHeight           = 720
+	DefaultWidth            = 1280
+	DefaultHeight           = 720
 	defaultFPS              = 30
 	defaultVideoKbps        = 3000
 	defaultAudioKbps        = 128
@@ -117,11 +118,11 @@ func (b *builder) preset(preset livekit.EncodingOptionsPreset) error {
 func (b *builder) advancedOptions(a *livekit.EncodingOptions) error {
 	v, au := &b.plan.Video, &b.plan.Audio
 	var err error
-	if v.Width, err = dimension("advanced.width", a.Width, defaultWidth, minWidth,
+	if v.Width, err = dimension("advanced.width", a.Width, DefaultWidth, minWidth,
 		"the narrowest window Chromium draws"); err != nil {
 		return err
 	}
-	if v.Height, err = dimension("advanced.height", a.Height, defaultHeight, minHeight,
+	if v.Height, err = dimension("advanced.height", a.Height, DefaultHeight, minHeight,
 		"the smallest common video height (144p)"); err != nil {
 		return err
 	}
