@@ -41,7 +41,7 @@ func (b *bench) dispatchLatency() ([]figure, error) {
 		return nil, err
 	}
 	defer d.Close()
-	eng, err := local.New(local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), OutputDir: b.dir})
+	eng, err := local.New(local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), OutputDir: b.dir, KeepReady: true})
 	if err != nil {
 		return nil, err
 	}
