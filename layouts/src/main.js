@@ -495,6 +495,28 @@ async function join(url, token, since) {
   }
 }
 
+/**
+ * Starts, while the page waits to be called in, what a page's first join
+ * would otherwise wait for: WebRTC's threads, codecs and network list
+ * (the first peer connection's offer) and the audio output (the first
+ * AudioContext). Both are let go at once.
+ */
+async function warmUp() {
+  const pc = new RTCPeerConnection();
+  const audio = new AudioContext({ latencyHint: 'playback' });
+  try {
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    await pc.createOffer();
+  } catch (err) {
+    console.warn('roomcast: warming up WebRTC:', err?.message ?? err);
+  } finally {
+    pc.close();
+    await audio.close().catch(() => {});
+  }
+  logStep('warmed up');
+}
+
 async function main() {
   logStep('script running');
   setLogLevel('warn');
@@ -505,6 +527,7 @@ async function main() {
     // query says (two pages with one identity would push each other out
     // before); a page kept ready for any room is called in with the room's
     // {url, token, layout}, which replace the query's.
+    await warmUp();
     const given = await new Promise((resolve) => {
       window.roomcastJoin = (join) => {
         // A layout the page does not know refuses the call, which the
