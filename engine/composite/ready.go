@@ -46,11 +46,11 @@ type Ready struct {
 }
 
 // StartReady brings up a room view of width x height for the next
-// composite, its page loaded and waiting to be called in. Its browser
-// runs idle (see browser.Options.Idle) until taken, so that it takes no
-// CPU from composites already running.
-func StartReady(ctx context.Context, width, height int, deps Deps) (r *Ready, err error) {
-	r = &Ready{width: width, height: height, idle: browser.CanWake()}
+// composite, its page loaded and waiting to be called in. With idle, its
+// browser runs idle (see browser.Options.Idle) until taken, so that it
+// takes no CPU from composites already running.
+func StartReady(ctx context.Context, width, height int, idle bool, deps Deps) (r *Ready, err error) {
+	r = &Ready{width: width, height: height, idle: idle && browser.CanWake()}
 	defer func() {
 		if err != nil {
 			_ = r.Close()

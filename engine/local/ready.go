@@ -127,7 +127,9 @@ func (s *standby) refill(delay time.Duration) {
 		ctx, stop := context.WithTimeout(ctx, s.deps.StartTimeout)
 		defer stop()
 		began := time.Now()
-		next.r, next.err = composite.StartReady(ctx, next.width, next.height, s.deps)
+		// Idle beside the composites that may run by then; the first, with
+		// none yet, starts at full speed for a request that may come at once.
+		next.r, next.err = composite.StartReady(ctx, next.width, next.height, delay > 0, s.deps)
 		if next.err != nil {
 			if ctx.Err() == nil {
 				s.deps.Logf("no room view kept ready (the next composite starts cold): %v", next.err)
