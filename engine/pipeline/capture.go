@@ -88,7 +88,11 @@ type Capture struct {
 	done      chan struct{}
 	busDone   chan struct{}
 	prevDone  chan struct{}
-	rawFrames atomic.Uint64
+	// rawFrames is apart from the capture, for the probe that counts:
+	// go-gst keeps a probe's function until its pad is freed, and a
+	// function that held the capture would hold its pipeline, and so the
+	// pad, for good.
+	rawFrames *atomic.Uint64
 
 	flowsMu sync.Mutex
 	flows   []*flowWatch // tees watched for stalls (flow.go)
@@ -134,6 +138,7 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 		done:        make(chan struct{}),
 		busDone:     make(chan struct{}),
 		prevDone:    make(chan struct{}),
+		rawFrames:   new(atomic.Uint64),
 	}
 	if cfg.Display != "" {
 		if c.videoTee, err = p.GetElementByName("rawvideo"); err != nil {
@@ -144,8 +149,9 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 			return nil, fmt.Errorf("capture: %w", err)
 		}
 		// Count grabbed frames: the delivered-frames figure of the bench.
+		frames := c.rawFrames
 		grab.GetStaticPad("src").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
-			c.rawFrames.Add(1)
+			frames.Add(1)
 			return gst.PadProbeOK
 		})
 	}
