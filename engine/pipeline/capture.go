@@ -84,10 +84,10 @@ type Capture struct {
 	barrierMu sync.Mutex
 	barriers  []chan struct{}
 
-	fatal     chan error // capture failures (buffered 1)
-	done      chan struct{}
-	busDone   chan struct{}
-	prevDone  chan struct{}
+	fatal    chan error // capture failures (buffered 1)
+	done     chan struct{}
+	busDone  chan struct{}
+	prevDone chan struct{}
 	// rawFrames is apart from the capture, for the probe that counts:
 	// go-gst keeps a probe's function until its pad is freed, and a
 	// function that held the capture would hold its pipeline, and so the
