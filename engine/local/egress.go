@@ -288,6 +288,23 @@ func (e *egress) stopReason() string {
 	return e.stoppedBy
 }
 
+func (e *egress) letGoOfSlot() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.slot = nil
+}
+
+// notRecording says why an egress without a slot cannot do what: it has
+// not started recording yet, or it has ended.
+func (e *egress) notRecording(what string) error {
+	select {
+	case <-e.done:
+		return fmt.Errorf("egress %s has ended", e.id)
+	default:
+		return fmt.Errorf("egress %s is not recording yet; %s once it is active", e.id, what)
+	}
+}
+
 func (e *egress) currentSlot() *slot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -297,6 +314,9 @@ func (e *egress) currentSlot() *slot {
 // run takes the egress through its life: composite, outputs, recording,
 // stop, results.
 func (e *egress) run() {
+	// An ended egress stays in the engine's list for its life; its
+	// composite (a whole capture pipeline, 2-3 MB) must not.
+	defer e.letGoOfSlot() // once done is closed (see notRecording)
 	defer close(e.done)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -549,7 +569,7 @@ func (e *egress) updateStream(add []request.Destination, remove []string) error 
 		return fmt.Errorf("egress %s has no stream output; start one with stream_outputs", e.id)
 	}
 	if e.currentSlot() == nil {
-		return fmt.Errorf("egress %s is not recording yet; update its streams once it is active", e.id)
+		return e.notRecording("update its streams")
 	}
 	return e.stream.Update(add, remove)
 }

@@ -304,7 +304,7 @@ func (l *Local) UpdateLayout(ctx context.Context, egressID, layout string) (*liv
 	}
 	s := e.currentSlot()
 	if s == nil {
-		return nil, fmt.Errorf("egress %s is not recording yet; update its layout once it is active", egressID)
+		return nil, e.notRecording("update its layout")
 	}
 	if l.comps.keyOf(s).CustomBaseURL != "" {
 		return nil, fmt.Errorf("egress %s records a custom template; its layout is the template's own", egressID)

@@ -387,6 +387,7 @@ func (o *Segments) Stop() { o.run.end() }
 
 func (o *Segments) end() {
 	o.run.detach()
+	o.att.Store(nil) // an ended egress stays listed; its capture need not
 	o.addUnlisted()
 	if err := o.playlist.End(); err != nil {
 		o.env.Logf("%s: %v", o.env.Field, err)

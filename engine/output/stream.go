@@ -439,6 +439,7 @@ func (o *Stream) Running() bool {
 func (o *Stream) Stop() {
 	o.mu.Lock()
 	o.stopped = true
+	o.cap = nil // an ended egress stays listed; its capture need not
 	dests := append([]*destination(nil), o.dests...)
 	o.mu.Unlock()
 	var wg sync.WaitGroup
