@@ -166,7 +166,7 @@ func Start(ctx context.Context, key request.CompositeKey, deps Deps, ready *Read
 	c.startTimeout = deps.StartTimeout
 	if ready != nil {
 		deps.Logf("composite %s: takes over the ready page on %s", key, c.screen.Name())
-		err = ready.join(ctx, c, pageURL)
+		err = ready.join(ctx, c, deps.LiveKitURL, token, key.Layout)
 	} else {
 		c.page, err = browser.Launch(ctx, c.pageOpts)
 	}

@@ -147,21 +147,16 @@ func (r *Ready) handOver() (*display.Screen, *audio.Sink, func(), *browser.Brows
 	return r.screen, r.sink, r.stopReading, r.page
 }
 
-// join calls r's page into c's room, with the token and layout of c's
-// page URL; the page reports to c from then on.
-func (r *Ready) join(ctx context.Context, c *Composite, pageURL string) error {
+// join calls r's page into c's room: the LiveKit server at url, with
+// token and layout. The page reports to c from then on.
+func (r *Ready) join(ctx context.Context, c *Composite, url, token, layout string) error {
 	r.owner.Store(c)
 	if r.idle {
 		if err := r.page.Wake(); err != nil {
 			return err
 		}
 	}
-	u, err := url.Parse(pageURL)
-	if err != nil {
-		return fmt.Errorf("the ready page: %w", err)
-	}
-	q := u.Query()
-	arg, err := json.Marshal(map[string]string{"url": q.Get("url"), "token": q.Get("token"), "layout": q.Get("layout")})
+	arg, err := json.Marshal(map[string]string{"url": url, "token": token, "layout": layout})
 	if err != nil {
 		return err
 	}

@@ -72,15 +72,16 @@ func (s *standby) take(ctx context.Context, key request.CompositeKey) *composite
 		s.discard(next)
 		return nil
 	}
-	if next.err != nil {
-		return nil
-	}
-	if !next.r.Alive() {
+	if !next.usable() {
 		s.discard(next)
 		return nil
 	}
 	return next.r
 }
+
+// usable reports whether a room view that is done being made can be
+// taken: it was made, and its screen and browser still run.
+func (r *readying) usable() bool { return r.err == nil && r.r.Alive() }
 
 // isReady reports whether a room view is ready to be taken now.
 func (s *standby) isReady() bool {
@@ -95,7 +96,7 @@ func (s *standby) isReady() bool {
 	}
 	select {
 	case <-next.done:
-		return next.err == nil && next.r.Alive()
+		return next.usable()
 	default:
 		return false
 	}
