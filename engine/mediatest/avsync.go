@@ -30,8 +30,12 @@ const (
 // light (the demo's: 0.6 as loud): the two kinds of flip are told apart in
 // the sound as in the picture, so a sound off by a whole flip, or a tick
 // lost, pairs no tick with a flip instead of the next one. A tick is loud
-// when its level is over loudAbove of the loudest tick's; a quiet one must
-// be over a half of it, where its onset is found.
+// when its level is over loudAbove of the loudest of it and the ticks
+// either side: the kinds alternate, so a loud tick's neighbours are quiet
+// ones and a quiet tick's are loud, and one tick played softer (a
+// receiver's loss concealment under load) stays of its kind, where a
+// threshold on the whole file's loudest took it for the other. A quiet
+// tick must be over a half of the loudest, where its onset is found.
 const loudAbove = 0.8
 
 // AVOffsets measures the sound's timing against the picture's in path, a
@@ -237,6 +241,7 @@ func tickOnsets(path string, hz float64) ([]tick, error) {
 	// the tick's own level when it half covers the tick, so the onset is
 	// at the centre of the first window that does.
 	var ticks []tick
+	var tops []float64
 	for i := 0; i < len(levels); i++ {
 		if levels[i] < peak/3 {
 			continue
@@ -253,8 +258,13 @@ func tickOnsets(path string, hz float64) ([]tick, error) {
 			on++
 		}
 		centre := float64(on*hop) + float64(win)/2
-		ticks = append(ticks, tick{at: origin + time.Duration(centre/pcmRate*float64(time.Second)), loud: top >= loudAbove*peak})
+		ticks = append(ticks, tick{at: origin + time.Duration(centre/pcmRate*float64(time.Second))})
+		tops = append(tops, top)
 		i = end
+	}
+	for i := range ticks {
+		near := slices.Max(tops[max(i-1, 0):min(i+2, len(tops))])
+		ticks[i].loud = tops[i] >= loudAbove*near
 	}
 	return ticks, nil
 }

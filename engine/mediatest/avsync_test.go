@@ -30,8 +30,9 @@ func TestAVOffsets(t *testing.T) {
 		// wrong: each tick is at another flip's place, which AVOffsets
 		// must say rather than pair it with the flip it lands on.
 		wrong bool
-		// lost: the tick at this time is not in the sound.
-		lost time.Duration
+		// lost: the tick at this time is not in the sound; soft: the
+		// one at this time is 0.7 as loud as it should be.
+		lost, soft time.Duration
 	}{
 		{name: "in sync", want: 0},
 		{name: "sound 120 ms late", tick: 120 * time.Millisecond, want: 120 * time.Millisecond},
@@ -43,6 +44,8 @@ func TestAVOffsets(t *testing.T) {
 		{name: "sound a whole flip late", tick: time.Second, wrong: true},
 		{name: "sound a whole flip early", tick: -time.Second, wrong: true},
 		{name: "a tick lost", lost: 3 * time.Second, wrong: true},
+		{name: "a loud tick played softer", soft: 3 * time.Second, want: 0},
+		{name: "a soft tick and the sound a whole flip late", soft: 3 * time.Second, tick: time.Second, wrong: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -55,13 +58,16 @@ func TestAVOffsets(t *testing.T) {
 			// 0.6 as loud; 440 and 660 Hz tones play throughout, as in the
 			// demo.
 			video := "color=c=black:s=160x90:r=30,geq=lum='255*mod(floor(T),2)':cb=128:cr=128"
-			lostAt := -9.0 // before the file: none lost
+			lostAt, softAt := -9.0, -9.0 // before the file: none lost or soft
 			if c.lost > 0 {
 				lostAt = c.lost.Seconds()
 			}
+			if c.soft > 0 {
+				softAt = c.soft.Seconds()
+			}
 			audio := fmt.Sprintf("aevalsrc=exprs='0.3*sin(2*PI*440*t)+0.3*sin(2*PI*660*t)+"+
-				"if(lt(mod(t-(%[1]f),1),0.1)*not(between(t,%[3]f,%[3]f+0.5)),0.4*if(mod(floor(t-(%[1]f)),2),1,%[2]g)*sin(2*PI*3000*t),0)':s=48000",
-				c.tick.Seconds(), 0.6, lostAt)
+				"if(lt(mod(t-(%[1]f),1),0.1)*not(between(t,%[3]f,%[3]f+0.5)),0.4*if(between(t,%[4]f,%[4]f+0.5),0.7,1)*if(mod(floor(t-(%[1]f)),2),1,%[2]g)*sin(2*PI*3000*t),0)':s=48000",
+				c.tick.Seconds(), 0.6, lostAt, softAt)
 			out, err := exec.Command("ffmpeg", "-v", "error", "-y",
 				"-itsoffset", fmt.Sprintf("%.3f", c.videoAt.Seconds()), "-f", "lavfi", "-i", video,
 				"-itsoffset", fmt.Sprintf("%.3f", c.audioAt.Seconds()), "-f", "lavfi", "-i", audio,
