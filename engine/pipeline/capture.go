@@ -10,7 +10,7 @@ Capture pipeline (one per composite):
 	ximagesrc ! videoconvert ! I420 WxH@fps ! queue ! tee rawvideo ─┬─► preview: queue(leaky) ! videorate ! videoscale ! RGBA ! appsink
 	                                                                 ├─► encoders (encoder.go), each ─► tee ─► output branches (attach.go)
 	                                                                 └─► raw-video branches (images)
-	pulsesrc(<sink>.monitor) ! audioconvert ! audioresample ! S16 48k stereo ─┬─► audiomixer ! queue ! tee rawaudio ─┬─► encoders ─► tee ─► branches
+	pulsesrc(<sink>.monitor) ! F32 48k stereo ! audioconvert ! S16 ───────────┬─► audiomixer ! queue ! tee rawaudio ─┬─► encoders ─► tee ─► branches
 	audiotestsrc(live silence) ─────────────────────────────────────────────┘                                 └─► meter: queue(leaky) ! level ! fakesink
 
 Lock order: Capture.mu, then Capture.ownersMu. GStreamer callbacks (pad
@@ -200,6 +200,13 @@ func (c *Capture) withPostedError(err error) error {
 // rawAudioCaps is the capture's sound, as every audio encoder takes it.
 const rawAudioCaps = "audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved"
 
+// monitorCaps is what a composite's sink gives: its own format (48 kHz
+// float stereo, as engine/audio makes every sink), so that PulseAudio hands
+// the samples over as they are. Left to negotiate, pulsesrc fixates at
+// 44.1 kHz: PulseAudio resampled every sink's sound to 44.1 kHz and the
+// capture resampled it back to 48 kHz.
+const monitorCaps = "audio/x-raw,format=F32LE,rate=48000,channels=2"
+
 // mixLatency is how late the monitor's sound may come to the mixer.
 const mixLatency = 200 * time.Millisecond
 
@@ -237,13 +244,13 @@ func captureDescription(cfg CaptureConfig) string {
 		// a gap is silence in its place, not a shift of all that follows.
 		// The mixer's latency lets the monitor's buffers come that late
 		// (under load) before they count as late and are dropped.
-		fmt.Fprintf(&b, "pulsesrc device=%s %s provide-clock=false "+
-			"! audioconvert ! audioresample ! %s ! sound. "+
+		fmt.Fprintf(&b, "pulsesrc device=%s %s provide-clock=false ! %s "+
+			"! audioconvert ! %s ! sound. "+
 			"audiotestsrc wave=silence is-live=true samplesperbuffer=480 ! %s ! sound. "+
 			"audiomixer name=sound latency=%d ! %s "+
 			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 			"! tee name=rawaudio allow-not-linked=true ",
-			cfg.PulseDevice, server, rawAudioCaps, rawAudioCaps, mixLatency.Nanoseconds(), rawAudioCaps)
+			cfg.PulseDevice, server, monitorCaps, rawAudioCaps, rawAudioCaps, mixLatency.Nanoseconds(), rawAudioCaps)
 		b.WriteString(meterDescription())
 	}
 	return b.String()

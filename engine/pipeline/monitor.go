@@ -17,7 +17,7 @@ func ReadMonitor(server, device string) (release func(), err error) {
 	if server != "" {
 		desc += " server=" + server
 	}
-	p, err := gst.NewPipelineFromString(desc + " ! fakesink sync=false async=false")
+	p, err := gst.NewPipelineFromString(desc + " ! " + monitorCaps + " ! fakesink sync=false async=false")
 	if err != nil {
 		return nil, fmt.Errorf("monitor reader: %w", err)
 	}

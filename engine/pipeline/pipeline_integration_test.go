@@ -3,6 +3,7 @@
 package pipeline_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -751,4 +752,36 @@ func TestMain(m *testing.M) {
 	}
 	gst.Init(nil)
 	os.Exit(m.Run())
+}
+
+// TestMonitorReadAsItIs: the capture reads a composite's sink in the
+// sink's own format, so that neither PulseAudio nor the capture resamples
+// its sound (pulsesrc left to itself read it at 44.1 kHz, and the capture
+// took it back to 48 kHz).
+func TestMonitorReadAsItIs(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	r.StartTone(t)
+	c := r.AudioCapture(t)
+	if n := c.Elements("audioresample"); n != 0 {
+		t.Errorf("%d audioresample in the capture, want none", n)
+	}
+	out, err := exec.Command("pactl", "--server="+r.Pulse.Address(), "-f", "json", "list", "source-outputs").Output()
+	if err != nil {
+		t.Fatalf("pactl list source-outputs: %v", err)
+	}
+	var outputs []struct {
+		Source int    `json:"source"`
+		Spec   string `json:"sample_specification"`
+	}
+	if err := json.Unmarshal(out, &outputs); err != nil {
+		t.Fatalf("pactl's source outputs %s: %v", out, err)
+	}
+	if len(outputs) == 0 {
+		t.Fatal("the capture reads no PulseAudio source")
+	}
+	for _, o := range outputs {
+		if o.Spec != "float32le 2ch 48000Hz" {
+			t.Errorf("a reader of source %d takes %q, want the sink's own float32le 2ch 48000Hz", o.Source, o.Spec)
+		}
+	}
 }
