@@ -133,9 +133,9 @@ func (b *bench) sharedEncodeCost(window time.Duration) ([]figure, error) {
 	}}, nil
 }
 
-// syncAndSegments records the room with the clapper in it for d, in the
-// grid layout at 720p30, to an MP4 and to HLS segments of 2 s, and
-// measures the A/V offset in the MP4 and how soon each segment is listed.
+// syncAndSegments records the room with the clapper at 720p30 to MP4 and
+// HLS for d: the A/V offset of every flip, and how soon each segment is
+// in the playlist.
 func (b *bench) syncAndSegments(room *demoRoom, d time.Duration) ([]figure, error) {
 	if err := room.addClapper(); err != nil {
 		return nil, err
@@ -155,36 +155,93 @@ func (b *bench) syncAndSegments(room *demoRoom, d time.Duration) ([]figure, erro
 	req.SegmentOutputs = []*livekit.SegmentedFileOutput{{
 		FilenamePrefix: filepath.Join(dir, "seg"), PlaylistName: filepath.Join(dir, playlist), SegmentDuration: 2,
 	}}
-	_, stop, err := b.startActive(req)
+	stopped, err := b.recordFor(req, d)
 	if err != nil {
 		return nil, err
+	}
+	return append(flipFigures(path, "720p30, first "+d.String()), watch.figure(stopped)), nil
+}
+
+// syncAt records the room with the clapper at preset for d and measures
+// every flip: from the start, or (with tail) only the last tail of it,
+// with the offset's course along the whole recording.
+func (b *bench) syncAt(room *demoRoom, preset livekit.EncodingOptionsPreset, label string, d, tail time.Duration) ([]figure, error) {
+	if err := room.addClapper(); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(b.dir, "clapper-"+preset.String()+".mp4")
+	if _, err := b.recordFor(fileRequest(path, preset), d); err != nil {
+		return nil, err
+	}
+	if tail == 0 {
+		return flipFigures(path, label), nil
+	}
+	clip, err := cutClip(path, (d - tail).Seconds(), tail)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(clip)
+	return append(flipFigures(clip, label), offsetAlong(path, d.Seconds())), nil
+}
+
+// recordFor runs req for d and returns when it was stopped.
+func (b *bench) recordFor(req *livekit.RoomCompositeEgressRequest, d time.Duration) (time.Time, error) {
+	_, stop, err := b.startActive(req)
+	if err != nil {
+		return time.Time{}, err
 	}
 	defer stop()
 	time.Sleep(d)
 	stopping := time.Now()
-	if err := stop(); err != nil {
-		return nil, err
-	}
-	return []figure{avOffset(path), watch.figure(stopping)}, nil
+	return stopping, stop()
 }
 
-// avOffset measures the clapper's ticks against its flips in the
-// recording at path. The goal is the EBU R37 tolerance for sound ahead of
-// the picture (-45 ms), applied both ways; sound behind is tolerated to
-// +125 ms.
+// lipSyncGoal is the EBU R37 tolerance for sound ahead of the picture,
+// applied both ways (sound behind is tolerated to +125 ms).
+const lipSyncGoal = 45 * time.Millisecond
+
+// avOffset is the median of the clapper's ticks against its flips in the
+// recording at path (positive: sound after picture).
 func avOffset(path string) figure {
-	f := figure{Name: "A/V offset, sound after picture (median)", Unit: "ms", Goal: 45, Better: "<=", Abs: true}
+	f := figure{Name: "A/V offset, sound after picture (median)", Unit: "ms", Goal: ms(lipSyncGoal), Better: "<=", Abs: true}
 	offsets, err := mediatest.AVOffsets(path, demo.ClapperHz)
 	if err != nil {
 		f.Error = err.Error()
 		return f
 	}
 	slices.Sort(offsets)
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	f.Value = ms(offsets[len(offsets)/2])
 	f.Note = fmt.Sprintf("spread %+.0f..%+.0f ms over %d flips", ms(offsets[0]), ms(offsets[len(offsets)-1]), len(offsets))
 	return f
 }
+
+// flipFigures judges every flip of the clapper in the recording at path,
+// not their median: the offset farthest from zero (min, median and max in
+// its note), and the share of flips within the goal.
+func flipFigures(path, label string) []figure {
+	offsets, err := mediatest.AVOffsets(path, demo.ClapperHz)
+	if err != nil {
+		return []figure{{Name: "A/V offset per flip, " + label, Error: err.Error()}}
+	}
+	slices.Sort(offsets)
+	farthest, within := time.Duration(0), 0
+	for _, o := range offsets {
+		if o.Abs() > farthest.Abs() {
+			farthest = o
+		}
+		if o.Abs() <= lipSyncGoal {
+			within++
+		}
+	}
+	return []figure{
+		{Name: "A/V offset per flip, " + label + " (farthest)", Value: ms(farthest), Unit: "ms", Goal: ms(lipSyncGoal), Better: "<=", Abs: true,
+			Note: fmt.Sprintf("min %+.0f, median %+.0f, max %+.0f ms over %d flips", ms(offsets[0]), ms(mediatest.Median(offsets)), ms(offsets[len(offsets)-1]), len(offsets))},
+		{Name: "flips within +-45 ms, " + label, Value: 100 * float64(within) / float64(len(offsets)), Unit: "%", Goal: 100, Better: ">=",
+			Note: fmt.Sprintf("%d of %d", within, len(offsets))},
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // segmentWatch follows an HLS folder through inotify: when each segment
 // file is closed, and when the playlist (replaced by a rename on every

@@ -149,14 +149,24 @@ func offsetAlong(path string, secs float64) figure {
 
 // avOffsetOf is avOffset on soakClip of path from second from.
 func avOffsetOf(path string, from float64, name string) figure {
-	clip := fmt.Sprintf("%s.%.0f.mp4", path, from)
-	out, err := exec.Command("ffmpeg", "-v", "error", "-y", "-ss", fmt.Sprintf("%.3f", from), "-i", path,
-		"-t", fmt.Sprintf("%.0f", soakClip.Seconds()), "-c", "copy", clip).CombinedOutput()
+	clip, err := cutClip(path, from, soakClip)
 	if err != nil {
-		return figure{Name: name, Error: fmt.Sprintf("cut %s: %v: %s", path, err, out)}
+		return figure{Name: name, Error: err.Error()}
 	}
 	defer os.Remove(clip)
 	f := avOffset(clip)
 	f.Name = name
 	return f
+}
+
+// cutClip copies d of the recording at path from second from (at the key
+// frame before it) to a file beside it, which the caller removes.
+func cutClip(path string, from float64, d time.Duration) (string, error) {
+	clip := fmt.Sprintf("%s.%.0f.mp4", path, from)
+	out, err := exec.Command("ffmpeg", "-v", "error", "-y", "-ss", fmt.Sprintf("%.3f", from), "-i", path,
+		"-t", fmt.Sprintf("%.0f", d.Seconds()), "-c", "copy", clip).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("cut %s: %v: %s", path, err, out)
+	}
+	return clip, nil
 }
