@@ -2,11 +2,15 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,16 +43,19 @@ func referenceEncode(width, height int) (float64, error) {
 	return (st.UserTime() + st.SystemTime()).Seconds() / time.Since(began).Seconds(), nil
 }
 
-// compositeDisplay is the X display (":N") of the one Xvfb below this
-// process: the X11 socket it listens on, found by the inode of one of its
-// file descriptors in /proc/net/unix.
+// compositeDisplay is the X display (":N") of the composite's Xvfb: the
+// X11 socket it listens on, found by the inode of one of its file
+// descriptors in /proc/net/unix. The engine keeps a room view ready beside
+// the composite, with a screen of its own, made after the composite took
+// the last one (or started cold): the composite's is the oldest.
 func compositeDisplay() (string, error) {
 	xvfb := proctest.Running("Xvfb")
-	if len(xvfb) != 1 {
-		return "", fmt.Errorf("reference encode: %d Xvfb screens running, want the composite's one", len(xvfb))
+	if len(xvfb) == 0 {
+		return "", errors.New("reference encode: no Xvfb screen running")
 	}
+	oldest := slices.MinFunc(xvfb, func(a, b int) int { return cmp.Compare(startTicks(a), startTicks(b)) })
 	inodes := map[string]bool{}
-	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", xvfb[0]))
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", oldest))
 	for _, fd := range fds {
 		if link, err := os.Readlink(fd); err == nil && strings.HasPrefix(link, "socket:[") {
 			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
@@ -71,4 +78,23 @@ func compositeDisplay() (string, error) {
 		}
 	}
 	return "", errors.New("reference encode: the composite's Xvfb listens on no X11 socket")
+}
+
+// startTicks is when process pid started, in clock ticks after boot (the
+// 22nd field of /proc/PID/stat; the 2nd, the name in parentheses, has no
+// spaces for Xvfb).
+func startTicks(pid int) uint64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return math.MaxUint64
+	}
+	fields := strings.Fields(string(raw))
+	if len(fields) < 22 {
+		return math.MaxUint64
+	}
+	t, err := strconv.ParseUint(fields[21], 10, 64)
+	if err != nil {
+		return math.MaxUint64
+	}
+	return t
 }
