@@ -4,6 +4,7 @@ package faults_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"image/color"
 	"net/http"
@@ -344,12 +345,45 @@ func TestDiskFull(t *testing.T) {
 	rtmp.CheckRecording(t, "show", 1280, 720)
 	p, err := mediatest.ProbeFile(path, true)
 	if err != nil {
-		t.Fatalf("the full disk's file does not play: %v", err)
+		// Seen once in CI ("error reading header"), never here: say what
+		// the file holds, so that the next failure explains itself.
+		t.Fatalf("the full disk's file does not play: %v; it holds %s", err, topBoxes(path))
 	}
 	if v := p.First("video"); v == nil || v.Frames() < 15 {
 		t.Fatalf("the full disk's file holds %+v, want what fit", v)
 	}
-	t.Logf("the full disk's file: %.2f s", p.Duration())
+	t.Logf("the full disk's file: %.2f s; it holds %s", p.Duration(), topBoxes(path))
+}
+
+// topBoxes lists the top-level boxes of the MP4 at path (type and size),
+// and how it ends: `"ftyp" 28, "moov" 1234, "moof" 512, "mdat" 30000 (cut
+// at 3000 of it)`.
+func topBoxes(path string) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var boxes []string
+	for at := 0; at < len(raw); {
+		if len(raw)-at < 8 {
+			boxes = append(boxes, fmt.Sprintf("%d stray bytes", len(raw)-at))
+			break
+		}
+		size, kind := int(binary.BigEndian.Uint32(raw[at:])), string(raw[at+4:at+8])
+		switch {
+		case size == 1 && len(raw)-at >= 16:
+			size = int(binary.BigEndian.Uint64(raw[at+8:]))
+		case size == 0:
+			size = len(raw) - at
+		}
+		if size < 8 || at+size > len(raw) {
+			boxes = append(boxes, fmt.Sprintf("%q %d (cut at %d of it)", kind, size, len(raw)-at))
+			break
+		}
+		boxes = append(boxes, fmt.Sprintf("%q %d", kind, size))
+		at += size
+	}
+	return fmt.Sprintf("%d bytes: %s", len(raw), strings.Join(boxes, ", "))
 }
 
 // TestStopWhileStuck stops an egress whose RTMP server and S3 endpoint
