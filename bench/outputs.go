@@ -210,7 +210,7 @@ func avOffset(path string) figure {
 		return f
 	}
 	slices.Sort(offsets)
-	f.Value = ms(offsets[len(offsets)/2])
+	f.Value = ms(mediatest.Median(offsets))
 	f.Note = fmt.Sprintf("spread %+.0f..%+.0f ms over %d flips", ms(offsets[0]), ms(offsets[len(offsets)-1]), len(offsets))
 	return f
 }
