@@ -58,7 +58,14 @@ import (
 
 // outputQueue is how much an output's inputs hold before dropping their
 // oldest: a slow disk or server loses its own data, never the others'.
-const outputQueue = 3 * time.Second
+// Encoded inputs hold longer (encodedQueue): a branch's first key frame
+// waits up to audioWait for its sound with all that follows it queued,
+// and a frame dropped after it breaks the picture up to the next key frame
+// (a branch whose sound was held 8 s decoded 93 of its 189 frames).
+const (
+	outputQueue  = 3 * time.Second
+	encodedQueue = audioWait + time.Second
+)
 
 // eosTimeout bounds the wait for EOS to reach the sinks of a detached
 // branch; it came 7-143 ms after it was sent on a 2-core box.
@@ -187,18 +194,22 @@ func (c *Capture) Attach(b Branch, f Feed, ev Events) (*Attachment, error) {
 		if f.Video == nil && !f.RawVideo {
 			return nil, fmt.Errorf("%s: takes video, but its feed has none", name)
 		}
-		entries = append(entries, entry{videoKind, b.Video})
+		entries = append(entries, entry{kind: videoKind, pad: b.Video})
 	}
 	if b.Audio != nil {
 		if f.Audio == nil {
 			return nil, fmt.Errorf("%s: takes audio, but its feed has none", name)
 		}
-		entries = append(entries, entry{audioKind, b.Audio})
+		entries = append(entries, entry{kind: audioKind, pad: b.Audio, capsIfNone: f.Audio.trackCaps()})
 	}
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("%s: takes neither video nor audio", name)
 	}
-	t, err := newTap(b.Bin, entries, outputQueue)
+	queue := encodedQueue
+	if f.RawVideo {
+		queue = outputQueue // raw frames are large; nothing waits before them
+	}
+	t, err := newTap(b.Bin, entries, queue)
 	if err != nil {
 		return nil, err
 	}
@@ -491,6 +502,9 @@ func (a *Attachment) Detach(finish bool) error {
 			a.cap.cfg.Logf("capture: branch %s (zero %v) %s", a.name, time.Duration(a.zero.Load()), seen)
 		}
 		a.detachErr = a.tap.detach(finish, a.eosWait)
+		if in := a.tap.input(audioKind); in != nil && in.described.Load() {
+			a.cap.cfg.Logf("capture: branch %s ended before any sound reached it: its sound track is empty", a.name)
+		}
 		// Messages the branch posted before it went (its last image) still
 		// reach its owner.
 		a.cap.drainBus(2 * time.Second)

@@ -31,6 +31,7 @@ some RTMP services like, would be a key field too; it is not used.)
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-gst/go-gst/gst"
@@ -81,6 +82,44 @@ type AudioEncoding struct {
 	// the samples the encoder made since it started (granule positions),
 	// so on a shared encoder a file joining later would start hours in.
 	Owner string
+}
+
+// format is the encoding's sample rate and channels, defaults applied.
+func (a AudioEncoding) format() (rate, channels int) {
+	rate, channels = a.SampleRate, a.Channels
+	if rate == 0 {
+		rate = 48000
+	}
+	if channels == 0 {
+		channels = 2
+	}
+	return rate, channels
+}
+
+// aacRates are the sampling frequencies an AAC AudioSpecificConfig names
+// by index (ISO/IEC 14496-3, 1.6.3.4).
+var aacRates = []int{96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
+
+// trackCaps are caps of the encoding's output, as a muxer needs them to
+// describe a track, for an audio input that got none: a branch stopped
+// before its encoder made a single frame (its sound stalled while the
+// machine was starved) sends its muxer EOS on a pad without caps, and
+// mp4mux then writes a track without a sample description, which no
+// player opens (ffprobe: "invalid STSD entries 0"). With these the file
+// plays, its sound track empty. AAC is LC (what avenc_aac makes), its
+// codec data the 2-byte AudioSpecificConfig: object type 2, the rate's
+// index, the channels. "" if it cannot say.
+func (a AudioEncoding) trackCaps() string {
+	rate, channels := a.format()
+	if a.Codec == Opus {
+		return fmt.Sprintf("audio/x-opus,channel-mapping-family=0,rate=%d,channels=%d", rate, channels)
+	}
+	index := slices.Index(aacRates, rate)
+	if index < 0 {
+		return "" // a rate without an index (requests allow none)
+	}
+	config := 2<<11 | index<<7 | channels<<3
+	return fmt.Sprintf("audio/mpeg,mpegversion=4,stream-format=raw,rate=%d,channels=%d,codec_data=(buffer)%04x", rate, channels, config)
 }
 
 // encoder is one shared encode on a capture.
@@ -147,13 +186,7 @@ func videoEncoder(name string, v VideoEncoding, fps int) (*encoder, error) {
 // audioEncoder builds an audio encoder's bin: holes filled, conversion to
 // its rate and channels, then AAC or Opus, parsed.
 func audioEncoder(name string, a AudioEncoding) (*encoder, error) {
-	rate, channels := a.SampleRate, a.Channels
-	if rate == 0 {
-		rate = 48000
-	}
-	if channels == 0 {
-		channels = 2
-	}
+	rate, channels := a.format()
 	encName, parseName := "avenc_aac", "aacparse"
 	if a.Codec == Opus {
 		encName, parseName = "opusenc", "opusparse"
@@ -183,7 +216,7 @@ func newEncoder(name, kind string, b *BinBuilder, first, last *gst.Element) (*en
 	if err != nil {
 		return nil, err
 	}
-	t, err := newTap(bin, []entry{{kind, in}}, encoderQueue)
+	t, err := newTap(bin, []entry{{kind: kind, pad: in}}, encoderQueue)
 	if err != nil {
 		return nil, err
 	}

@@ -37,3 +37,20 @@ func HoldRaw(c *Capture, kind string, d time.Duration) {
 		return gst.PadProbeRemove
 	})
 }
+
+// DropRaw drops the capture's raw audio (or video) at its tee for d: what
+// is attached meanwhile gets none of it, not even its caps (they go with a
+// buffer), and no thread of the capture waits.
+func DropRaw(c *Capture, kind string, d time.Duration) {
+	tee := c.videoTee
+	if kind == audioKind {
+		tee = c.audioTee
+	}
+	until := time.Now().Add(d)
+	tee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+		if time.Now().After(until) {
+			return gst.PadProbeRemove
+		}
+		return gst.PadProbeDrop
+	})
+}

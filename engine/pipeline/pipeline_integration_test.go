@@ -240,6 +240,53 @@ func TestStopKeepsWhatCameBeforeIt(t *testing.T) {
 	t.Logf("detached %.2f s after its zero frame: %.2f s recorded", secs, p.Duration())
 }
 
+// TestStoppedBeforeItsFirstSound: branches stopped before any sound
+// reached them (dropped at the tee past their wait for it, as a starved
+// CI machine lost a composite's sound for seconds) still leave files that
+// play: the picture, and a sound track of the feed's codec, empty. Without
+// caps for its sound, mp4mux wrote a track with no sample description, and
+// ffprobe refused the whole file ("invalid STSD entries 0"). Nor does a
+// branch waiting for its sound hold up the shared video encoder: the
+// second branch's start made x264enc ask for allocation again, and the
+// first branch held that query while it waited (then its mp4mux, while it
+// had no sound), and every output's picture stopped for 8 s.
+func TestStoppedBeforeItsFirstSound(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
+	time.Sleep(time.Second)
+	pipeline.DropRaw(c, "audio", 8*time.Second) // past the branches' wait (5 s) and their stop
+	time.Sleep(100 * time.Millisecond)
+	dir := t.TempDir()
+	opusPath := filepath.Join(dir, "opus.mp4")
+	files := map[string]*file{
+		"aac":  attachFile(t, c, dir, "aac", av),
+		"opus": attachBranch(t, c, avMP4(t, "opus", opusPath, true), opusPath, pipeline.Feed{Video: &h264, Audio: &opus}),
+	}
+	zeros := map[string]time.Time{}
+	for codec, f := range files {
+		zeros[codec] = f.waitActive(t, 7*time.Second)
+	}
+	time.Sleep(time.Second)
+	for codec, f := range files {
+		secs := time.Since(zeros[codec]).Seconds()
+		f.detach(t)
+		p, err := mediatest.ProbeFile(f.path, true)
+		if err != nil {
+			t.Fatalf("%s: %v", codec, err)
+		}
+		v, a := p.First("video"), p.First("audio")
+		if v == nil || v.CodecName != "h264" || a == nil || a.CodecName != codec {
+			t.Fatalf("%s: streams %+v and %+v, want h264 and %s", codec, v, a, codec)
+		}
+		if d := p.Duration(); math.Abs(d-secs) > 0.3 {
+			t.Errorf("%s: %.2f s, want %.2f (from its first frame to its stop)", codec, d, secs)
+		}
+		if n := math.Round(secs * 30); math.Abs(float64(v.Frames())-n) > 9 {
+			t.Errorf("%s: %d frames, want %.0f +/- 9 (30 fps)", codec, v.Frames(), n)
+		}
+	}
+}
+
 // TestSoundKeepsItsPlaceAfterAGap: sound held longer than the capture's
 // raw queue keeps (1 s), as a stalled machine holds it, comes back with a
 // hole where the queue let the oldest go. Every output has silence in the

@@ -61,6 +61,9 @@ type input struct {
 	teePad    *gst.Pad
 	isolateID uint64
 	blocked   chan struct{}
+	// capsIfNone: entry's; described is set once they were sent.
+	capsIfNone string
+	described  atomic.Bool
 
 	// The last buffer handed to the tap (its timestamps, and when, on the
 	// wall clock in Unix ns; 0 before any), and the running time from
@@ -75,6 +78,9 @@ type input struct {
 type entry struct {
 	kind string
 	pad  *gst.Pad // a sink pad of one of the elements
+	// capsIfNone, if set, are caps sent ahead of EOS into an input that
+	// never got any (see AudioEncoding.trackCaps).
+	capsIfNone string
 }
 
 // newTap adds to bin one leaky input queue per entry, holding up to
@@ -100,7 +106,8 @@ func newTap(bin *gst.Bin, entries []entry, maxQueue time.Duration) (*tap, error)
 		if ghost == nil || !t.bin.AddPad(ghost.Pad) {
 			return nil, fmt.Errorf("%s: cannot add the %s ghost pad", name, e.kind)
 		}
-		in := &input{kind: e.kind, queue: q, ghost: ghost, blocked: make(chan struct{})}
+		keepSerializedQueries(ghost.Pad)
+		in := &input{kind: e.kind, queue: q, ghost: ghost, blocked: make(chan struct{}), capsIfNone: e.capsIfNone}
 		in.end.Store(-1)
 		t.inputs = append(t.inputs, in)
 	}
@@ -199,7 +206,6 @@ func (t *tap) attach(parent *gst.Bin, tees map[string]*gst.Element, after func(*
 		// probe would chain a buffer ahead of the stream's sticky events
 		// (caps, segment) and fail the element behind it.
 		in.isolateID = isolate(in)
-		keepSerializedQueries(in.teePad)
 		if after != nil {
 			after(in)
 		}
@@ -227,6 +233,7 @@ func (t *tap) detach(finish bool, eosWait time.Duration) error {
 			go func() {
 				defer close(sent)
 				for _, in := range t.inputs {
+					in.describeIfBare()
 					in.ghost.SendEvent(gst.NewEOSEvent())
 				}
 			}()
@@ -315,6 +322,22 @@ func (t *tap) endAt(stop gst.ClockTime, limit, idle time.Duration) string {
 	}
 	fmt.Fprintf(&b, ", after %v", time.Since(began).Round(time.Millisecond))
 	return b.String()
+}
+
+// describeIfBare sends the input its capsIfNone (with the stream start
+// and segment that go before caps) if it never got caps of its own.
+func (in *input) describeIfBare() {
+	if in.capsIfNone == "" || in.queue.GetStaticPad("sink").GetCurrentCaps() != nil {
+		return
+	}
+	caps := gst.NewCapsFromString(in.capsIfNone)
+	if caps == nil {
+		return
+	}
+	in.ghost.SendEvent(gst.NewStreamStartEvent(in.queue.GetName()))
+	in.ghost.SendEvent(gst.NewCapsEvent(caps))
+	in.ghost.SendEvent(gst.NewSegmentEvent(gst.NewFormattedSegment(gst.FormatTime)))
+	in.described.Store(true)
 }
 
 // lastEnd is the running time at which the last buffer handed to the tap
@@ -426,17 +449,20 @@ func isolate(in *input) uint64 {
 }
 
 // keepSerializedQueries stops the serialized queries an element upstream
-// of a tee sends downstream (allocation, drain) at the tee's pad to a tap.
-// Such a query waits until everything queued before it is consumed, and
-// the tee sends it to every tap in turn: one tap whose muxer holds it
-// (an aggregator keeps a serialized query until its other inputs have
-// data) stalls the element that asked, and with it every other tap. Seen:
-// x264enc blocked in the allocation query it sent as a second file joined
-// its tee, the first file's mp4mux holding the query. The taps need no
-// allocation from upstream (encoded data, or raw frames in system memory);
-// the tee ignores a tap that does not answer.
-func keepSerializedQueries(teePad *gst.Pad) {
-	teePad.AddProbe(gst.PadProbeTypeQueryDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+// of a tee sends downstream (allocation, drain) at a tap's entrance, its
+// ghost sink pad: the tee hands such a query to the peer of each of its
+// pads directly, past any probe on its own pads. Such a query waits until
+// everything queued before it is consumed, and the tee sends it to every
+// tap in turn: one tap that holds it stalls the element that asked, and
+// with it every other tap. Seen: x264enc, renegotiating as a second file
+// joined its tee, blocked for as long as the first file's video input
+// waited for its first sound, then for as long as that file's mp4mux had
+// no sound (an aggregator keeps a serialized query until its other inputs
+// have data): every output's picture stopped. The taps need no allocation
+// from upstream (encoded data, or raw frames in system memory); the tee
+// ignores a tap that does not answer.
+func keepSerializedQueries(entrance *gst.Pad) {
+	entrance.AddProbe(gst.PadProbeTypeQueryDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		if q := info.GetQuery(); q != nil && (q.Type() == gst.QueryAllocation || q.Type() == gst.QueryDrain) {
 			return gst.PadProbeDrop
 		}
