@@ -210,6 +210,22 @@ const monitorCaps = "audio/x-raw,format=F32LE,rate=48000,channels=2"
 // mixLatency is how late the monitor's sound may come to the mixer.
 const mixLatency = 200 * time.Millisecond
 
+// The monitor's sound keeps to the pipeline's clock, not to its own count
+// of samples. A null sink's monitor gives more samples than real time:
+// 69-107 ppm more here, measured as the slope of buffer times against
+// arrival times over 100 s. pulsesrc's default (slave-method skew) times
+// each buffer by that count and only ever corrects a source that falls
+// behind, so the sound drifted later than the picture, by 250-385 ms an
+// hour. Re-timestamped, each buffer carries the time it was read on the
+// pipeline's clock (a slope of 1 ppm), and the mixer, which reads its
+// inputs' samples back to back, moves the monitor's back to their time
+// whenever they are mixAlignment apart: sound and picture stay within it,
+// at the cost of that much sound dropped once every few minutes.
+const (
+	monitorSlaving = "re-timestamp"
+	mixAlignment   = 20 * time.Millisecond
+)
+
 func captureDescription(cfg CaptureConfig) string {
 	var b strings.Builder
 	if cfg.Display != "" {
@@ -244,13 +260,14 @@ func captureDescription(cfg CaptureConfig) string {
 		// a gap is silence in its place, not a shift of all that follows.
 		// The mixer's latency lets the monitor's buffers come that late
 		// (under load) before they count as late and are dropped.
-		fmt.Fprintf(&b, "pulsesrc device=%s %s provide-clock=false ! %s "+
+		fmt.Fprintf(&b, "pulsesrc device=%s %s provide-clock=false slave-method=%s ! %s "+
 			"! audioconvert ! %s ! sound. "+
 			"audiotestsrc wave=silence is-live=true samplesperbuffer=480 ! %s ! sound. "+
-			"audiomixer name=sound latency=%d ! %s "+
+			"audiomixer name=sound latency=%d alignment-threshold=%d ! %s "+
 			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 			"! tee name=rawaudio allow-not-linked=true ",
-			cfg.PulseDevice, server, monitorCaps, rawAudioCaps, rawAudioCaps, mixLatency.Nanoseconds(), rawAudioCaps)
+			cfg.PulseDevice, server, monitorSlaving, monitorCaps, rawAudioCaps, rawAudioCaps,
+			mixLatency.Nanoseconds(), mixAlignment.Nanoseconds(), rawAudioCaps)
 		b.WriteString(meterDescription())
 	}
 	return b.String()
