@@ -221,7 +221,7 @@ func avOffset(path string) figure {
 func flipFigures(path, label string) []figure {
 	offsets, err := mediatest.AVOffsets(path, demo.ClapperHz)
 	if err != nil {
-		return []figure{{Name: "A/V offset per flip, " + label, Error: err.Error()}}
+		return []figure{{Name: "A/V offset per flip, " + label, Error: err.Error() + keptForALook(path)}}
 	}
 	slices.Sort(offsets)
 	farthest, within := time.Duration(0), 0
@@ -236,9 +236,26 @@ func flipFigures(path, label string) []figure {
 	return []figure{
 		{Name: "A/V offset per flip, " + label + " (farthest)", Value: ms(farthest), Unit: "ms", Goal: ms(lipSyncGoal), Better: "<=", Abs: true,
 			Note: fmt.Sprintf("min %+.0f, median %+.0f, max %+.0f ms over %d flips", ms(offsets[0]), ms(mediatest.Median(offsets)), ms(offsets[len(offsets)-1]), len(offsets))},
-		{Name: "flips within +-45 ms, " + label, Value: 100 * float64(within) / float64(len(offsets)), Unit: "%", Goal: 100, Better: ">=",
+		{Name: fmt.Sprintf("flips within +-%.0f ms, %s", ms(lipSyncGoal), label), Value: 100 * float64(within) / float64(len(offsets)), Unit: "%", Goal: 100, Better: ">=",
 			Note: fmt.Sprintf("%d of %d", within, len(offsets))},
 	}
+}
+
+// keptForALook copies a recording whose measure failed out of the bench's
+// work folder, which goes when the bench ends, and says where it is.
+func keptForALook(path string) string {
+	dir := filepath.Join(os.TempDir(), "roomcast-bench-kept")
+	kept := filepath.Join(dir, time.Now().UTC().Format("150405-")+filepath.Base(path))
+	data, err := os.ReadFile(path)
+	if err == nil {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			err = os.WriteFile(kept, data, 0o644)
+		}
+	}
+	if err != nil {
+		return fmt.Sprintf(" (not kept: %v)", err)
+	}
+	return " (kept at " + kept + ")"
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -792,15 +792,6 @@ func TestCaptureStartFailureSaysWhy(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) {
-	if _, err := exec.LookPath("Xvfb"); err != nil {
-		fmt.Println("Xvfb missing: run make deps")
-		os.Exit(1)
-	}
-	gst.Init(nil)
-	os.Exit(m.Run())
-}
-
 // TestMonitorReadAsItIs: the capture reads a composite's sink in the
 // sink's own format, so that neither PulseAudio nor the capture resamples
 // its sound (pulsesrc left to itself read it at 44.1 kHz, and the capture
@@ -831,4 +822,13 @@ func TestMonitorReadAsItIs(t *testing.T) {
 			t.Errorf("a reader of source %d takes %q, want the sink's own float32le 2ch 48000Hz", o.Source, o.Spec)
 		}
 	}
+}
+
+func TestMain(m *testing.M) {
+	if _, err := exec.LookPath("Xvfb"); err != nil {
+		fmt.Println("Xvfb missing: run make deps")
+		os.Exit(1)
+	}
+	gst.Init(nil)
+	os.Exit(m.Run())
 }
