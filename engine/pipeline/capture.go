@@ -260,7 +260,7 @@ func captureDescription(cfg CaptureConfig) string {
 		// a gap is silence in its place, not a shift of all that follows.
 		// The mixer's latency lets the monitor's buffers come that late
 		// (under load) before they count as late and are dropped.
-		fmt.Fprintf(&b, "pulsesrc device=%s %s provide-clock=false slave-method=%s ! %s "+
+		fmt.Fprintf(&b, "pulsesrc name=monitor device=%s %s provide-clock=false slave-method=%s ! %s "+
 			"! audioconvert ! %s ! sound. "+
 			"audiotestsrc wave=silence is-live=true samplesperbuffer=480 ! %s ! sound. "+
 			"audiomixer name=sound latency=%d alignment-threshold=%d ! %s "+

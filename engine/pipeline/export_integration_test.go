@@ -54,3 +54,22 @@ func DropRaw(c *Capture, kind string, d time.Duration) {
 		return gst.PadProbeDrop
 	})
 }
+
+// WatchMonitor calls seen with each buffer the capture reads from its
+// sink's monitor: its running time, the capture's running time as it
+// comes, and its samples.
+func WatchMonitor(c *Capture, seen func(pts, arrival time.Duration, samples int)) {
+	src, err := c.pipeline.GetElementByName("monitor")
+	if err != nil {
+		panic(err)
+	}
+	pad := src.GetStaticPad("src")
+	pad.AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		arrival := c.RunningTime()
+		buf := info.GetBuffer()
+		if rt, ok := runningTime(pad, buf); ok {
+			seen(time.Duration(rt), arrival, int(buf.GetSize())/8) // F32 stereo
+		}
+		return gst.PadProbeOK
+	})
+}

@@ -792,6 +792,44 @@ func TestCaptureStartFailureSaysWhy(t *testing.T) {
 	}
 }
 
+// TestSoundKeepsToTheClock: the sink's sound is timed by the capture's
+// clock, not by its count of samples. A null sink's monitor gave 69-107
+// ppm more samples than the clock's time here, and pulsesrc timing them
+// by their count (its default, slave-method skew) had them run ahead of
+// the clock by that much (the slope of their times against their arrival;
+// 0.6 ppm re-timestamped), the sound drifting later than the picture by
+// 250-385 ms an hour.
+func TestSoundKeepsToTheClock(t *testing.T) {
+	const watch = 45 * time.Second
+	r := pipelinetest.NewRig(t, 640, 360)
+	r.StartTone(t)
+	c := r.AudioCapture(t)
+	var mu sync.Mutex
+	var arrivals, leads, counted []float64 // s; ms of a buffer's time past its arrival; s of samples before it
+	samples := 0
+	pipeline.WatchMonitor(c, func(pts, arrival time.Duration, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		arrivals = append(arrivals, arrival.Seconds())
+		leads = append(leads, float64(pts-arrival)/float64(time.Millisecond))
+		counted = append(counted, float64(samples)/48000)
+		samples += n
+	})
+	time.Sleep(watch)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(arrivals) < 100 {
+		t.Fatalf("%d buffers from the monitor in %v", len(arrivals), watch)
+	}
+	span := arrivals[len(arrivals)-1] - arrivals[0]
+	given := (mediatest.Slope(arrivals, counted) - 1) * 1e6
+	slope := mediatest.Slope(arrivals, leads) * 1000 // ms per s to ppm
+	t.Logf("over %.0f s: the monitor gave %+.0f ppm of samples against the clock; their times ran %+.1f ppm ahead of their arrival", span, given, slope)
+	if math.Abs(slope) > 35 {
+		t.Errorf("the sound's times run %+.1f ppm off the clock (%.0f ms an hour), want within 35", slope, slope*3.6)
+	}
+}
+
 // TestMonitorReadAsItIs: the capture reads a composite's sink in the
 // sink's own format, so that neither PulseAudio nor the capture resamples
 // its sound (pulsesrc left to itself read it at 44.1 kHz, and the capture
