@@ -106,6 +106,7 @@ func fileBranch(name, path string, ft livekit.EncodedFileType, enc Encoding) (pi
 	}
 	if enc.Audio != nil {
 		br.Audio = b.Request(mux, "audio_%u")
+		br.AudioCapsIfNone = ft != livekit.EncodedFileType_OGG
 	}
 	sink := b.Make("filesink", "sink", pipeline.Props{
 		"location": path, "sync": false, "async": false, "buffer-mode": "unbuffered",

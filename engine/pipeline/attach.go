@@ -118,6 +118,11 @@ type Branch struct {
 	// EOSTimeout bounds Detach's wait for EOS at the sinks; 0 is
 	// eosTimeout.
 	EOSTimeout time.Duration
+	// AudioCapsIfNone: Audio is an mp4mux pad, which must have caps by
+	// EOS even if no sound came (see AudioEncoding.trackCaps). Other
+	// muxers are better left without: mpegtsmux refused caps that came
+	// with EOS and never ended.
+	AudioCapsIfNone bool
 }
 
 // Feed is what a branch is fed: H.264 from the shared encoder with Video's
@@ -200,7 +205,11 @@ func (c *Capture) Attach(b Branch, f Feed, ev Events) (*Attachment, error) {
 		if f.Audio == nil {
 			return nil, fmt.Errorf("%s: takes audio, but its feed has none", name)
 		}
-		entries = append(entries, entry{kind: audioKind, pad: b.Audio, capsIfNone: f.Audio.trackCaps()})
+		e := entry{kind: audioKind, pad: b.Audio}
+		if b.AudioCapsIfNone {
+			e.capsIfNone = f.Audio.trackCaps()
+		}
+		entries = append(entries, e)
 	}
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("%s: takes neither video nor audio", name)

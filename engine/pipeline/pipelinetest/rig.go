@@ -179,6 +179,7 @@ func MP4(t testing.TB, name, path string, audio bool) pipeline.Branch {
 	br.Video = b.Pad(parse, "sink")
 	if audio {
 		br.Audio = b.Request(mux, "audio_%u")
+		br.AudioCapsIfNone = true
 	}
 	return fileSink(t, b, br, mux, path)
 }
