@@ -28,11 +28,7 @@ func BaseTimeShifts(c *Capture, a *Attachment) map[string]time.Duration {
 // queue keeps what is captured meanwhile), as a capture's video does while
 // its encoders start.
 func HoldRaw(c *Capture, kind string, d time.Duration) {
-	tee := c.videoTee
-	if kind == audioKind {
-		tee = c.audioTee
-	}
-	tee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+	rawTee(c, kind).GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
 		time.Sleep(d)
 		return gst.PadProbeRemove
 	})
@@ -42,12 +38,8 @@ func HoldRaw(c *Capture, kind string, d time.Duration) {
 // is attached meanwhile gets none of it, not even its caps (they go with a
 // buffer), and no thread of the capture waits.
 func DropRaw(c *Capture, kind string, d time.Duration) {
-	tee := c.videoTee
-	if kind == audioKind {
-		tee = c.audioTee
-	}
 	until := time.Now().Add(d)
-	tee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+	rawTee(c, kind).GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
 		if time.Now().After(until) {
 			return gst.PadProbeRemove
 		}
@@ -72,4 +64,12 @@ func WatchMonitor(c *Capture, seen func(pts, arrival time.Duration, samples int)
 		}
 		return gst.PadProbeOK
 	})
+}
+
+// rawTee is the capture's raw tee of kind ("video", "audio").
+func rawTee(c *Capture, kind string) *gst.Element {
+	if kind == audioKind {
+		return c.audioTee
+	}
+	return c.videoTee
 }
