@@ -212,10 +212,10 @@ const mixLatency = 200 * time.Millisecond
 
 // The monitor's sound keeps to the pipeline's clock, not to its own count
 // of samples. A null sink's monitor gives more samples than real time:
-// 69-107 ppm more here, measured as the slope of buffer times against
-// arrival times over 100 s. pulsesrc's default (slave-method skew) times
+// 69-162 ppm more here, measured as the slope of buffer times against
+// arrival times over 45-100 s. pulsesrc's default (slave-method skew) times
 // each buffer by that count and only ever corrects a source that falls
-// behind, so the sound drifted later than the picture, by 250-385 ms an
+// behind, so the sound drifted later than the picture, by 250-580 ms an
 // hour. Re-timestamped, each buffer carries the time it was read on the
 // pipeline's clock (a slope of 1 ppm), and the mixer, which reads its
 // inputs' samples back to back, moves the monitor's back to their time

@@ -793,12 +793,12 @@ func TestCaptureStartFailureSaysWhy(t *testing.T) {
 }
 
 // TestSoundKeepsToTheClock: the sink's sound is timed by the capture's
-// clock, not by its count of samples. A null sink's monitor gave 69-107
+// clock, not by its count of samples. A null sink's monitor gave 69-162
 // ppm more samples than the clock's time here, and pulsesrc timing them
 // by their count (its default, slave-method skew) had them run ahead of
 // the clock by that much (the slope of their times against their arrival;
-// 0.6 ppm re-timestamped), the sound drifting later than the picture by
-// 250-385 ms an hour.
+// -0.1..+0.6 ppm re-timestamped), the sound drifting later than the
+// picture by 250-580 ms an hour.
 func TestSoundKeepsToTheClock(t *testing.T) {
 	const watch = 45 * time.Second
 	r := pipelinetest.NewRig(t, 640, 360)
