@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ const stallAfter = time.Second
 // flowWatch notes when a tee last got a buffer.
 type flowWatch struct {
 	what string       // "sound", "picture", "output of encoder venc1"
+	tee  *gst.Element // what it watches
 	last atomic.Int64 // Unix ns; 0 before its first (a start is no stall)
 	// since is when its stall began, zero while it flows; watchStalls'
 	// own.
@@ -27,7 +29,7 @@ type flowWatch struct {
 
 // watchFlow has watchStalls watch tee (from now on) until unwatchFlow.
 func (c *Capture) watchFlow(tee *gst.Element, what string) *flowWatch {
-	w := &flowWatch{what: what}
+	w := &flowWatch{what: what, tee: tee}
 	tee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
 		w.last.Store(time.Now().UnixNano())
 		return gst.PadProbeOK
@@ -67,11 +69,36 @@ func (c *Capture) watchStalls() {
 			switch stalled := time.Since(last) > stallAfter; {
 			case stalled && w.since.IsZero():
 				w.since = last
-				c.cfg.Logf("capture: no %s for %.1f s (at %.1f s of the capture): stalled", w.what, time.Since(last).Seconds(), c.RunningTime().Seconds())
+				c.cfg.Logf("capture: no %s for %.1f s (at %.1f s of the capture): stalled%s", w.what, time.Since(last).Seconds(), c.RunningTime().Seconds(), w.where())
 			case !stalled && !w.since.IsZero():
 				c.cfg.Logf("capture: %s back after a stall of %.2f s", w.what, last.Sub(w.since).Seconds())
 				w.since = time.Time{}
 			}
 		}
 	}
+}
+
+// where tells from the queue before the tee, if one feeds it, which side
+// of the tee holds a stall: a full queue is media held after the tee (an
+// element there that does not return), an empty one media that never
+// came (a stopped source, a mixer that waits). A stall seen once in CI,
+// of the sound as a composite started, left no trace of which it was.
+func (w *flowWatch) where() string {
+	peer := w.tee.GetStaticPad("sink").GetPeer()
+	if peer == nil {
+		return ""
+	}
+	q := peer.GetParentElement()
+	if q == nil || q.GetFactory() == nil || q.GetFactory().GetName() != "queue" {
+		return ""
+	}
+	level, err := q.GetProperty("current-level-time")
+	if err != nil {
+		return ""
+	}
+	held := time.Duration(level.(uint64))
+	if held == 0 {
+		return "; the queue before it is empty: nothing comes from upstream"
+	}
+	return fmt.Sprintf("; the queue before it holds %v: something after it does not take it", held.Round(time.Millisecond))
 }

@@ -440,7 +440,7 @@ func TestMeterReadsTheSound(t *testing.T) {
 
 // TestStallsLogged: a raw tee that gets nothing for over a second (the
 // sound held 1.6 s, as a starved machine or a stuck element holds it) is
-// logged as stalled when it stops, and again with the stall's length when
+// logged as stalled when it stops, with the side that holds it, and again with the stall's length when
 // it is back; the picture, which kept flowing, is not.
 func TestStallsLogged(t *testing.T) {
 	r := pipelinetest.NewRig(t, 640, 360)
@@ -470,6 +470,10 @@ func TestStallsLogged(t *testing.T) {
 	back := regexp.MustCompile(`capture: sound back after a stall of (\d+\.\d+) s`).FindStringSubmatch(log)
 	if !strings.Contains(log, "capture: no sound for") || back == nil {
 		t.Fatalf("the log does not tell the sound's stall and its end:\n%s", log)
+	}
+	// Held at the tee, the sound piles up in the queue before it.
+	if !strings.Contains(log, "the queue before it holds") {
+		t.Errorf("the stall's line does not say it was held after the queue:\n%s", log)
 	}
 	if secs, _ := strconv.ParseFloat(back[1], 64); secs < 1.5 || secs > 2 {
 		t.Errorf("a stall of %s s logged, want about 1.6", back[1])
