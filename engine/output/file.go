@@ -106,7 +106,9 @@ func fileBranch(name, path string, ft livekit.EncodedFileType, enc Encoding) (pi
 	}
 	if enc.Audio != nil {
 		br.Audio = b.Request(mux, "audio_%u")
-		br.AudioCapsIfNone = ft != livekit.EncodedFileType_OGG
+		if ft != livekit.EncodedFileType_OGG {
+			br.AudioCapsIfNone = pipeline.AudioCapsBeforeEOS
+		}
 	}
 	sink := b.Make("filesink", "sink", pipeline.Props{
 		"location": path, "sync": false, "async": false, "buffer-mode": "unbuffered",

@@ -148,6 +148,7 @@ func (o *Segments) branch() (pipeline.Branch, error) {
 		br.Video = b.Pad(parse, "sink")
 		if o.enc.Audio != nil {
 			br.Audio = b.Request(mux, "sink_%d")
+			br.AudioCapsIfNone = pipeline.AudioCapsAtFirstFrame
 		}
 	} else {
 		parse = b.Make("aacparse", "parse", nil)

@@ -172,6 +172,7 @@ func streamBranch(name, url string, enc Encoding) (pipeline.Branch, *gst.Element
 	}
 	if enc.Audio != nil {
 		br.Audio = b.Request(mux, "audio")
+		br.AudioCapsIfNone = pipeline.AudioCapsAtFirstFrame
 	}
 	// The URL is a property, never launch text: no stream key needs
 	// quoting or shows up in a parse error.

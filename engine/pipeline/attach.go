@@ -61,10 +61,15 @@ import (
 // Encoded inputs hold longer (encodedQueue): a branch's first key frame
 // waits up to audioWait for its sound with all that follows it queued,
 // and a frame dropped after it breaks the picture up to the next key frame
-// (a branch whose sound was held 8 s decoded 93 of its 189 frames).
+// (a branch whose sound was held 8 s decoded 93 of its 189 frames). Then
+// an MPEG-TS branch waits again: mpegtsmux (1.22) takes nothing until
+// each of its inputs has had a buffer, with no timeout, so its picture
+// queues here until the first sound (or the stop) comes; with audioWait's
+// 5 s alone queued, a sound 3 s late cost a segment 1.6 s of its picture.
+// Twice audioWait of H.264 is a few megabytes.
 const (
 	outputQueue  = 3 * time.Second
-	encodedQueue = audioWait + time.Second
+	encodedQueue = 2 * audioWait
 )
 
 // eosTimeout bounds the wait for EOS to reach the sinks of a detached
@@ -118,12 +123,31 @@ type Branch struct {
 	// EOSTimeout bounds Detach's wait for EOS at the sinks; 0 is
 	// eosTimeout.
 	EOSTimeout time.Duration
-	// AudioCapsIfNone: Audio is an mp4mux pad, which must have caps by
-	// EOS even if no sound came (see AudioEncoding.trackCaps). Other
-	// muxers are better left without: mpegtsmux refused caps that came
-	// with EOS and never ended.
-	AudioCapsIfNone bool
+	// AudioCapsIfNone says when Audio, if no sound reached it, is given
+	// caps made from its encoding (see AudioEncoding.trackCaps).
+	AudioCapsIfNone AudioCaps
 }
+
+// AudioCaps is when a branch's audio input that got no caps of its own is
+// given made-up ones: a muxer needs them to describe its sound track.
+type AudioCaps int
+
+const (
+	// NoAudioCaps: never. An Ogg file without sound ends at once, empty.
+	NoAudioCaps AudioCaps = iota
+	// AudioCapsBeforeEOS: at the stop, if still none came. mp4mux writes
+	// a track it never had caps for without a sample description, and no
+	// player opens the file; given caps, it plays with its sound track
+	// empty. (An MP4 puts its first sound at its start whenever it
+	// comes, so caps any earlier would not help it.)
+	AudioCapsBeforeEOS
+	// AudioCapsAtFirstFrame: when the picture starts without sound
+	// (audioWait ran out). mpegtsmux and flvmux start muxing then, and
+	// mpegtsmux fails on a pad without caps ("Could not create handler
+	// for stream") and never ends; caps sent with EOS came too late for
+	// it. They place a sound that comes later at its own time.
+	AudioCapsAtFirstFrame
+)
 
 // Feed is what a branch is fed: H.264 from the shared encoder with Video's
 // settings or the raw frames (RawVideo), and audio from the shared encoder
@@ -205,8 +229,8 @@ func (c *Capture) Attach(b Branch, f Feed, ev Events) (*Attachment, error) {
 		if f.Audio == nil {
 			return nil, fmt.Errorf("%s: takes audio, but its feed has none", name)
 		}
-		e := entry{kind: audioKind, pad: b.Audio}
-		if b.AudioCapsIfNone {
+		e := entry{kind: audioKind, pad: b.Audio, capsWhen: b.AudioCapsIfNone}
+		if b.AudioCapsIfNone != NoAudioCaps {
 			e.capsIfNone = f.Audio.trackCaps()
 		}
 		entries = append(entries, e)
@@ -343,6 +367,9 @@ func (a *Attachment) zeroAtFirstFrame(in *input, audio bool) {
 			if canceled {
 				return gst.PadProbeDrop
 			}
+			if !known {
+				a.describeBareAudio(AudioCapsAtFirstFrame)
+			}
 			if known && int64(rt)+int64(startSlack) < start {
 				if a.encoded && asked < 0 {
 					a.forceKeyFrame(in, gst.ClockTime(start))
@@ -389,6 +416,14 @@ func (a *Attachment) audioFromZero(in *input, video bool) {
 		pad.SetOffset(-zero)
 		return gst.PadProbeRemove
 	})
+}
+
+// describeBareAudio gives the branch's audio input its made-up caps if it
+// is to get them at when and has none of its own.
+func (a *Attachment) describeBareAudio(when AudioCaps) {
+	if in := a.tap.input(audioKind); in != nil && in.capsWhen == when {
+		in.describeIfBare()
+	}
 }
 
 // firstAudio is the capture running time of the branch's first audio
@@ -511,7 +546,7 @@ func (a *Attachment) Detach(finish bool) error {
 			a.cap.cfg.Logf("capture: branch %s (zero %v) %s", a.name, time.Duration(a.zero.Load()), seen)
 		}
 		a.detachErr = a.tap.detach(finish, a.eosWait)
-		if in := a.tap.input(audioKind); in != nil && in.described.Load() {
+		if in := a.tap.input(audioKind); in != nil && in.described.Load() && in.lastAt.Load() == 0 {
 			a.cap.cfg.Logf("capture: branch %s ended before any sound reached it: its sound track is empty", a.name)
 		}
 		// Messages the branch posted before it went (its last image) still

@@ -108,7 +108,8 @@ var aacRates = []int{96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 160
 // player opens (ffprobe: "invalid STSD entries 0"). With these the file
 // plays, its sound track empty. AAC is LC (what avenc_aac makes), its
 // codec data the 2-byte AudioSpecificConfig: object type 2, the rate's
-// index, the channels. "" if it cannot say.
+// index, the channels; framed, as aacparse says it (mpegtsmux refuses
+// AAC caps without). "" if it cannot say.
 func (a AudioEncoding) trackCaps() string {
 	rate, channels := a.format()
 	if a.Codec == Opus {
@@ -119,7 +120,7 @@ func (a AudioEncoding) trackCaps() string {
 		return "" // a rate without an index (requests allow none)
 	}
 	config := 2<<11 | index<<7 | channels<<3
-	return fmt.Sprintf("audio/mpeg,mpegversion=4,stream-format=raw,rate=%d,channels=%d,codec_data=(buffer)%04x", rate, channels, config)
+	return fmt.Sprintf("audio/mpeg,mpegversion=4,stream-format=raw,framed=true,rate=%d,channels=%d,codec_data=(buffer)%04x", rate, channels, config)
 }
 
 // encoder is one shared encode on a capture.

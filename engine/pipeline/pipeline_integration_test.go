@@ -242,14 +242,17 @@ func TestStopKeepsWhatCameBeforeIt(t *testing.T) {
 
 // TestStoppedBeforeItsFirstSound: branches stopped before any sound
 // reached them (dropped at the tee past their wait for it, as a starved
-// CI machine lost a composite's sound for seconds) still leave files that
-// play: the picture, and a sound track of the feed's codec, empty. Without
-// caps for its sound, mp4mux wrote a track with no sample description, and
-// ffprobe refused the whole file ("invalid STSD entries 0"). Nor does a
-// branch waiting for its sound hold up the shared video encoder: the
-// second branch's start made x264enc ask for allocation again, and the
-// first branch held that query while it waited (then its mp4mux, while it
-// had no sound), and every output's picture stopped for 8 s.
+// CI machine lost a composite's sound for seconds) stop at once and leave
+// files that play: the picture, and a sound track of the feed's codec,
+// empty. Without caps for its sound, mp4mux wrote a track with no sample
+// description, and ffprobe refused the whole file ("invalid STSD entries
+// 0"); mpegtsmux failed as its picture started ("Could not create handler
+// for stream"), never ended, and Detach waited out its 10 s for a file of
+// 0 bytes. Nor does a branch waiting for its sound hold up the shared
+// video encoder: the second branch's start made x264enc ask for
+// allocation again, and the first branch held that query while it waited
+// (then its mp4mux, while it had no sound), and every output's picture
+// stopped for 8 s.
 func TestStoppedBeforeItsFirstSound(t *testing.T) {
 	r := pipelinetest.NewRig(t, 640, 360)
 	c := r.Capture(t, 30, nil)
@@ -257,33 +260,85 @@ func TestStoppedBeforeItsFirstSound(t *testing.T) {
 	pipeline.DropRaw(c, "audio", 8*time.Second) // past the branches' wait (5 s) and their stop
 	time.Sleep(100 * time.Millisecond)
 	dir := t.TempDir()
-	opusPath := filepath.Join(dir, "opus.mp4")
-	files := map[string]*file{
-		"aac":  attachFile(t, c, dir, "aac", av),
-		"opus": attachBranch(t, c, avMP4(t, "opus", opusPath, true), opusPath, pipeline.Feed{Video: &h264, Audio: &opus}),
+	opusPath, tsPath := filepath.Join(dir, "opus.mp4"), filepath.Join(dir, "aac.ts")
+	branches := []struct {
+		f     *file
+		audio string
+	}{
+		{attachFile(t, c, dir, "aac", av), "aac"},
+		{attachBranch(t, c, avMP4(t, "opus", opusPath, true), opusPath, pipeline.Feed{Video: &h264, Audio: &opus}), "opus"},
+		{attachBranch(t, c, pipelinetest.TS(t, "ts", tsPath), tsPath, av), "aac"},
 	}
-	zeros := map[string]time.Time{}
-	for codec, f := range files {
-		zeros[codec] = f.waitActive(t, 7*time.Second)
+	zeros := make([]time.Time, len(branches))
+	for i, b := range branches {
+		zeros[i] = b.f.waitActive(t, 7*time.Second)
 	}
 	time.Sleep(time.Second)
-	for codec, f := range files {
-		secs := time.Since(zeros[codec]).Seconds()
-		f.detach(t)
-		p, err := mediatest.ProbeFile(f.path, true)
+	for i, b := range branches {
+		name := filepath.Base(b.f.path)
+		secs := time.Since(zeros[i]).Seconds()
+		b.f.detach(t) // fails the test if it takes over 3 s
+		p, err := mediatest.ProbeFile(b.f.path, true)
 		if err != nil {
-			t.Fatalf("%s: %v", codec, err)
+			t.Fatalf("%s: %v", name, err)
 		}
 		v, a := p.First("video"), p.First("audio")
-		if v == nil || v.CodecName != "h264" || a == nil || a.CodecName != codec {
-			t.Fatalf("%s: streams %+v and %+v, want h264 and %s", codec, v, a, codec)
+		if v == nil || v.CodecName != "h264" || a == nil || a.CodecName != b.audio {
+			t.Fatalf("%s: streams %+v and %+v, want h264 and %s", name, v, a, b.audio)
 		}
 		if d := p.Duration(); math.Abs(d-secs) > 0.3 {
-			t.Errorf("%s: %.2f s, want %.2f (from its first frame to its stop)", codec, d, secs)
+			t.Errorf("%s: %.2f s, want %.2f (from its first frame to its stop)", name, d, secs)
 		}
 		if n := math.Round(secs * 30); math.Abs(float64(v.Frames())-n) > 9 {
-			t.Errorf("%s: %d frames, want %.0f +/- 9 (30 fps)", codec, v.Frames(), n)
+			t.Errorf("%s: %d frames, want %.0f +/- 9 (30 fps)", name, v.Frames(), n)
 		}
+	}
+}
+
+// TestLateFirstSoundInASegment: an MPEG-TS branch whose picture started
+// without sound (its wait for it ran out) keeps all of its picture while
+// the sound stays away, and has the sound from when it came, at its time.
+// mpegtsmux takes nothing until each input has had a buffer, so the
+// picture waits in the branch's input: when that held 6 s, a sound 3 s
+// late cost the segment 1.6 s of its picture.
+func TestLateFirstSoundInASegment(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
+	time.Sleep(time.Second)
+	const dropped = 8 * time.Second
+	soundBack := time.Now().Add(dropped)
+	pipeline.DropRaw(c, "audio", dropped)
+	time.Sleep(100 * time.Millisecond)
+	path := filepath.Join(t.TempDir(), "late.ts")
+	f := attachBranch(t, c, pipelinetest.TS(t, "late", path), path, av)
+	zero := f.waitActive(t, 7*time.Second)
+	time.Sleep(time.Until(soundBack) + 1500*time.Millisecond)
+	secs := time.Since(zero).Seconds()
+	f.detach(t)
+
+	late := soundBack.Sub(zero).Seconds()
+	t.Logf("the picture started %.2f s before the sound came back, stopped %.2f s after its start", late, secs)
+	video, err := mediatest.StreamSpan(path, "video")
+	if err != nil {
+		t.Fatal(err)
+	}
+	audio, err := mediatest.StreamSpan(path, "audio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("video %v (%d frames), audio %v", video, video.Packets, audio)
+	if n := math.Round(secs * 30); math.Abs(float64(video.Packets)-n) > 9 {
+		t.Errorf("%d frames, want %.0f +/- 9 (30 fps from its start to its stop)", video.Packets, n)
+	}
+	holes, err := mediatest.StreamHoles(path, "video", 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(holes) > 0 {
+		t.Errorf("the picture has holes: %v", holes)
+	}
+	if at := audio.Start - video.Start; math.Abs(at-late) > 0.3 {
+		t.Errorf("the sound starts %.2f s into the picture, want %.2f (when it came back)", at, late)
 	}
 }
 

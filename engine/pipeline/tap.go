@@ -61,8 +61,10 @@ type input struct {
 	teePad    *gst.Pad
 	isolateID uint64
 	blocked   chan struct{}
-	// capsIfNone: entry's; described is set once they were sent.
+	// capsIfNone, capsWhen: entry's; described is set once they were
+	// sent.
 	capsIfNone string
+	capsWhen   AudioCaps
 	described  atomic.Bool
 
 	// The last buffer handed to the tap (its timestamps, and when, on the
@@ -78,9 +80,10 @@ type input struct {
 type entry struct {
 	kind string
 	pad  *gst.Pad // a sink pad of one of the elements
-	// capsIfNone, if set, are caps sent ahead of EOS into an input that
-	// never got any (see AudioEncoding.trackCaps).
+	// capsIfNone, if set, are caps sent into an input that never got
+	// any, at capsWhen (see AudioCaps).
 	capsIfNone string
+	capsWhen   AudioCaps
 }
 
 // newTap adds to bin one leaky input queue per entry, holding up to
@@ -107,7 +110,7 @@ func newTap(bin *gst.Bin, entries []entry, maxQueue time.Duration) (*tap, error)
 			return nil, fmt.Errorf("%s: cannot add the %s ghost pad", name, e.kind)
 		}
 		keepSerializedQueries(ghost.Pad)
-		in := &input{kind: e.kind, queue: q, ghost: ghost, blocked: make(chan struct{}), capsIfNone: e.capsIfNone}
+		in := &input{kind: e.kind, queue: q, ghost: ghost, blocked: make(chan struct{}), capsIfNone: e.capsIfNone, capsWhen: e.capsWhen}
 		in.end.Store(-1)
 		t.inputs = append(t.inputs, in)
 	}
@@ -233,7 +236,9 @@ func (t *tap) detach(finish bool, eosWait time.Duration) error {
 			go func() {
 				defer close(sent)
 				for _, in := range t.inputs {
-					in.describeIfBare()
+					if in.capsWhen == AudioCapsBeforeEOS {
+						in.describeIfBare()
+					}
 					in.ghost.SendEvent(gst.NewEOSEvent())
 				}
 			}()
@@ -324,8 +329,11 @@ func (t *tap) endAt(stop gst.ClockTime, limit, idle time.Duration) string {
 	return b.String()
 }
 
-// describeIfBare sends the input its capsIfNone (with the stream start
-// and segment that go before caps) if it never got caps of its own.
+// describeIfBare sends the input's muxer its capsIfNone (with the stream
+// start and segment that go before caps) if the input never got caps of
+// its own. They are pushed from the input queue's src pad, not sent into
+// the queue: there they waited (2.8 s in a test) until the first buffer
+// came, and the muxer went on waiting for them.
 func (in *input) describeIfBare() {
 	if in.capsIfNone == "" || in.queue.GetStaticPad("sink").GetCurrentCaps() != nil {
 		return
@@ -334,9 +342,10 @@ func (in *input) describeIfBare() {
 	if caps == nil {
 		return
 	}
-	in.ghost.SendEvent(gst.NewStreamStartEvent(in.queue.GetName()))
-	in.ghost.SendEvent(gst.NewCapsEvent(caps))
-	in.ghost.SendEvent(gst.NewSegmentEvent(gst.NewFormattedSegment(gst.FormatTime)))
+	src := in.queue.GetStaticPad("src")
+	src.PushEvent(gst.NewStreamStartEvent(in.queue.GetName()))
+	src.PushEvent(gst.NewCapsEvent(caps))
+	src.PushEvent(gst.NewSegmentEvent(gst.NewFormattedSegment(gst.FormatTime)))
 	in.described.Store(true)
 }
 

@@ -179,7 +179,7 @@ func MP4(t testing.TB, name, path string, audio bool) pipeline.Branch {
 	br.Video = b.Pad(parse, "sink")
 	if audio {
 		br.Audio = b.Request(mux, "audio_%u")
-		br.AudioCapsIfNone = true
+		br.AudioCapsIfNone = pipeline.AudioCapsBeforeEOS
 	}
 	return fileSink(t, b, br, mux, path)
 }
@@ -195,6 +195,7 @@ func TS(t testing.TB, name, path string) pipeline.Branch {
 	b.LinkRequest(parse, mux, "sink_%d")
 	br.Video = b.Pad(parse, "sink")
 	br.Audio = b.Request(mux, "sink_%d")
+	br.AudioCapsIfNone = pipeline.AudioCapsAtFirstFrame
 	return fileSink(t, b, br, mux, path)
 }
 
@@ -209,6 +210,7 @@ func RTMP(t testing.TB, name, url string) pipeline.Branch {
 	b.LinkRequest(parse, mux, "video")
 	br.Video = b.Pad(parse, "sink")
 	br.Audio = b.Request(mux, "audio")
+	br.AudioCapsIfNone = pipeline.AudioCapsAtFirstFrame
 	return endIn(t, b, br, mux, b.Make("rtmp2sink", "sink", pipeline.Props{"location": url, "async": false, "sync": false}))
 }
 
