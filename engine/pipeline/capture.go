@@ -164,7 +164,14 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 		c.watchFlow(c.videoTee, "picture")
 	}
 	if c.audioTee != nil {
-		c.watchFlow(c.audioTee, "sound")
+		w := c.watchFlow(c.audioTee, "sound")
+		for _, src := range []struct{ name, what string }{{"monitor", "the sink's monitor"}, {"silence", "the live silence"}} {
+			el, err := p.GetElementByName(src.name)
+			if err != nil {
+				return nil, fmt.Errorf("capture: %w", err)
+			}
+			w.feeders = append(w.feeders, watchFeeder(el, src.what))
+		}
 	}
 	go c.watchBus()
 	if cfg.Preview != nil && cfg.Display != "" {
@@ -262,7 +269,7 @@ func captureDescription(cfg CaptureConfig) string {
 		// (under load) before they count as late and are dropped.
 		fmt.Fprintf(&b, "pulsesrc name=monitor device=%s %s provide-clock=false slave-method=%s ! %s "+
 			"! audioconvert ! %s ! sound. "+
-			"audiotestsrc wave=silence is-live=true samplesperbuffer=480 ! %s ! sound. "+
+			"audiotestsrc name=silence wave=silence is-live=true samplesperbuffer=480 ! %s ! sound. "+
 			"audiomixer name=sound latency=%d alignment-threshold=%d ! %s "+
 			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 			"! tee name=rawaudio allow-not-linked=true ",

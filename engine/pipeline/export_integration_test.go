@@ -34,6 +34,19 @@ func HoldRaw(c *Capture, kind string, d time.Duration) {
 	})
 }
 
+// HoldMixer holds the capture's mixed sound for d, once, as it leaves the
+// mixer: the queue after it runs dry.
+func HoldMixer(c *Capture, d time.Duration) {
+	mixer, err := c.pipeline.GetElementByName("sound")
+	if err != nil {
+		panic(err)
+	}
+	mixer.GetStaticPad("src").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+		time.Sleep(d)
+		return gst.PadProbeRemove
+	})
+}
+
 // DropRaw drops the capture's raw audio (or video) at its tee for d: what
 // is attached meanwhile gets none of it, not even its caps (they go with a
 // buffer), and no thread of the capture waits.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +22,9 @@ const stallAfter = time.Second
 type flowWatch struct {
 	what string       // "sound", "picture", "output of encoder venc1"
 	tee  *gst.Element // what it watches
-	last atomic.Int64 // Unix ns; 0 before its first (a start is no stall)
+	// feeders are the sources upstream of tee, told apart in a stall.
+	feeders []*feeder
+	last    atomic.Int64 // Unix ns; 0 before its first (a start is no stall)
 	// since is when its stall began, zero while it flows; watchStalls'
 	// own.
 	since time.Time
@@ -98,7 +101,38 @@ func (w *flowWatch) where() string {
 	}
 	held := time.Duration(level.(uint64))
 	if held == 0 {
-		return "; the queue before it is empty: nothing comes from upstream"
+		var b strings.Builder
+		b.WriteString("; the queue before it is empty: nothing comes from upstream")
+		for _, f := range w.feeders {
+			fmt.Fprintf(&b, "; %s", f)
+		}
+		return b.String()
 	}
 	return fmt.Sprintf("; the queue before it holds %v: something after it does not take it", held.Round(time.Millisecond))
+}
+
+// feeder notes when a source feeding a watched tee last gave a buffer: a
+// stall of the sound with its sources still giving is the mixer's, one
+// where they stopped too is theirs (or their clock's). The probe holds
+// the feeder alone, never the capture (see Capture.rawFrames).
+type feeder struct {
+	what string
+	last atomic.Int64 // Unix ns; 0 before its first
+}
+
+func watchFeeder(src *gst.Element, what string) *feeder {
+	f := &feeder{what: what}
+	src.GetStaticPad("src").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+		f.last.Store(time.Now().UnixNano())
+		return gst.PadProbeOK
+	})
+	return f
+}
+
+func (f *feeder) String() string {
+	ns := f.last.Load()
+	if ns == 0 {
+		return f.what + " has given nothing yet"
+	}
+	return fmt.Sprintf("%s gave its last %.2f s ago", f.what, time.Since(time.Unix(0, ns)).Seconds())
 }

@@ -495,46 +495,63 @@ func TestMeterReadsTheSound(t *testing.T) {
 
 // TestStallsLogged: a raw tee that gets nothing for over a second (the
 // sound held 1.6 s, as a starved machine or a stuck element holds it) is
-// logged as stalled when it stops, with the side that holds it, and again with the stall's length when
-// it is back; the picture, which kept flowing, is not.
+// logged as stalled when it stops, with the side that holds it, and again
+// with the stall's length when it is back; the picture, which kept
+// flowing, is not. Held at the tee, the sound piles up in the queue before
+// it; held at the mixer's output, that queue runs dry, and the line says
+// how long ago each source feeding the mixer gave its last (a CI run's
+// sound stopped for 9.4 s with that queue empty: the sources or the mixer).
 func TestStallsLogged(t *testing.T) {
-	r := pipelinetest.NewRig(t, 640, 360)
-	var mu sync.Mutex
-	var lines []string
-	c, err := pipeline.NewCapture(pipeline.CaptureConfig{
-		Display: r.Screen.Name(), Width: 640, Height: 360, FPS: 30,
-		PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(),
-		Logf: func(format string, args ...any) {
-			line := fmt.Sprintf(format, args...)
-			t.Log(line)
+	for _, c := range []struct {
+		at   string
+		hold func(*pipeline.Capture, time.Duration)
+		says []string
+	}{
+		{"tee", func(c *pipeline.Capture, d time.Duration) { pipeline.HoldRaw(c, "audio", d) }, []string{"the queue before it holds"}},
+		{"mixer", pipeline.HoldMixer, []string{"the queue before it is empty", "the sink's monitor gave its last", "the live silence gave its last"}},
+	} {
+		t.Run(c.at, func(t *testing.T) {
+			r := pipelinetest.NewRig(t, 640, 360)
+			var mu sync.Mutex
+			var lines []string
+			capture, err := pipeline.NewCapture(pipeline.CaptureConfig{
+				Display: r.Screen.Name(), Width: 640, Height: 360, FPS: 30,
+				PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(),
+				Logf: func(format string, args ...any) {
+					line := fmt.Sprintf(format, args...)
+					t.Log(line)
+					mu.Lock()
+					lines = append(lines, line)
+					mu.Unlock()
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer capture.Close()
+			time.Sleep(2 * time.Second)
+			c.hold(capture, 1600*time.Millisecond)
+			time.Sleep(3 * time.Second)
 			mu.Lock()
-			lines = append(lines, line)
+			log := strings.Join(lines, "\n")
 			mu.Unlock()
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	time.Sleep(2 * time.Second)
-	pipeline.HoldRaw(c, "audio", 1600*time.Millisecond)
-	time.Sleep(3 * time.Second)
-	mu.Lock()
-	log := strings.Join(lines, "\n")
-	mu.Unlock()
-	back := regexp.MustCompile(`capture: sound back after a stall of (\d+\.\d+) s`).FindStringSubmatch(log)
-	if !strings.Contains(log, "capture: no sound for") || back == nil {
-		t.Fatalf("the log does not tell the sound's stall and its end:\n%s", log)
-	}
-	// Held at the tee, the sound piles up in the queue before it.
-	if !strings.Contains(log, "the queue before it holds") {
-		t.Errorf("the stall's line does not say it was held after the queue:\n%s", log)
-	}
-	if secs, _ := strconv.ParseFloat(back[1], 64); secs < 1.5 || secs > 2 {
-		t.Errorf("a stall of %s s logged, want about 1.6", back[1])
-	}
-	if strings.Contains(log, "no picture") {
-		t.Errorf("the picture, which never stopped, was logged as stalled:\n%s", log)
+			stalled := regexp.MustCompile(`capture: no sound for .*`).FindString(log)
+			back := regexp.MustCompile(`capture: sound back after a stall of (\d+\.\d+) s`).FindStringSubmatch(log)
+			if stalled == "" || back == nil {
+				t.Fatalf("the log does not tell the sound's stall and its end:\n%s", log)
+			}
+			for _, want := range c.says {
+				if !strings.Contains(stalled, want) {
+					t.Errorf("the stall's line does not say %q: %s", want, stalled)
+				}
+			}
+			if secs, _ := strconv.ParseFloat(back[1], 64); secs < 1.5 || secs > 2 {
+				t.Errorf("a stall of %s s logged, want about 1.6", back[1])
+			}
+			if strings.Contains(log, "no picture") {
+				t.Errorf("the picture, which never stopped, was logged as stalled:\n%s", log)
+			}
+		})
 	}
 }
 
