@@ -172,6 +172,9 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 			}
 			w.feeders = append(w.feeders, watchFeeder(el, src.what))
 		}
+		if w.mixer, err = p.GetElementByName("sound"); err != nil {
+			return nil, fmt.Errorf("capture: %w", err)
+		}
 	}
 	go c.watchBus()
 	if cfg.Preview != nil && cfg.Display != "" {

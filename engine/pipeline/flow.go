@@ -22,8 +22,11 @@ const stallAfter = time.Second
 type flowWatch struct {
 	what string       // "sound", "picture", "output of encoder venc1"
 	tee  *gst.Element // what it watches
-	// feeders are the sources upstream of tee, told apart in a stall.
+	// feeders are the sources upstream of tee, told apart in a stall, and
+	// mixer the element that mixes them, whose latency (how long it waits
+	// for a late input) a stall tells.
 	feeders []*feeder
+	mixer   *gst.Element
 	last    atomic.Int64 // Unix ns; 0 before its first (a start is no stall)
 	// since is when its stall began, zero while it flows; watchStalls'
 	// own.
@@ -105,6 +108,13 @@ func (w *flowWatch) where() string {
 		b.WriteString("; the queue before it is empty: nothing comes from upstream")
 		for _, f := range w.feeders {
 			fmt.Fprintf(&b, "; %s", f)
+		}
+		if w.mixer != nil {
+			q := gst.NewLatencyQuery()
+			if w.mixer.GetStaticPad("src").Query(q) {
+				live, least, most := q.ParseLatency()
+				fmt.Fprintf(&b, "; the mixer's latency: live %t, %v..%v", live, time.Duration(least), time.Duration(most))
+			}
 		}
 		return b.String()
 	}
