@@ -367,8 +367,8 @@ func (a *Attachment) zeroAtFirstFrame(in *input, audio bool) {
 			if canceled {
 				return gst.PadProbeDrop
 			}
-			if !known {
-				a.describeBareAudio(AudioCapsAtFirstFrame)
+			if sound := a.tap.input(audioKind); !known && sound != nil {
+				sound.describeIfBare(AudioCapsAtFirstFrame)
 			}
 			if known && int64(rt)+int64(startSlack) < start {
 				if a.encoded && asked < 0 {
@@ -416,14 +416,6 @@ func (a *Attachment) audioFromZero(in *input, video bool) {
 		pad.SetOffset(-zero)
 		return gst.PadProbeRemove
 	})
-}
-
-// describeBareAudio gives the branch's audio input its made-up caps if it
-// is to get them at when and has none of its own.
-func (a *Attachment) describeBareAudio(when AudioCaps) {
-	if in := a.tap.input(audioKind); in != nil && in.capsWhen == when {
-		in.describeIfBare()
-	}
 }
 
 // firstAudio is the capture running time of the branch's first audio

@@ -236,9 +236,7 @@ func (t *tap) detach(finish bool, eosWait time.Duration) error {
 			go func() {
 				defer close(sent)
 				for _, in := range t.inputs {
-					if in.capsWhen == AudioCapsBeforeEOS {
-						in.describeIfBare()
-					}
+					in.describeIfBare(AudioCapsBeforeEOS)
 					in.ghost.SendEvent(gst.NewEOSEvent())
 				}
 			}()
@@ -330,12 +328,12 @@ func (t *tap) endAt(stop gst.ClockTime, limit, idle time.Duration) string {
 }
 
 // describeIfBare sends the input's muxer its capsIfNone (with the stream
-// start and segment that go before caps) if the input never got caps of
-// its own. They are pushed from the input queue's src pad, not sent into
+// start and segment that go before caps) if they are due at when and the
+// input never got caps of its own. They are pushed from the input queue's src pad, not sent into
 // the queue: there they waited (2.8 s in a test) until the first buffer
 // came, and the muxer went on waiting for them.
-func (in *input) describeIfBare() {
-	if in.capsIfNone == "" || in.queue.GetStaticPad("sink").GetCurrentCaps() != nil {
+func (in *input) describeIfBare(when AudioCaps) {
+	if in.capsIfNone == "" || in.capsWhen != when || in.queue.GetStaticPad("sink").GetCurrentCaps() != nil {
 		return
 	}
 	caps := gst.NewCapsFromString(in.capsIfNone)
