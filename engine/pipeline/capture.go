@@ -270,10 +270,20 @@ func captureDescription(cfg CaptureConfig) string {
 		// a gap is silence in its place, not a shift of all that follows.
 		// The mixer's latency lets the monitor's buffers come that late
 		// (under load) before they count as late and are dropped.
+		//
+		// The mixer starts its timeline at its first input's time, not at
+		// zero: from zero, it mixes silence for every latency it waits out
+		// with no input, and from the pipeline's latency query until its
+		// own turn to play (a state change going through the elements
+		// after it) it waits against a base time of 0, so each wait ends
+		// at once. A state change held 300 ms there made 5 min of silence
+		// in 300 ms; the sound that came after was dropped as late until
+		// the running time caught up. CI's composites, starting on a busy
+		// machine, had their sound stop that way for 1.3-9.4 s.
 		fmt.Fprintf(&b, "pulsesrc name=monitor device=%s %s provide-clock=false slave-method=%s ! %s "+
 			"! audioconvert ! %s ! sound. "+
 			"audiotestsrc name=silence wave=silence is-live=true samplesperbuffer=480 ! %s ! sound. "+
-			"audiomixer name=sound latency=%d alignment-threshold=%d ! %s "+
+			"audiomixer name=sound start-time-selection=first latency=%d alignment-threshold=%d ! %s "+
 			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 			"! tee name=rawaudio allow-not-linked=true ",
 			cfg.PulseDevice, server, monitorSlaving, monitorCaps, rawAudioCaps, rawAudioCaps,

@@ -3,6 +3,7 @@
 package pipeline
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/go-gst/go-gst/gst"
@@ -85,4 +86,42 @@ func rawTee(c *Capture, kind string) *gst.Element {
 		return c.audioTee
 	}
 	return c.videoTee
+}
+
+// StartSlowly plays the capture's own pipeline for cfg with the element
+// after its mixer held for hold on its way to PLAYING, as a starved
+// machine's state change is, and after settle more returns the running
+// time and the time of the mixer's last buffer.
+func StartSlowly(cfg CaptureConfig, hold, settle time.Duration) (running, mixed time.Duration, err error) {
+	p, err := gst.NewPipelineFromString(captureDescription(cfg))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.SetState(gst.StateNull)
+	mixer, err := p.GetElementByName("sound")
+	if err != nil {
+		return 0, 0, err
+	}
+	out := mixer.GetStaticPad("src")
+	after := out.GetPeer().GetParentElement().GetName()
+	var last atomic.Int64
+	out.AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		last.Store(int64(info.GetBuffer().PresentationTimestamp()))
+		return gst.PadProbeOK
+	})
+	// A sync handler runs in the thread that posts: the state change's.
+	p.GetPipelineBus().SetSyncHandler(func(msg *gst.Message) gst.BusSyncReply {
+		if msg.Type() == gst.MessageStateChanged && msg.Source() == after {
+			if _, now := msg.ParseStateChanged(); now == gst.StatePlaying {
+				time.Sleep(hold)
+			}
+		}
+		return gst.BusPass
+	})
+	if err := setStateWait(p.Element, gst.StatePlaying); err != nil {
+		return 0, 0, err
+	}
+	time.Sleep(settle)
+	running = time.Duration(p.GetClock().GetTime() - p.GetBaseTime())
+	return running, time.Duration(last.Load()), nil
 }

@@ -28,6 +28,7 @@ type flowWatch struct {
 	feeders []*feeder
 	mixer   *gst.Element
 	last    atomic.Int64 // Unix ns; 0 before its first (a start is no stall)
+	pts     atomic.Int64 // the timestamp of its last buffer
 	// since is when its stall began, zero while it flows; watchStalls'
 	// own.
 	since time.Time
@@ -36,8 +37,9 @@ type flowWatch struct {
 // watchFlow has watchStalls watch tee (from now on) until unwatchFlow.
 func (c *Capture) watchFlow(tee *gst.Element, what string) *flowWatch {
 	w := &flowWatch{what: what, tee: tee}
-	tee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+	tee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		w.last.Store(time.Now().UnixNano())
+		w.pts.Store(int64(info.GetBuffer().PresentationTimestamp()))
 		return gst.PadProbeOK
 	})
 	c.flowsMu.Lock()
@@ -106,6 +108,7 @@ func (w *flowWatch) where() string {
 	if held == 0 {
 		var b strings.Builder
 		b.WriteString("; the queue before it is empty: nothing comes from upstream")
+		fmt.Fprintf(&b, "; its last was for %s", at(w.tee.GetStaticPad("sink"), &w.pts))
 		for _, f := range w.feeders {
 			fmt.Fprintf(&b, "; %s", f)
 		}
@@ -121,19 +124,33 @@ func (w *flowWatch) where() string {
 	return fmt.Sprintf("; the queue before it holds %v: something after it does not take it", held.Round(time.Millisecond))
 }
 
-// feeder notes when a source feeding a watched tee last gave a buffer: a
-// stall of the sound with its sources still giving is the mixer's, one
-// where they stopped too is theirs (or their clock's). The probe holds
-// the feeder alone, never the capture (see Capture.rawFrames).
+// at is the running time on pad of the timestamp in pts, for a log line.
+func at(pad *gst.Pad, pts *atomic.Int64) string {
+	rt, ok := segmentRunningTime(pad, gst.ClockTime(pts.Load()))
+	if !ok {
+		return "no time"
+	}
+	return fmt.Sprintf("%.3f s", time.Duration(rt).Seconds())
+}
+
+// feeder notes when a source feeding a watched tee last gave a buffer,
+// and for what time: a stall of the sound with its sources still giving
+// is the mixer's, one where they stopped too is theirs (or their
+// clock's); their times against the mixer's tell whether it waits for
+// them or drops them as late. The probe holds the feeder alone, never the
+// capture (see Capture.rawFrames).
 type feeder struct {
 	what string
+	pad  *gst.Pad
 	last atomic.Int64 // Unix ns; 0 before its first
+	pts  atomic.Int64
 }
 
 func watchFeeder(src *gst.Element, what string) *feeder {
-	f := &feeder{what: what}
-	src.GetStaticPad("src").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+	f := &feeder{what: what, pad: src.GetStaticPad("src")}
+	f.pad.AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		f.last.Store(time.Now().UnixNano())
+		f.pts.Store(int64(info.GetBuffer().PresentationTimestamp()))
 		return gst.PadProbeOK
 	})
 	return f
@@ -144,5 +161,5 @@ func (f *feeder) String() string {
 	if ns == 0 {
 		return f.what + " has given nothing yet"
 	}
-	return fmt.Sprintf("%s gave its last %.2f s ago", f.what, time.Since(time.Unix(0, ns)).Seconds())
+	return fmt.Sprintf("%s gave its last %.2f s ago, for %s", f.what, time.Since(time.Unix(0, ns)).Seconds(), at(f.pad, &f.pts))
 }

@@ -510,7 +510,7 @@ func TestStallsLogged(t *testing.T) {
 		says []string
 	}{
 		{"tee", func(c *pipeline.Capture, d time.Duration) { pipeline.HoldRaw(c, "audio", d) }, []string{"the queue before it holds"}},
-		{"mixer", pipeline.HoldMixer, []string{"the queue before it is empty", "the sink's monitor gave its last", "the live silence gave its last", "the mixer's latency: live true"}},
+		{"mixer", pipeline.HoldMixer, []string{"the queue before it is empty", "its last was for", "the sink's monitor gave its last", "the live silence gave its last", "the mixer's latency: live true"}},
 	} {
 		t.Run(c.at, func(t *testing.T) {
 			r := pipelinetest.NewRig(t, 640, 360)
@@ -558,6 +558,33 @@ func TestStallsLogged(t *testing.T) {
 			}
 			if strings.Contains(log, "no picture") {
 				t.Errorf("the picture, which never stopped, was logged as stalled:\n%s", log)
+			}
+		})
+	}
+}
+
+// TestSoundKeepsTimeThroughASlowStart: the capture's mixed sound follows
+// the running time from its start, however long the capture's state
+// change takes to reach the mixer. The mixer waits out its latency for a
+// late input against its base time, which is 0 until its own turn to
+// play comes; started at zero, it mixed silence for every wait that
+// ended at once before then (300 ms held there made 5 min of it) and
+// dropped the sound that came after as late, until the running time
+// caught up: CI's composites, starting on a busy machine, lost their
+// first 1.3-9.4 s of sound that way.
+func TestSoundKeepsTimeThroughASlowStart(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	cfg := pipeline.CaptureConfig{PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor()}
+	for _, hold := range []time.Duration{0, 300 * time.Millisecond} {
+		t.Run(fmt.Sprint("held ", hold), func(t *testing.T) {
+			running, mixed, err := pipeline.StartSlowly(cfg, hold, 1500*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("at %v of the capture, the mixer's sound is at %v", running, mixed)
+			// Behind by its latency (220-410 ms) at most, never ahead.
+			if lag := running - mixed; lag < 0 || lag > 600*time.Millisecond {
+				t.Errorf("at %v of the capture, the mixer's sound is at %v: it should follow the running time, at most 0.6 s behind", running, mixed)
 			}
 		})
 	}
