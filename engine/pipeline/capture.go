@@ -32,7 +32,9 @@ import (
 
 var initOnce sync.Once
 
-func initGStreamer() { initOnce.Do(func() { gst.Init(nil) }) }
+// InitGStreamer initialises GStreamer once for the process; every
+// package that builds pipelines calls it first.
+func InitGStreamer() { initOnce.Do(func() { gst.Init(nil) }) }
 
 // stateTimeout bounds every state change; a live pipeline reaches PLAYING
 // in tens of milliseconds, so seconds only trip on a wedged element.
@@ -106,7 +108,7 @@ const startAttempts = 2
 
 // NewCapture builds the capture pipeline and sets it PLAYING.
 func NewCapture(cfg CaptureConfig) (*Capture, error) {
-	initGStreamer()
+	InitGStreamer()
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}

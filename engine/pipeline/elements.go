@@ -43,7 +43,7 @@ type Props map[string]any
 // Make creates a factory's element named name with props set, or says
 // which element, property or value is wrong.
 func Make(factory, name string, props Props) (*gst.Element, error) {
-	initGStreamer()
+	InitGStreamer()
 	el, err := gst.NewElementWithName(factory, name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: no %s element (is its GStreamer plugin installed? run make deps)", name, factory)
@@ -81,7 +81,7 @@ type BinBuilder struct {
 
 // NewBinBuilder starts a bin named name.
 func NewBinBuilder(name string) *BinBuilder {
-	initGStreamer()
+	InitGStreamer()
 	return &BinBuilder{bin: gst.NewBin(name)}
 }
 

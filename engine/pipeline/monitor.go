@@ -12,7 +12,7 @@ import (
 // page already plays into stalled the page's sound output for about
 // 0.4 s, which Chromium then played late for some 10 s.
 func ReadMonitor(server, device string) (release func(), err error) {
-	initGStreamer()
+	InitGStreamer()
 	desc := fmt.Sprintf("pulsesrc device=%s provide-clock=false", device)
 	if server != "" {
 		desc += " server=" + server

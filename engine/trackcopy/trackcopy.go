@@ -1,0 +1,322 @@
+// Package trackcopy records one LiveKit track as its publisher sent it,
+// with no transcoding, as LiveKit's TrackEgress does: Opus to an Ogg
+// file, VP8 to WebM, H.264 to MP4. No browser: a hidden, subscribe-only
+// participant (a recorder's grant) subscribes to the track, and its RTP
+// packets go through GStreamer's jitter buffer and depayloader into the
+// file's muxer.
+//
+// GStreamer's RTP elements, not the SDK's samplebuilder, rebuild the
+// frames: its jitter buffer reorders and times the packets from their
+// arrival and RTP clock, and its depayloaders mark key frames and follow
+// a publisher's change of resolution into the muxer's caps, which a
+// samplebuilder's bare samples would need done again by hand.
+package trackcopy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+	"github.com/go-gst/go-gst/gst/app"
+	"github.com/livekit/protocol/auth"
+	protologger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+
+	"roomcast/engine/pipeline"
+)
+
+// Config is what to record and where.
+type Config struct {
+	// URL, APIKey and APISecret reach the LiveKit server; Room is the
+	// room the track is published in.
+	URL, APIKey, APISecret, Room string
+	// TrackID is the track's SID (TR_...).
+	TrackID string
+	// Identity is the recorder's own, hidden from the room.
+	Identity string
+	// Path is the file to write; its extension must be the codec's
+	// container (Extension).
+	Path string
+	// Logf reports progress and trouble; nil for none.
+	Logf func(format string, args ...any)
+}
+
+// container is how a codec's packets become a file.
+type container struct {
+	ext   string // the file's extension, with its dot
+	media string // "audio", "video"
+	// chain is what follows the jitter buffer: depayloader, parser, muxer.
+	chain string
+}
+
+// containers are the codecs a copy writes, by MIME type (lower case).
+var containers = map[string]container{
+	"audio/opus": {".ogg", "audio", "rtpopusdepay ! opusparse ! oggmux"},
+	"video/vp8":  {".webm", "video", "rtpvp8depay ! webmmux"},
+	// A fragmented MP4 plays up to its last fragment after a crash.
+	"video/h264": {".mp4", "video", "rtph264depay ! h264parse ! mp4mux fragment-duration=500"},
+}
+
+// Extension is the file extension (".ogg", ".webm", ".mp4") a track of
+// MIME type mime is written with, and false for a codec not copied.
+func Extension(mime string) (string, bool) {
+	c, ok := containers[strings.ToLower(mime)]
+	return c.ext, ok
+}
+
+// jitterLatency is how long the jitter buffer holds packets for
+// reordering and retransmission before it gives up on a lost one.
+const jitterLatency = 300 * time.Millisecond
+
+// Result is what a finished copy wrote.
+type Result struct {
+	Path     string
+	MimeType string
+	// Started is when its first packet came, Ended when it stopped.
+	Started, Ended time.Time
+	Size           int64
+	// Packets counts the RTP packets written.
+	Packets int
+	// EndReason says why it ended: "stopped", or that the track went.
+	EndReason string
+}
+
+// Copy is one track being recorded.
+type Copy struct {
+	cfg      Config
+	room     *lksdk.Room
+	pipeline *gst.Pipeline
+	src      *app.Source
+	mime     string
+
+	mu      sync.Mutex
+	started time.Time
+	packets int
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed by Stop: the reader ends the stream
+	done     chan struct{} // closed when the file is finished
+	result   Result
+	err      error
+}
+
+// Start joins the room, subscribes to the track and begins writing. It
+// fails at once, naming the field, for a track that is not published in
+// the room or whose codec is not copied, or a path whose extension is not
+// the codec's container.
+func Start(ctx context.Context, cfg Config) (*Copy, error) {
+	pipeline.InitGStreamer()
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.TrackID == "" {
+		return nil, errors.New("track_id: empty; give the SID (TR_...) of the track to record")
+	}
+	c := &Copy{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	subscribed := make(chan *webrtc.TrackRemote, 1)
+	cb := lksdk.NewRoomCallback()
+	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
+		if pub.SID() == cfg.TrackID {
+			select {
+			case subscribed <- track:
+			default:
+			}
+		}
+	}
+	room, err := lksdk.ConnectToRoomWithToken(cfg.URL, c.token(), cb,
+		lksdk.WithAutoSubscribe(false), lksdk.WithLogger(protologger.GetDiscardLogger()))
+	if err != nil {
+		return nil, fmt.Errorf("track copy: join %s: %w", cfg.Room, err)
+	}
+	c.room = room
+	pub, owner := findTrack(room, cfg.TrackID)
+	if pub == nil {
+		room.Disconnect()
+		return nil, fmt.Errorf("track_id: %s is not published in room %q; list the room's tracks (lk room participants list) for a SID", cfg.TrackID, cfg.Room)
+	}
+	if err := pub.SetSubscribed(true); err != nil {
+		room.Disconnect()
+		return nil, fmt.Errorf("track copy: subscribe to %s: %w", cfg.TrackID, err)
+	}
+	var track *webrtc.TrackRemote
+	select {
+	case track = <-subscribed:
+	case <-ctx.Done():
+		room.Disconnect()
+		return nil, fmt.Errorf("track copy: %s of %s never arrived: %w", cfg.TrackID, owner, ctx.Err())
+	}
+	codec := track.Codec()
+	c.mime = strings.ToLower(codec.MimeType)
+	cont, ok := containers[c.mime]
+	if !ok {
+		room.Disconnect()
+		return nil, fmt.Errorf("track_id: %s is %s, which a track copy does not write (Opus, VP8 and H.264 are); record it through a participant or room composite egress instead", cfg.TrackID, codec.MimeType)
+	}
+	if !strings.EqualFold(extOf(cfg.Path), cont.ext) {
+		room.Disconnect()
+		return nil, fmt.Errorf("filepath: %q: a %s track is written as %s; end the path with %s", cfg.Path, codec.MimeType, cont.ext, cont.ext)
+	}
+	if err := c.startPipeline(cont, codec); err != nil {
+		room.Disconnect()
+		return nil, err
+	}
+	cfg.Logf("track copy: %s (%s of %s) to %s", cfg.TrackID, codec.MimeType, owner, cfg.Path)
+	go c.pump(track)
+	return c, nil
+}
+
+func (c *Copy) token() string {
+	yes, no := true, false
+	at := auth.NewAccessToken(c.cfg.APIKey, c.cfg.APISecret).
+		SetIdentity(c.cfg.Identity).
+		SetValidFor(24 * time.Hour).
+		SetVideoGrant(&auth.VideoGrant{
+			RoomJoin: true, Room: c.cfg.Room, Hidden: true, Recorder: true,
+			CanSubscribe: &yes, CanPublish: &no, CanPublishData: &no,
+		})
+	jwt, err := at.ToJWT()
+	if err != nil {
+		// Only an empty key or secret fails here; the join then says so.
+		return ""
+	}
+	return jwt
+}
+
+// findTrack is the publication of SID sid in room, and its publisher.
+func findTrack(room *lksdk.Room, sid string) (*lksdk.RemoteTrackPublication, string) {
+	for _, p := range room.GetRemoteParticipants() {
+		for _, pub := range p.TrackPublications() {
+			if rpub, ok := pub.(*lksdk.RemoteTrackPublication); ok && pub.SID() == sid {
+				return rpub, p.Identity()
+			}
+		}
+	}
+	return nil, ""
+}
+
+func extOf(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 && !strings.ContainsRune(path[i:], '/') {
+		return path[i:]
+	}
+	return ""
+}
+
+func (c *Copy) startPipeline(cont container, codec webrtc.RTPCodecParameters) error {
+	caps := fmt.Sprintf("application/x-rtp,media=%s,clock-rate=%d,encoding-name=%s,payload=%d",
+		cont.media, codec.ClockRate, strings.ToUpper(strings.TrimPrefix(c.mime, cont.media+"/")), codec.PayloadType)
+	desc := fmt.Sprintf("appsrc name=rtp is-live=true format=time do-timestamp=true caps=\"%s\" "+
+		"! rtpjitterbuffer latency=%d ! %s ! filesink name=file location=\"%s\"",
+		caps, jitterLatency.Milliseconds(), cont.chain, c.cfg.Path)
+	p, err := gst.NewPipelineFromString(desc)
+	if err != nil {
+		return fmt.Errorf("track copy: pipeline: %w", err)
+	}
+	el, err := p.GetElementByName("rtp")
+	if err != nil {
+		return fmt.Errorf("track copy: %w", err)
+	}
+	c.pipeline, c.src = p, app.SrcFromElement(el)
+	if err := p.SetState(gst.StatePlaying); err != nil {
+		p.SetState(gst.StateNull)
+		return fmt.Errorf("track copy: start: %w", err)
+	}
+	return nil
+}
+
+// pump reads the track's packets into the pipeline until Stop, or until
+// the track goes (unpublished, its publisher gone, the room closed), then
+// finishes the file.
+func (c *Copy) pump(track *webrtc.TrackRemote) {
+	reason := "stopped"
+	packets := make(chan []byte, 64)
+	readErr := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := track.Read(buf)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case packets <- append([]byte(nil), buf[:n]...):
+			case <-c.done:
+				return
+			}
+		}
+	}()
+loop:
+	for {
+		select {
+		case <-c.stop:
+			break loop
+		case err := <-readErr:
+			reason = "the track ended"
+			if !errors.Is(err, io.EOF) {
+				reason = fmt.Sprintf("the track ended: %v", err)
+			}
+			break loop
+		case pkt := <-packets:
+			c.mu.Lock()
+			if c.packets == 0 {
+				c.started = time.Now()
+			}
+			c.packets++
+			c.mu.Unlock()
+			if ret := c.src.PushBuffer(gst.NewBufferFromBytes(pkt)); ret != gst.FlowOK {
+				reason = fmt.Sprintf("the file's pipeline refused a packet (%s)", ret)
+				break loop
+			}
+		}
+	}
+	c.finish(reason)
+}
+
+// finish ends the stream, waits for the muxer to close the file, and
+// leaves the room.
+func (c *Copy) finish(reason string) {
+	defer close(c.done)
+	defer c.room.Disconnect()
+	c.src.EndStream()
+	bus := c.pipeline.GetPipelineBus()
+	var err error
+	if msg := bus.TimedPopFiltered(gst.ClockTime(10*time.Second), gst.MessageEOS|gst.MessageError); msg == nil {
+		err = errors.New("track copy: the file was not finished within 10 s")
+	} else if msg.Type() == gst.MessageError {
+		err = fmt.Errorf("track copy: %w", msg.ParseError())
+	}
+	c.pipeline.SetState(gst.StateNull)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.result = Result{Path: c.cfg.Path, MimeType: c.mime, Started: c.started, Ended: time.Now(), Packets: c.packets, EndReason: reason}
+	if st, statErr := os.Stat(c.cfg.Path); statErr == nil {
+		c.result.Size = st.Size()
+	}
+	c.err = err
+	c.cfg.Logf("track copy: %s ended (%s): %d packets, %d bytes", c.cfg.TrackID, reason, c.packets, c.result.Size)
+}
+
+// Stop ends the copy and returns what it wrote.
+func (c *Copy) Stop() (Result, error) {
+	c.stopOnce.Do(func() { close(c.stop) })
+	return c.Wait()
+}
+
+// Done is closed when the copy has ended, by Stop or because its track
+// went.
+func (c *Copy) Done() <-chan struct{} { return c.done }
+
+// Wait waits for the copy to end and returns what it wrote.
+func (c *Copy) Wait() (Result, error) {
+	<-c.done
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.result, c.err
+}

@@ -1,0 +1,213 @@
+//go:build integration
+
+package trackcopy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	protologger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"roomcast/engine/demo"
+	"roomcast/engine/demo/demotest"
+	"roomcast/engine/mediatest"
+)
+
+func TestMain(m *testing.M) {
+	lksdk.SetLogger(protologger.GetDiscardLogger())
+	os.Exit(m.Run())
+}
+
+// tracks is each demo person's published tracks, by identity and type.
+func tracks(t *testing.T, d *demo.Demo) map[string]map[livekit.TrackType]*livekit.TrackInfo {
+	t.Helper()
+	rooms := lksdk.NewRoomServiceClient(d.HTTPURL(), d.APIKey(), d.APISecret())
+	res, err := rooms.ListParticipants(context.Background(), &livekit.ListParticipantsRequest{Room: d.Room()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[livekit.TrackType]*livekit.TrackInfo{}
+	for _, p := range res.Participants {
+		out[p.Identity] = map[livekit.TrackType]*livekit.TrackInfo{}
+		for _, tr := range p.Tracks {
+			out[p.Identity][tr.Type] = tr
+		}
+	}
+	return out
+}
+
+func config(d *demo.Demo, trackID, path string, t *testing.T) Config {
+	return Config{URL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Room: d.Room(),
+		TrackID: trackID, Identity: "EG_test-" + filepath.Base(path), Path: path, Logf: t.Logf}
+}
+
+// transcoders are the element factories a copy must not have: encoders,
+// decoders, converters.
+func transcoders(t *testing.T, c *Copy) []string {
+	els, err := c.pipeline.GetElementsRecursive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, el := range els {
+		name := el.GetFactory().GetName()
+		if strings.Contains(name, "enc") || strings.Contains(name, "dec") || strings.Contains(name, "convert") {
+			found = append(found, name)
+		}
+	}
+	return found
+}
+
+// TestCopiesEachTrackAsSent records bob's microphone and camera of the
+// demo room at once, each as its own file: his Opus as an Ogg file with
+// his tone alone, his VP8 as WebM in his colour, neither through an
+// encoder or a decoder.
+func TestCopiesEachTrackAsSent(t *testing.T) {
+	d := demotest.Start(t, demo.Options{Participants: 3})
+	people := d.Participants()
+	bob := people[1]
+	published := tracks(t, d)[bob.Identity]
+	dir := t.TempDir()
+	cases := []struct {
+		kind  livekit.TrackType
+		file  string
+		codec string
+		check func(t *testing.T, path string)
+	}{
+		{livekit.TrackType_AUDIO, "bob.ogg", "opus", func(t *testing.T, path string) {
+			mediatest.CheckTone(t, path, bob.ToneHz)
+			pcm, err := mediatest.AudioPCM(path, 48000, 1, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			own := mediatest.ToneLevel(pcm, 48000, bob.ToneHz)
+			for _, p := range people {
+				if p.Identity != bob.Identity {
+					if other := mediatest.ToneLevel(pcm, 48000, p.ToneHz); other > own/20 {
+						t.Errorf("%s's %g Hz at %.4f beside bob's %.4f: his track alone was asked", p.Identity, p.ToneHz, other, own)
+					}
+				}
+			}
+		}},
+		{livekit.TrackType_VIDEO, "bob.webm", "vp8", func(t *testing.T, path string) {
+			frame, err := mediatest.FrameAt(path, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !mediatest.Contains(frame, bob.Color, 40, 8) {
+				t.Errorf("the frame at 3 s does not show bob's colour %v", bob.Color)
+			}
+		}},
+	}
+	copies := make([]*Copy, len(cases))
+	for i, c := range cases {
+		info := published[c.kind]
+		if info == nil {
+			t.Fatalf("bob publishes no %s track", c.kind)
+		}
+		cp, err := Start(context.Background(), config(d, info.Sid, filepath.Join(dir, c.file), t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		copies[i] = cp
+	}
+	time.Sleep(6 * time.Second) // media to record, not a wait for an event
+	for i, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			if found := transcoders(t, copies[i]); len(found) > 0 {
+				t.Errorf("a copy transcodes: %v in its pipeline", found)
+			}
+			res, err := copies[i].Stop()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%+v", res)
+			probe, err := mediatest.ProbeFile(res.Path, c.kind == livekit.TrackType_VIDEO)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := probe.First(strings.ToLower(c.kind.String()))
+			if s == nil || s.CodecName != c.codec {
+				t.Fatalf("%s: stream %+v, want %s", c.file, s, c.codec)
+			}
+			if dur := probe.Duration(); dur < 5 || dur > 7 {
+				t.Errorf("%s lasts %.2f s, want about 6", c.file, dur)
+			}
+			if c.kind == livekit.TrackType_VIDEO && s.Frames() < 5*25 {
+				t.Errorf("%s: %d frames decoded in about 6 s", c.file, s.Frames())
+			}
+			c.check(t, res.Path)
+		})
+	}
+}
+
+// TestCopyEndsWithItsTrack: when the publisher leaves, the copy ends by
+// itself, saying why, and its file plays.
+func TestCopyEndsWithItsTrack(t *testing.T) {
+	d := demotest.Start(t, demo.Options{Participants: 3})
+	carol := d.Participants()[2]
+	info := tracks(t, d)[carol.Identity][livekit.TrackType_AUDIO]
+	path := filepath.Join(t.TempDir(), "carol.ogg")
+	cp, err := Start(context.Background(), config(d, info.Sid, path, t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if err := d.RemoveParticipant(carol.Identity); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cp.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the copy did not end within 20 s of its publisher leaving")
+	}
+	res, err := cp.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.EndReason, "track ended") {
+		t.Errorf("ended because %q, want the track's end", res.EndReason)
+	}
+	probe, err := mediatest.ProbeFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dur := probe.Duration(); dur < 2 {
+		t.Errorf("the file lasts %.2f s, want the ~3 s before carol left", dur)
+	}
+	mediatest.CheckTone(t, path, carol.ToneHz)
+}
+
+// TestCopyRefusals: what cannot be copied is refused at Start, naming the
+// request's field.
+func TestCopyRefusals(t *testing.T) {
+	d := demotest.Start(t, demo.Options{Participants: 1})
+	audio := tracks(t, d)[d.Participants()[0].Identity][livekit.TrackType_AUDIO]
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, track, file, says string
+	}{
+		{"no track", "", "a.ogg", "track_id: empty"},
+		{"unknown track", "TR_nothere", "a.ogg", "track_id: TR_nothere is not published"},
+		{"wrong container", audio.Sid, "a.mp4", "filepath"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cp, err := Start(ctx, config(d, c.track, filepath.Join(dir, c.file), t))
+			if err == nil {
+				cp.Stop()
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), c.says) {
+				t.Errorf("error %q, want it to say %q", err, c.says)
+			}
+		})
+	}
+}
