@@ -106,6 +106,13 @@ type Meter interface {
 	PeopleLevels(ctx context.Context, req *livekit.RoomCompositeEgressRequest) ([]PersonLevel, error)
 }
 
+// TrackRecorder is a Studio that records single tracks as their
+// publishers sent them, LiveKit's TrackEgress (the embedded engine does).
+// The egress is then stopped, listed and watched as any other.
+type TrackRecorder interface {
+	StartTrack(ctx context.Context, req *livekit.TrackEgressRequest) (*livekit.EgressInfo, error)
+}
+
 // RateMeter is a Studio that measures what its streams send (the
 // embedded engine does).
 type RateMeter interface {

@@ -251,7 +251,7 @@ func (v *service) StopEgress(ctx context.Context, req *livekit.StopEgressRequest
 
 // unsupported answers the Egress methods Roomcast does not serve.
 func unsupported(method string) error {
-	return twirp.NewErrorf(twirp.Unimplemented, "%s: Roomcast records room composites only; use StartRoomCompositeEgress, or StartEgress with a template source", method)
+	return twirp.NewErrorf(twirp.Unimplemented, "%s: Roomcast records room composites and single tracks; use StartRoomCompositeEgress, StartEgress with a template source, or StartTrackEgress", method)
 }
 
 func (v *service) StartWebEgress(context.Context, *livekit.WebEgressRequest) (*livekit.EgressInfo, error) {
@@ -266,8 +266,20 @@ func (v *service) StartTrackCompositeEgress(context.Context, *livekit.TrackCompo
 	return nil, v.fail("StartTrackCompositeEgress", unsupported("StartTrackCompositeEgress"))
 }
 
-func (v *service) StartTrackEgress(context.Context, *livekit.TrackEgressRequest) (*livekit.EgressInfo, error) {
-	return nil, v.fail("StartTrackEgress", unsupported("StartTrackEgress"))
+// StartTrackEgress copies one track as sent, on a studio that records
+// tracks (the embedded engine). It is not admitted against the CPU
+// budget: a copy decodes and encodes nothing.
+func (v *service) StartTrackEgress(ctx context.Context, req *livekit.TrackEgressRequest) (*livekit.EgressInfo, error) {
+	tr, ok := v.s.studio.(engine.TrackRecorder)
+	if !ok {
+		return nil, v.fail("StartTrackEgress", unsupported("StartTrackEgress"))
+	}
+	info, err := tr.StartTrack(ctx, req)
+	if err != nil {
+		return nil, v.fail("StartTrackEgress", err)
+	}
+	v.s.logf("api: StartTrackEgress %s/%s: %s %s", req.RoomName, req.TrackId, info.EgressId, info.Status)
+	return info, nil
 }
 
 // lookup returns the egress's info, or not_found.

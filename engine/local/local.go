@@ -77,6 +77,7 @@ type Local struct {
 
 	mu       sync.Mutex
 	egresses map[string]*egress
+	tracks   map[string]*trackEgress
 	closed   bool
 
 	stopWatch  func()         // ends the loop that hands updates to webhooks
@@ -88,6 +89,8 @@ var (
 	_ engine.Statser = (*Local)(nil)
 	_ engine.Pauser  = (*Local)(nil)
 	_ engine.Marker  = (*Local)(nil)
+
+	_ engine.TrackRecorder = (*Local)(nil)
 )
 
 // New starts the engine's shared parts (the layout server); the rest
@@ -116,6 +119,7 @@ func New(cfg Config) (*Local, error) {
 		pages:    pages,
 		rooms:    trust.Rooms(cfg.LiveKitURL, cfg.APIKey, cfg.APISecret),
 		egresses: map[string]*egress{},
+		tracks:   map[string]*trackEgress{},
 	}
 	l.comps = newComposites(composite.Deps{
 		LiveKitURL: cfg.LiveKitURL, APIKey: cfg.APIKey, APISecret: cfg.APISecret,
@@ -277,6 +281,9 @@ func (l *Local) UpdateStream(_ context.Context, req *livekit.UpdateStreamRequest
 
 // Stop ends an egress and waits until its outputs are finalised.
 func (l *Local) Stop(ctx context.Context, egressID string) (*livekit.EgressInfo, error) {
+	if info, ok, err := l.stopTrack(ctx, egressID); ok {
+		return info, err
+	}
 	e, err := l.egress(egressID)
 	if err != nil {
 		return nil, err
@@ -501,12 +508,22 @@ func (l *Local) Close() error {
 	for _, e := range l.egresses {
 		es = append(es, e)
 	}
+	var ts []*trackEgress
+	for _, t := range l.tracks {
+		ts = append(ts, t)
+	}
 	l.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, e := range es {
 		wg.Go(func() {
 			e.stop(endReasonStudioClosed)
 			<-e.done
+		})
+	}
+	for _, t := range ts {
+		wg.Go(func() {
+			t.stop(endReasonStudioClosed)
+			<-t.done
 		})
 	}
 	wg.Wait()

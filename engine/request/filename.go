@@ -23,12 +23,14 @@ var tokenRE = regexp.MustCompile(`\{[A-Za-z_]+\}`)
 // namer fills in name templates for one Build.
 type namer struct {
 	room, roomID string
+	track        string // a track egress's track_id; "" for others
 	now          time.Time
 	warn         func(string)
 }
 
-// expand replaces {room_name}, {room_id}, {time} and {utc} in s; other
-// {tokens} are kept as written, with a warning.
+// expand replaces {room_name}, {room_id}, {time} and {utc} in s, and
+// {track_id} in a track egress's; other {tokens} are kept as written,
+// with a warning.
 func (n namer) expand(field, s string) string {
 	return tokenRE.ReplaceAllStringFunc(s, func(tok string) string {
 		switch tok {
@@ -39,6 +41,10 @@ func (n namer) expand(field, s string) string {
 				n.warn(field + ": {room_id} is empty because the room's ID is not known yet; use {room_name} to be sure")
 			}
 			return n.roomID
+		case "{track_id}":
+			if n.track != "" {
+				return n.track
+			}
 		case "{time}":
 			return n.now.Format(TimeLayout)
 		case "{utc}":

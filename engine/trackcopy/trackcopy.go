@@ -30,6 +30,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"roomcast/engine/pipeline"
+	"roomcast/engine/request"
 )
 
 // Config is what to record and where.
@@ -41,9 +42,10 @@ type Config struct {
 	TrackID string
 	// Identity is the recorder's own, hidden from the room.
 	Identity string
-	// Path is the file to write; its extension must be the codec's
-	// container (Extension).
-	Path string
+	// Path names the file to write, given the extension of the track's
+	// container (".ogg", ".webm", ".mp4"), which its codec decides once
+	// subscribed.
+	Path func(ext string) string
 	// Logf reports progress and trouble; nil for none.
 	Logf func(format string, args ...any)
 }
@@ -62,13 +64,6 @@ var containers = map[string]container{
 	"video/vp8":  {".webm", "video", "rtpvp8depay ! webmmux"},
 	// A fragmented MP4 plays up to its last fragment after a crash.
 	"video/h264": {".mp4", "video", "rtph264depay ! h264parse ! mp4mux fragment-duration=500"},
-}
-
-// Extension is the file extension (".ogg", ".webm", ".mp4") a track of
-// MIME type mime is written with, and false for a codec not copied.
-func Extension(mime string) (string, bool) {
-	c, ok := containers[strings.ToLower(mime)]
-	return c.ext, ok
 }
 
 // jitterLatency is how long the jitter buffer holds packets for
@@ -95,6 +90,7 @@ type Copy struct {
 	pipeline *gst.Pipeline
 	src      *app.Source
 	mime     string
+	path     string
 
 	mu      sync.Mutex
 	started time.Time
@@ -109,15 +105,14 @@ type Copy struct {
 
 // Start joins the room, subscribes to the track and begins writing. It
 // fails at once, naming the field, for a track that is not published in
-// the room or whose codec is not copied, or a path whose extension is not
-// the codec's container.
+// the room or whose codec is not copied.
 func Start(ctx context.Context, cfg Config) (*Copy, error) {
 	pipeline.InitGStreamer()
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
 	if cfg.TrackID == "" {
-		return nil, errors.New("track_id: empty; give the SID (TR_...) of the track to record")
+		return nil, &request.FieldError{Field: "track_id", Msg: "empty; give the SID (TR_...) of the track to record"}
 	}
 	c := &Copy{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
 	subscribed := make(chan *webrtc.TrackRemote, 1)
@@ -139,7 +134,7 @@ func Start(ctx context.Context, cfg Config) (*Copy, error) {
 	pub, owner := findTrack(room, cfg.TrackID)
 	if pub == nil {
 		room.Disconnect()
-		return nil, fmt.Errorf("track_id: %s is not published in room %q; list the room's tracks (lk room participants list) for a SID", cfg.TrackID, cfg.Room)
+		return nil, &request.FieldError{Field: "track_id", Msg: fmt.Sprintf("%s is not published in room %q; list the room's tracks (lk room participants list) for a SID", cfg.TrackID, cfg.Room)}
 	}
 	if err := pub.SetSubscribed(true); err != nil {
 		room.Disconnect()
@@ -157,17 +152,14 @@ func Start(ctx context.Context, cfg Config) (*Copy, error) {
 	cont, ok := containers[c.mime]
 	if !ok {
 		room.Disconnect()
-		return nil, fmt.Errorf("track_id: %s is %s, which a track copy does not write (Opus, VP8 and H.264 are); record it through a participant or room composite egress instead", cfg.TrackID, codec.MimeType)
+		return nil, &request.FieldError{Field: "track_id", Msg: fmt.Sprintf("%s is %s, which a track copy does not write (Opus, VP8 and H.264 are); record it through a room composite egress instead", cfg.TrackID, codec.MimeType)}
 	}
-	if !strings.EqualFold(extOf(cfg.Path), cont.ext) {
-		room.Disconnect()
-		return nil, fmt.Errorf("filepath: %q: a %s track is written as %s; end the path with %s", cfg.Path, codec.MimeType, cont.ext, cont.ext)
-	}
+	c.path = cfg.Path(cont.ext)
 	if err := c.startPipeline(cont, codec); err != nil {
 		room.Disconnect()
 		return nil, err
 	}
-	cfg.Logf("track copy: %s (%s of %s) to %s", cfg.TrackID, codec.MimeType, owner, cfg.Path)
+	cfg.Logf("track copy: %s (%s of %s) to %s", cfg.TrackID, codec.MimeType, owner, c.path)
 	go c.pump(track)
 	return c, nil
 }
@@ -201,19 +193,12 @@ func findTrack(room *lksdk.Room, sid string) (*lksdk.RemoteTrackPublication, str
 	return nil, ""
 }
 
-func extOf(path string) string {
-	if i := strings.LastIndexByte(path, '.'); i >= 0 && !strings.ContainsRune(path[i:], '/') {
-		return path[i:]
-	}
-	return ""
-}
-
 func (c *Copy) startPipeline(cont container, codec webrtc.RTPCodecParameters) error {
 	caps := fmt.Sprintf("application/x-rtp,media=%s,clock-rate=%d,encoding-name=%s,payload=%d",
 		cont.media, codec.ClockRate, strings.ToUpper(strings.TrimPrefix(c.mime, cont.media+"/")), codec.PayloadType)
 	desc := fmt.Sprintf("appsrc name=rtp is-live=true format=time do-timestamp=true caps=\"%s\" "+
 		"! rtpjitterbuffer latency=%d ! %s ! filesink name=file location=\"%s\"",
-		caps, jitterLatency.Milliseconds(), cont.chain, c.cfg.Path)
+		caps, jitterLatency.Milliseconds(), cont.chain, c.path)
 	p, err := gst.NewPipelineFromString(desc)
 	if err != nil {
 		return fmt.Errorf("track copy: pipeline: %w", err)
@@ -295,8 +280,8 @@ func (c *Copy) finish(reason string) {
 	c.pipeline.SetState(gst.StateNull)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.result = Result{Path: c.cfg.Path, MimeType: c.mime, Started: c.started, Ended: time.Now(), Packets: c.packets, EndReason: reason}
-	if st, statErr := os.Stat(c.cfg.Path); statErr == nil {
+	c.result = Result{Path: c.path, MimeType: c.mime, Started: c.started, Ended: time.Now(), Packets: c.packets, EndReason: reason}
+	if st, statErr := os.Stat(c.path); statErr == nil {
 		c.result.Size = st.Size()
 	}
 	c.err = err

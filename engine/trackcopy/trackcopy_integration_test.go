@@ -42,9 +42,11 @@ func tracks(t *testing.T, d *demo.Demo) map[string]map[livekit.TrackType]*liveki
 	return out
 }
 
-func config(d *demo.Demo, trackID, path string, t *testing.T) Config {
+// config copies trackID into dir/name plus its container's extension.
+func config(d *demo.Demo, trackID, dir, name string, t *testing.T) Config {
 	return Config{URL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret(), Room: d.Room(),
-		TrackID: trackID, Identity: "EG_test-" + filepath.Base(path), Path: path, Logf: t.Logf}
+		TrackID: trackID, Identity: "EG_test-" + name + "-" + trackID, Logf: t.Logf,
+		Path: func(ext string) string { return filepath.Join(dir, name+ext) }}
 }
 
 // transcoders are the element factories a copy must not have: encoders,
@@ -75,12 +77,12 @@ func TestCopiesEachTrackAsSent(t *testing.T) {
 	published := tracks(t, d)[bob.Identity]
 	dir := t.TempDir()
 	cases := []struct {
-		kind  livekit.TrackType
-		file  string
-		codec string
-		check func(t *testing.T, path string)
+		kind      livekit.TrackType
+		name, ext string
+		codec     string
+		check     func(t *testing.T, path string)
 	}{
-		{livekit.TrackType_AUDIO, "bob.ogg", "opus", func(t *testing.T, path string) {
+		{livekit.TrackType_AUDIO, "bob", ".ogg", "opus", func(t *testing.T, path string) {
 			mediatest.CheckTone(t, path, bob.ToneHz)
 			pcm, err := mediatest.AudioPCM(path, 48000, 1, 3)
 			if err != nil {
@@ -95,7 +97,7 @@ func TestCopiesEachTrackAsSent(t *testing.T) {
 				}
 			}
 		}},
-		{livekit.TrackType_VIDEO, "bob.webm", "vp8", func(t *testing.T, path string) {
+		{livekit.TrackType_VIDEO, "bob", ".webm", "vp8", func(t *testing.T, path string) {
 			frame, err := mediatest.FrameAt(path, 3)
 			if err != nil {
 				t.Fatal(err)
@@ -111,7 +113,7 @@ func TestCopiesEachTrackAsSent(t *testing.T) {
 		if info == nil {
 			t.Fatalf("bob publishes no %s track", c.kind)
 		}
-		cp, err := Start(context.Background(), config(d, info.Sid, filepath.Join(dir, c.file), t))
+		cp, err := Start(context.Background(), config(d, info.Sid, dir, c.name, t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +121,7 @@ func TestCopiesEachTrackAsSent(t *testing.T) {
 	}
 	time.Sleep(6 * time.Second) // media to record, not a wait for an event
 	for i, c := range cases {
-		t.Run(c.file, func(t *testing.T) {
+		t.Run(c.ext, func(t *testing.T) {
 			if found := transcoders(t, copies[i]); len(found) > 0 {
 				t.Errorf("a copy transcodes: %v in its pipeline", found)
 			}
@@ -128,19 +130,22 @@ func TestCopiesEachTrackAsSent(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%+v", res)
+			if want := filepath.Join(dir, c.name+c.ext); res.Path != want {
+				t.Errorf("written to %s, want %s", res.Path, want)
+			}
 			probe, err := mediatest.ProbeFile(res.Path, c.kind == livekit.TrackType_VIDEO)
 			if err != nil {
 				t.Fatal(err)
 			}
 			s := probe.First(strings.ToLower(c.kind.String()))
 			if s == nil || s.CodecName != c.codec {
-				t.Fatalf("%s: stream %+v, want %s", c.file, s, c.codec)
+				t.Fatalf("%s: stream %+v, want %s", res.Path, s, c.codec)
 			}
 			if dur := probe.Duration(); dur < 5 || dur > 7 {
-				t.Errorf("%s lasts %.2f s, want about 6", c.file, dur)
+				t.Errorf("%s lasts %.2f s, want about 6", res.Path, dur)
 			}
 			if c.kind == livekit.TrackType_VIDEO && s.Frames() < 5*25 {
-				t.Errorf("%s: %d frames decoded in about 6 s", c.file, s.Frames())
+				t.Errorf("%s: %d frames decoded in about 6 s", res.Path, s.Frames())
 			}
 			c.check(t, res.Path)
 		})
@@ -153,8 +158,7 @@ func TestCopyEndsWithItsTrack(t *testing.T) {
 	d := demotest.Start(t, demo.Options{Participants: 3})
 	carol := d.Participants()[2]
 	info := tracks(t, d)[carol.Identity][livekit.TrackType_AUDIO]
-	path := filepath.Join(t.TempDir(), "carol.ogg")
-	cp, err := Start(context.Background(), config(d, info.Sid, path, t))
+	cp, err := Start(context.Background(), config(d, info.Sid, t.TempDir(), "carol", t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,33 +178,31 @@ func TestCopyEndsWithItsTrack(t *testing.T) {
 	if !strings.Contains(res.EndReason, "track ended") {
 		t.Errorf("ended because %q, want the track's end", res.EndReason)
 	}
-	probe, err := mediatest.ProbeFile(path, false)
+	probe, err := mediatest.ProbeFile(res.Path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dur := probe.Duration(); dur < 2 {
 		t.Errorf("the file lasts %.2f s, want the ~3 s before carol left", dur)
 	}
-	mediatest.CheckTone(t, path, carol.ToneHz)
+	mediatest.CheckTone(t, res.Path, carol.ToneHz)
 }
 
 // TestCopyRefusals: what cannot be copied is refused at Start, naming the
 // request's field.
 func TestCopyRefusals(t *testing.T) {
 	d := demotest.Start(t, demo.Options{Participants: 1})
-	audio := tracks(t, d)[d.Participants()[0].Identity][livekit.TrackType_AUDIO]
 	dir := t.TempDir()
 	for _, c := range []struct {
-		name, track, file, says string
+		name, track, says string
 	}{
-		{"no track", "", "a.ogg", "track_id: empty"},
-		{"unknown track", "TR_nothere", "a.ogg", "track_id: TR_nothere is not published"},
-		{"wrong container", audio.Sid, "a.mp4", "filepath"},
+		{"no track", "", "track_id: empty"},
+		{"unknown track", "TR_nothere", "track_id: TR_nothere is not published"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			cp, err := Start(ctx, config(d, c.track, filepath.Join(dir, c.file), t))
+			cp, err := Start(ctx, config(d, c.track, dir, "a", t))
 			if err == nil {
 				cp.Stop()
 				t.Fatal("accepted")

@@ -1,0 +1,105 @@
+//go:build integration
+
+package api
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/twitchtv/twirp"
+
+	"roomcast/engine/mediatest"
+)
+
+// TestTrackEgressAPI: LiveKit's SDK starts a TrackEgress of bob's
+// microphone through the API; it is ACTIVE at once, listed, stopped with
+// StopEgress and ends COMPLETE with the file LiveKit names ({room_name}-
+// {track_id}-{time}.ogg in the request's folder): Opus, his tone, as long
+// as it ran. What a track copy cannot do is refused, naming the field,
+// before anything runs.
+func TestTrackEgressAPI(t *testing.T) {
+	s := newStage(t, 2)
+	bob := s.demo.Participants()[1]
+	url := s.serve(t, Config{})
+	sdk := lksdk.NewEgressClient(url, s.demo.APIKey(), s.demo.APISecret())
+	ctx := context.Background()
+	rooms := lksdk.NewRoomServiceClient(s.demo.HTTPURL(), s.demo.APIKey(), s.demo.APISecret())
+	res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: s.demo.Room()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audio string
+	for _, p := range res.Participants {
+		for _, tr := range p.Tracks {
+			if p.Identity == bob.Identity && tr.Type == livekit.TrackType_AUDIO {
+				audio = tr.Sid
+			}
+		}
+	}
+	if audio == "" {
+		t.Fatal("bob publishes no microphone")
+	}
+	dir := t.TempDir()
+
+	t.Run("refused", func(t *testing.T) {
+		for _, c := range []struct {
+			name string
+			req  *livekit.TrackEgressRequest
+			says string
+		}{
+			{"websocket", &livekit.TrackEgressRequest{RoomName: s.demo.Room(), TrackId: audio,
+				Output: &livekit.TrackEgressRequest_WebsocketUrl{WebsocketUrl: "ws://127.0.0.1:9/audio"}}, "websocket_url"},
+			{"unknown track", &livekit.TrackEgressRequest{RoomName: s.demo.Room(), TrackId: "TR_nothere",
+				Output: &livekit.TrackEgressRequest_File{File: &livekit.DirectFileOutput{Filepath: dir + "/"}}}, "track_id"},
+		} {
+			_, err := sdk.StartTrackEgress(ctx, c.req)
+			if code(err) != twirp.InvalidArgument || !strings.Contains(err.Error(), c.says) {
+				t.Errorf("%s: %v, want invalid_argument naming %s", c.name, err, c.says)
+			}
+		}
+	})
+
+	info, err := sdk.StartTrackEgress(ctx, &livekit.TrackEgressRequest{RoomName: s.demo.Room(), TrackId: audio,
+		Output: &livekit.TrackEgressRequest_File{File: &livekit.DirectFileOutput{Filepath: dir + "/"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Status != livekit.EgressStatus_EGRESS_ACTIVE || info.GetTrack().GetTrackId() != audio {
+		t.Fatalf("started as %s for %+v, want ACTIVE for %s", info.Status, info.GetTrack(), audio)
+	}
+	time.Sleep(4 * time.Second) // media to record, not a wait for an event
+	if _, err := sdk.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: info.EgressId}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := sdk.ListEgress(ctx, &livekit.ListEgressRequest{EgressId: info.EgressId})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("listed %v, %v", list, err)
+	}
+	final := list.Items[0]
+	if final.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(final.FileResults) != 1 {
+		t.Fatalf("ended %s (%s), %d files", final.Status, final.Error, len(final.FileResults))
+	}
+	f := final.FileResults[0]
+	if !strings.HasPrefix(filepath.Base(f.Filename), s.demo.Room()+"-"+audio+"-") || filepath.Ext(f.Filename) != ".ogg" || filepath.Dir(f.Filename) != dir {
+		t.Errorf("written to %s, want %s/%s-%s-<time>.ogg", f.Filename, dir, s.demo.Room(), audio)
+	}
+	if !strings.Contains(final.Details, livekit.EndReasonAPI) {
+		t.Errorf("details %q, want the end reason %q", final.Details, livekit.EndReasonAPI)
+	}
+	probe, err := mediatest.ProbeFile(f.Filename, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := probe.First("audio"); a == nil || a.CodecName != "opus" {
+		t.Fatalf("audio stream %+v, want opus", a)
+	}
+	if dur, res := probe.Duration(), time.Duration(f.Duration).Seconds(); dur < 3 || dur > 5.5 || res < 3 || res > 5.5 {
+		t.Errorf("the file lasts %.2f s, its result says %.2f s: want about 4", dur, res)
+	}
+	mediatest.CheckTone(t, f.Filename, bob.ToneHz)
+}
