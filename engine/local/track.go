@@ -109,8 +109,8 @@ func (l *Local) StartTrack(ctx context.Context, req *livekit.TrackEgressRequest)
 			if !res.Started.IsZero() {
 				fi.StartedAt, fi.Duration = res.Started.UnixNano(), res.Ended.Sub(res.Started).Nanoseconds()
 			}
-			info.Result = &livekit.EgressInfo_File{File: fi}
 			info.FileResults = []*livekit.FileInfo{fi}
+			fillSingleResult(info, "file")
 			info.EndedAt = res.Ended.UnixNano()
 			info.Status, info.Error, info.ErrorCode, info.Details = end.status, end.err, end.errorCode(), end.details()
 		})
