@@ -69,7 +69,8 @@ Ctrl-C stops it and everything it started.`,
 		name: "record", args: "[flags] REQUEST",
 		summary: "run one egress from a LiveKit request (the JSON lk egress start takes)",
 		about: `Runs one egress from REQUEST, a LiveKit RoomCompositeEgressRequest in JSON (the
-file lk egress start --type room-composite takes; - reads standard input), on
+file lk egress start --type room-composite takes; - reads standard input), or
+with --type track a TrackEgressRequest (one track copied as sent), on
 this machine's engine or, with --remote URL, on a LiveKit Egress service or
 another machine's roomcast serve. Progress goes to stderr, the final
 EgressInfo to stdout as JSON; the exit code is 0 when it completed.`,
@@ -303,6 +304,7 @@ func recordFlags() *pflag.FlagSet {
 	fs.Bool("demo", false, "start the embedded demo room (named after the request's room_name) and record it")
 	fs.Duration("duration", 0, "stop after this long (e.g. 30s); 0 records until Ctrl-C or the room ends")
 	fs.String("output-dir", "", "folder for relative file paths (default: the working directory)")
+	fs.String("type", "room-composite", "the request's egress type, as lk egress start --type: room-composite, or track (one track copied as sent)")
 	fs.String("remote", "", "record on the LiveKit Egress service at this URL (a LiveKit server with Egress, or another machine's roomcast serve), authenticated with --api-key/--api-secret (env LIVEKIT_API_KEY/LIVEKIT_API_SECRET)")
 	return configFlags(fs)
 }
@@ -320,12 +322,34 @@ func runRecord(fs *pflag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	req, warnings, err := request.Parse(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
-	}
-	for _, w := range warnings {
-		logf("warning: %s", w)
+	var start func(context.Context, engine.Studio) (*livekit.EgressInfo, error)
+	room := ""
+	switch kind := v.GetString("type"); kind {
+	case "room-composite":
+		req, warnings, err := request.Parse(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		}
+		for _, w := range warnings {
+			logf("warning: %s", w)
+		}
+		room = req.RoomName
+		start = func(ctx context.Context, s engine.Studio) (*livekit.EgressInfo, error) { return s.Start(ctx, req) }
+	case "track":
+		req, err := request.ParseTrack(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		}
+		room = req.RoomName
+		start = func(ctx context.Context, s engine.Studio) (*livekit.EgressInfo, error) {
+			tr, ok := s.(engine.TrackRecorder)
+			if !ok {
+				return nil, errors.New("--type track: this engine does not record single tracks")
+			}
+			return tr.StartTrack(ctx, req)
+		}
+	default:
+		return fmt.Errorf("--type %q: use room-composite or track (participant and track-composite egresses are not served yet)", kind)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -343,7 +367,7 @@ func runRecord(fs *pflag.FlagSet, args []string) error {
 	} else {
 		cfg := engineConfig(v)
 		if v.GetBool("demo") {
-			d, err := demo.Start(ctx, demo.Options{Room: req.RoomName, Logf: logf})
+			d, err := demo.Start(ctx, demo.Options{Room: room, Logf: logf})
 			if err != nil {
 				return err
 			}
@@ -358,7 +382,7 @@ func runRecord(fs *pflag.FlagSet, args []string) error {
 	defer studio.Close()
 
 	updates := studio.Watch(ctx)
-	info, err := studio.Start(ctx, req)
+	info, err := start(ctx, studio)
 	if err != nil {
 		return err
 	}

@@ -207,6 +207,54 @@ func TestRecordCommandDefaultStorage(t *testing.T) {
 	t.Logf("uploaded to %s: %d bytes, %.2f s", info.FileResults[0].Location, len(data), p.Duration())
 }
 
+// TestRecordCommandTrack: "record --type track" takes the JSON "lk egress
+// start --type track" takes: bob's camera, copied as sent from a LiveKit
+// server named by LIVEKIT_URL and its key, is a WebM of VP8 as long as
+// asked, under the name given plus the codec's extension.
+func TestRecordCommandTrack(t *testing.T) {
+	bin := buildRoomcast(t)
+	d := demotest.Start(t, demo.Options{Participants: 2})
+	rooms := lksdk.NewRoomServiceClient(d.HTTPURL(), d.APIKey(), d.APISecret())
+	res, err := rooms.ListParticipants(context.Background(), &livekit.ListParticipantsRequest{Room: d.Room()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	video := ""
+	for _, p := range res.Participants {
+		for _, tr := range p.Tracks {
+			if p.Identity == d.Participants()[1].Identity && tr.Type == livekit.TrackType_VIDEO {
+				video = tr.Sid
+			}
+		}
+	}
+	dir := t.TempDir()
+	req := writeRequest(t, dir, `{"room_name": "`+d.Room()+`", "track_id": "`+video+`", "file": {"filepath": "`+filepath.Join(dir, "bob")+`"}}`)
+	cmd, stdout, lines := startRoomcastEnv(t, bin, []string{"LIVEKIT_URL=" + d.URL(), "LIVEKIT_API_KEY=" + d.APIKey(), "LIVEKIT_API_SECRET=" + d.APISecret()},
+		"record", "--type", "track", "--duration", "3s", req)
+	go func() {
+		for range lines {
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("roomcast record exited with %v", err)
+	}
+	var info livekit.EgressInfo
+	if err := protojson.Unmarshal(stdout.Bytes(), &info); err != nil {
+		t.Fatalf("stdout is not an EgressInfo: %v\n%s", err, stdout.String())
+	}
+	want := filepath.Join(dir, "bob.webm")
+	if info.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(info.FileResults) != 1 || info.FileResults[0].Filename != want {
+		t.Fatalf("final info = %v, want COMPLETE with %s", &info, want)
+	}
+	p, err := mediatest.ProbeFile(want, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := p.First("video"); v == nil || v.CodecName != "vp8" || v.Frames() < 2*25 || math.Abs(p.Duration()-3) > 1 {
+		t.Errorf("the copy: video %+v, %.2f s; want vp8, about 3 s", v, p.Duration())
+	}
+}
+
 // TestRecordCommandBadRequest: a bad request is one clear line and a
 // non-zero exit, before anything starts.
 func TestRecordCommandBadRequest(t *testing.T) {

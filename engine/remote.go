@@ -51,7 +51,10 @@ type Remote struct {
 	started map[string]bool // egresses started here: watched even if never seen active
 }
 
-var _ Studio = (*Remote)(nil)
+var (
+	_ Studio        = (*Remote)(nil)
+	_ TrackRecorder = (*Remote)(nil)
+)
 
 // NewRemote checks the configuration; it does not call the service yet.
 func NewRemote(cfg RemoteConfig) (*Remote, error) {
@@ -100,6 +103,17 @@ func (r *Remote) StartEgress(ctx context.Context, req *livekit.StartEgressReques
 	}
 	info, err := r.client.StartEgress(ctx, req)
 	return r.began("StartEgress", info, err)
+}
+
+// StartTrack sends LiveKit's TrackEgressRequest, checked as Track checks
+// the embedded engine's; what Roomcast itself does not write (a
+// websocket, an upload) is the service's to judge.
+func (r *Remote) StartTrack(ctx context.Context, req *livekit.TrackEgressRequest) (*livekit.EgressInfo, error) {
+	if _, err := request.Track(req, request.Options{}); err != nil && !errors.Is(err, request.ErrUnsupported) {
+		return nil, err
+	}
+	info, err := r.client.StartTrackEgress(ctx, req)
+	return r.began("StartTrackEgress", info, err)
 }
 
 // began remembers an egress that method started here, for Watch.

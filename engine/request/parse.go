@@ -11,6 +11,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // Parse limits: a request is a few levels deep and a few KiB long.
@@ -27,41 +28,61 @@ const (
 // the request's preset when the request has none, and a warning says so.
 // Parse checks the JSON's shape only; Build checks the values.
 func Parse(data []byte) (*livekit.RoomCompositeEgressRequest, []string, error) {
-	if len(data) > maxRequestBytes {
-		return nil, nil, invalid("request.json", "is %d bytes, over the %d a request may have; it should be a few KiB", len(data), maxRequestBytes)
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, nil, invalid("request.json", "empty; give a JSON object such as {\"room_name\": \"my-room\", \"file_outputs\": [{}]}")
-	}
-	r := &jsonReader{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
-	r.dec.UseNumber()
-	root, err := r.value("", 0)
+	req := &livekit.RoomCompositeEgressRequest{}
+	s, err := parseInto(data, req, "{\"room_name\": \"my-room\", \"file_outputs\": [{}]}")
 	if err != nil {
 		return nil, nil, err
-	}
-	if _, err := r.dec.Token(); err != io.EOF {
-		return nil, nil, invalid("request.json", "has more after the request's closing }; give one JSON object")
-	}
-	obj, ok := root.(*jobj)
-	if !ok {
-		return nil, nil, invalid("request.json", "expected an object, got %s; a request looks like {\"room_name\": \"my-room\", ...}", kindOf(root))
-	}
-
-	s := &schema{}
-	req := &livekit.RoomCompositeEgressRequest{}
-	if err := s.message(req.ProtoReflect().Descriptor(), obj, ""); err != nil {
-		return nil, nil, err
-	}
-	var buf bytes.Buffer
-	writeJSON(&buf, obj)
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: false}).Unmarshal(buf.Bytes(), req); err != nil {
-		return nil, nil, protojsonError(err)
 	}
 	warnings, err := s.applyQuirks(req)
 	if err != nil {
 		return nil, nil, err
 	}
 	return req, warnings, nil
+}
+
+// ParseTrack decodes a request.json of LiveKit's TrackEgressRequest (as
+// "lk egress start --type track" takes it), with Parse's checks of its
+// shape; Track checks the values.
+func ParseTrack(data []byte) (*livekit.TrackEgressRequest, error) {
+	req := &livekit.TrackEgressRequest{}
+	if _, err := parseInto(data, req, "{\"room_name\": \"my-room\", \"track_id\": \"TR_...\", \"file\": {}}"); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// parseInto decodes data into req, checking it against req's schema;
+// example is a request of its kind, for the errors about its shape.
+func parseInto(data []byte, req proto.Message, example string) (*schema, error) {
+	if len(data) > maxRequestBytes {
+		return nil, invalid("request.json", "is %d bytes, over the %d a request may have; it should be a few KiB", len(data), maxRequestBytes)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, invalid("request.json", "empty; give a JSON object such as %s", example)
+	}
+	r := &jsonReader{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
+	r.dec.UseNumber()
+	root, err := r.value("", 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.dec.Token(); err != io.EOF {
+		return nil, invalid("request.json", "has more after the request's closing }; give one JSON object")
+	}
+	obj, ok := root.(*jobj)
+	if !ok {
+		return nil, invalid("request.json", "expected an object, got %s; a request looks like %s", kindOf(root), example)
+	}
+	s := &schema{}
+	if err := s.message(req.ProtoReflect().Descriptor(), obj, ""); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	writeJSON(&buf, obj)
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: false}).Unmarshal(buf.Bytes(), req); err != nil {
+		return nil, protojsonError(err)
+	}
+	return s, nil
 }
 
 // The JSON tree: nil, bool, json.Number, string, []any or *jobj.

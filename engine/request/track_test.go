@@ -68,3 +68,27 @@ func TestTrackPath(t *testing.T) {
 		})
 	}
 }
+
+func TestParseTrack(t *testing.T) {
+	for _, c := range []struct {
+		name, json, err string
+	}{
+		{"lk's file request", `{"room_name": "demo", "track_id": "TR_a", "file": {"filepath": "x"}}`, ""},
+		{"a websocket", `{"room_name": "demo", "track_id": "TR_a", "websocket_url": "wss://example.com/x"}`, ""},
+		{"a composite's field", `{"room_name": "demo", "track_id": "TR_a", "layout": "grid"}`, "layout"},
+		{"both outputs", `{"room_name": "demo", "track_id": "TR_a", "file": {}, "websocket_url": "wss://x"}`, "websocket_url"},
+		{"empty", ``, "request.json"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := ParseTrack([]byte(c.json))
+			switch {
+			case c.err == "" && err != nil:
+				t.Fatal(err)
+			case c.err == "" && (req.RoomName != "demo" || req.TrackId != "TR_a"):
+				t.Errorf("parsed %v", req)
+			case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+				t.Errorf("error %v, want one naming %s", err, c.err)
+			}
+		})
+	}
+}
