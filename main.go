@@ -464,6 +464,7 @@ func runServe(fs *pflag.FlagSet, args []string) error {
 		CPUs:        v.GetFloat64("capacity.cpus"),
 		Cost720p30:  v.GetFloat64("capacity.cost_720p30"),
 		Cost1080p30: v.GetFloat64("capacity.cost_1080p30"),
+		CostTrack:   v.GetFloat64("capacity.cost_track"),
 	}
 	budget := "no CPU limit"
 	if capacity.CPUs > 0 {

@@ -267,14 +267,17 @@ func (v *service) StartTrackCompositeEgress(context.Context, *livekit.TrackCompo
 }
 
 // StartTrackEgress copies one track as sent, on a studio that records
-// tracks (the embedded engine). It is not admitted against the CPU
-// budget: a copy decodes and encodes nothing.
+// tracks (the embedded engine), admitted against the CPU budget at a
+// track copy's cost (Capacity.CostTrack).
 func (v *service) StartTrackEgress(ctx context.Context, req *livekit.TrackEgressRequest) (*livekit.EgressInfo, error) {
 	tr, ok := v.s.studio.(engine.TrackRecorder)
 	if !ok {
 		return nil, v.fail("StartTrackEgress", unsupported("StartTrackEgress"))
 	}
-	info, err := tr.StartTrack(ctx, req)
+	if _, err := request.Track(req, request.Options{}); err != nil {
+		return nil, v.fail("StartTrackEgress", err) // the request's own mistakes first
+	}
+	info, err := v.s.admit.startTrack(ctx, v.s.studio, func() (*livekit.EgressInfo, error) { return tr.StartTrack(ctx, req) })
 	if err != nil {
 		return nil, v.fail("StartTrackEgress", err)
 	}

@@ -22,6 +22,10 @@ import (
 const (
 	DefaultCost720p30  = 1.0
 	DefaultCost1080p30 = 1.6
+	// DefaultCostTrack is one track copied as sent (TrackEgress: no
+	// browser, no decode, no encode): 0.015-0.016 cores a track measured
+	// (make bench STEPS=tracks), budgeted at three times that.
+	DefaultCostTrack = 0.05
 )
 
 // Capacity is the CPU budget that new composites are admitted against.
@@ -35,6 +39,8 @@ type Capacity struct {
 	// on the straight line through these two points, in pixels per second;
 	// an audio-only composite costs the line's fixed part (the browser).
 	Cost720p30, Cost1080p30 float64
+	// CostTrack is what one track copy costs (0: DefaultCostTrack).
+	CostTrack float64
 }
 
 // pixel rates of the two reference points
@@ -50,6 +56,9 @@ func (c Capacity) withDefaults() Capacity {
 	if c.Cost1080p30 == 0 {
 		c.Cost1080p30 = DefaultCost1080p30
 	}
+	if c.CostTrack == 0 {
+		c.CostTrack = DefaultCostTrack
+	}
 	return c
 }
 
@@ -60,9 +69,14 @@ func (c Capacity) check() error {
 		return fmt.Errorf("capacity.cpus: %g is not a number of cores; use 0 for no limit", c.CPUs)
 	case c.Cost720p30 < 0 || c.Cost1080p30 < c.Cost720p30:
 		return fmt.Errorf("capacity: cost_1080p30 (%g) must be at least cost_720p30 (%g), and both positive", c.Cost1080p30, c.Cost720p30)
+	case c.CostTrack < 0:
+		return fmt.Errorf("capacity: cost_track (%g) must be positive", c.CostTrack)
 	}
 	return nil
 }
+
+// TrackCost is what one track copy costs, in cores.
+func (c Capacity) TrackCost() float64 { return c.withDefaults().CostTrack }
 
 // Cost is what a new composite with key k costs, in cores.
 func (c Capacity) Cost(k request.CompositeKey) float64 {
@@ -102,6 +116,17 @@ var errCapacity = errors.New("capacity")
 // start admits plan's composite and runs start, or refuses with a
 // resource_exhausted error.
 func (a *admitter) start(ctx context.Context, studio engine.Studio, plan *request.Plan, start func() (*livekit.EgressInfo, error)) (*livekit.EgressInfo, error) {
+	return a.admitted(ctx, studio, func(inUse []request.CompositeKey, tracks int) error {
+		return a.cap.Admit(inUse, tracks, plan.CompositeKey())
+	}, start)
+}
+
+// startTrack admits one more track copy and runs start.
+func (a *admitter) startTrack(ctx context.Context, studio engine.Studio, start func() (*livekit.EgressInfo, error)) (*livekit.EgressInfo, error) {
+	return a.admitted(ctx, studio, a.cap.AdmitTrack, start)
+}
+
+func (a *admitter) admitted(ctx context.Context, studio engine.Studio, admit func([]request.CompositeKey, int) error, start func() (*livekit.EgressInfo, error)) (*livekit.EgressInfo, error) {
 	if a.cap.CPUs == 0 {
 		return start()
 	}
@@ -111,40 +136,86 @@ func (a *admitter) start(ctx context.Context, studio engine.Studio, plan *reques
 	if err != nil {
 		return nil, fmt.Errorf("count running composites: %w", err)
 	}
-	if err := a.cap.Admit(Composites(resp.Items, nil), plan.CompositeKey()); err != nil {
+	if err := admit(Composites(resp.Items, nil), TrackCopies(resp.Items)); err != nil {
 		return nil, err
 	}
 	return start()
 }
 
-// Admit decides whether want fits next to the composites in use; one it
-// would share (request.CompositeKey.Serves, the engine's own rule) costs
-// nothing.
-func (c Capacity) Admit(inUse []request.CompositeKey, want request.CompositeKey) error {
+// Admit decides whether want fits next to the composites and track
+// copies in use; a composite it would share (request.CompositeKey.Serves,
+// the engine's own rule) costs nothing.
+func (c Capacity) Admit(inUse []request.CompositeKey, tracks int, want request.CompositeKey) error {
 	if c.CPUs == 0 {
 		return nil
 	}
-	used := 0.0
-	joins := false
 	for _, k := range inUse {
-		used += c.Cost(k)
-		joins = joins || k.Serves(want)
+		if k.Serves(want) {
+			return nil
+		}
 	}
-	if joins {
+	return c.fits(inUse, tracks, c.Cost(want), fmt.Sprintf("a %s composite", compositeName(want)),
+		"join a running composite (same room, layout and preset), ")
+}
+
+// AdmitTrack decides whether one more track copy fits next to those in
+// use.
+func (c Capacity) AdmitTrack(inUse []request.CompositeKey, tracks int) error {
+	if c.CPUs == 0 {
 		return nil
 	}
-	need := c.Cost(want)
+	return c.fits(inUse, tracks, c.TrackCost(), "a track copy", "")
+}
+
+// fits refuses, saying what runs and what what needs, when need does not
+// fit beside inUse and tracks; or is another way to make room.
+func (c Capacity) fits(inUse []request.CompositeKey, tracks int, need float64, what, or string) error {
+	c = c.withDefaults()
+	used := float64(tracks) * c.CostTrack
+	for _, k := range inUse {
+		used += c.Cost(k)
+	}
 	const slack = 1e-9 // 1.0 + 1.0 must fit a budget of 2.0
 	if used+need <= c.CPUs+slack {
 		return nil
 	}
-	noun := "composites running use"
+	running := fmt.Sprintf("%d composites", len(inUse))
 	if len(inUse) == 1 {
-		noun = "composite running uses"
+		running = "1 composite"
+	}
+	switch {
+	case tracks == 1:
+		running += " and 1 track copy"
+	case tracks > 1:
+		running += fmt.Sprintf(" and %d track copies", tracks)
+	}
+	verb := "use"
+	if len(inUse) == 1 && tracks == 0 {
+		verb = "uses"
 	}
 	return twirp.WrapError(twirp.NewErrorf(twirp.ResourceExhausted,
-		"%d %s %.1f of %.1f CPUs; a %s composite needs %.1f more: stop an egress, join a running composite (same room, layout and preset), or raise capacity.cpus",
-		len(inUse), noun, used, c.CPUs, compositeName(want), need), errCapacity)
+		"%s running %s %s of %s CPUs; %s needs %s more: stop an egress, %sor raise capacity.cpus",
+		running, verb, cores(used), cores(c.CPUs), what, cores(need), or), errCapacity)
+}
+
+// cores writes x with one decimal, or two where one would round it (a
+// track copy's 0.05).
+func cores(x float64) string {
+	if math.Abs(x*10-math.Round(x*10)) > 1e-6 {
+		return fmt.Sprintf("%.2f", x)
+	}
+	return fmt.Sprintf("%.1f", x)
+}
+
+// TrackCopies counts the track egresses among infos.
+func TrackCopies(infos []*livekit.EgressInfo) int {
+	n := 0
+	for _, info := range infos {
+		if info.GetTrack() != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Composites lists the distinct composites that the active egresses hold,

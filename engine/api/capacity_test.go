@@ -94,7 +94,7 @@ func TestCapacityAdmit(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := Capacity{CPUs: c.cpus}.Admit(c.inUse, c.want)
+			err := Capacity{CPUs: c.cpus}.Admit(c.inUse, 0, c.want)
 			if c.refused == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -107,6 +107,47 @@ func TestCapacityAdmit(t *testing.T) {
 			}
 			if !strings.Contains(te.Msg(), c.refused) {
 				t.Errorf("message %q lacks %q", te.Msg(), c.refused)
+			}
+		})
+	}
+}
+
+// TestCapacityWithTrackCopies: a track copy costs Capacity.CostTrack
+// (0.05 by default) beside the composites, and the composites beside the
+// copies; a refusal says what runs.
+func TestCapacityWithTrackCopies(t *testing.T) {
+	grid := key("demo", "grid", 1280, 720, 30)
+	other := key("other", "grid", 1280, 720, 30)
+	for _, c := range []struct {
+		name    string
+		cpus    float64
+		inUse   []request.CompositeKey
+		tracks  int
+		track   bool // admit a track copy, else the composite other
+		refused string
+	}{
+		{"a copy beside a composite", 1.05, []request.CompositeKey{grid}, 0, true, ""},
+		{"no room for one more copy", 1.05, []request.CompositeKey{grid}, 1, true, "1 composite and 1 track copy running use 1.05 of 1.05 CPUs; a track copy needs 0.05 more"},
+		{"twenty copies in a core", 1, nil, 19, true, ""},
+		{"the twenty-first refused", 1, nil, 20, true, "0 composites and 20 track copies running use 1.0 of 1.0 CPUs"},
+		{"copies leave no room for a composite", 2, []request.CompositeKey{grid}, 2, false, "1 composite and 2 track copies running use 1.1 of 2.0 CPUs; a 720p30 composite needs 1.0 more"},
+		{"no limit", 0, []request.CompositeKey{grid, other}, 100, true, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			capacity := Capacity{CPUs: c.cpus}
+			err := capacity.Admit(c.inUse, c.tracks, other)
+			if c.track {
+				err = capacity.AdmitTrack(c.inUse, c.tracks)
+			}
+			if c.refused == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var te twirp.Error
+			if !errors.As(err, &te) || te.Code() != twirp.ResourceExhausted || !strings.Contains(te.Msg(), c.refused) {
+				t.Fatalf("err = %v, want resource_exhausted saying %q", err, c.refused)
 			}
 		})
 	}

@@ -72,6 +72,16 @@ func TestTrackEgressAPI(t *testing.T) {
 	if info.Status != livekit.EgressStatus_EGRESS_ACTIVE || info.GetTrack().GetTrackId() != audio {
 		t.Fatalf("started as %s for %+v, want ACTIVE for %s", info.Status, info.GetTrack(), audio)
 	}
+	t.Run("admitted at a track copy's cost", func(t *testing.T) {
+		// Room for one copy (0.05 cores) and not two: the one running
+		// leaves none for a second.
+		tight := lksdk.NewEgressClient(s.serve(t, Config{Capacity: Capacity{CPUs: 0.07}}), s.demo.APIKey(), s.demo.APISecret())
+		_, err := tight.StartTrackEgress(ctx, &livekit.TrackEgressRequest{RoomName: s.demo.Room(), TrackId: audio,
+			Output: &livekit.TrackEgressRequest_File{File: &livekit.DirectFileOutput{Filepath: dir + "/second"}}})
+		if code(err) != twirp.ResourceExhausted || !strings.Contains(err.Error(), "1 track copy running") {
+			t.Errorf("a second copy within 0.07 CPUs: %v, want resource_exhausted saying 1 track copy runs", err)
+		}
+	})
 	time.Sleep(4 * time.Second) // media to record, not a wait for an event
 	if _, err := sdk.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: info.EgressId}); err != nil {
 		t.Fatal(err)

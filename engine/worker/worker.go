@@ -188,33 +188,33 @@ func (w *Worker) StartEgressAffinity(ctx context.Context, req *rpc.StartEgressRe
 	want.Owner = req.EgressId
 	w.bidding.Lock()
 	defer w.bidding.Unlock()
-	inUse, err := w.inUse(ctx)
+	inUse, tracks, err := w.inUse(ctx)
 	if err != nil {
 		w.cfg.Logf("worker: no bid for %s: %v", req.EgressId, err)
 		return -1
 	}
-	if err := w.cfg.Capacity.Admit(inUse, want); err != nil {
+	if err := w.cfg.Capacity.Admit(inUse, tracks, want); err != nil {
 		w.cfg.Logf("worker: no bid for %s: %v", req.EgressId, err)
 		return -1
 	}
 	if w.cfg.Capacity.CPUs == 0 {
 		return 0.5
 	}
-	spare := w.cfg.Capacity.CPUs - w.cfg.Capacity.Cost(want)
+	spare := w.cfg.Capacity.CPUs - w.cfg.Capacity.Cost(want) - float64(tracks)*w.cfg.Capacity.TrackCost()
 	for _, k := range inUse {
 		spare -= w.cfg.Capacity.Cost(k)
 	}
 	return float32(0.1 + 0.9*max(spare, 0)/w.cfg.Capacity.CPUs)
 }
 
-// inUse lists the composites the engine's active egresses hold: each
-// dispatched one its own.
-func (w *Worker) inUse(ctx context.Context) ([]request.CompositeKey, error) {
+// inUse lists the composites the engine's active egresses hold (each
+// dispatched one its own) and counts its track copies.
+func (w *Worker) inUse(ctx context.Context) ([]request.CompositeKey, int, error) {
 	resp, err := w.engine.List(ctx, &livekit.ListEgressRequest{Active: true})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return api.Composites(resp.Items, w.dispatched), nil
+	return api.Composites(resp.Items, w.dispatched), api.TrackCopies(resp.Items), nil
 }
 
 func (w *Worker) dispatched(id string) bool {

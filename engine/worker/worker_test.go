@@ -92,7 +92,7 @@ func TestDispatchedCompositesAreCountedApart(t *testing.T) {
 			if c.dispatched {
 				w.jobs["EG_a"], w.jobs["EG_b"] = &job{id: "EG_a"}, &job{id: "EG_b"}
 			}
-			keys, err := w.inUse(context.Background())
+			keys, _, err := w.inUse(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
