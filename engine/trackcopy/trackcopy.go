@@ -1,9 +1,9 @@
 // Package trackcopy records one LiveKit track as its publisher sent it,
 // with no transcoding, as LiveKit's TrackEgress does: Opus to an Ogg
-// file, VP8 to WebM, H.264 to MP4. No browser: a hidden, subscribe-only
-// participant (a recorder's grant) subscribes to the track, and its RTP
-// packets go through GStreamer's jitter buffer and depayloader into the
-// file's muxer.
+// file, VP8 to WebM (H.264, which LiveKit writes to MP4, not yet). No
+// browser: a hidden, subscribe-only participant (a recorder's grant)
+// subscribes to the track, and its RTP packets go through GStreamer's
+// jitter buffer and depayloader into the file's muxer.
 //
 // GStreamer's RTP elements, not the SDK's samplebuilder, rebuild the
 // frames: its jitter buffer reorders and times the packets from their
@@ -61,9 +61,13 @@ type container struct {
 // containers are the codecs a copy writes, by MIME type (lower case).
 var containers = map[string]container{
 	"audio/opus": {".ogg", "audio", "rtpopusdepay ! opusparse ! oggmux"},
-	"video/vp8":  {".webm", "video", "rtpvp8depay ! webmmux"},
-	// A fragmented MP4 plays up to its last fragment after a crash.
-	"video/h264": {".mp4", "video", "rtph264depay ! h264parse ! mp4mux fragment-duration=500"},
+	// A publisher's change of resolution goes into the WebM as new caps:
+	// webmmux takes them, and the frames on either side decode.
+	"video/vp8": {".webm", "video", "rtpvp8depay ! webmmux"},
+	// H.264 is not copied yet: no publisher here sends it to test with,
+	// and a change of resolution into a fragmented MP4 made a file that
+	// would not decode in a trial (x264enc ! h264parse ! mp4mux
+	// fragment-duration=500, 320x240 then 640x480).
 }
 
 // jitterLatency is how long the jitter buffer holds packets for
@@ -152,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (*Copy, error) {
 	cont, ok := containers[c.mime]
 	if !ok {
 		room.Disconnect()
-		return nil, &request.FieldError{Field: "track_id", Msg: fmt.Sprintf("%s is %s, which a track copy does not write (Opus, VP8 and H.264 are); record it through a room composite egress instead", cfg.TrackID, codec.MimeType)}
+		return nil, &request.FieldError{Field: "track_id", Msg: fmt.Sprintf("%s is %s, which a track copy does not write yet (Opus and VP8 are); record it through a room composite egress instead", cfg.TrackID, codec.MimeType)}
 	}
 	c.path = cfg.Path(cont.ext)
 	if err := c.startPipeline(cont, codec); err != nil {
