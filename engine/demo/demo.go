@@ -16,6 +16,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
 )
 
 // DefaultRoom and DefaultParticipants are what `roomcast demo` starts with.
@@ -313,7 +314,31 @@ func (d *Demo) SetVolume(identity string, volume float64) error {
 	if err != nil {
 		return err
 	}
-	return p.startMedia(volume, true)
+	return p.startMedia(volume, webrtc.RTPCodecTypeAudio)
+}
+
+// SetVideoSize changes the size of a participant's camera picture, as a
+// publisher's camera or bandwidth does mid-call: the same track goes on
+// with key frames of the new size.
+func (d *Demo) SetVideoSize(identity string, width, height int) error {
+	if width < 16 || height < 16 || width%2 != 0 || height%2 != 0 {
+		return fmt.Errorf("video size %dx%d: use even sizes of at least 16x16", width, height)
+	}
+	p, err := d.get(identity)
+	if err != nil {
+		return err
+	}
+	if p.persona.Clapper {
+		return fmt.Errorf("%s: the clapper's picture keeps its size", identity)
+	}
+	p.mu.Lock()
+	p.width, p.height = width, height
+	p.mu.Unlock()
+	if err := p.startMedia(defaultVolume, webrtc.RTPCodecTypeVideo); err != nil {
+		return err
+	}
+	d.logf("%s's camera is now %dx%d", identity, width, height)
+	return nil
 }
 
 func (d *Demo) get(identity string) (*participant, error) {

@@ -122,13 +122,13 @@ type mediaSpec struct {
 // media lists the processes that make p's camera and microphone at volume:
 // one each, or for the clapper one for both, so that its picture and its
 // sound run on one clock.
-func (p Persona) media(volume float64) []mediaSpec {
+func (p Persona) media(volume float64, width, height int) []mediaSpec {
 	video, audio := webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio
 	if p.Clapper {
 		return []mediaSpec{{clapperPipeline(volume), []webrtc.RTPCodecType{video, audio}}}
 	}
 	return []mediaSpec{
-		{videoPipeline(p), []webrtc.RTPCodecType{video}},
+		{videoPipeline(p, width, height), []webrtc.RTPCodecType{video}},
 		{audioPipeline(p, volume), []webrtc.RTPCodecType{audio}},
 	}
 }
@@ -147,9 +147,11 @@ type participant struct {
 	procs    []*mediaProcess // one per persona.media spec, in its order
 	logf     func(string, ...any)
 
-	mu    sync.Mutex   // guards share and left
+	mu    sync.Mutex   // guards share, left and the camera's size
 	share *screenShare // nil when not sharing
 	left  bool
+	// width and height are the camera's picture (SetVideoSize).
+	width, height int
 }
 
 // screenShare is a running screen share: its publication and the process
@@ -196,25 +198,30 @@ func joinParticipant(url, key, secret, roomName string, p Persona, logf func(str
 		room.Disconnect()
 		return nil, fmt.Errorf("%s: publish: %w", p.Identity, err)
 	}
-	for _, spec := range p.media(defaultVolume) {
+	for _, spec := range p.media(defaultVolume, videoWidth, videoHeight) {
 		var kinds []string
 		for _, k := range spec.kinds {
 			kinds = append(kinds, k.String())
 		}
 		part.procs = append(part.procs, &mediaProcess{name: p.Identity + "/" + strings.Join(kinds, "+"), logf: logf})
 	}
-	if err := part.startMedia(defaultVolume, false); err != nil {
+	part.width, part.height = videoWidth, videoHeight
+	if err := part.startMedia(defaultVolume, 0); err != nil {
 		part.leave()
 		return nil, err
 	}
 	return part, nil
 }
 
-// startMedia (re)starts the participant's media processes at volume; with
-// soundOnly just those that make sound (to change the volume).
-func (p *participant) startMedia(volume float64, soundOnly bool) error {
-	for i, spec := range p.persona.media(volume) {
-		if soundOnly && !slices.Contains(spec.kinds, webrtc.RTPCodecTypeAudio) {
+// startMedia (re)starts the participant's media processes at volume and
+// the camera's size; with only set, just those that make that kind (to
+// change the volume, or the camera's size).
+func (p *participant) startMedia(volume float64, only webrtc.RTPCodecType) error {
+	p.mu.Lock()
+	width, height := p.width, p.height
+	p.mu.Unlock()
+	for i, spec := range p.persona.media(volume, width, height) {
+		if only != 0 && !slices.Contains(spec.kinds, only) {
 			continue
 		}
 		feeds := make([]feed, len(spec.kinds))
@@ -306,8 +313,8 @@ const (
 	opusTail = "opusenc frame-size=%d bitrate=64000 ! oggmux max-delay=0 max-page-delay=0 ! fdsink fd=%d"
 )
 
-func videoPipeline(p Persona) []string {
-	return solidVideo(p.Color, videoWidth, videoHeight, videoFPS, p.Name, "left")
+func videoPipeline(p Persona, width, height int) []string {
+	return solidVideo(p.Color, width, height, videoFPS, p.Name, "left")
 }
 
 // solidVideo is a live picture of one colour with text in a bottom corner

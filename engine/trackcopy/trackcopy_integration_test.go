@@ -5,6 +5,7 @@ package trackcopy
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/mediatest"
+	"roomcast/engine/waittest"
 )
 
 func TestMain(m *testing.M) {
@@ -24,21 +26,29 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// tracks is each demo person's published tracks, by identity and type.
+// tracks is each demo person's published tracks, by identity and type,
+// once every one has published its camera and microphone (the demo's
+// start returns as they join, and a track can follow a moment later).
 func tracks(t *testing.T, d *demo.Demo) map[string]map[livekit.TrackType]*livekit.TrackInfo {
 	t.Helper()
 	rooms := lksdk.NewRoomServiceClient(d.HTTPURL(), d.APIKey(), d.APISecret())
-	res, err := rooms.ListParticipants(context.Background(), &livekit.ListParticipantsRequest{Room: d.Room()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]map[livekit.TrackType]*livekit.TrackInfo{}
-	for _, p := range res.Participants {
-		out[p.Identity] = map[livekit.TrackType]*livekit.TrackInfo{}
-		for _, tr := range p.Tracks {
-			out[p.Identity][tr.Type] = tr
+	waittest.Until(t, 10*time.Second, "every demo person's camera and microphone published", func() bool {
+		res, err := rooms.ListParticipants(context.Background(), &livekit.ListParticipantsRequest{Room: d.Room()})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		clear(out)
+		complete := len(res.Participants) > 0
+		for _, p := range res.Participants {
+			out[p.Identity] = map[livekit.TrackType]*livekit.TrackInfo{}
+			for _, tr := range p.Tracks {
+				out[p.Identity][tr.Type] = tr
+			}
+			complete = complete && len(out[p.Identity]) == 2
+		}
+		return complete
+	})
 	return out
 }
 
@@ -186,6 +196,43 @@ func TestCopyEndsWithItsTrack(t *testing.T) {
 		t.Errorf("the file lasts %.2f s, want the ~3 s before carol left", dur)
 	}
 	mediatest.CheckTone(t, res.Path, carol.ToneHz)
+}
+
+// TestCopyThroughAResolutionChange: bob's camera going from 640x360 to
+// 320x180 mid-copy (as a publisher's bandwidth makes it) leaves a WebM
+// whose frames all decode, at the old size and then the new.
+func TestCopyThroughAResolutionChange(t *testing.T) {
+	d := demotest.Start(t, demo.Options{Participants: 2})
+	bob := d.Participants()[1]
+	info := tracks(t, d)[bob.Identity][livekit.TrackType_VIDEO]
+	cp, err := Start(context.Background(), config(d, info.Sid, t.TempDir(), "bob", t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if err := d.SetVideoSize(bob.Identity, 320, 180); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	res, err := cp.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=width,height", "-of", "csv=p=0", res.Path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v: %s", err, out)
+	}
+	sizes := map[string]int{}
+	for _, line := range strings.Fields(string(out)) {
+		sizes[line]++
+	}
+	t.Logf("decoded frames by size: %v", sizes)
+	if sizes["640,360"] < 2*25 || sizes["320,180"] < 2*25 {
+		t.Errorf("decoded frames by size %v, want 2 s or more of each of 640x360 and 320x180", sizes)
+	}
+	if msg, err := exec.Command("ffmpeg", "-v", "error", "-i", res.Path, "-f", "null", "-").CombinedOutput(); err != nil || len(msg) > 0 {
+		t.Errorf("ffmpeg decoding the copy: %v: %s", err, msg)
+	}
 }
 
 // TestCopyRefusals: what cannot be copied is refused at Start, naming the
