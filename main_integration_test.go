@@ -214,19 +214,7 @@ func TestRecordCommandDefaultStorage(t *testing.T) {
 func TestRecordCommandTrack(t *testing.T) {
 	bin := buildRoomcast(t)
 	d := demotest.Start(t, demo.Options{Participants: 2})
-	rooms := lksdk.NewRoomServiceClient(d.HTTPURL(), d.APIKey(), d.APISecret())
-	res, err := rooms.ListParticipants(context.Background(), &livekit.ListParticipantsRequest{Room: d.Room()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	video := ""
-	for _, p := range res.Participants {
-		for _, tr := range p.Tracks {
-			if p.Identity == d.Participants()[1].Identity && tr.Type == livekit.TrackType_VIDEO {
-				video = tr.Sid
-			}
-		}
-	}
+	video := demotest.Tracks(t, d)[d.Participants()[1].Identity][livekit.TrackType_VIDEO].Sid
 	dir := t.TempDir()
 	req := writeRequest(t, dir, `{"room_name": "`+d.Room()+`", "track_id": "`+video+`", "file": {"filepath": "`+filepath.Join(dir, "bob")+`"}}`)
 	cmd, stdout, lines := startRoomcastEnv(t, bin, []string{"LIVEKIT_URL=" + d.URL(), "LIVEKIT_API_KEY=" + d.APIKey(), "LIVEKIT_API_SECRET=" + d.APISecret()},

@@ -13,6 +13,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/twitchtv/twirp"
 
+	"roomcast/engine/demo/demotest"
 	"roomcast/engine/mediatest"
 )
 
@@ -28,22 +29,7 @@ func TestTrackEgressAPI(t *testing.T) {
 	url := s.serve(t, Config{})
 	sdk := lksdk.NewEgressClient(url, s.demo.APIKey(), s.demo.APISecret())
 	ctx := context.Background()
-	rooms := lksdk.NewRoomServiceClient(s.demo.HTTPURL(), s.demo.APIKey(), s.demo.APISecret())
-	res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: s.demo.Room()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var audio string
-	for _, p := range res.Participants {
-		for _, tr := range p.Tracks {
-			if p.Identity == bob.Identity && tr.Type == livekit.TrackType_AUDIO {
-				audio = tr.Sid
-			}
-		}
-	}
-	if audio == "" {
-		t.Fatal("bob publishes no microphone")
-	}
+	audio := demotest.Tracks(t, s.demo)[bob.Identity][livekit.TrackType_AUDIO].Sid
 	dir := t.TempDir()
 
 	t.Run("refused", func(t *testing.T) {

@@ -18,38 +18,11 @@ import (
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/mediatest"
-	"roomcast/engine/waittest"
 )
 
 func TestMain(m *testing.M) {
 	lksdk.SetLogger(protologger.GetDiscardLogger())
 	os.Exit(m.Run())
-}
-
-// tracks is each demo person's published tracks, by identity and type,
-// once every one has published its camera and microphone (the demo's
-// start returns as they join, and a track can follow a moment later).
-func tracks(t *testing.T, d *demo.Demo) map[string]map[livekit.TrackType]*livekit.TrackInfo {
-	t.Helper()
-	rooms := lksdk.NewRoomServiceClient(d.HTTPURL(), d.APIKey(), d.APISecret())
-	out := map[string]map[livekit.TrackType]*livekit.TrackInfo{}
-	waittest.Until(t, 10*time.Second, "every demo person's camera and microphone published", func() bool {
-		res, err := rooms.ListParticipants(context.Background(), &livekit.ListParticipantsRequest{Room: d.Room()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		clear(out)
-		complete := len(res.Participants) > 0
-		for _, p := range res.Participants {
-			out[p.Identity] = map[livekit.TrackType]*livekit.TrackInfo{}
-			for _, tr := range p.Tracks {
-				out[p.Identity][tr.Type] = tr
-			}
-			complete = complete && len(out[p.Identity]) == 2
-		}
-		return complete
-	})
-	return out
 }
 
 // config copies trackID into dir/name plus its container's extension.
@@ -84,7 +57,7 @@ func TestCopiesEachTrackAsSent(t *testing.T) {
 	d := demotest.Start(t, demo.Options{Participants: 3})
 	people := d.Participants()
 	bob := people[1]
-	published := tracks(t, d)[bob.Identity]
+	published := demotest.Tracks(t, d)[bob.Identity]
 	dir := t.TempDir()
 	cases := []struct {
 		kind      livekit.TrackType
@@ -167,7 +140,7 @@ func TestCopiesEachTrackAsSent(t *testing.T) {
 func TestCopyEndsWithItsTrack(t *testing.T) {
 	d := demotest.Start(t, demo.Options{Participants: 3})
 	carol := d.Participants()[2]
-	info := tracks(t, d)[carol.Identity][livekit.TrackType_AUDIO]
+	info := demotest.Tracks(t, d)[carol.Identity][livekit.TrackType_AUDIO]
 	cp, err := Start(context.Background(), config(d, info.Sid, t.TempDir(), "carol", t))
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +177,7 @@ func TestCopyEndsWithItsTrack(t *testing.T) {
 func TestCopyThroughAResolutionChange(t *testing.T) {
 	d := demotest.Start(t, demo.Options{Participants: 2})
 	bob := d.Participants()[1]
-	info := tracks(t, d)[bob.Identity][livekit.TrackType_VIDEO]
+	info := demotest.Tracks(t, d)[bob.Identity][livekit.TrackType_VIDEO]
 	cp, err := Start(context.Background(), config(d, info.Sid, t.TempDir(), "bob", t))
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
 	"roomcast/engine/demo"
 	"roomcast/engine/mediatest"
+	"roomcast/engine/waittest"
 )
 
 // startTimeout bounds the server's start and the participants' joining:
@@ -73,4 +77,30 @@ func VerifyTonesFrom(t testing.TB, path string, start float64, people []demo.Per
 			t.Errorf("%s's %g Hz tone at %.4f (floor %.4f) from %.1f s: not heard", person.Identity, person.ToneHz, lvl, floor, start)
 		}
 	}
+}
+
+// Tracks is each demo person's published tracks, by identity and type,
+// once every one has published its camera and microphone: Start returns
+// as they join, and a track can follow a moment later.
+func Tracks(t testing.TB, d *demo.Demo) map[string]map[livekit.TrackType]*livekit.TrackInfo {
+	t.Helper()
+	rooms := lksdk.NewRoomServiceClient(d.HTTPURL(), d.APIKey(), d.APISecret())
+	out := map[string]map[livekit.TrackType]*livekit.TrackInfo{}
+	waittest.Until(t, 10*time.Second, "every demo person's camera and microphone published", func() bool {
+		res, err := rooms.ListParticipants(context.Background(), &livekit.ListParticipantsRequest{Room: d.Room()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(out)
+		complete := len(res.Participants) > 0
+		for _, p := range res.Participants {
+			out[p.Identity] = map[livekit.TrackType]*livekit.TrackInfo{}
+			for _, tr := range p.Tracks {
+				out[p.Identity][tr.Type] = tr
+			}
+			complete = complete && len(out[p.Identity]) == 2
+		}
+		return complete
+	})
+	return out
 }
