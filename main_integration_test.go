@@ -121,6 +121,29 @@ func waitLine(t *testing.T, lines <-chan string, substr string, timeout time.Dur
 	}
 }
 
+// finalInfo drains cmd's stderr, waits for it to exit 0 and returns the
+// EgressInfo it printed on stdout, and its stderr.
+func finalInfo(t *testing.T, cmd *exec.Cmd, stdout *syncBuffer, lines <-chan string) (*livekit.EgressInfo, string) {
+	t.Helper()
+	var stderr strings.Builder
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for l := range lines {
+			stderr.WriteString(l + "\n")
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("roomcast record exited with %v", err)
+	}
+	<-drained
+	var info livekit.EgressInfo
+	if err := protojson.Unmarshal(stdout.Bytes(), &info); err != nil {
+		t.Fatalf("stdout is not an EgressInfo: %v\n%s", err, stdout.String())
+	}
+	return &info, stderr.String()
+}
+
 // TestRecordCommand: `roomcast record --demo --duration` finalises the file,
 // prints the final EgressInfo as protojson and exits 0.
 func TestRecordCommand(t *testing.T) {
@@ -129,19 +152,9 @@ func TestRecordCommand(t *testing.T) {
 	out := filepath.Join(dir, "rec.mp4")
 	req := writeRequest(t, dir, `{"room_name": "demo", "layout": "grid", "file_outputs": [{"filepath": "`+out+`"}]}`)
 	cmd, stdout, lines := startRoomcast(t, bin, "record", "--demo", "--duration", "4s", req)
-	go func() {
-		for range lines {
-		}
-	}()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("roomcast record exited with %v", err)
-	}
-	var info livekit.EgressInfo
-	if err := protojson.Unmarshal(stdout.Bytes(), &info); err != nil {
-		t.Fatalf("stdout is not an EgressInfo: %v\n%s", err, stdout.String())
-	}
+	info, _ := finalInfo(t, cmd, stdout, lines)
 	if info.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(info.FileResults) != 1 || info.FileResults[0].Filename != out {
-		t.Fatalf("final info = %v", &info)
+		t.Fatalf("final info = %v", info)
 	}
 	p, err := mediatest.ProbeFile(out, true)
 	if err != nil {
@@ -170,23 +183,11 @@ func TestRecordCommandDefaultStorage(t *testing.T) {
 	// The secret comes from the environment, as a deployment would keep it.
 	cmd, stdout, lines := startRoomcastEnv(t, bin, []string{"ROOMCAST_STORAGE_S3_SECRET=" + s3.Secret},
 		"record", "--demo", "--duration", "4s", "--output-dir", dir, "--config", cfg, req)
-	var stderr strings.Builder
-	go func() {
-		for l := range lines {
-			stderr.WriteString(l + "\n")
-		}
-	}()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("roomcast record exited with %v", err)
-	}
-	var info livekit.EgressInfo
-	if err := protojson.Unmarshal(stdout.Bytes(), &info); err != nil {
-		t.Fatalf("stdout is not an EgressInfo: %v\n%s", err, stdout.String())
-	}
+	info, stderr := finalInfo(t, cmd, stdout, lines)
 	if info.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(info.FileResults) != 1 || !strings.Contains(info.FileResults[0].Location, "shows") {
-		t.Fatalf("final info = %v, want COMPLETE with the file in bucket shows", &info)
+		t.Fatalf("final info = %v, want COMPLETE with the file in bucket shows", info)
 	}
-	if out := stdout.String() + stderr.String(); strings.Contains(out, s3.Secret) {
+	if out := stdout.String() + stderr; strings.Contains(out, s3.Secret) {
 		t.Error("the S3 secret was printed")
 	}
 	data, _, err := s3.GetObject(context.Background(), "shows", "demo/take1.mp4")
@@ -219,20 +220,10 @@ func TestRecordCommandTrack(t *testing.T) {
 	req := writeRequest(t, dir, `{"room_name": "`+d.Room()+`", "track_id": "`+video+`", "file": {"filepath": "`+filepath.Join(dir, "bob")+`"}}`)
 	cmd, stdout, lines := startRoomcastEnv(t, bin, []string{"LIVEKIT_URL=" + d.URL(), "LIVEKIT_API_KEY=" + d.APIKey(), "LIVEKIT_API_SECRET=" + d.APISecret()},
 		"record", "--type", "track", "--duration", "3s", req)
-	go func() {
-		for range lines {
-		}
-	}()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("roomcast record exited with %v", err)
-	}
-	var info livekit.EgressInfo
-	if err := protojson.Unmarshal(stdout.Bytes(), &info); err != nil {
-		t.Fatalf("stdout is not an EgressInfo: %v\n%s", err, stdout.String())
-	}
+	info, _ := finalInfo(t, cmd, stdout, lines)
 	want := filepath.Join(dir, "bob.webm")
 	if info.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(info.FileResults) != 1 || info.FileResults[0].Filename != want {
-		t.Fatalf("final info = %v, want COMPLETE with %s", &info, want)
+		t.Fatalf("final info = %v, want COMPLETE with %s", info, want)
 	}
 	p, err := mediatest.ProbeFile(want, true)
 	if err != nil {
