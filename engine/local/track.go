@@ -100,7 +100,7 @@ func (l *Local) StartTrack(ctx context.Context, req *livekit.TrackEgressRequest)
 		end := ending{status: livekit.EgressStatus_EGRESS_COMPLETE, why: te.endReason()}
 		switch {
 		case err != nil:
-			end.status, end.err = livekit.EgressStatus_EGRESS_FAILED, err.Error()
+			end.status, end.err, end.why = livekit.EgressStatus_EGRESS_FAILED, err.Error(), livekit.EndReasonFailure
 		case res.Packets == 0:
 			end.status, end.err = livekit.EgressStatus_EGRESS_FAILED, "no media of the track came; the file is empty"
 		}

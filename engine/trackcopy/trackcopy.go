@@ -102,6 +102,7 @@ type Copy struct {
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Stop: the reader ends the stream
+	ended    chan error    // the pipeline's end: nil at EOS, or its error
 	done     chan struct{} // closed when the file is finished
 	result   Result
 	err      error
@@ -118,7 +119,7 @@ func Start(ctx context.Context, cfg Config) (*Copy, error) {
 	if cfg.TrackID == "" {
 		return nil, &request.FieldError{Field: "track_id", Msg: "empty; give the SID (TR_...) of the track to record"}
 	}
-	c := &Copy{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &Copy{cfg: cfg, stop: make(chan struct{}), ended: make(chan error, 1), done: make(chan struct{})}
 	subscribed := make(chan *webrtc.TrackRemote, 1)
 	cb := lksdk.NewRoomCallback()
 	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
@@ -216,7 +217,31 @@ func (c *Copy) startPipeline(cont container, codec webrtc.RTPCodecParameters) er
 		p.SetState(gst.StateNull)
 		return fmt.Errorf("track copy: start: %w", err)
 	}
+	go c.watchBus()
 	return nil
+}
+
+// watchBus hands the pipeline's end to ended: nil at its EOS, else the
+// error that stopped it (a full disk, a muxer refusing the stream).
+func (c *Copy) watchBus() {
+	bus := c.pipeline.GetPipelineBus()
+	for {
+		msg := bus.TimedPopFiltered(gst.ClockTime(250*time.Millisecond), gst.MessageEOS|gst.MessageError)
+		switch {
+		case msg == nil:
+			select {
+			case <-c.done:
+				return
+			default:
+				continue
+			}
+		case msg.Type() == gst.MessageError:
+			c.ended <- fmt.Errorf("track copy: %s: %w", msg.Source(), msg.ParseError())
+		default:
+			c.ended <- nil
+		}
+		return
+	}
 }
 
 // pump reads the track's packets into the pipeline until Stop, or until
@@ -241,10 +266,15 @@ func (c *Copy) pump(track *webrtc.TrackRemote) {
 			}
 		}
 	}()
+	var failed error
 loop:
 	for {
 		select {
 		case <-c.stop:
+			break loop
+		case failed = <-c.ended:
+			// Whatever was muxed before it stays in the file.
+			reason = fmt.Sprintf("the file failed: %v", failed)
 			break loop
 		case err := <-readErr:
 			reason = "the track ended"
@@ -265,21 +295,21 @@ loop:
 			}
 		}
 	}
-	c.finish(reason)
+	c.finish(reason, failed)
 }
 
-// finish ends the stream, waits for the muxer to close the file, and
-// leaves the room.
-func (c *Copy) finish(reason string) {
+// finish ends the stream, waits for the muxer to close the file (unless
+// the pipeline failed already), and leaves the room.
+func (c *Copy) finish(reason string, err error) {
 	defer close(c.done)
 	defer c.room.Disconnect()
-	c.src.EndStream()
-	bus := c.pipeline.GetPipelineBus()
-	var err error
-	if msg := bus.TimedPopFiltered(gst.ClockTime(10*time.Second), gst.MessageEOS|gst.MessageError); msg == nil {
-		err = errors.New("track copy: the file was not finished within 10 s")
-	} else if msg.Type() == gst.MessageError {
-		err = fmt.Errorf("track copy: %w", msg.ParseError())
+	if err == nil {
+		c.src.EndStream()
+		select {
+		case err = <-c.ended:
+		case <-time.After(10 * time.Second):
+			err = errors.New("track copy: the file was not finished within 10 s")
+		}
 	}
 	c.pipeline.SetState(gst.StateNull)
 	c.mu.Lock()

@@ -17,6 +17,7 @@ import (
 
 	"roomcast/engine/demo"
 	"roomcast/engine/demo/demotest"
+	"roomcast/engine/internal/disktest"
 	"roomcast/engine/mediatest"
 )
 
@@ -205,6 +206,37 @@ func TestCopyThroughAResolutionChange(t *testing.T) {
 	}
 	if msg, err := exec.Command("ffmpeg", "-v", "error", "-i", res.Path, "-f", "null", "-").CombinedOutput(); err != nil || len(msg) > 0 {
 		t.Errorf("ffmpeg decoding the copy: %v: %s", err, msg)
+	}
+}
+
+// TestCopyOnAFullDisk: a copy whose disk fills up ends by itself with
+// the error, at once rather than queueing packets it can no longer write,
+// and what was written before stays in the file.
+func TestCopyOnAFullDisk(t *testing.T) {
+	d := demotest.Start(t, demo.Options{Participants: 1})
+	alice := d.Participants()[0]
+	info := demotest.Tracks(t, d)[alice.Identity][livekit.TrackType_VIDEO]
+	disk := disktest.Small(t, 48<<10) // a few seconds of the demo's camera
+	cp, err := Start(context.Background(), config(d, info.Sid, disk, "alice", t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cp.Done():
+	case <-time.After(30 * time.Second):
+		cp.Stop()
+		t.Fatal("the copy went on for 30 s on a 48 KiB disk")
+	}
+	res, err := cp.Wait()
+	if err == nil || !strings.Contains(res.EndReason, "the file failed") {
+		t.Fatalf("ended %q with error %v, want the disk's error", res.EndReason, err)
+	}
+	t.Logf("ended: %v; %d bytes kept of %d packets", err, res.Size, res.Packets)
+	if res.Size < 16<<10 {
+		t.Errorf("%d bytes kept: what fit on the disk should stay", res.Size)
+	}
+	if frames, _ := exec.Command("ffprobe", "-v", "quiet", "-select_streams", "v", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", res.Path).Output(); len(strings.TrimSpace(string(frames))) == 0 || strings.TrimSpace(string(frames)) == "0" {
+		t.Errorf("no frame of the part written decodes (%q)", frames)
 	}
 }
 
