@@ -80,6 +80,15 @@ func (l *Local) StartTrack(ctx context.Context, req *livekit.TrackEgressRequest)
 		return nil, err
 	}
 	te := &trackEgress{copy: cp, done: make(chan struct{})}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		cp.Stop()
+		return nil, errors.New("the engine is closed")
+	}
+	l.tracks[id] = te
+	l.background.Add(1) // under l.mu: Close waits only once closed is set
+	l.mu.Unlock()
 	now := time.Now().UnixNano()
 	l.board.put(&livekit.EgressInfo{
 		EgressId: id, RoomId: roomID, RoomName: plan.RoomName,
@@ -87,15 +96,8 @@ func (l *Local) StartTrack(ctx context.Context, req *livekit.TrackEgressRequest)
 		Status:     livekit.EgressStatus_EGRESS_ACTIVE, StartedAt: now, UpdatedAt: now,
 		Request: &livekit.EgressInfo_Track{Track: req},
 	})
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		te.stop(endReasonStudioClosed)
-	} else {
-		l.tracks[id] = te
-		l.mu.Unlock()
-	}
-	l.background.Go(func() {
+	go func() {
+		defer l.background.Done()
 		res, err := cp.Wait()
 		end := ending{status: livekit.EgressStatus_EGRESS_COMPLETE, why: te.endReason()}
 		switch {
@@ -115,7 +117,7 @@ func (l *Local) StartTrack(ctx context.Context, req *livekit.TrackEgressRequest)
 			info.Status, info.Error, info.ErrorCode, info.Details = end.status, end.err, end.errorCode(), end.details()
 		})
 		close(te.done)
-	})
+	}()
 	return l.board.get(id), nil
 }
 
