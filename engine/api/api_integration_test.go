@@ -390,7 +390,7 @@ func TestTwoComposites(t *testing.T) {
 		waittest.AwaitStatus(t, remote, id, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
 	}
 	_, err = sdk.StartRoomCompositeEgress(ctx, small(demo.DefaultRoom, "speaker"))
-	if want := fmt.Sprintf("2 composites running use %.1f of %.1f CPUs", 2*cost, 2*cost); code(err) != twirp.ResourceExhausted || !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("2 composites running use %s of %s CPUs", cores(2*cost), cores(2*cost)); code(err) != twirp.ResourceExhausted || !strings.Contains(err.Error(), want) {
 		t.Errorf("third composite: %v, want resource_exhausted saying %q", err, want)
 	}
 	time.Sleep(5 * time.Second) // the recordings
