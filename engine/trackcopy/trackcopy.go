@@ -96,16 +96,13 @@ type Copy struct {
 	mime     string
 	path     string
 
-	mu      sync.Mutex
-	started time.Time
-	packets int
-
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Stop: the reader ends the stream
 	ended    chan error    // the pipeline's end: nil at EOS, or its error
 	done     chan struct{} // closed when the file is finished
-	result   Result
-	err      error
+	// result and err are written before done closes, read after.
+	result Result
+	err    error
 }
 
 // Start joins the room, subscribes to the track and begins writing. It
@@ -249,7 +246,7 @@ func (c *Copy) watchBus() {
 // finishes the file.
 func (c *Copy) pump(track *webrtc.TrackRemote) {
 	reason := "stopped"
-	packets := make(chan []byte, 64)
+	incoming := make(chan []byte, 64)
 	readErr := make(chan error, 1)
 	go func() {
 		buf := make([]byte, 1500)
@@ -260,13 +257,15 @@ func (c *Copy) pump(track *webrtc.TrackRemote) {
 				return
 			}
 			select {
-			case packets <- append([]byte(nil), buf[:n]...):
+			case incoming <- append([]byte(nil), buf[:n]...):
 			case <-c.done:
 				return
 			}
 		}
 	}()
 	var failed error
+	var started time.Time
+	packets := 0
 loop:
 	for {
 		select {
@@ -282,25 +281,23 @@ loop:
 				reason = fmt.Sprintf("the track ended: %v", err)
 			}
 			break loop
-		case pkt := <-packets:
-			c.mu.Lock()
-			if c.packets == 0 {
-				c.started = time.Now()
+		case pkt := <-incoming:
+			if packets == 0 {
+				started = time.Now()
 			}
-			c.packets++
-			c.mu.Unlock()
+			packets++
 			if ret := c.src.PushBuffer(gst.NewBufferFromBytes(pkt)); ret != gst.FlowOK {
 				reason = fmt.Sprintf("the file's pipeline refused a packet (%s)", ret)
 				break loop
 			}
 		}
 	}
-	c.finish(reason, failed)
+	c.finish(Result{Path: c.path, MimeType: c.mime, Started: started, Packets: packets, EndReason: reason}, failed)
 }
 
 // finish ends the stream, waits for the muxer to close the file (unless
 // the pipeline failed already), and leaves the room.
-func (c *Copy) finish(reason string, err error) {
+func (c *Copy) finish(res Result, err error) {
 	defer close(c.done)
 	defer c.room.Disconnect()
 	if err == nil {
@@ -312,14 +309,12 @@ func (c *Copy) finish(reason string, err error) {
 		}
 	}
 	c.pipeline.SetState(gst.StateNull)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.result = Result{Path: c.path, MimeType: c.mime, Started: c.started, Ended: time.Now(), Packets: c.packets, EndReason: reason}
+	res.Ended = time.Now()
 	if st, statErr := os.Stat(c.path); statErr == nil {
-		c.result.Size = st.Size()
+		res.Size = st.Size()
 	}
-	c.err = err
-	c.cfg.Logf("track copy: %s ended (%s): %d packets, %d bytes", c.cfg.TrackID, reason, c.packets, c.result.Size)
+	c.result, c.err = res, err
+	c.cfg.Logf("track copy: %s ended (%s): %d packets, %d bytes", c.cfg.TrackID, res.EndReason, res.Packets, res.Size)
 }
 
 // Stop ends the copy and returns what it wrote.
@@ -335,7 +330,5 @@ func (c *Copy) Done() <-chan struct{} { return c.done }
 // Wait waits for the copy to end and returns what it wrote.
 func (c *Copy) Wait() (Result, error) {
 	<-c.done
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.result, c.err
 }
