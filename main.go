@@ -70,7 +70,8 @@ Ctrl-C stops it and everything it started.`,
 		summary: "run one egress from a LiveKit request (the JSON lk egress start takes)",
 		about: `Runs one egress from REQUEST, a LiveKit RoomCompositeEgressRequest in JSON (the
 file lk egress start --type room-composite takes; - reads standard input), or
-with --type track a TrackEgressRequest (one track copied as sent), on
+with --type participant, track-composite or track LiveKit's request of that
+type (one person, two tracks, one track copied as sent), on
 this machine's engine or, with --remote URL, on a LiveKit Egress service or
 another machine's roomcast serve. Progress goes to stderr, the final
 EgressInfo to stdout as JSON; the exit code is 0 when it completed.`,
@@ -304,7 +305,7 @@ func recordFlags() *pflag.FlagSet {
 	fs.Bool("demo", false, "start the embedded demo room (named after the request's room_name) and record it")
 	fs.Duration("duration", 0, "stop after this long (e.g. 30s); 0 records until Ctrl-C or the room ends")
 	fs.String("output-dir", "", "folder for relative file paths (default: the working directory)")
-	fs.String("type", "room-composite", "the request's egress type, as lk egress start --type: room-composite, or track (one track copied as sent)")
+	fs.String("type", "room-composite", "the request's egress type, as lk egress start --type: room-composite, participant (one person's camera and microphone), track-composite (an audio and a video track) or track (one track copied as sent)")
 	fs.String("remote", "", "record on the LiveKit Egress service at this URL (a LiveKit server with Egress, or another machine's roomcast serve), authenticated with --api-key/--api-secret (env LIVEKIT_API_KEY/LIVEKIT_API_SECRET)")
 	return configFlags(fs)
 }
@@ -341,15 +342,29 @@ func runRecord(fs *pflag.FlagSet, args []string) error {
 			return fmt.Errorf("%s: %w", fs.Arg(0), err)
 		}
 		room = req.RoomName
-		start = func(ctx context.Context, s engine.Studio) (*livekit.EgressInfo, error) {
-			tr, ok := s.(engine.TrackRecorder)
-			if !ok {
-				return nil, errors.New("--type track: this engine does not record single tracks")
-			}
+		start = onTrackRecorder(kind, func(ctx context.Context, tr engine.TrackRecorder) (*livekit.EgressInfo, error) {
 			return tr.StartTrack(ctx, req)
+		})
+	case "participant":
+		req, err := request.ParseParticipant(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", fs.Arg(0), err)
 		}
+		room = req.RoomName
+		start = onTrackRecorder(kind, func(ctx context.Context, tr engine.TrackRecorder) (*livekit.EgressInfo, error) {
+			return tr.StartParticipant(ctx, req)
+		})
+	case "track-composite":
+		req, err := request.ParseTrackComposite(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		}
+		room = req.RoomName
+		start = onTrackRecorder(kind, func(ctx context.Context, tr engine.TrackRecorder) (*livekit.EgressInfo, error) {
+			return tr.StartTrackComposite(ctx, req)
+		})
 	default:
-		return fmt.Errorf("--type %q: use room-composite or track (participant and track-composite egresses are not served yet)", kind)
+		return fmt.Errorf("--type %q: use room-composite, participant, track-composite or track", kind)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -366,6 +381,8 @@ func runRecord(fs *pflag.FlagSet, args []string) error {
 		})
 	} else {
 		cfg := engineConfig(v)
+		// A browser kept ready serves a composite only.
+		cfg.KeepReady = v.GetString("type") == "room-composite"
 		if v.GetBool("demo") {
 			d, err := demo.Start(ctx, demo.Options{Room: room, Logf: logf})
 			if err != nil {
@@ -415,6 +432,18 @@ func runRecord(fs *pflag.FlagSet, args []string) error {
 	return nil
 }
 
+// onTrackRecorder starts an egress of --type kind on an engine that
+// records from tracks.
+func onTrackRecorder(kind string, start func(context.Context, engine.TrackRecorder) (*livekit.EgressInfo, error)) func(context.Context, engine.Studio) (*livekit.EgressInfo, error) {
+	return func(ctx context.Context, s engine.Studio) (*livekit.EgressInfo, error) {
+		tr, ok := s.(engine.TrackRecorder)
+		if !ok {
+			return nil, fmt.Errorf("--type %s: this engine records room composites only", kind)
+		}
+		return start(ctx, tr)
+	}
+}
+
 // serveShutdown bounds how long in-flight API calls may take once Ctrl-C
 // is pressed (StopEgress answers within 5 s).
 const serveShutdown = 10 * time.Second
@@ -461,10 +490,11 @@ func runServe(fs *pflag.FlagSet, args []string) error {
 	}
 	defer studio.Close() // a no-op after the ordered shutdown below
 	capacity := api.Capacity{
-		CPUs:        v.GetFloat64("capacity.cpus"),
-		Cost720p30:  v.GetFloat64("capacity.cost_720p30"),
-		Cost1080p30: v.GetFloat64("capacity.cost_1080p30"),
-		CostTrack:   v.GetFloat64("capacity.cost_track"),
+		CPUs:          v.GetFloat64("capacity.cpus"),
+		Cost720p30:    v.GetFloat64("capacity.cost_720p30"),
+		Cost1080p30:   v.GetFloat64("capacity.cost_1080p30"),
+		CostTrack:     v.GetFloat64("capacity.cost_track"),
+		CostRecording: v.GetFloat64("capacity.cost_participant"),
 	}
 	budget := "no CPU limit"
 	if capacity.CPUs > 0 {

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"image/color"
 	"io"
 	"math"
 	"os"
@@ -208,29 +209,55 @@ func TestRecordCommandDefaultStorage(t *testing.T) {
 	t.Logf("uploaded to %s: %d bytes, %.2f s", info.FileResults[0].Location, len(data), p.Duration())
 }
 
-// TestRecordCommandTrack: "record --type track" takes the JSON "lk egress
-// start --type track" takes: bob's camera, copied as sent from a LiveKit
-// server named by LIVEKIT_URL and its key, is a WebM of VP8 as long as
-// asked, under the name given plus the codec's extension.
-func TestRecordCommandTrack(t *testing.T) {
+// TestRecordCommandTracks: "record --type track|participant|track-composite"
+// takes the JSON "lk egress start" takes of that type, from a LiveKit
+// server named by LIVEKIT_URL and its key: bob's camera copied as sent is
+// a WebM of VP8 under the name given plus the codec's extension; bob as a
+// participant, and alice's camera with bob's microphone, are MP4s of the
+// camera's colour; each as long as asked.
+func TestRecordCommandTracks(t *testing.T) {
 	bin := buildRoomcast(t)
 	d := demotest.Start(t, demo.Options{Participants: 2})
-	video := demotest.Tracks(t, d)[d.Participants()[1].Identity][livekit.TrackType_VIDEO].Sid
+	alice, bob := d.Participants()[0], d.Participants()[1]
+	tracks := demotest.Tracks(t, d)
 	dir := t.TempDir()
-	req := writeRequest(t, dir, `{"room_name": "`+d.Room()+`", "track_id": "`+video+`", "file": {"filepath": "`+filepath.Join(dir, "bob")+`"}}`)
-	cmd, stdout, lines := startRoomcastEnv(t, bin, []string{"LIVEKIT_URL=" + d.URL(), "LIVEKIT_API_KEY=" + d.APIKey(), "LIVEKIT_API_SECRET=" + d.APISecret()},
-		"record", "--type", "track", "--duration", "3s", req)
-	info, _ := finalInfo(t, cmd, stdout, lines)
-	want := filepath.Join(dir, "bob.webm")
-	if info.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(info.FileResults) != 1 || info.FileResults[0].Filename != want {
-		t.Fatalf("final info = %v, want COMPLETE with %s", info, want)
-	}
-	p, err := mediatest.ProbeFile(want, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := p.First("video"); v == nil || v.CodecName != "vp8" || v.Frames() < 2*25 || math.Abs(p.Duration()-3) > 1 {
-		t.Errorf("the copy: video %+v, %.2f s; want vp8, about 3 s", v, p.Duration())
+	for _, c := range []struct {
+		kind, request, file string
+		codec               string
+		color               color.RGBA
+	}{
+		{"track", `"track_id": "` + tracks[bob.Identity][livekit.TrackType_VIDEO].Sid + `", "file": {"filepath": "` + filepath.Join(dir, "bob") + `"}`,
+			"bob.webm", "vp8", bob.Color},
+		{"participant", `"identity": "` + bob.Identity + `", "file_outputs": [{"filepath": "` + filepath.Join(dir, "bob.mp4") + `"}]`,
+			"bob.mp4", "h264", bob.Color},
+		{"track-composite", `"video_track_id": "` + tracks[alice.Identity][livekit.TrackType_VIDEO].Sid + `", "audio_track_id": "` + tracks[bob.Identity][livekit.TrackType_AUDIO].Sid +
+			`", "preset": "H264_720P_30", "file_outputs": [{"filepath": "` + filepath.Join(dir, "alice-bob.mp4") + `"}]`,
+			"alice-bob.mp4", "h264", alice.Color},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			req := writeRequest(t, dir, `{"room_name": "`+d.Room()+`", `+c.request+`}`)
+			cmd, stdout, lines := startRoomcastEnv(t, bin, []string{"LIVEKIT_URL=" + d.URL(), "LIVEKIT_API_KEY=" + d.APIKey(), "LIVEKIT_API_SECRET=" + d.APISecret()},
+				"record", "--type", c.kind, "--duration", "3s", req)
+			info, _ := finalInfo(t, cmd, stdout, lines)
+			want := filepath.Join(dir, c.file)
+			if info.Status != livekit.EgressStatus_EGRESS_COMPLETE || len(info.FileResults) != 1 || info.FileResults[0].Filename != want {
+				t.Fatalf("final info = %v, want COMPLETE with %s", info, want)
+			}
+			p, err := mediatest.ProbeFile(want, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := p.First("video"); v == nil || v.CodecName != c.codec || v.Frames() < 2*25 || math.Abs(p.Duration()-3) > 1 {
+				t.Errorf("video %+v, %.2f s; want %s, about 3 s", v, p.Duration(), c.codec)
+			}
+			frame, err := mediatest.FrameAt(want, 1.5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !mediatest.Contains(frame, c.color, 40, 8) {
+				t.Errorf("no %v in the frame at 1.5 s", c.color)
+			}
+		})
 	}
 }
 

@@ -116,6 +116,40 @@ func (r *Remote) StartTrack(ctx context.Context, req *livekit.TrackEgressRequest
 	return r.began("StartTrackEgress", info, err)
 }
 
+// StartParticipant sends LiveKit's ParticipantEgressRequest, checked as
+// the embedded engine checks it, what Roomcast does not serve left to the
+// service.
+func (r *Remote) StartParticipant(ctx context.Context, req *livekit.ParticipantEgressRequest) (*livekit.EgressInfo, error) {
+	if err := checkRemote(request.Participant(req)); err != nil {
+		return nil, err
+	}
+	info, err := r.client.StartParticipantEgress(ctx, req)
+	return r.began("StartParticipantEgress", info, err)
+}
+
+// StartTrackComposite sends LiveKit's TrackCompositeEgressRequest, as
+// StartParticipant does.
+func (r *Remote) StartTrackComposite(ctx context.Context, req *livekit.TrackCompositeEgressRequest) (*livekit.EgressInfo, error) {
+	if err := checkRemote(request.TrackComposite(req)); err != nil {
+		return nil, err
+	}
+	info, err := r.client.StartTrackCompositeEgress(ctx, req)
+	return r.began("StartTrackCompositeEgress", info, err)
+}
+
+// checkRemote validates a start request before it goes to a service:
+// its own mistakes are refused here, what Roomcast alone does not serve
+// (ErrUnsupported) is the service's to judge.
+func checkRemote(start *request.Start, err error) error {
+	if err == nil {
+		_, err = start.Build(request.Options{})
+	}
+	if err != nil && !errors.Is(err, request.ErrUnsupported) {
+		return err
+	}
+	return nil
+}
+
 // began remembers an egress that method started here, for Watch.
 func (r *Remote) began(method string, info *livekit.EgressInfo, err error) (*livekit.EgressInfo, error) {
 	if err != nil {

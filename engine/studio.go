@@ -106,11 +106,16 @@ type Meter interface {
 	PeopleLevels(ctx context.Context, req *livekit.RoomCompositeEgressRequest) ([]PersonLevel, error)
 }
 
-// TrackRecorder is a Studio that records single tracks as their
-// publishers sent them, LiveKit's TrackEgress (the embedded engine does).
-// The egress is then stopped, listed and watched as any other.
+// TrackRecorder is a Studio that records from tracks rather than a room
+// view, as LiveKit's other egresses do (the embedded engine does): a
+// single track as its publisher sent it (TrackEgress), one person's
+// camera and microphone (ParticipantEgress), or an audio and a video
+// track (TrackCompositeEgress), the last two transcoded to the request's
+// outputs. The egress is then stopped, listed and watched as any other.
 type TrackRecorder interface {
 	StartTrack(ctx context.Context, req *livekit.TrackEgressRequest) (*livekit.EgressInfo, error)
+	StartParticipant(ctx context.Context, req *livekit.ParticipantEgressRequest) (*livekit.EgressInfo, error)
+	StartTrackComposite(ctx context.Context, req *livekit.TrackCompositeEgressRequest) (*livekit.EgressInfo, error)
 }
 
 // RateMeter is a Studio that measures what its streams send (the

@@ -152,7 +152,7 @@ func (v *service) start(ctx context.Context, method string, start *request.Start
 	if err != nil {
 		return nil, v.fail(method, err)
 	}
-	v.s.logf("api: %s %s: %s %s", method, plan.CompositeKey(), info.EgressId, info.Status)
+	v.s.logf("api: %s %s: %s %s", method, plan.Source(), info.EgressId, info.Status)
 	return info, nil
 }
 
@@ -251,19 +251,42 @@ func (v *service) StopEgress(ctx context.Context, req *livekit.StopEgressRequest
 
 // unsupported answers the Egress methods Roomcast does not serve.
 func unsupported(method string) error {
-	return twirp.NewErrorf(twirp.Unimplemented, "%s: Roomcast records room composites and single tracks; use StartRoomCompositeEgress, StartEgress with a template source, or StartTrackEgress", method)
+	return twirp.NewErrorf(twirp.Unimplemented, "%s: Roomcast records room composites, participants and tracks; use StartRoomCompositeEgress, StartEgress with a template source, StartParticipantEgress, StartTrackCompositeEgress or StartTrackEgress (the last three on the embedded engine)", method)
 }
 
 func (v *service) StartWebEgress(context.Context, *livekit.WebEgressRequest) (*livekit.EgressInfo, error) {
 	return nil, v.fail("StartWebEgress", unsupported("StartWebEgress"))
 }
 
-func (v *service) StartParticipantEgress(context.Context, *livekit.ParticipantEgressRequest) (*livekit.EgressInfo, error) {
-	return nil, v.fail("StartParticipantEgress", unsupported("StartParticipantEgress"))
+// StartParticipantEgress records one person's camera and microphone, on
+// a studio that records tracks (the embedded engine), admitted at a
+// participant recording's cost (Capacity.CostRecording).
+func (v *service) StartParticipantEgress(ctx context.Context, req *livekit.ParticipantEgressRequest) (*livekit.EgressInfo, error) {
+	const method = "StartParticipantEgress"
+	tr, ok := v.s.studio.(engine.TrackRecorder)
+	if !ok {
+		return nil, v.fail(method, unsupported(method))
+	}
+	start, err := request.Participant(req)
+	if err != nil {
+		return nil, v.fail(method, err)
+	}
+	return v.start(ctx, method, start, func() (*livekit.EgressInfo, error) { return tr.StartParticipant(ctx, req) })
 }
 
-func (v *service) StartTrackCompositeEgress(context.Context, *livekit.TrackCompositeEgressRequest) (*livekit.EgressInfo, error) {
-	return nil, v.fail("StartTrackCompositeEgress", unsupported("StartTrackCompositeEgress"))
+// StartTrackCompositeEgress records an audio and a video track, as
+// StartParticipantEgress records a person's.
+func (v *service) StartTrackCompositeEgress(ctx context.Context, req *livekit.TrackCompositeEgressRequest) (*livekit.EgressInfo, error) {
+	const method = "StartTrackCompositeEgress"
+	tr, ok := v.s.studio.(engine.TrackRecorder)
+	if !ok {
+		return nil, v.fail(method, unsupported(method))
+	}
+	start, err := request.TrackComposite(req)
+	if err != nil {
+		return nil, v.fail(method, err)
+	}
+	return v.start(ctx, method, start, func() (*livekit.EgressInfo, error) { return tr.StartTrackComposite(ctx, req) })
 }
 
 // StartTrackEgress copies one track as sent, on a studio that records

@@ -295,7 +295,7 @@ func TestTwirpErrorMapping(t *testing.T) {
 		{"request field", invalid, twirp.InvalidArgument},
 		{"wrapped request field", fmt.Errorf("start: %w", invalid), twirp.InvalidArgument},
 		{"remote twirp error", fmt.Errorf("remote: %w", twirp.NewError(twirp.NotFound, "x")), twirp.NotFound},
-		{"capacity", Capacity{CPUs: 1}.Admit([]request.CompositeKey{key("a", "grid", 1280, 720, 30)}, 0, key("b", "grid", 1280, 720, 30)), twirp.ResourceExhausted},
+		{"capacity", Capacity{CPUs: 1}.Admit([]request.CompositeKey{key("a", "grid", 1280, 720, 30)}, TrackLoad{}, key("b", "grid", 1280, 720, 30)), twirp.ResourceExhausted},
 		{"deadline", fmt.Errorf("stop: %w", context.DeadlineExceeded), twirp.DeadlineExceeded},
 		{"room the server lacks", fmt.Errorf("room_name: %w: \"x\"", engine.ErrRoomNotFound), twirp.NotFound},
 		{"egress not known", engine.NotFound("EG_x"), twirp.NotFound},

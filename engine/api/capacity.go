@@ -26,6 +26,9 @@ const (
 	// browser, no decode, no encode): 0.015-0.016 cores a track measured
 	// (make bench STEPS=tracks), budgeted at three times that.
 	DefaultCostTrack = 0.05
+	// DefaultCostRecording is one Participant or TrackComposite egress:
+	// no browser, but its tracks decoded, scaled and encoded again.
+	DefaultCostRecording = 0.4
 )
 
 // Capacity is the CPU budget that new composites are admitted against.
@@ -41,7 +44,15 @@ type Capacity struct {
 	Cost720p30, Cost1080p30 float64
 	// CostTrack is what one track copy costs (0: DefaultCostTrack).
 	CostTrack float64
+	// CostRecording is what one Participant or TrackComposite egress
+	// costs (0: DefaultCostRecording).
+	CostRecording float64
 }
+
+// TrackLoad is the egresses in use that record tracks rather than a
+// composite: copies (TrackEgress) and recordings (Participant and
+// TrackComposite egresses).
+type TrackLoad struct{ Copies, Recordings int }
 
 // pixel rates of the two reference points
 const (
@@ -59,6 +70,9 @@ func (c Capacity) withDefaults() Capacity {
 	if c.CostTrack == 0 {
 		c.CostTrack = DefaultCostTrack
 	}
+	if c.CostRecording == 0 {
+		c.CostRecording = DefaultCostRecording
+	}
 	return c
 }
 
@@ -71,12 +85,11 @@ func (c Capacity) check() error {
 		return fmt.Errorf("capacity: cost_1080p30 (%g) must be at least cost_720p30 (%g), and both positive", c.Cost1080p30, c.Cost720p30)
 	case c.CostTrack < 0:
 		return fmt.Errorf("capacity: cost_track (%g) must be positive", c.CostTrack)
+	case c.CostRecording < 0:
+		return fmt.Errorf("capacity: cost_participant (%g) must be positive", c.CostRecording)
 	}
 	return nil
 }
-
-// TrackCost is what one track copy costs, in cores.
-func (c Capacity) TrackCost() float64 { return c.withDefaults().CostTrack }
 
 // Cost is what a new composite with key k costs, in cores.
 func (c Capacity) Cost(k request.CompositeKey) float64 {
@@ -116,7 +129,10 @@ var errCapacity = errors.New("capacity")
 // start admits plan's composite and runs start, or refuses with a
 // resource_exhausted error.
 func (a *admitter) start(ctx context.Context, studio engine.Studio, plan *request.Plan, start func() (*livekit.EgressInfo, error)) (*livekit.EgressInfo, error) {
-	return a.admitted(ctx, studio, func(inUse []request.CompositeKey, tracks int) error {
+	return a.admitted(ctx, studio, func(inUse []request.CompositeKey, tracks TrackLoad) error {
+		if plan.Tracks != nil {
+			return a.cap.AdmitRecording(inUse, tracks)
+		}
 		return a.cap.Admit(inUse, tracks, plan.CompositeKey())
 	}, start)
 }
@@ -126,7 +142,7 @@ func (a *admitter) startTrack(ctx context.Context, studio engine.Studio, start f
 	return a.admitted(ctx, studio, a.cap.AdmitTrack, start)
 }
 
-func (a *admitter) admitted(ctx context.Context, studio engine.Studio, admit func([]request.CompositeKey, int) error, start func() (*livekit.EgressInfo, error)) (*livekit.EgressInfo, error) {
+func (a *admitter) admitted(ctx context.Context, studio engine.Studio, admit func([]request.CompositeKey, TrackLoad) error, start func() (*livekit.EgressInfo, error)) (*livekit.EgressInfo, error) {
 	if a.cap.CPUs == 0 {
 		return start()
 	}
@@ -136,7 +152,7 @@ func (a *admitter) admitted(ctx context.Context, studio engine.Studio, admit fun
 	if err != nil {
 		return nil, fmt.Errorf("count running composites: %w", err)
 	}
-	if err := admit(Composites(resp.Items, nil), TrackCopies(resp.Items)); err != nil {
+	if err := admit(Composites(resp.Items, nil), TrackLoadOf(resp.Items)); err != nil {
 		return nil, err
 	}
 	return start()
@@ -145,7 +161,7 @@ func (a *admitter) admitted(ctx context.Context, studio engine.Studio, admit fun
 // Admit decides whether want fits next to the composites and track
 // copies in use; a composite it would share (request.CompositeKey.Serves,
 // the engine's own rule) costs nothing.
-func (c Capacity) Admit(inUse []request.CompositeKey, tracks int, want request.CompositeKey) error {
+func (c Capacity) Admit(inUse []request.CompositeKey, tracks TrackLoad, want request.CompositeKey) error {
 	if c.CPUs == 0 {
 		return nil
 	}
@@ -160,42 +176,62 @@ func (c Capacity) Admit(inUse []request.CompositeKey, tracks int, want request.C
 
 // AdmitTrack decides whether one more track copy fits next to those in
 // use.
-func (c Capacity) AdmitTrack(inUse []request.CompositeKey, tracks int) error {
+func (c Capacity) AdmitTrack(inUse []request.CompositeKey, tracks TrackLoad) error {
 	if c.CPUs == 0 {
 		return nil
 	}
-	return c.fits(inUse, tracks, c.TrackCost(), "a track copy", "")
+	return c.fits(inUse, tracks, c.withDefaults().CostTrack, "a track copy", "")
+}
+
+// AdmitRecording decides whether one more Participant or TrackComposite
+// egress fits next to those in use.
+func (c Capacity) AdmitRecording(inUse []request.CompositeKey, tracks TrackLoad) error {
+	if c.CPUs == 0 {
+		return nil
+	}
+	return c.fits(inUse, tracks, c.withDefaults().CostRecording, "a participant recording", "")
 }
 
 // fits refuses, saying what runs and what what needs, when need does not
 // fit beside inUse and tracks; or is another way to make room.
-func (c Capacity) fits(inUse []request.CompositeKey, tracks int, need float64, what, or string) error {
+func (c Capacity) fits(inUse []request.CompositeKey, tracks TrackLoad, need float64, what, or string) error {
 	c = c.withDefaults()
-	used := float64(tracks) * c.CostTrack
-	for _, k := range inUse {
-		used += c.Cost(k)
-	}
+	used := c.Used(inUse, tracks)
 	const slack = 1e-9 // 1.0 + 1.0 must fit a budget of 2.0
 	if used+need <= c.CPUs+slack {
 		return nil
 	}
-	running := fmt.Sprintf("%d composites", len(inUse))
-	if len(inUse) == 1 {
-		running = "1 composite"
+	running := counted(len(inUse), "composite", "composites")
+	if tracks.Copies > 0 {
+		running += " and " + counted(tracks.Copies, "track copy", "track copies")
 	}
-	switch {
-	case tracks == 1:
-		running += " and 1 track copy"
-	case tracks > 1:
-		running += fmt.Sprintf(" and %d track copies", tracks)
+	if tracks.Recordings > 0 {
+		running += " and " + counted(tracks.Recordings, "participant recording", "participant recordings")
 	}
 	verb := "use"
-	if len(inUse) == 1 && tracks == 0 {
+	if len(inUse) == 1 && tracks == (TrackLoad{}) {
 		verb = "uses"
 	}
 	return twirp.WrapError(twirp.NewErrorf(twirp.ResourceExhausted,
 		"%s running %s %s of %s CPUs; %s needs %s more: stop an egress, %sor raise capacity.cpus",
 		running, verb, cores(used), cores(c.CPUs), what, cores(need), or), errCapacity)
+}
+
+// Used is what the composites and track egresses in use cost, in cores.
+func (c Capacity) Used(inUse []request.CompositeKey, tracks TrackLoad) float64 {
+	c = c.withDefaults()
+	used := float64(tracks.Copies)*c.CostTrack + float64(tracks.Recordings)*c.CostRecording
+	for _, k := range inUse {
+		used += c.Cost(k)
+	}
+	return used
+}
+
+func counted(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // cores writes x with one decimal, or two where one would round it (a
@@ -207,15 +243,18 @@ func cores(x float64) string {
 	return fmt.Sprintf("%.1f", x)
 }
 
-// TrackCopies counts the track egresses among infos.
-func TrackCopies(infos []*livekit.EgressInfo) int {
-	n := 0
+// TrackLoadOf counts the egresses among infos that record tracks.
+func TrackLoadOf(infos []*livekit.EgressInfo) TrackLoad {
+	var load TrackLoad
 	for _, info := range infos {
-		if info.GetTrack() != nil {
-			n++
+		switch {
+		case info.GetTrack() != nil:
+			load.Copies++
+		case info.GetParticipant() != nil, info.GetTrackComposite() != nil:
+			load.Recordings++
 		}
 	}
-	return n
+	return load
 }
 
 // Composites lists the distinct composites that the active egresses hold,

@@ -94,7 +94,7 @@ func TestCapacityAdmit(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := Capacity{CPUs: c.cpus}.Admit(c.inUse, 0, c.want)
+			err := Capacity{CPUs: c.cpus}.Admit(c.inUse, TrackLoad{}, c.want)
 			if c.refused == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -113,8 +113,9 @@ func TestCapacityAdmit(t *testing.T) {
 }
 
 // TestCapacityWithTrackCopies: a track copy costs Capacity.CostTrack
-// (0.05 by default) beside the composites, and the composites beside the
-// copies; a refusal says what runs.
+// (0.05 by default) and a participant recording Capacity.CostRecording
+// (0.4) beside the composites, and the composites beside them; a refusal
+// says what runs.
 func TestCapacityWithTrackCopies(t *testing.T) {
 	grid := key("demo", "grid", 1280, 720, 30)
 	other := key("other", "grid", 1280, 720, 30)
@@ -122,22 +123,28 @@ func TestCapacityWithTrackCopies(t *testing.T) {
 		name    string
 		cpus    float64
 		inUse   []request.CompositeKey
-		tracks  int
-		track   bool // admit a track copy, else the composite other
+		tracks  TrackLoad
+		admit   string // "copy", "recording", else the composite other
 		refused string
 	}{
-		{"a copy beside a composite", 1.05, []request.CompositeKey{grid}, 0, true, ""},
-		{"no room for one more copy", 1.05, []request.CompositeKey{grid}, 1, true, "1 composite and 1 track copy running use 1.05 of 1.05 CPUs; a track copy needs 0.05 more"},
-		{"twenty copies in a core", 1, nil, 19, true, ""},
-		{"the twenty-first refused", 1, nil, 20, true, "0 composites and 20 track copies running use 1.0 of 1.0 CPUs"},
-		{"copies leave no room for a composite", 2, []request.CompositeKey{grid}, 2, false, "1 composite and 2 track copies running use 1.1 of 2.0 CPUs; a 720p30 composite needs 1.0 more"},
-		{"no limit", 0, []request.CompositeKey{grid, other}, 100, true, ""},
+		{"a copy beside a composite", 1.05, []request.CompositeKey{grid}, TrackLoad{}, "copy", ""},
+		{"no room for one more copy", 1.05, []request.CompositeKey{grid}, TrackLoad{Copies: 1}, "copy", "1 composite and 1 track copy running use 1.05 of 1.05 CPUs; a track copy needs 0.05 more"},
+		{"twenty copies in a core", 1, nil, TrackLoad{Copies: 19}, "copy", ""},
+		{"the twenty-first refused", 1, nil, TrackLoad{Copies: 20}, "copy", "0 composites and 20 track copies running use 1.0 of 1.0 CPUs"},
+		{"copies leave no room for a composite", 2, []request.CompositeKey{grid}, TrackLoad{Copies: 2}, "", "1 composite and 2 track copies running use 1.1 of 2.0 CPUs; a 720p30 composite needs 1.0 more"},
+		{"a recording beside a composite", 1.4, []request.CompositeKey{grid}, TrackLoad{}, "recording", ""},
+		{"no room for one more recording", 1.8, []request.CompositeKey{grid}, TrackLoad{Copies: 1, Recordings: 1}, "recording", "1 composite and 1 track copy and 1 participant recording running use 1.45 of 1.8 CPUs; a participant recording needs 0.4 more"},
+		{"recordings leave no room for a composite", 2, nil, TrackLoad{Recordings: 3}, "", "0 composites and 3 participant recordings running use 1.2 of 2.0 CPUs; a 720p30 composite needs 1.0 more"},
+		{"no limit", 0, []request.CompositeKey{grid, other}, TrackLoad{Copies: 100, Recordings: 100}, "copy", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			capacity := Capacity{CPUs: c.cpus}
 			err := capacity.Admit(c.inUse, c.tracks, other)
-			if c.track {
+			switch c.admit {
+			case "copy":
 				err = capacity.AdmitTrack(c.inUse, c.tracks)
+			case "recording":
+				err = capacity.AdmitRecording(c.inUse, c.tracks)
 			}
 			if c.refused == "" {
 				if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"roomcast/engine/demo/demotest"
 	"roomcast/engine/mediatest"
+	"roomcast/engine/waittest"
 )
 
 // TestTrackEgressAPI: LiveKit's SDK starts a TrackEgress of bob's
@@ -98,4 +99,48 @@ func TestTrackEgressAPI(t *testing.T) {
 		t.Errorf("the file lasts %.2f s, its result says %.2f s: want about 4", dur, res)
 	}
 	mediatest.CheckTone(t, f.Filename, bob.ToneHz)
+}
+
+// TestParticipantEgressAPI: LiveKit's SDK records bob as a participant
+// through the API, admitted at a participant recording's cost; it ends
+// COMPLETE with his colour, and a participant not in the room is
+// invalid_argument naming identity.
+func TestParticipantEgressAPI(t *testing.T) {
+	s := newStage(t, 2)
+	bob := s.demo.Participants()[1]
+	demotest.Tracks(t, s.demo)
+	sdk := lksdk.NewEgressClient(s.serve(t, Config{}), s.demo.APIKey(), s.demo.APISecret())
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bob.mp4")
+	req := func(identity string) *livekit.ParticipantEgressRequest {
+		return &livekit.ParticipantEgressRequest{RoomName: s.demo.Room(), Identity: identity,
+			FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}}}
+	}
+	if _, err := sdk.StartParticipantEgress(ctx, req("nobody")); code(err) != twirp.InvalidArgument || !strings.Contains(err.Error(), "identity") {
+		t.Errorf("a participant not in the room: %v, want invalid_argument naming identity", err)
+	}
+	tight := lksdk.NewEgressClient(s.serve(t, Config{Capacity: Capacity{CPUs: 0.3}}), s.demo.APIKey(), s.demo.APISecret())
+	if _, err := tight.StartParticipantEgress(ctx, req(bob.Identity)); code(err) != twirp.ResourceExhausted || !strings.Contains(err.Error(), "a participant recording needs 0.4") {
+		t.Errorf("within 0.3 CPUs: %v, want resource_exhausted saying a participant recording needs 0.4", err)
+	}
+	info, err := sdk.StartParticipantEgress(ctx, req(bob.Identity))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waittest.AwaitStatus(t, s.engine, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 20*time.Second)
+	time.Sleep(3 * time.Second) // media to record, not a wait for an event
+	if _, err := sdk.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: info.EgressId}); err != nil {
+		t.Fatal(err)
+	}
+	final := waittest.AwaitStatus(t, s.engine, info.EgressId, livekit.EgressStatus_EGRESS_COMPLETE, 20*time.Second)
+	if final.GetParticipant().GetIdentity() != bob.Identity || len(final.FileResults) != 1 {
+		t.Fatalf("final %v, want bob's participant egress with one file", final)
+	}
+	frame, err := mediatest.FrameAt(path, 1.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !mediatest.Contains(frame, bob.Color, 40, 8) {
+		t.Errorf("no %v (bob's colour) in the frame at 1.5 s", bob.Color)
+	}
 }

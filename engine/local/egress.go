@@ -17,8 +17,10 @@ import (
 	"roomcast/engine/composite"
 	"roomcast/engine/hooks"
 	"roomcast/engine/output"
+	"roomcast/engine/pipeline"
 	"roomcast/engine/request"
 	"roomcast/engine/storage"
+	"roomcast/engine/subscriber"
 )
 
 // egress is one started request: a list of outputs on one composite, and
@@ -44,11 +46,26 @@ type egress struct {
 	done     chan struct{} // closed when the egress reached a final state
 	stopOnce sync.Once
 
+	// tracks, for a Participant or TrackComposite egress, is its own
+	// source, started with the request; nil for a composite's.
+	tracks *subscriber.Source
+
 	mu        sync.Mutex
-	slot      *slot     // set once its outputs are attached
+	src       recorded  // what it records, once its outputs are attached
+	slot      *slot     // its composite's, for a composite egress
 	recording time.Time // when they were
 	stoppedBy string    // the end reason stop was given
 	marks     int       // markers made so far
+}
+
+// recorded is what an egress records from: a composite's room view, or
+// a participant's tracks.
+type recorded interface {
+	Capture() *pipeline.Capture
+	// Ended is closed when it ended on its own; Err says why (nil for the
+	// room, participant or tracks gone).
+	Ended() <-chan struct{}
+	Err() error
 }
 
 // pause pauses (or, with resume, resumes) every output that pauses.
@@ -169,7 +186,7 @@ func newEgress(ctx context.Context, id, roomID string, start *request.Start, pla
 		EgressId:   id,
 		RoomId:     roomID,
 		RoomName:   plan.RoomName,
-		SourceType: livekit.EgressSourceType_EGRESS_SOURCE_TYPE_WEB,
+		SourceType: sourceType(plan),
 		Status:     livekit.EgressStatus_EGRESS_STARTING,
 		UpdatedAt:  time.Now().UnixNano(),
 	}
@@ -177,6 +194,15 @@ func newEgress(ctx context.Context, id, roomID string, start *request.Start, pla
 	e.fill(info)
 	e.board.put(info)
 	return e, nil
+}
+
+// sourceType is LiveKit's name for how an egress records: through a web
+// page (a composite), or from the tracks themselves.
+func sourceType(plan *request.Plan) livekit.EgressSourceType {
+	if plan.Tracks != nil {
+		return livekit.EgressSourceType_EGRESS_SOURCE_TYPE_SDK
+	}
+	return livekit.EgressSourceType_EGRESS_SOURCE_TYPE_WEB
 }
 
 // makeOutputs builds one output per entry of the plan, in the request's
@@ -291,7 +317,40 @@ func (e *egress) stopReason() string {
 func (e *egress) letGoOfSlot() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.slot = nil
+	e.src, e.slot = nil, nil
+}
+
+// acquire is what the egress records: its own tracks, or the running
+// composite for its key (started if need be) with its slot.
+func (e *egress) acquire(ctx context.Context) (recorded, *slot, error) {
+	if e.tracks != nil {
+		return e.tracks, nil, nil
+	}
+	s, err := e.comps.acquire(ctx, e.key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.comp, s, nil
+}
+
+// release lets go of what acquire gave, once the outputs are stopped.
+func (e *egress) release(s *slot) {
+	if s != nil {
+		e.comps.release(s)
+		return
+	}
+	if err := e.tracks.Close(); err != nil {
+		e.logf("egress %s: %v", e.id, err)
+	}
+}
+
+// watchIncidents is poked when the composite's incidents change; a
+// participant's tracks have none.
+func (e *egress) watchIncidents(s *slot) (<-chan struct{}, func()) {
+	if s == nil {
+		return nil, func() {}
+	}
+	return s.comp.WatchIncidents()
 }
 
 // notRecording says why an egress without a slot cannot do what: it has
@@ -311,6 +370,13 @@ func (e *egress) currentSlot() *slot {
 	return e.slot
 }
 
+// isRecording reports whether the outputs are attached and running.
+func (e *egress) isRecording() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.src != nil
+}
+
 // run takes the egress through its life: composite, outputs, recording,
 // stop, results.
 func (e *egress) run() {
@@ -327,7 +393,7 @@ func (e *egress) run() {
 		case <-e.done:
 		}
 	}()
-	s, err := e.comps.acquire(ctx, e.key)
+	src, s, err := e.acquire(ctx)
 	if err != nil {
 		e.closeStores()
 		if ctx.Err() != nil {
@@ -337,12 +403,11 @@ func (e *egress) run() {
 		}
 		return
 	}
-	defer e.comps.release(s)
-	comp := s.comp
+	defer e.release(s)
 	var started []output.Output
 	var startErrs []error
 	for _, o := range e.outputs {
-		if err := o.Start(comp.Capture()); err != nil {
+		if err := o.Start(src.Capture()); err != nil {
 			e.logf("egress %s: %v", e.id, err)
 			startErrs = append(startErrs, err)
 			continue
@@ -355,10 +420,10 @@ func (e *egress) run() {
 		return
 	}
 	e.mu.Lock()
-	e.slot, e.recording = s, time.Now()
+	e.src, e.slot, e.recording = src, s, time.Now()
 	e.mu.Unlock()
-	e.logf("egress %s recording %s", e.id, e.key)
-	incidents, unwatch := comp.WatchIncidents()
+	e.logf("egress %s recording %s", e.id, e.plan.Source())
+	incidents, unwatch := e.watchIncidents(s)
 	defer unwatch()
 
 	var compErr error
@@ -367,8 +432,8 @@ func (e *egress) run() {
 		select {
 		case <-e.stopC:
 			why = e.stopReason()
-		case <-comp.Ended():
-			compErr, why = comp.Err(), livekit.EndReasonSrcClosed
+		case <-src.Ended():
+			compErr, why = src.Err(), livekit.EndReasonSrcClosed
 			if compErr != nil {
 				why = livekit.EndReasonFailure
 			}
@@ -568,7 +633,7 @@ func (e *egress) updateStream(add []request.Destination, remove []string) error 
 	if e.stream == nil {
 		return fmt.Errorf("egress %s has no stream output; start one with stream_outputs", e.id)
 	}
-	if e.currentSlot() == nil {
+	if !e.isRecording() {
 		return e.notRecording("update its streams")
 	}
 	return e.stream.Update(add, remove)

@@ -21,6 +21,7 @@ import (
 	"roomcast/engine/composite"
 	"roomcast/engine/reach"
 	"roomcast/engine/request"
+	"roomcast/engine/subscriber"
 	"roomcast/layouts"
 )
 
@@ -181,6 +182,28 @@ func (l *Local) StartEgress(ctx context.Context, req *livekit.StartEgressRequest
 	return l.start(ctx, start, dispatch{})
 }
 
+// StartParticipant begins LiveKit's ParticipantEgress: one person's
+// camera (or screen share) and microphone, transcoded to the request's
+// outputs as a composite's are, with no browser (see subscriber). A
+// participant not in the room is refused here.
+func (l *Local) StartParticipant(ctx context.Context, req *livekit.ParticipantEgressRequest) (*livekit.EgressInfo, error) {
+	start, err := request.Participant(req)
+	if err != nil {
+		return nil, err
+	}
+	return l.start(ctx, start, dispatch{})
+}
+
+// StartTrackComposite begins LiveKit's TrackCompositeEgress: an audio
+// and a video track by ID, as StartParticipant records a person's.
+func (l *Local) StartTrackComposite(ctx context.Context, req *livekit.TrackCompositeEgressRequest) (*livekit.EgressInfo, error) {
+	start, err := request.TrackComposite(req)
+	if err != nil {
+		return nil, err
+	}
+	return l.start(ctx, start, dispatch{})
+}
+
 // dispatch is what a LiveKit server gave an egress it dispatched to this
 // engine; the zero value for one the engine was asked for itself.
 type dispatch struct{ egressID, roomID string }
@@ -225,10 +248,28 @@ func (l *Local) start(ctx context.Context, start *request.Start, from dispatch) 
 		return nil, errors.New("the engine is closed")
 	}
 	id := cmp.Or(from.egressID, guid.New(guid.EgressPrefix))
+	var tracks *subscriber.Source
+	if plan.Tracks != nil {
+		// Joined now, so that a participant or track not in the room is
+		// refused with the request, naming its field.
+		tracks, err = subscriber.Start(subscriber.Config{
+			URL: l.cfg.LiveKitURL, APIKey: l.cfg.APIKey, APISecret: l.cfg.APISecret,
+			Room: plan.RoomName, Identity: id, Source: *plan.Tracks,
+			Audio: !plan.VideoOnly, Video: !plan.AudioOnly,
+			Width: plan.Video.Width, Height: plan.Video.Height, FPS: plan.Video.FPS, Logf: l.cfg.Logf,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	e, err := newEgress(ctx, id, opts.RoomID, start, plan, l)
 	if err != nil {
+		if tracks != nil {
+			_ = tracks.Close()
+		}
 		return nil, err
 	}
+	e.tracks = tracks
 	if from.egressID != "" {
 		e.key.Owner = id
 	}
@@ -236,6 +277,9 @@ func (l *Local) start(ctx context.Context, start *request.Start, from dispatch) 
 	if l.closed {
 		l.mu.Unlock()
 		e.closeStores()
+		if tracks != nil {
+			_ = tracks.Close()
+		}
 		return nil, errors.New("the engine is closed")
 	}
 	l.egresses[e.id] = e
@@ -308,6 +352,9 @@ func (l *Local) UpdateLayout(ctx context.Context, egressID, layout string) (*liv
 	e, err := l.egress(egressID)
 	if err != nil {
 		return nil, err
+	}
+	if e.tracks != nil {
+		return nil, fmt.Errorf("egress %s records %s's tracks, not a room composite; it has no layout", egressID, e.tracks.Person())
 	}
 	s := e.currentSlot()
 	if s == nil {

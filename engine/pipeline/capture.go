@@ -50,6 +50,9 @@ type CaptureConfig struct {
 	// PulseDevice is the source to record ("<sink>.monitor"); empty for
 	// video only.
 	PulseDevice string
+	// Tracks, when set, takes the picture and sound from RTP packets
+	// (PushRTP) in place of Display and PulseDevice (see tracks.go).
+	Tracks *TrackFeed
 	// Preview, when set, receives small RGBA frames of the composite.
 	Preview *PreviewConfig
 	Logf    func(string, ...any)
@@ -69,6 +72,8 @@ type Capture struct {
 	pipeline *gst.Pipeline
 	videoTee *gst.Element
 	audioTee *gst.Element
+	// videoRTP and audioRTP take a capture's tracks' packets (Tracks).
+	videoRTP, audioRTP *app.Source
 
 	mu          sync.Mutex
 	attachments map[string]*Attachment // by branch name
@@ -112,7 +117,17 @@ func NewCapture(cfg CaptureConfig) (*Capture, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	if cfg.Display == "" && cfg.PulseDevice == "" {
+	if t := cfg.Tracks; t != nil {
+		if cfg.Display != "" || cfg.PulseDevice != "" {
+			return nil, errors.New("capture: tracks and a screen or sound device at once")
+		}
+		if t.Video == nil && t.Audio == nil {
+			return nil, errors.New("capture: nothing to capture (no track)")
+		}
+		if err := errors.Join(t.Video.check("video"), t.Audio.check("audio")); err != nil {
+			return nil, err
+		}
+	} else if cfg.Display == "" && cfg.PulseDevice == "" {
 		return nil, errors.New("capture: nothing to capture (no display and no audio device)")
 	}
 	for attempt := 1; ; attempt++ {
@@ -142,7 +157,7 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 		prevDone:    make(chan struct{}),
 		rawFrames:   new(atomic.Uint64),
 	}
-	if cfg.Display != "" {
+	if cfg.hasVideo() {
 		if c.videoTee, err = p.GetElementByName("rawvideo"); err != nil {
 			return nil, fmt.Errorf("capture: %w", err)
 		}
@@ -150,16 +165,22 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 		if err != nil {
 			return nil, fmt.Errorf("capture: %w", err)
 		}
-		// Count grabbed frames: the delivered-frames figure of the bench.
+		// Count grabbed (or decoded) frames: the delivered-frames figure
+		// of the bench.
 		frames := c.rawFrames
 		grab.GetStaticPad("src").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
 			frames.Add(1)
 			return gst.PadProbeOK
 		})
 	}
-	if cfg.PulseDevice != "" {
+	if cfg.hasAudio() {
 		if c.audioTee, err = p.GetElementByName("rawaudio"); err != nil {
 			return nil, fmt.Errorf("capture: %w", err)
+		}
+	}
+	if cfg.Tracks != nil {
+		if err := c.trackSources(); err != nil {
+			return nil, err
 		}
 	}
 	if c.videoTee != nil {
@@ -167,7 +188,11 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 	}
 	if c.audioTee != nil {
 		w := c.watchFlow(c.audioTee, "sound")
-		for _, src := range []struct{ name, what string }{{"monitor", "the sink's monitor"}, {"silence", "the live silence"}} {
+		feeders := []struct{ name, what string }{{"monitor", "the sink's monitor"}, {"silence", "the live silence"}}
+		if cfg.Tracks != nil {
+			feeders[0] = struct{ name, what string }{"voice", "the audio track"}
+		}
+		for _, src := range feeders {
 			el, err := p.GetElementByName(src.name)
 			if err != nil {
 				return nil, fmt.Errorf("capture: %w", err)
@@ -179,7 +204,7 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 		}
 	}
 	go c.watchBus()
-	if cfg.Preview != nil && cfg.Display != "" {
+	if cfg.Preview != nil && cfg.hasVideo() {
 		sinkEl, err := p.GetElementByName("preview")
 		if err != nil {
 			return nil, fmt.Errorf("capture: %w", err)
@@ -238,18 +263,22 @@ const (
 	mixAlignment   = 20 * time.Millisecond
 )
 
+func (cfg CaptureConfig) hasVideo() bool {
+	return cfg.Display != "" || (cfg.Tracks != nil && cfg.Tracks.Video != nil)
+}
+
+func (cfg CaptureConfig) hasAudio() bool {
+	return cfg.PulseDevice != "" || (cfg.Tracks != nil && cfg.Tracks.Audio != nil)
+}
+
 func captureDescription(cfg CaptureConfig) string {
 	var b strings.Builder
-	if cfg.Display != "" {
-		// videorate makes the output constant-rate: a frame the screen
-		// grab missed (CPU contention) is a repeated frame, not a gap in
-		// the timeline. Captured frames are counted before it.
-		fmt.Fprintf(&b, "ximagesrc name=grab display-name=%s use-damage=false show-pointer=false "+
-			"! video/x-raw,framerate=%d/1 ! videoconvert ! videoscale ! videorate skip-to-first=true "+
-			"! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 "+
-			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
-			"! tee name=rawvideo allow-not-linked=true ",
-			cfg.Display, cfg.FPS, cfg.Width, cfg.Height, cfg.FPS)
+	if cfg.hasVideo() {
+		if cfg.Tracks != nil {
+			b.WriteString(trackVideoDescription(cfg))
+		} else {
+			b.WriteString(screenDescription(cfg))
+		}
 		if pv := cfg.Preview; pv != nil {
 			w, h := previewSize(cfg.Width, cfg.Height, pv.Width)
 			fmt.Fprintf(&b, "rawvideo. ! queue leaky=downstream max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 "+
@@ -259,11 +288,7 @@ func captureDescription(cfg CaptureConfig) string {
 				pv.FPS, w, h)
 		}
 	}
-	if cfg.PulseDevice != "" {
-		server := ""
-		if cfg.PulseServer != "" {
-			server = "server=" + cfg.PulseServer
-		}
+	if cfg.hasAudio() {
 		// The sink's monitor gives nothing while nothing plays into it (a
 		// page not yet playing, a browser relaunching, an empty room), and
 		// a new sink's first sound came up to 1.2 s after the capture
@@ -282,17 +307,43 @@ func captureDescription(cfg CaptureConfig) string {
 		// in 300 ms; the sound that came after was dropped as late until
 		// the running time caught up. CI's composites, starting on a busy
 		// machine, had their sound stop that way for 1.3-9.4 s.
-		fmt.Fprintf(&b, "pulsesrc name=monitor device=%s %s provide-clock=false slave-method=%s ! %s "+
-			"! audioconvert ! %s ! sound. "+
-			"audiotestsrc name=silence wave=silence is-live=true samplesperbuffer=480 ! %s ! sound. "+
+		if cfg.Tracks != nil {
+			b.WriteString(trackAudioDescription(cfg))
+		} else {
+			b.WriteString(monitorDescription(cfg))
+		}
+		fmt.Fprintf(&b, "audiotestsrc name=silence wave=silence is-live=true samplesperbuffer=480 ! %s ! sound. "+
 			"audiomixer name=sound start-time-selection=first latency=%d alignment-threshold=%d ! %s "+
 			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 			"! tee name=rawaudio allow-not-linked=true ",
-			cfg.PulseDevice, server, monitorSlaving, monitorCaps, rawAudioCaps, rawAudioCaps,
-			mixLatency.Nanoseconds(), mixAlignment.Nanoseconds(), rawAudioCaps)
+			rawAudioCaps, mixLatency.Nanoseconds(), mixAlignment.Nanoseconds(), rawAudioCaps)
 		b.WriteString(meterDescription())
 	}
 	return b.String()
+}
+
+// screenDescription grabs the virtual screen into the raw video tee.
+// videorate makes the output constant-rate: a frame the screen grab
+// missed (CPU contention) is a repeated frame, not a gap in the timeline.
+// Captured frames are counted before it.
+func screenDescription(cfg CaptureConfig) string {
+	return fmt.Sprintf("ximagesrc name=grab display-name=%s use-damage=false show-pointer=false "+
+		"! video/x-raw,framerate=%d/1 ! videoconvert ! videoscale ! videorate skip-to-first=true "+
+		"! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 "+
+		"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
+		"! tee name=rawvideo allow-not-linked=true ",
+		cfg.Display, cfg.FPS, cfg.Width, cfg.Height, cfg.FPS)
+}
+
+// monitorDescription records the sink's monitor into the mixer.
+func monitorDescription(cfg CaptureConfig) string {
+	server := ""
+	if cfg.PulseServer != "" {
+		server = "server=" + cfg.PulseServer
+	}
+	return fmt.Sprintf("pulsesrc name=monitor device=%s %s provide-clock=false slave-method=%s ! %s "+
+		"! audioconvert ! %s ! sound. ",
+		cfg.PulseDevice, server, monitorSlaving, monitorCaps, rawAudioCaps)
 }
 
 // previewSize keeps the capture's aspect ratio at the given width, with an

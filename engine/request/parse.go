@@ -51,6 +51,28 @@ func ParseTrack(data []byte) (*livekit.TrackEgressRequest, error) {
 	return req, nil
 }
 
+// ParseParticipant decodes LiveKit's ParticipantEgressRequest (as "lk
+// egress start --type participant" takes it), with Parse's checks of its
+// shape.
+func ParseParticipant(data []byte) (*livekit.ParticipantEgressRequest, error) {
+	req := &livekit.ParticipantEgressRequest{}
+	if _, err := parseInto(data, req, "{\"room_name\": \"my-room\", \"identity\": \"alice\", \"file_outputs\": [{}]}"); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// ParseTrackComposite decodes LiveKit's TrackCompositeEgressRequest (as
+// "lk egress start --type track-composite" takes it), with Parse's checks
+// of its shape.
+func ParseTrackComposite(data []byte) (*livekit.TrackCompositeEgressRequest, error) {
+	req := &livekit.TrackCompositeEgressRequest{}
+	if _, err := parseInto(data, req, "{\"room_name\": \"my-room\", \"video_track_id\": \"TR_...\", \"audio_track_id\": \"TR_...\", \"file_outputs\": [{}]}"); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
 // parseInto decodes data into req, checking it against req's schema;
 // example is a request of its kind, for the errors about its shape.
 func parseInto(data []byte, req proto.Message, example string) (*schema, error) {

@@ -230,27 +230,40 @@ func RedactRequest(req *livekit.RoomCompositeEgressRequest) *livekit.RoomComposi
 	if req == nil {
 		return nil
 	}
-	c := proto.Clone(req).(*livekit.RoomCompositeEgressRequest)
+	c := cloneOf(req)
 	c.CustomBaseUrl = redactWebURL(c.CustomBaseUrl)
-	redactStreams(append([]*livekit.StreamOutput{c.GetStream()}, c.StreamOutputs...))
-	var uploads []uploadRequest
+	var single []uploadRequest
 	if f := c.GetFile(); f != nil {
-		uploads = append(uploads, f)
+		single = append(single, f)
 	}
 	if s := c.GetSegments(); s != nil {
-		uploads = append(uploads, s)
+		single = append(single, s)
 	}
-	for _, f := range c.FileOutputs {
+	redactOutputs(c.GetStream(), single, c.StreamOutputs, c.FileOutputs, c.SegmentOutputs, c.ImageOutputs, c.Webhooks)
+	return c
+}
+
+// cloneOf is a deep copy of a request, to redact.
+func cloneOf[T proto.Message](req T) T { return proto.Clone(req).(T) }
+
+// redactOutputs redacts a request's outputs in place: its deprecated
+// single stream and file or segments (nil, empty for none), its lists of
+// outputs, and its webhooks.
+func redactOutputs(stream *livekit.StreamOutput, single []uploadRequest, streams []*livekit.StreamOutput,
+	files []*livekit.EncodedFileOutput, segments []*livekit.SegmentedFileOutput, images []*livekit.ImageOutput, hooks []*livekit.WebhookConfig) {
+	redactStreams(append([]*livekit.StreamOutput{stream}, streams...))
+	uploads := single
+	for _, f := range files {
 		if f != nil {
 			uploads = append(uploads, f)
 		}
 	}
-	for _, s := range c.SegmentOutputs {
+	for _, s := range segments {
 		if s != nil {
 			uploads = append(uploads, s)
 		}
 	}
-	for _, im := range c.ImageOutputs {
+	for _, im := range images {
 		if im != nil {
 			uploads = append(uploads, im)
 		}
@@ -258,8 +271,7 @@ func RedactRequest(req *livekit.RoomCompositeEgressRequest) *livekit.RoomComposi
 	for _, u := range uploads {
 		redactUploadRequest(u)
 	}
-	redactWebhooks(c.Webhooks)
-	return c
+	redactWebhooks(hooks)
 }
 
 // RedactStart is RedactRequest for LiveKit's unified StartEgressRequest.
@@ -267,7 +279,7 @@ func RedactStart(req *livekit.StartEgressRequest) *livekit.StartEgressRequest {
 	if req == nil {
 		return nil
 	}
-	c := proto.Clone(req).(*livekit.StartEgressRequest)
+	c := cloneOf(req)
 	if t := c.GetTemplate(); t != nil {
 		t.CustomBaseUrl = redactWebURL(t.CustomBaseUrl)
 	}

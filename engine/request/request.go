@@ -63,6 +63,9 @@ type Plan struct {
 	Images   []ImageOutput
 	// Webhooks are the request's own webhook receivers.
 	Webhooks []Webhook
+	// Tracks, for a Participant or TrackComposite egress, is what it
+	// records in place of a composite (Layout and CustomBaseURL unused).
+	Tracks *TrackSource
 	// Warnings are things the operator should know: fixed extensions,
 	// ignored fields, the segments-preset quirk. They never hold secrets.
 	Warnings []string

@@ -16,6 +16,11 @@ import (
 type Start struct {
 	composite *livekit.RoomCompositeEgressRequest
 	unified   *livekit.StartEgressRequest // nil for the composite form
+	// participant or trackComposite is the request as sent, when it came
+	// in that form; tracks is then its source.
+	participant    *livekit.ParticipantEgressRequest
+	trackComposite *livekit.TrackCompositeEgressRequest
+	tracks         *TrackSource
 	// renames map the composite's field paths to the unified request's,
 	// most specific first.
 	renames []rename
@@ -202,6 +207,10 @@ func (s *Start) Build(opt Options) (*Plan, error) {
 	if s.unified != nil {
 		s.renamePlan(plan)
 	}
+	if s.tracks != nil {
+		src := *s.tracks
+		plan.Tracks = &src
+	}
 	return plan, nil
 }
 
@@ -212,6 +221,14 @@ func (s *Start) AsComposite() *livekit.RoomCompositeEgressRequest { return s.com
 // SetRequest puts the request as the caller sent it, redacted, into
 // info.request.
 func (s *Start) SetRequest(info *livekit.EgressInfo) {
+	switch {
+	case s.participant != nil:
+		info.Request = &livekit.EgressInfo_Participant{Participant: RedactParticipant(s.participant)}
+		return
+	case s.trackComposite != nil:
+		info.Request = &livekit.EgressInfo_TrackComposite{TrackComposite: RedactTrackComposite(s.trackComposite)}
+		return
+	}
 	if s.unified == nil {
 		info.Request = &livekit.EgressInfo_RoomComposite{RoomComposite: RedactRequest(s.composite)}
 		return

@@ -24,11 +24,10 @@ import (
 
 	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/app"
-	"github.com/livekit/protocol/auth"
-	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 
+	"roomcast/engine/internal/recorder"
 	"roomcast/engine/pipeline"
 	"roomcast/engine/request"
 )
@@ -127,13 +126,12 @@ func Start(ctx context.Context, cfg Config) (*Copy, error) {
 			}
 		}
 	}
-	room, err := lksdk.ConnectToRoomWithToken(cfg.URL, c.token(), cb,
-		lksdk.WithAutoSubscribe(false), lksdk.WithLogger(protologger.GetDiscardLogger()))
+	room, err := recorder.Join(cfg.URL, cfg.APIKey, cfg.APISecret, cfg.Room, cfg.Identity, cb)
 	if err != nil {
-		return nil, fmt.Errorf("track copy: join %s: %w", cfg.Room, err)
+		return nil, fmt.Errorf("track copy: %w", err)
 	}
 	c.room = room
-	pub, owner := findTrack(room, cfg.TrackID)
+	pub, owner := recorder.FindTrack(room, cfg.TrackID)
 	if pub == nil {
 		room.Disconnect()
 		return nil, &request.FieldError{Field: "track_id", Msg: fmt.Sprintf("%s is not published in room %q; list the room's tracks (lk room participants list) for a SID", cfg.TrackID, cfg.Room)}
@@ -164,35 +162,6 @@ func Start(ctx context.Context, cfg Config) (*Copy, error) {
 	cfg.Logf("track copy: %s (%s of %s) to %s", cfg.TrackID, codec.MimeType, owner, c.path)
 	go c.pump(track)
 	return c, nil
-}
-
-func (c *Copy) token() string {
-	yes, no := true, false
-	at := auth.NewAccessToken(c.cfg.APIKey, c.cfg.APISecret).
-		SetIdentity(c.cfg.Identity).
-		SetValidFor(24 * time.Hour).
-		SetVideoGrant(&auth.VideoGrant{
-			RoomJoin: true, Room: c.cfg.Room, Hidden: true, Recorder: true,
-			CanSubscribe: &yes, CanPublish: &no, CanPublishData: &no,
-		})
-	jwt, err := at.ToJWT()
-	if err != nil {
-		// Only an empty key or secret fails here; the join then says so.
-		return ""
-	}
-	return jwt
-}
-
-// findTrack is the publication of SID sid in room, and its publisher.
-func findTrack(room *lksdk.Room, sid string) (*lksdk.RemoteTrackPublication, string) {
-	for _, p := range room.GetRemoteParticipants() {
-		for _, pub := range p.TrackPublications() {
-			if rpub, ok := pub.(*lksdk.RemoteTrackPublication); ok && pub.SID() == sid {
-				return rpub, p.Identity()
-			}
-		}
-	}
-	return nil, ""
 }
 
 func (c *Copy) startPipeline(cont container, codec webrtc.RTPCodecParameters) error {

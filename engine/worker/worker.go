@@ -200,21 +200,18 @@ func (w *Worker) StartEgressAffinity(ctx context.Context, req *rpc.StartEgressRe
 	if w.cfg.Capacity.CPUs == 0 {
 		return 0.5
 	}
-	spare := w.cfg.Capacity.CPUs - w.cfg.Capacity.Cost(want) - float64(tracks)*w.cfg.Capacity.TrackCost()
-	for _, k := range inUse {
-		spare -= w.cfg.Capacity.Cost(k)
-	}
+	spare := w.cfg.Capacity.CPUs - w.cfg.Capacity.Cost(want) - w.cfg.Capacity.Used(inUse, tracks)
 	return float32(0.1 + 0.9*max(spare, 0)/w.cfg.Capacity.CPUs)
 }
 
 // inUse lists the composites the engine's active egresses hold (each
-// dispatched one its own) and counts its track copies.
-func (w *Worker) inUse(ctx context.Context) ([]request.CompositeKey, int, error) {
+// dispatched one its own) and counts its track egresses.
+func (w *Worker) inUse(ctx context.Context) ([]request.CompositeKey, api.TrackLoad, error) {
 	resp, err := w.engine.List(ctx, &livekit.ListEgressRequest{Active: true})
 	if err != nil {
-		return nil, 0, err
+		return nil, api.TrackLoad{}, err
 	}
-	return api.Composites(resp.Items, w.dispatched), api.TrackCopies(resp.Items), nil
+	return api.Composites(resp.Items, w.dispatched), api.TrackLoadOf(resp.Items), nil
 }
 
 func (w *Worker) dispatched(id string) bool {

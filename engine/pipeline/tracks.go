@@ -1,0 +1,195 @@
+package pipeline
+
+/*
+A capture fed by tracks (a participant's, or any two tracks of a room)
+takes its picture and sound from RTP packets handed to PushRTP, in place
+of the screen and the sink's monitor; the rest (raw tees, encoders,
+outputs, meter, preview) is the same:
+
+	videotestsrc(live, placeholder) ! textoverlay(name) ─────────────────────────────┐
+	appsrc(RTP) ! rtpjitterbuffer ! depay ! decoder ! videoscale(letterbox) ─────────┴─► compositor ! I420 WxH@fps ! tee rawvideo
+	appsrc(RTP) ! rtpjitterbuffer ! rtpopusdepay ! opusdec ! S16 ───┬─► audiomixer ! tee rawaudio
+	audiotestsrc(live silence) ──────────────────────────────────────┘
+
+The placeholder and the silence keep both running whatever the tracks
+do: a camera turned off or muted sends nothing, and the compositor shows
+the track's last frame only for trackHold, then the placeholder, as the
+layouts show a muted camera. The compositor, an aggregator as the mixer
+is, starts its timeline at its first input's time, for the mixer's
+reason (see captureDescription).
+*/
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+	"github.com/go-gst/go-gst/gst/app"
+)
+
+// TrackFeed is a capture's picture and sound as RTP packets.
+type TrackFeed struct {
+	// Video and Audio are the tracks' formats; nil for a capture without
+	// that medium.
+	Video, Audio *RTPFormat
+	// Placeholder is the name shown while no picture comes.
+	Placeholder string
+}
+
+// RTPFormat is what a track's packets carry.
+type RTPFormat struct {
+	MimeType    string // as WebRTC names it: "video/VP8", "audio/opus"
+	ClockRate   uint32
+	PayloadType uint8
+}
+
+// decoders turn each codec's RTP packets back into raw media, by MIME
+// type in lower case.
+var decoders = map[string]string{
+	"video/vp8":  "rtpvp8depay ! vp8dec",
+	"video/vp9":  "rtpvp9depay ! vp9dec",
+	"video/h264": "rtph264depay ! avdec_h264",
+	"audio/opus": "rtpopusdepay ! opusdec plc=true",
+}
+
+// Decodes reports whether a capture can take a track of this MIME type.
+func Decodes(mimeType string) bool {
+	_, ok := decoders[strings.ToLower(mimeType)]
+	return ok
+}
+
+// trackJitter is how long a track's jitter buffer holds packets to put
+// them in order and wait for a late one; audio and video wait the same,
+// so that a person's sound and picture come out as they came in.
+const trackJitter = 200 * time.Millisecond
+
+// trackHold is how long the last frame of a camera stays up when its
+// packets stop (turned off, muted, gone) before the placeholder shows.
+const trackHold = 500 * time.Millisecond
+
+// placeholderColor is the placeholder's background (ARGB), the layouts'
+// dark tile.
+const placeholderColor = 0xff2b2b2b
+
+// Names of the elements PushRTP feeds.
+const (
+	videoRTPName = "video-rtp"
+	audioRTPName = "audio-rtp"
+)
+
+func (f RTPFormat) caps(media string) string {
+	enc := strings.ToUpper(strings.TrimPrefix(strings.ToLower(f.MimeType), media+"/"))
+	return fmt.Sprintf("application/x-rtp,media=%s,clock-rate=%d,encoding-name=%s,payload=%d", media, f.ClockRate, enc, f.PayloadType)
+}
+
+func (f *RTPFormat) check(media string) error {
+	if f == nil {
+		return nil
+	}
+	if !strings.HasPrefix(strings.ToLower(f.MimeType), media+"/") || !Decodes(f.MimeType) {
+		return fmt.Errorf("capture: a %s track of %s cannot be decoded here", media, f.MimeType)
+	}
+	return nil
+}
+
+// rtpSource is an appsrc that stamps each packet with its arrival on the
+// pipeline's clock, which the jitter buffer then smooths.
+func rtpSource(name, caps string) string {
+	return fmt.Sprintf("appsrc name=%s is-live=true format=time do-timestamp=true max-bytes=2000000 caps=\"%s\" "+
+		"! rtpjitterbuffer latency=%d ", name, caps, trackJitter.Milliseconds())
+}
+
+func trackVideoDescription(cfg CaptureConfig) string {
+	f := cfg.Tracks.Video
+	frame := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1", cfg.Width, cfg.Height, cfg.FPS)
+	// The name, as big as a tenth of the frame's height.
+	font := max(cfg.Height/10, 8)
+	return fmt.Sprintf("videotestsrc name=placeholder is-live=true pattern=solid-color foreground-color=%d ! %s "+
+		"! textoverlay text=\"%s\" valignment=center halignment=center font-desc=\"Sans %dpx\" shaded-background=false ! frame. "+
+		"%s! %s name=grab ! videoconvert ! videoscale add-borders=true "+
+		"! video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1 ! queue max-size-time=1000000000 max-size-buffers=0 max-size-bytes=0 ! frame. "+
+		"compositor name=frame background=black start-time-selection=first sink_1::max-last-buffer-repeat=%d ! %s "+
+		"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
+		"! tee name=rawvideo allow-not-linked=true ",
+		uint32(placeholderColor), frame, escapeText(cfg.Tracks.Placeholder), font,
+		rtpSource(videoRTPName, f.caps("video")), decoders[strings.ToLower(f.MimeType)],
+		cfg.Width, cfg.Height, trackHold.Nanoseconds(), frame)
+}
+
+func trackAudioDescription(cfg CaptureConfig) string {
+	f := cfg.Tracks.Audio
+	return fmt.Sprintf("%s! %s ! audioconvert ! audioresample ! %s ! queue max-size-time=1000000000 max-size-buffers=0 max-size-bytes=0 name=voice ! sound. ",
+		rtpSource(audioRTPName, f.caps("audio")), decoders[strings.ToLower(f.MimeType)], rawAudioCaps)
+}
+
+// escapeText makes s safe inside a quoted property of a pipeline
+// description.
+func escapeText(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+}
+
+// PushRTP hands the capture one RTP packet of its video (or audio) track.
+// A full queue (the pipeline stalled) drops the packet, as a network
+// would, rather than hold the caller.
+func (c *Capture) PushRTP(video bool, pkt []byte) error {
+	src := c.audioRTP
+	if video {
+		src = c.videoRTP
+	}
+	if src == nil {
+		return fmt.Errorf("capture: no %s track to feed", mediaOf(video))
+	}
+	if ret := src.PushBuffer(gst.NewBufferFromBytes(pkt)); ret != gst.FlowOK {
+		return fmt.Errorf("capture: the %s track's packet was refused (%s)", mediaOf(video), ret)
+	}
+	return nil
+}
+
+// SetRTPFormat changes what the video (or audio) packets carry from now
+// on: a participant's new camera track may use another payload type. The
+// codec must stay the one the capture decodes.
+func (c *Capture) SetRTPFormat(video bool, f RTPFormat) error {
+	media, src, was := mediaOf(video), c.audioRTP, c.cfg.Tracks.Audio
+	if video {
+		src, was = c.videoRTP, c.cfg.Tracks.Video
+	}
+	if src == nil {
+		return fmt.Errorf("capture: no %s track to feed", media)
+	}
+	if !strings.EqualFold(f.MimeType, was.MimeType) {
+		return fmt.Errorf("capture: the %s track is now %s; this capture decodes %s", media, f.MimeType, was.MimeType)
+	}
+	caps := gst.NewCapsFromString(f.caps(media))
+	if caps == nil {
+		return fmt.Errorf("capture: bad caps %q", f.caps(media))
+	}
+	src.SetCaps(caps)
+	return nil
+}
+
+func mediaOf(video bool) string {
+	if video {
+		return "video"
+	}
+	return "audio"
+}
+
+// trackSources finds the appsrcs of a capture fed by tracks.
+func (c *Capture) trackSources() error {
+	for _, s := range []struct {
+		name string
+		fmt  *RTPFormat
+		to   **app.Source
+	}{{videoRTPName, c.cfg.Tracks.Video, &c.videoRTP}, {audioRTPName, c.cfg.Tracks.Audio, &c.audioRTP}} {
+		if s.fmt == nil {
+			continue
+		}
+		el, err := c.pipeline.GetElementByName(s.name)
+		if err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+		*s.to = app.SrcFromElement(el)
+	}
+	return nil
+}
