@@ -85,7 +85,7 @@ func main() {
 	out := flag.String("out", "bench/results", "folder for the results")
 	room := flag.Bool("demo-room", false, "run only the demo room, driven on stdin (the bench starts itself so)")
 	soakMinutes := flag.Int("soak", 0, "instead of the steps, record 720p30 to a file and RTMP for this many minutes (make soak)")
-	steps := flag.String("steps", "", "comma-separated steps to run (cold,starts,warm,cpu720,cpu1080,rtmp,meters,window,shared,tracks,refuse,dispatch,sync,sync1080,sync10); all by default")
+	steps := flag.String("steps", "", "comma-separated steps to run (cold,starts,warm,cpu720,cpu1080,rtmp,meters,window,shared,tracks,participants,refuse,dispatch,sync,sync1080,sync10); all by default")
 	flag.Parse()
 	lksdk.SetLogger(protologger.GetDiscardLogger())
 	var err error
@@ -175,6 +175,9 @@ func run(window time.Duration, outDir string, only map[string]bool) error {
 		}},
 		{"tracks", "CPU per track recording", fmt.Sprintf("every track of the room copied as sent, then none, %s each", window/2), func() ([]figure, error) {
 			return b.trackCopyCost(room, window/2)
+		}},
+		{"participants", "CPU per participant recording", fmt.Sprintf("each person of the room recorded on their own at 720p30, then none, %s each", window), func() ([]figure, error) {
+			return b.participantCost(room, window)
 		}},
 		{"refuse", "Start refused for an unreachable server", fmt.Sprintf("%d Starts each for an untrusted certificate and a closed port", refusalStarts), func() ([]figure, error) {
 			return b.refusalLatency(room.env["LIVEKIT_API_KEY"], room.env["LIVEKIT_API_SECRET"])
