@@ -176,7 +176,7 @@ func run(window time.Duration, outDir string, only map[string]bool) error {
 		{"tracks", "CPU per track recording", fmt.Sprintf("every track of the room copied as sent, then none, %s each", window/2), func() ([]figure, error) {
 			return b.trackCopyCost(room, window/2)
 		}},
-		{"participants", "CPU per participant recording", fmt.Sprintf("each person of the room recorded on their own at 720p30, then none, %s each", window), func() ([]figure, error) {
+		{"participants", "CPU per participant recording", fmt.Sprintf("%d people of the room recorded on their own at 720p30, then none, %s each", recordedPeople, window), func() ([]figure, error) {
 			return b.participantCost(room, window)
 		}},
 		{"refuse", "Start refused for an unreachable server", fmt.Sprintf("%d Starts each for an untrusted certificate and a closed port", refusalStarts), func() ([]figure, error) {
