@@ -118,6 +118,14 @@ type TrackRecorder interface {
 	StartTrackComposite(ctx context.Context, req *livekit.TrackCompositeEgressRequest) (*livekit.EgressInfo, error)
 }
 
+// PeopleLister is a Studio that can say who is in a room (the embedded
+// engine can: it holds the server's key).
+type PeopleLister interface {
+	// People lists the identities of the people in room: those who
+	// joined to take part, not recorders, egresses or agents.
+	People(ctx context.Context, room string) ([]string, error)
+}
+
 // RateMeter is a Studio that measures what its streams send (the
 // embedded engine does).
 type RateMeter interface {

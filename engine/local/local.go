@@ -542,6 +542,23 @@ func (l *Local) Rooms(ctx context.Context) ([]*livekit.Room, error) {
 	return resp.Rooms, nil
 }
 
+// People lists the people in room, as engine.PeopleLister says: hidden
+// and recording participants, egresses and agents are left out.
+func (l *Local) People(ctx context.Context, room string) ([]string, error) {
+	resp, err := l.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
+	if err != nil {
+		return nil, fmt.Errorf("livekit: list the people in %q: %w", room, err)
+	}
+	var out []string
+	for _, p := range resp.Participants {
+		if p.Permission.GetHidden() || p.Permission.GetRecorder() || p.Kind == livekit.ParticipantInfo_EGRESS || p.Kind == livekit.ParticipantInfo_AGENT {
+			continue
+		}
+		out = append(out, p.Identity)
+	}
+	return out, nil
+}
+
 // Close stops every egress (files finalised), then every composite and the
 // shared parts.
 func (l *Local) Close() error {

@@ -149,26 +149,44 @@ func (t *Trust) Rooms(livekitURL, key, secret string) *Rooms {
 // fails, Check says why if it can (an untrusted certificate, a server
 // that does not answer), rather than Twirp's "failed to do request".
 func (r *Rooms) ListRooms(ctx context.Context, req *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
-	tok, err := auth.NewAccessToken(r.key, r.secret).
-		SetVideoGrant(&auth.VideoGrant{RoomList: true}).
-		SetValidFor(time.Minute).
-		ToJWT()
+	ctx, err := r.authorized(ctx, &auth.VideoGrant{RoomList: true})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.api.ListRooms(ctx, req)
+	return resp, r.why(ctx, err)
+}
+
+// ListParticipants lists the participants of a room, as ListRooms lists
+// rooms.
+func (r *Rooms) ListParticipants(ctx context.Context, req *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error) {
+	ctx, err := r.authorized(ctx, &auth.VideoGrant{RoomAdmin: true, Room: req.Room})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.api.ListParticipants(ctx, req)
+	return resp, r.why(ctx, err)
+}
+
+// authorized is ctx carrying a token with grant for the call.
+func (r *Rooms) authorized(ctx context.Context, grant *auth.VideoGrant) (context.Context, error) {
+	tok, err := auth.NewAccessToken(r.key, r.secret).SetVideoGrant(grant).SetValidFor(time.Minute).ToJWT()
 	if err != nil {
 		return nil, err
 	}
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+tok)
-	ctx, err = twirp.WithHTTPRequestHeaders(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := r.api.ListRooms(ctx, req)
+	return twirp.WithHTTPRequestHeaders(ctx, h)
+}
+
+// why is a failed call's reason, from Check when it knows one.
+func (r *Rooms) why(ctx context.Context, err error) error {
 	if err != nil {
 		if why := r.trust.Check(ctx, r.url); why != nil {
-			return nil, why
+			return why
 		}
 	}
-	return resp, err
+	return err
 }
 
 // httpURL is the server's base URL for its Twirp APIs.
