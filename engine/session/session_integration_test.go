@@ -6,7 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"image/color"
-		"os"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
