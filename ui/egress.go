@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
 
 	"roomcast/engine"
+	"roomcast/engine/session"
 )
 
 // switchLayout asks the engine to switch the running egresses' layout.
@@ -87,7 +89,28 @@ func (s *studio) startRecording() {
 	if len(plan.Files) == 1 && plan.Files[0].Upload == nil {
 		s.rec.file = plan.Files[0].Filepath
 	}
+	if p.Record.File && p.Record.People {
+		s.startShow(req, s.rec.file)
+		return
+	}
 	s.startEgress(&s.rec, req, p.Layout)
+}
+
+// startShow starts the recording with each person recorded on their own
+// too (see session), its manifest beside a file on this computer.
+func (s *studio) startShow(req *livekit.RoomCompositeEgressRequest, file string) {
+	cfg := session.Config{Studio: s.back.Studio, Composite: req, People: true, Logf: s.cfg.Logf,
+		OnEgress: func(lead, _, id string) { s.do(func() { s.history.join(lead, id) }) }}
+	if file != "" {
+		cfg.Manifest = strings.TrimSuffix(file, filepath.Ext(file)) + "-session.json"
+	}
+	s.launch(&s.rec, s.snapshot().Layout, func() (*livekit.EgressInfo, error) {
+		show, info, err := session.Start(s.ctx, cfg)
+		if err == nil {
+			s.do(func() { s.show = show })
+		}
+		return info, err
+	})
 }
 
 // startStreaming checks the destinations and starts the stream.
@@ -111,6 +134,12 @@ func (s *studio) startStreaming() {
 // startEgress starts run's egress in the background; layout is what it
 // records (the other run, if any, records the same composite).
 func (s *studio) startEgress(run *egressRun, req *livekit.RoomCompositeEgressRequest, layout string) {
+	studio := s.back.Studio
+	s.launch(run, layout, func() (*livekit.EgressInfo, error) { return studio.Start(s.ctx, req) })
+}
+
+// launch runs start (which starts run's egress) in the background.
+func (s *studio) launch(run *egressRun, layout string, start func() (*livekit.EgressInfo, error)) {
 	other := s.live
 	if run == &s.live {
 		other = s.rec
@@ -119,9 +148,8 @@ func (s *studio) startEgress(run *egressRun, req *livekit.RoomCompositeEgressReq
 		s.runningLayout = layout
 	}
 	s.refreshControls()
-	studio := s.back.Studio
 	s.spawn(func() {
-		info, err := studio.Start(s.ctx, req)
+		info, err := start()
 		s.do(func() { s.onStarted(run, info, err) })
 	})
 }
@@ -149,9 +177,19 @@ func (s *studio) stopEgress(run *egressRun) {
 	run.phase = stopping
 	s.refreshControls()
 	id, studio := run.id, s.back.Studio
+	show := s.show
+	if run != &s.rec {
+		show = nil
+	}
 	s.spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
+		if show != nil {
+			// Every person's egress with the composite's.
+			if err := show.Stop(ctx); err != nil {
+				s.cfg.Logf("session: %v", err)
+			}
+		}
 		info, err := studio.Stop(ctx, id)
 		s.do(func() {
 			if info != nil {
@@ -225,6 +263,9 @@ func (s *studio) showIncident(info *livekit.EgressInfo) {
 func (s *studio) finished(run *egressRun, info *livekit.EgressInfo) {
 	isRec := run == &s.rec
 	*run = egressRun{}
+	if isRec {
+		s.show = nil // it ends its people's egresses itself
+	}
 	what := "Streaming"
 	if isRec {
 		what = "Recording"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -221,6 +222,37 @@ type fakeStudio struct {
 	metered  []string             // the rooms whose sound was metered
 	paused   map[string]bool      // egresses paused
 	pauses   []string             // "pause <id>", "resume <id>" as called
+	persons  []string             // the people in the room (People)
+	recorded []string             // the people recorded on their own, as started
+}
+
+// People lists f.persons, as the embedded engine lists a room's people.
+func (f *fakeStudio) People(context.Context, string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.persons), nil
+}
+
+// StartParticipant records one person, ACTIVE at once.
+func (f *fakeStudio) StartParticipant(_ context.Context, req *livekit.ParticipantEgressRequest) (*livekit.EgressInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.recorded = append(f.recorded, req.Identity)
+	f.n++
+	info := &livekit.EgressInfo{EgressId: fmt.Sprintf("EG_fake%d", f.n), RoomName: req.RoomName,
+		Status: livekit.EgressStatus_EGRESS_ACTIVE, StartedAt: time.Now().UnixNano(),
+		Request: &livekit.EgressInfo_Participant{Participant: request.RedactParticipant(req)}}
+	f.infos[info.EgressId] = info
+	f.publishLocked(info)
+	return proto.Clone(info).(*livekit.EgressInfo), nil
+}
+
+func (f *fakeStudio) StartTrack(context.Context, *livekit.TrackEgressRequest) (*livekit.EgressInfo, error) {
+	return nil, errors.New("the studio window does not start track egresses")
+}
+
+func (f *fakeStudio) StartTrackComposite(context.Context, *livekit.TrackCompositeEgressRequest) (*livekit.EgressInfo, error) {
+	return nil, errors.New("the studio window does not start track composite egresses")
 }
 
 // Pause pauses a running egress, as the embedded engine does.
@@ -369,7 +401,7 @@ func (f *fakeStudio) Stop(_ context.Context, id string) (*livekit.EgressInfo, er
 	}
 	f.stopped = append(f.stopped, id)
 	info.Status, info.EndedAt = livekit.EgressStatus_EGRESS_COMPLETE, time.Now().UnixNano()
-	for _, fo := range info.GetRoomComposite().FileOutputs {
+	for _, fo := range append(info.GetRoomComposite().GetFileOutputs(), info.GetParticipant().GetFileOutputs()...) {
 		info.FileResults = append(info.FileResults, &livekit.FileInfo{Filename: fo.Filepath, Location: fo.Filepath, Size: 1_250_000, Duration: int64(5 * time.Second)})
 	}
 	f.publishLocked(info)

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,10 +28,16 @@ type historyPanel struct {
 	order []string // egress IDs, newest first
 	infos map[string]*livekit.EgressInfo
 	notes map[string][]string // by egress ID, oldest first
+	// members are the egresses of the people recorded on their own with
+	// a recording, by its egress ID, in the order they started; lead is
+	// the reverse. A recording and its people are one entry.
+	members map[string][]string
+	lead    map[string]string
 }
 
 func newHistoryPanel() *historyPanel {
-	return &historyPanel{infos: map[string]*livekit.EgressInfo{}, notes: map[string][]string{}}
+	return &historyPanel{infos: map[string]*livekit.EgressInfo{}, notes: map[string][]string{},
+		members: map[string][]string{}, lead: map[string]string{}}
 }
 
 func (h *historyPanel) buildUI() fyne.CanvasObject {
@@ -38,7 +45,7 @@ func (h *historyPanel) buildUI() fyne.CanvasObject {
 		func() fyne.CanvasObject { return newHistoryRow() },
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			id := h.order[i]
-			o.(*historyRow).set(h.infos[id], h.notes[id])
+			o.(*historyRow).set(h.infos[id], h.notes[id], h.people(id))
 		})
 	h.list.HideSeparators = true
 	h.empty = &widget.Label{Text: "Recordings and streams since the studio started show here.", Importance: widget.LowImportance}
@@ -53,12 +60,34 @@ func (h *historyPanel) update(info *livekit.EgressInfo) bool {
 		return false
 	}
 	h.infos[info.EgressId] = info
-	if !ok {
+	if !ok && h.lead[info.EgressId] == "" {
 		h.order = append([]string{info.EgressId}, h.order...)
 		setShown(h.empty, false)
 	}
 	h.list.Refresh()
 	return true
+}
+
+// join makes a person's egress part of the recording lead's entry.
+func (h *historyPanel) join(lead, member string) {
+	if h.lead[member] != "" {
+		return
+	}
+	h.lead[member] = lead
+	h.members[lead] = append(h.members[lead], member)
+	h.order = slices.DeleteFunc(h.order, func(id string) bool { return id == member })
+	h.list.Refresh()
+}
+
+// people are the infos of lead's people, known so far.
+func (h *historyPanel) people(lead string) []*livekit.EgressInfo {
+	var out []*livekit.EgressInfo
+	for _, id := range h.members[lead] {
+		if info := h.infos[id]; info != nil {
+			out = append(out, info)
+		}
+	}
+	return out
 }
 
 // note adds the studio's warning about an egress to its row.
@@ -77,6 +106,7 @@ type historyRow struct {
 	dot    *canvas.Circle
 	title  *widget.Label
 	detail *widget.Label
+	people *widget.Label
 	notes  *widget.Label
 }
 
@@ -88,6 +118,7 @@ func newHistoryRow() *historyRow {
 		dot:    canvas.NewCircle(colorIdle),
 		title:  &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis},
 		detail: caption(widget.LowImportance),
+		people: caption(widget.LowImportance),
 		notes:  caption(widget.WarningImportance),
 	}
 	r.ExtendBaseWidget(r)
@@ -96,10 +127,10 @@ func newHistoryRow() *historyRow {
 
 func (r *historyRow) CreateRenderer() fyne.WidgetRenderer {
 	dot := container.NewCenter(container.NewGridWrap(fyne.NewSize(8, 8), r.dot))
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, dot, nil, lines(r.title, r.detail, r.notes)))
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, dot, nil, lines(r.title, r.detail, r.people, r.notes)))
 }
 
-func (r *historyRow) set(info *livekit.EgressInfo, notes []string) {
+func (r *historyRow) set(info *livekit.EgressInfo, notes []string, people []*livekit.EgressInfo) {
 	r.dot.FillColor = statusColor(info.Status)
 	r.dot.Refresh()
 	r.title.SetText(historyTitle(info))
@@ -109,8 +140,30 @@ func (r *historyRow) set(info *livekit.EgressInfo, notes []string) {
 		r.detail.Importance = widget.DangerImportance
 	}
 	r.detail.Refresh()
+	r.people.SetText(historyPeople(people))
+	setShown(r.people, r.people.Text != "")
 	r.notes.SetText(historyNotes(info, notes))
 	setShown(r.notes, r.notes.Text != "")
+}
+
+// historyPeople reads "each on their own: alice ✓, bob ✓, dave ●, eve ✗"
+// (complete, recording, failed); "" for none.
+func historyPeople(people []*livekit.EgressInfo) string {
+	if len(people) == 0 {
+		return ""
+	}
+	parts := make([]string, len(people))
+	for i, p := range people {
+		mark := "●"
+		switch p.Status {
+		case livekit.EgressStatus_EGRESS_COMPLETE:
+			mark = "✓"
+		case livekit.EgressStatus_EGRESS_FAILED, livekit.EgressStatus_EGRESS_ABORTED, livekit.EgressStatus_EGRESS_LIMIT_REACHED:
+			mark = "✗"
+		}
+		parts[i] = p.GetParticipant().GetIdentity() + " " + mark
+	}
+	return "each on their own: " + strings.Join(parts, ", ")
 }
 
 func statusColor(s livekit.EgressStatus) color.Color {

@@ -41,6 +41,7 @@ type outputsPanel struct {
 	fileTypeField *field
 	fileName      *widget.Entry
 	fileNameField *field
+	people        *widget.Check
 	fileBox       *fyne.Container
 
 	hls          *widget.Check
@@ -79,7 +80,8 @@ func (o *outputsPanel) buildUI() fyne.CanvasObject {
 	o.fileTypeField = newField("Type", o.fileType)
 	o.fileName = o.entry("{room_name}-{time}", validateFileName)
 	o.fileNameField = newField("Name  ·  {room_name} {time} {utc}", o.fileName)
-	o.fileBox = container.NewBorder(nil, nil, o.fileTypeField.object(), nil, o.fileNameField.object())
+	o.people = widget.NewCheck("Also record each person separately", nil)
+	o.fileBox = container.NewVBox(container.NewBorder(nil, nil, o.fileTypeField.object(), nil, o.fileNameField.object()), o.people)
 
 	o.hls = widget.NewCheck("HLS segments", func(on bool) { setShown(o.hlsBox, on); o.outputsField.setError(nil) })
 	o.hlsName = o.entry("{room_name}-{time}", validateHLSName)
@@ -147,6 +149,7 @@ func (o *outputsPanel) get(p *profile) {
 	r.ToS3 = o.target.Selected == toS3
 	r.Folder = strings.TrimSpace(o.folder.Text)
 	r.File, r.FileType, r.FileName = o.file.Checked, o.fileType.Selected, strings.TrimSpace(o.fileName.Text)
+	r.People = o.people.Checked
 	r.HLS, r.HLSName, r.LivePlaylist = o.hls.Checked, strings.TrimSpace(o.hlsName.Text), o.livePlaylist.Checked
 	r.SegmentSeconds = parseUint(o.segments.Text)
 	r.Images, r.ImageName = o.images.Checked, strings.TrimSpace(o.imageName.Text)
@@ -168,6 +171,7 @@ func (o *outputsPanel) set(p profile) {
 		o.fileType.SetSelectedIndex(0)
 	}
 	o.fileNameField.setText(r.FileName)
+	o.people.SetChecked(r.People)
 	o.hls.SetChecked(r.HLS)
 	o.hlsNameField.setText(r.HLSName)
 	o.segField.setText(formatUint(r.SegmentSeconds))

@@ -59,6 +59,8 @@ type recordOutputs struct {
 	File     bool   `mapstructure:"file"`
 	FileType string `mapstructure:"file_type"` // MP4 or OGG
 	FileName string `mapstructure:"file_name"` // may use {room_name}, {time}...
+	// People also records each person on their own, beside the file.
+	People bool `mapstructure:"people"`
 
 	HLS            bool   `mapstructure:"hls"`
 	HLSName        string `mapstructure:"hls_name"`

@@ -24,6 +24,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"roomcast/engine"
+	"roomcast/engine/session"
 	"roomcast/engine/request"
 )
 
@@ -88,6 +89,9 @@ type studio struct {
 	back          *engine.Session
 	backCancel    context.CancelFunc
 	rec, live     egressRun
+	// show is the recording's session when each person is recorded on
+	// their own too; nil otherwise.
+	show          *session.Session
 	runningLayout string // the layout the running egresses record
 	pickRoom      bool   // pick the first listed room if none is chosen
 	previewTimer  *time.Timer

@@ -36,8 +36,9 @@ type Config struct {
 	People bool
 	// Manifest is where the session manifest is written; "" for none.
 	Manifest string
-	// OnEgress is told of each person's egress as it starts.
-	OnEgress func(identity, egressID string)
+	// OnEgress is told of each person's egress as it starts, with the
+	// composite's.
+	OnEgress func(compositeID, identity, egressID string)
 	Logf     func(format string, args ...any)
 }
 
@@ -233,7 +234,7 @@ func (s *Session) startPerson(ctx context.Context, identity string) {
 	s.note(info)
 	s.cfg.Logf("session: recording %s on their own (%s)", identity, info.EgressId)
 	if s.cfg.OnEgress != nil {
-		s.cfg.OnEgress(identity, info.EgressId)
+		s.cfg.OnEgress(s.composite, identity, info.EgressId)
 	}
 }
 

@@ -77,7 +77,7 @@ func TestSessionRecordsEachPerson(t *testing.T) {
 		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(out, "show.mp4")}}}
 	joined := map[string]string{}
 	s, info, err := session.Start(context.Background(), session.Config{Studio: l, Composite: req, People: true,
-		Manifest: manifestPath, Logf: t.Logf, OnEgress: func(identity, id string) { joined[identity] = id }})
+		Manifest: manifestPath, Logf: t.Logf, OnEgress: func(_, identity, id string) { joined[identity] = id }})
 	if err != nil {
 		t.Fatal(err)
 	}
