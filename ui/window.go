@@ -24,8 +24,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"roomcast/engine"
-	"roomcast/engine/session"
 	"roomcast/engine/request"
+	"roomcast/engine/session"
 )
 
 // Timings of the window.
@@ -86,9 +86,9 @@ type studio struct {
 	backs  map[*engine.Session]bool // every session opened and not closed yet
 
 	// UI goroutine only
-	back          *engine.Session
-	backCancel    context.CancelFunc
-	rec, live     egressRun
+	back       *engine.Session
+	backCancel context.CancelFunc
+	rec, live  egressRun
 	// show is the recording's session when each person is recorded on
 	// their own too; nil otherwise.
 	show          *session.Session
