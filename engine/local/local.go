@@ -543,7 +543,7 @@ func (l *Local) Rooms(ctx context.Context) ([]*livekit.Room, error) {
 }
 
 // People lists the people in room, as engine.PeopleLister says: hidden
-// and recording participants, egresses and agents are left out.
+// participants (recorders join hidden), egresses and agents are left out.
 func (l *Local) People(ctx context.Context, room string) ([]string, error) {
 	resp, err := l.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
 	if err != nil {
@@ -551,7 +551,7 @@ func (l *Local) People(ctx context.Context, room string) ([]string, error) {
 	}
 	var out []string
 	for _, p := range resp.Participants {
-		if p.Permission.GetHidden() || p.Permission.GetRecorder() || p.Kind == livekit.ParticipantInfo_EGRESS || p.Kind == livekit.ParticipantInfo_AGENT {
+		if p.Permission.GetHidden() || p.Kind == livekit.ParticipantInfo_EGRESS || p.Kind == livekit.ParticipantInfo_AGENT {
 			continue
 		}
 		out = append(out, p.Identity)

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 LiveKit's deprecated single-output fields (file, stream, segments) of a TrackCompositeEgressRequest are still accepted, as LiveKit Egress accepts them.
+
 package request
 
 import (
