@@ -6,20 +6,21 @@ takes its picture and sound from RTP packets handed to PushRTP, in place
 of the screen and the sink's monitor; the rest (raw tees, encoders,
 outputs, meter, preview) is the same:
 
-	videotestsrc(live, 1 fps) ! textoverlay(name) ───────────────────────────────────┐
+	videotestsrc(live) ! textoverlay(name) ──────────────────────────────────────────┐
 	appsrc(RTP) ! rtpjitterbuffer ! depay ! decoder ! videoscale(letterbox) ─────────┴─► compositor ! I420 WxH@fps ! tee rawvideo
 	appsrc(RTP) ! rtpjitterbuffer ! rtpopusdepay ! opusdec ! S16 ───┬─► audiomixer ! tee rawaudio
 	audiotestsrc(live silence) ──────────────────────────────────────┘
 
 The placeholder and the silence keep both running whatever the tracks
-do: a camera turned off or muted sends nothing, and the compositor shows
-the track's last frame only for trackHold, then the placeholder, as the
-layouts show a muted camera. The compositor, an aggregator as the mixer
+do: a camera muted or gone is hidden at once (ShowCamera), the
+placeholder showing, as the layouts show a muted camera; one whose
+packets stop unannounced shows its last frame for trackHold first. The compositor, an aggregator as the mixer
 is, starts its timeline at its first input's time, for the mixer's
 reason (see captureDescription).
 */
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -66,8 +67,11 @@ func Decodes(mimeType string) bool {
 const trackJitter = 200 * time.Millisecond
 
 // trackHold is how long the last frame of a camera stays up when its
-// packets stop (turned off, muted, gone) before the placeholder shows.
-const trackHold = 500 * time.Millisecond
+// packets stop without a word (ShowCamera says when a camera is muted or
+// gone) before the placeholder shows. At 500 ms, a machine overloaded on
+// purpose (four recordings and a profiler on two cores) flashed the
+// placeholder between late frames.
+const trackHold = 2 * time.Second
 
 // placeholderColor is the placeholder's background (ARGB), the layouts'
 // dark tile.
@@ -106,10 +110,9 @@ func trackVideoDescription(cfg CaptureConfig) string {
 	frame := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1", cfg.Width, cfg.Height, cfg.FPS)
 	// The name, as big as a tenth of the frame's height.
 	font := max(cfg.Height/10, 8)
-	// The placeholder is drawn once a second, and the compositor repeats
-	// it in between: drawn for every frame, under a camera that hid it,
-	// it cost 0.03 core of a recording's 0.32 at 720p30.
-	still := strings.Replace(frame, fmt.Sprintf("framerate=%d/1", cfg.FPS), "framerate=1/1", 1)
+	// The placeholder is a live source of the frame's own rate: at 1 fps,
+	// its frame's length became the compositor's latency, and a camera
+	// muted at a moment was hidden 1.2 s of recording before it.
 	return fmt.Sprintf("videotestsrc name=placeholder is-live=true pattern=solid-color foreground-color=%d ! %s "+
 		"! textoverlay text=\"%s\" valignment=center halignment=center font-desc=\"Sans %dpx\" shaded-background=false ! frame. "+
 		"%s! %s name=grab ! videoconvert ! videoscale add-borders=true "+
@@ -117,7 +120,7 @@ func trackVideoDescription(cfg CaptureConfig) string {
 		"compositor name=frame background=black start-time-selection=first sink_1::max-last-buffer-repeat=%d ! %s "+
 		"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 		"! tee name=rawvideo allow-not-linked=true ",
-		uint32(placeholderColor), still, escapeText(cfg.Tracks.Placeholder), font,
+		uint32(placeholderColor), frame, escapeText(cfg.Tracks.Placeholder), font,
 		rtpSource(videoRTPName, f.caps("video")), decoders[strings.ToLower(f.MimeType)],
 		cfg.Width, cfg.Height, trackHold.Nanoseconds(), frame)
 }
@@ -203,6 +206,27 @@ func holdPlaceholder(placeholder, camera *gst.Pad) {
 		return gst.PadProbeRemove
 	})
 	time.AfterFunc(cameraWait, release)
+}
+
+// ShowCamera shows the camera's picture (on), or hides it under the
+// placeholder (off: muted, unpublished), from the compositor's next frame.
+func (c *Capture) ShowCamera(on bool) error {
+	if c.cfg.Tracks == nil || c.cfg.Tracks.Video == nil {
+		return errors.New("capture: no camera to show")
+	}
+	frame, err := c.pipeline.GetElementByName("frame")
+	if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	pad := frame.GetStaticPad("sink_1")
+	if pad == nil {
+		return errors.New("capture: the compositor has no camera pad")
+	}
+	alpha := 0.0
+	if on {
+		alpha = 1
+	}
+	return pad.SetProperty("alpha", alpha)
 }
 
 // trackSources finds the appsrcs of a capture fed by tracks.

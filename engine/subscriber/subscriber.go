@@ -79,6 +79,8 @@ func Start(cfg Config) (*Source, error) {
 	cb.OnTrackPublished = s.published
 	cb.OnTrackSubscribed = s.subscribed
 	cb.OnTrackUnpublished = s.unpublished
+	cb.OnTrackMuted = func(pub lksdk.TrackPublication, p lksdk.Participant) { s.muted(pub, p, true) }
+	cb.OnTrackUnmuted = func(pub lksdk.TrackPublication, p lksdk.Participant) { s.muted(pub, p, false) }
 	cb.OnParticipantDisconnected = s.left
 	cb.OnDisconnected = func() { s.end(nil, "the room closed") }
 	room, err := recorder.Join(cfg.URL, cfg.APIKey, cfg.APISecret, cfg.Room, cfg.Identity, cb)
@@ -258,6 +260,7 @@ func (s *Source) subscribed(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPub
 	if media == "video" {
 		// Start from a key frame now, not from the publisher's next one.
 		rp.WritePLI(track.SSRC())
+		s.showCamera(!pub.IsMuted())
 	}
 	s.cfg.Logf("subscriber: recording %s's %s (%s, %s)", rp.Identity(), pub.Source(), pub.SID(), codec.MimeType)
 	go s.pump(media, track)
@@ -285,10 +288,32 @@ func (s *Source) pump(media string, track *webrtc.TrackRemote) {
 	}
 }
 
-// unpublished ends a TrackComposite once all its tracks are gone; a
-// participant's egress goes on (their placeholder, their silence) until
-// they leave.
-func (s *Source) unpublished(pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
+// muted hides the recorded camera under the placeholder while it is
+// muted (a muted microphone is silence by itself).
+func (s *Source) muted(pub lksdk.TrackPublication, p lksdk.Participant, muted bool) {
+	rpub, ok := pub.(*lksdk.RemoteTrackPublication)
+	rp, isRemote := p.(*lksdk.RemoteParticipant)
+	if !ok || !isRemote || s.mediaOf(rpub, rp) != "video" {
+		return
+	}
+	s.showCamera(!muted)
+}
+
+func (s *Source) showCamera(on bool) {
+	if c := s.pipe(); c != nil {
+		if err := c.ShowCamera(on); err != nil {
+			s.cfg.Logf("subscriber: %v", err)
+		}
+	}
+}
+
+// unpublished hides a participant's camera that went (their placeholder,
+// their silence, until they leave or publish again) and ends a
+// TrackComposite once all its tracks are gone.
+func (s *Source) unpublished(pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+	if s.mediaOf(pub, rp) == "video" {
+		s.showCamera(false)
+	}
 	src := s.cfg.Source
 	if src.Participant != "" || (pub.SID() != src.AudioTrackID && pub.SID() != src.VideoTrackID) {
 		return
