@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
-	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"roomcast/engine/demo"
 )
@@ -30,15 +28,13 @@ func (b *bench) participantCost(room *demoRoom, window time.Duration) ([]figure,
 		return nil, err
 	}
 	ctx := context.Background()
-	httpURL := "http" + strings.TrimPrefix(room.env["LIVEKIT_URL"], "ws")
-	rooms := lksdk.NewRoomServiceClient(httpURL, room.env["LIVEKIT_API_KEY"], room.env["LIVEKIT_API_SECRET"])
-	res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: "demo"})
+	people, err := room.participants(ctx)
 	if err != nil {
 		return nil, err
 	}
 	idle := measureCPU(window)
 	ids := map[string]string{} // egress ID by identity
-	for _, p := range res.Participants {
+	for _, p := range people {
 		if len(ids) == recordedPeople-1 && p.Identity != demo.ClapperIdentity {
 			continue // the clapper is always one of them
 		}

@@ -17,16 +17,14 @@ import (
 // view the engine keeps ready is Chromium's, not the engine's).
 func (b *bench) trackCopyCost(room *demoRoom, window time.Duration) ([]figure, error) {
 	ctx := context.Background()
-	httpURL := "http" + strings.TrimPrefix(room.env["LIVEKIT_URL"], "ws")
-	rooms := lksdk.NewRoomServiceClient(httpURL, room.env["LIVEKIT_API_KEY"], room.env["LIVEKIT_API_SECRET"])
-	res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: "demo"})
+	people, err := room.participants(ctx)
 	if err != nil {
 		return nil, err
 	}
 	idle := measureCPU(window)
 	var ids []string
 	kinds := map[livekit.TrackType]int{}
-	for _, p := range res.Participants {
+	for _, p := range people {
 		for _, tr := range p.Tracks {
 			info, err := b.studio.StartTrack(ctx, &livekit.TrackEgressRequest{RoomName: "demo", TrackId: tr.Sid,
 				Output: &livekit.TrackEgressRequest_File{File: &livekit.DirectFileOutput{Filepath: filepath.Join(b.dir, "tracks") + "/"}}})
@@ -57,4 +55,15 @@ func (b *bench) trackCopyCost(room *demoRoom, window time.Duration) ([]figure, e
 		Note: fmt.Sprintf("engine %.3f cores copying %d tracks (%d audio, %d video), %.3f with none", copying.engine, len(ids),
 			kinds[livekit.TrackType_AUDIO], kinds[livekit.TrackType_VIDEO], idle.engine),
 	}}, nil
+}
+
+// participants lists who is in the demo room, with their tracks.
+func (d *demoRoom) participants(ctx context.Context) ([]*livekit.ParticipantInfo, error) {
+	httpURL := "http" + strings.TrimPrefix(d.env["LIVEKIT_URL"], "ws")
+	rooms := lksdk.NewRoomServiceClient(httpURL, d.env["LIVEKIT_API_KEY"], d.env["LIVEKIT_API_SECRET"])
+	res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: "demo"})
+	if err != nil {
+		return nil, err
+	}
+	return res.Participants, nil
 }

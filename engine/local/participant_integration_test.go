@@ -102,15 +102,22 @@ func TestParticipantEgress(t *testing.T) {
 		t.Errorf("%d composites running; a participant egress needs none", n)
 	}
 	final := s.stopped(t, info, 8*time.Second)
-	mediatest.VerifyVideo(t, final.FileResults[0].Filename, mediatest.Expect{Width: 1280, Height: 720, Seconds: 8, Audio: "aac", Colors: []color.RGBA{bob.Color}})
-	frame, err := mediatest.FrameAt(path, 4)
+	checkPersonFile(t, final.FileResults[0].Filename, 8, bob, bob, people)
+}
+
+// checkPersonFile checks a 720p30 recording of one person's picture (the
+// frame's middle in their colour) and one person's voice alone.
+func checkPersonFile(t *testing.T, path string, seconds float64, picture, voice demo.Persona, people []demo.Persona) {
+	t.Helper()
+	mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: seconds, Audio: "aac", Colors: []color.RGBA{picture.Color}})
+	frame, err := mediatest.FrameAt(path, seconds/2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := frame.At(640, 360); !mediatest.Near(c, bob.Color, 40) {
-		t.Errorf("the frame's middle is %v, want bob's %v", c, bob.Color)
+	if c := frame.At(640, 360); !mediatest.Near(c, picture.Color, 40) {
+		t.Errorf("the frame's middle is %v, want %s's %v", c, picture.Identity, picture.Color)
 	}
-	onlyTone(t, path, bob, people)
+	onlyTone(t, path, voice, people)
 }
 
 // TestTrackCompositeEgress records two tracks of two people as one: alice's
@@ -135,15 +142,7 @@ func TestTrackCompositeEgress(t *testing.T) {
 		t.Errorf("info's request %T, want the track composite request", info.Request)
 	}
 	s.stopped(t, info, 6*time.Second)
-	mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: 6, Audio: "aac", Colors: []color.RGBA{alice.Color}})
-	frame, err := mediatest.FrameAt(path, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := frame.At(640, 360); !mediatest.Near(c, alice.Color, 40) {
-		t.Errorf("the frame's middle is %v, want alice's %v", c, alice.Color)
-	}
-	onlyTone(t, path, carol, people)
+	checkPersonFile(t, path, 6, alice, carol, people)
 }
 
 // TestParticipantEgressFollowsThePerson records bob while his camera is

@@ -86,14 +86,7 @@ func RedactParticipant(req *livekit.ParticipantEgressRequest) *livekit.Participa
 // RedactTrackComposite is RedactRequest for a TrackCompositeEgressRequest.
 func RedactTrackComposite(req *livekit.TrackCompositeEgressRequest) *livekit.TrackCompositeEgressRequest {
 	c := cloneOf(req)
-	var single []uploadRequest
-	if f := c.GetFile(); f != nil {
-		single = append(single, f)
-	}
-	if s := c.GetSegments(); s != nil {
-		single = append(single, s)
-	}
-	redactOutputs(c.GetStream(), single, c.StreamOutputs, c.FileOutputs, c.SegmentOutputs, c.ImageOutputs, c.Webhooks)
+	redactOutputs(c.GetStream(), singleUploads(c.GetFile(), c.GetSegments()), c.StreamOutputs, c.FileOutputs, c.SegmentOutputs, c.ImageOutputs, c.Webhooks)
 	return c
 }
 

@@ -232,15 +232,21 @@ func RedactRequest(req *livekit.RoomCompositeEgressRequest) *livekit.RoomComposi
 	}
 	c := cloneOf(req)
 	c.CustomBaseUrl = redactWebURL(c.CustomBaseUrl)
-	var single []uploadRequest
-	if f := c.GetFile(); f != nil {
-		single = append(single, f)
-	}
-	if s := c.GetSegments(); s != nil {
-		single = append(single, s)
-	}
-	redactOutputs(c.GetStream(), single, c.StreamOutputs, c.FileOutputs, c.SegmentOutputs, c.ImageOutputs, c.Webhooks)
+	redactOutputs(c.GetStream(), singleUploads(c.GetFile(), c.GetSegments()), c.StreamOutputs, c.FileOutputs, c.SegmentOutputs, c.ImageOutputs, c.Webhooks)
 	return c
+}
+
+// singleUploads are a request's deprecated single file and segments
+// outputs that it has.
+func singleUploads(f *livekit.EncodedFileOutput, s *livekit.SegmentedFileOutput) []uploadRequest {
+	var out []uploadRequest
+	if f != nil {
+		out = append(out, f)
+	}
+	if s != nil {
+		out = append(out, s)
+	}
+	return out
 }
 
 // cloneOf is a deep copy of a request, to redact.
