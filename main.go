@@ -600,9 +600,16 @@ func waitEgress(ctx context.Context, id string, updates <-chan *livekit.EgressIn
 			logf("%s %s%s", id, info.Status, errSuffix(info.Error))
 			switch info.Status {
 			case livekit.EgressStatus_EGRESS_ACTIVE:
+				// From the first frame (StartedAt), not from this update:
+				// a participant's frame reaches its file past a jitter
+				// buffer and a compositor, and ACTIVE came 1.2 s after
+				// it on a loaded machine.
 				began = time.Now()
+				if info.StartedAt > 0 {
+					began = time.Unix(0, info.StartedAt)
+				}
 				if duration > 0 {
-					deadline = time.After(duration)
+					deadline = time.After(time.Until(began.Add(duration)))
 				}
 			case livekit.EgressStatus_EGRESS_COMPLETE, livekit.EgressStatus_EGRESS_FAILED,
 				livekit.EgressStatus_EGRESS_ABORTED, livekit.EgressStatus_EGRESS_LIMIT_REACHED:
