@@ -62,7 +62,7 @@ var containers = map[string]container{
 	"audio/opus": {".ogg", "audio", "rtpopusdepay ! opusparse ! oggmux"},
 	// A publisher's change of resolution goes into the WebM as new caps:
 	// webmmux takes them, and the frames on either side decode.
-	"video/vp8": {".webm", "video", "rtpvp8depay ! webmmux"},
+	"video/vp8": {".webm", "video", "rtpvp8depay name=frames ! webmmux"},
 	// H.264 is not copied yet: no publisher here sends it to test with,
 	// and a change of resolution into a fragmented MP4 made a file that
 	// would not decode in a trial (x264enc ! h264parse ! mp4mux
@@ -179,12 +179,36 @@ func (c *Copy) startPipeline(cont container, codec webrtc.RTPCodecParameters) er
 		return fmt.Errorf("track copy: %w", err)
 	}
 	c.pipeline, c.src = p, app.SrcFromElement(el)
+	if frames, err := p.GetElementByName("frames"); err == nil {
+		keepRising(frames.GetStaticPad("src"))
+	}
 	if err := p.SetState(gst.StatePlaying); err != nil {
 		p.SetState(gst.StateNull)
 		return fmt.Errorf("track copy: start: %w", err)
 	}
 	go c.watchBus()
 	return nil
+}
+
+// keepRising gives a frame that would share its predecessor's time (or
+// come before it) a time 1 ms after: a publisher that changed its
+// camera's size sent a frame with the last one's RTP time, and the WebM
+// then held two frames at one time, which ffmpeg called non-monotonic.
+func keepRising(pad *gst.Pad) {
+	last := gst.ClockTimeNone
+	pad.AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		buf := info.GetBuffer()
+		pts := buf.PresentationTimestamp()
+		if pts == gst.ClockTimeNone {
+			return gst.PadProbeOK
+		}
+		if last != gst.ClockTimeNone && pts <= last {
+			pts = last + gst.ClockTime(time.Millisecond)
+			buf.SetPresentationTimestamp(pts)
+		}
+		last = pts
+		return gst.PadProbeOK
+	})
 }
 
 // watchBus hands the pipeline's end to ended: nil at its EOS, else the
