@@ -86,14 +86,7 @@ func TestParticipantEgress(t *testing.T) {
 	bob := people[1]
 	demotest.Tracks(t, s.demo)
 	path := filepath.Join(s.out, "bob.mp4")
-	info, err := s.engine.StartParticipant(context.Background(), &livekit.ParticipantEgressRequest{
-		RoomName: s.demo.Room(), Identity: bob.Identity,
-		Options:     &livekit.ParticipantEgressRequest_Preset{Preset: livekit.EncodingOptionsPreset_H264_720P_30},
-		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := s.startPerson(t, bob, path)
 	if info.GetParticipant().GetIdentity() != bob.Identity || info.SourceType != livekit.EgressSourceType_EGRESS_SOURCE_TYPE_SDK {
 		t.Errorf("info's request %v, source %s: want bob's participant request, SDK", info.Request, info.SourceType)
 	}
@@ -103,6 +96,20 @@ func TestParticipantEgress(t *testing.T) {
 	}
 	final := s.stopped(t, info, 8*time.Second)
 	checkPersonFile(t, final.FileResults[0].Filename, 8, bob, bob, people)
+}
+
+// startPerson starts a Participant egress of p at 720p30 to the file path.
+func (s *studio) startPerson(t *testing.T, p demo.Persona, path string) *livekit.EgressInfo {
+	t.Helper()
+	info, err := s.engine.StartParticipant(context.Background(), &livekit.ParticipantEgressRequest{
+		RoomName: s.demo.Room(), Identity: p.Identity,
+		Options:     &livekit.ParticipantEgressRequest_Preset{Preset: livekit.EncodingOptionsPreset_H264_720P_30},
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
 
 // checkPersonFile checks a 720p30 recording of one person's picture (the
@@ -154,14 +161,7 @@ func TestParticipantEgressFollowsThePerson(t *testing.T) {
 	bob := s.demo.Participants()[1]
 	demotest.Tracks(t, s.demo)
 	path := filepath.Join(s.out, "bob.mp4")
-	info, err := s.engine.StartParticipant(context.Background(), &livekit.ParticipantEgressRequest{
-		RoomName: s.demo.Room(), Identity: bob.Identity,
-		Options:     &livekit.ParticipantEgressRequest_Preset{Preset: livekit.EncodingOptionsPreset_H264_720P_30},
-		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := s.startPerson(t, bob, path)
 	info = waittest.AwaitStatus(t, s.engine, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 20*time.Second)
 	at := func(d time.Duration) { time.Sleep(time.Until(time.Unix(0, info.StartedAt).Add(d))) }
 	steps := []struct {
@@ -216,14 +216,7 @@ func TestParticipantClapperPaired(t *testing.T) {
 	}
 	demotest.Tracks(t, s.demo)
 	path := filepath.Join(s.out, "clapper.mp4")
-	info, err := s.engine.StartParticipant(context.Background(), &livekit.ParticipantEgressRequest{
-		RoomName: s.demo.Room(), Identity: clapper.Identity,
-		Options:     &livekit.ParticipantEgressRequest_Preset{Preset: livekit.EncodingOptionsPreset_H264_720P_30},
-		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: path}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := s.startPerson(t, clapper, path)
 	s.stopped(t, info, 10*time.Second)
 	offsets, err := mediatest.AVOffsets(path, demo.ClapperHz)
 	if err != nil {

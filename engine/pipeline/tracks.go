@@ -178,9 +178,9 @@ func (c *Capture) SetRTPFormat(video bool, f RTPFormat) error {
 
 func mediaOf(video bool) string {
 	if video {
-		return "video"
+		return videoKind
 	}
-	return "audio"
+	return audioKind
 }
 
 // cameraWait is how long the placeholder waits for a camera's first frame
