@@ -137,6 +137,27 @@ func AVPairs(path string, tickHz float64, seams ...time.Duration) ([]Pair, error
 	return pairs, nil
 }
 
+// ClapTimes are the times in path, a recording of a clapper, of each
+// flip of its picture and each onset of a tickHz tick in its sound, as
+// AVPairs finds them: what lines two recordings of one clapper up.
+func ClapTimes(path string, tickHz float64) (flips, ticks []time.Duration, err error) {
+	fs, err := brightnessFlips(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := tickOnsets(path, tickHz)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range fs {
+		flips = append(flips, f.at)
+	}
+	for _, t := range ts {
+		ticks = append(ticks, t.at)
+	}
+	return flips, ticks, nil
+}
+
 func direction(toLight bool) string {
 	if toLight {
 		return "to light"

@@ -11,7 +11,7 @@ Capture pipeline (one per composite):
 	                                                                 ├─► encoders (encoder.go), each ─► tee ─► output branches (attach.go)
 	                                                                 └─► raw-video branches (images)
 	pulsesrc(<sink>.monitor) ! F32 48k stereo ! audioconvert ! S16 ───────────┬─► audiomixer ! queue ! tee rawaudio ─┬─► encoders ─► tee ─► branches
-	audiotestsrc(live silence) ─────────────────────────────────────────────┘                                 └─► meter: queue(leaky) ! level ! fakesink
+	audiotestsrc(live silence) ─────────────────────────────────────────────┘                                 └─► meter (composites): queue(leaky) ! level ! fakesink
 
 Lock order: Capture.mu, then Capture.ownersMu. GStreamer callbacks (pad
 probes) never take Capture.mu; they signal channels.
@@ -307,17 +307,27 @@ func captureDescription(cfg CaptureConfig) string {
 		// in 300 ms; the sound that came after was dropped as late until
 		// the running time caught up. CI's composites, starting on a busy
 		// machine, had their sound stop that way for 1.3-9.4 s.
+		//
+		// A capture fed by tracks mixes in 20 ms buffers, an Opus frame,
+		// where a composite's mixes in the monitor's 10 ms: every element
+		// of the sound's path wakes half as often, which is most of what a
+		// participant recording's threads do. It has no meter: only a
+		// composite's sound is metered (the studio's program meter).
+		buffer := 10 * time.Millisecond
 		if cfg.Tracks != nil {
+			buffer = 20 * time.Millisecond
 			b.WriteString(trackAudioDescription(cfg))
 		} else {
 			b.WriteString(monitorDescription(cfg))
 		}
-		fmt.Fprintf(&b, "audiotestsrc name=silence wave=silence is-live=true samplesperbuffer=480 ! %s ! sound. "+
-			"audiomixer name=sound start-time-selection=first latency=%d alignment-threshold=%d ! %s "+
+		fmt.Fprintf(&b, "audiotestsrc name=silence wave=silence is-live=true samplesperbuffer=%d ! %s ! sound. "+
+			"audiomixer name=sound start-time-selection=first latency=%d alignment-threshold=%d output-buffer-duration=%d ! %s "+
 			"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 			"! tee name=rawaudio allow-not-linked=true ",
-			rawAudioCaps, mixLatency.Nanoseconds(), mixAlignment.Nanoseconds(), rawAudioCaps)
-		b.WriteString(meterDescription())
+			int(buffer.Seconds()*48000), rawAudioCaps, mixLatency.Nanoseconds(), mixAlignment.Nanoseconds(), buffer.Nanoseconds(), rawAudioCaps)
+		if cfg.Tracks == nil {
+			b.WriteString(meterDescription())
+		}
 	}
 	return b.String()
 }
