@@ -106,6 +106,17 @@ type Meter interface {
 	PeopleLevels(ctx context.Context, req *livekit.RoomCompositeEgressRequest) ([]PersonLevel, error)
 }
 
+// DisplayDelayer is a Studio that can tell how late its composites show
+// each person (the embedded engine's layout page measures it), for a
+// person's own recording to be lined up with the composite.
+type DisplayDelayer interface {
+	// DisplayDelays is, by identity, how long after each person's camera
+	// frames arrive the picture of the composite that req records holds
+	// them; nil when that composite is not running or its template does
+	// not say.
+	DisplayDelays(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (map[string]time.Duration, error)
+}
+
 // TrackRecorder is a Studio that records from tracks rather than a room
 // view, as LiveKit's other egresses do (the embedded engine does): a
 // single track as its publisher sent it (TrackEgress), one person's

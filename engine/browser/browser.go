@@ -647,6 +647,32 @@ func (b *Browser) PeopleLevels(ctx context.Context) ([]PersonLevel, error) {
 	return people, nil
 }
 
+// displayDelaysJS asks the page how late it shows each person's camera; a
+// template that does not say (window.roomcastDisplayDelays is Roomcast's
+// own) gives null.
+const displayDelaysJS = `JSON.stringify(typeof window.roomcastDisplayDelays === 'function' ? window.roomcastDisplayDelays() : null)`
+
+// DisplayDelays is how long after their frames arrive the page shows each
+// person's camera, by identity: nil when the template does not say.
+func (b *Browser) DisplayDelays(ctx context.Context) (map[string]time.Duration, error) {
+	s, err := b.evaluateString(ctx, displayDelaysJS)
+	if err != nil {
+		return nil, fmt.Errorf("read the page's display delays: %w", err)
+	}
+	var ms map[string]float64
+	if err := json.Unmarshal([]byte(s), &ms); err != nil {
+		return nil, fmt.Errorf("the page's display delays: %w", err)
+	}
+	if ms == nil {
+		return nil, nil
+	}
+	out := make(map[string]time.Duration, len(ms))
+	for identity, d := range ms {
+		out[identity] = time.Duration(d * float64(time.Millisecond))
+	}
+	return out, nil
+}
+
 func (b *Browser) evaluateString(ctx context.Context, js string) (string, error) {
 	var s string
 	err := b.run(ctx, func(ctx context.Context) (err error) {

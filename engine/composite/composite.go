@@ -369,6 +369,22 @@ func (c *Composite) PeopleLevels(ctx context.Context) ([]browser.PersonLevel, er
 	return c.currentPage().PeopleLevels(ctx)
 }
 
+// DisplayDelays is how long after each person's camera frames arrive the
+// composite's picture holds them, by identity (nil for a template that
+// does not say): the page's delay to the screen, and half a frame for the
+// screen grab, which takes a frame shown up to a frame after it shows.
+func (c *Composite) DisplayDelays(ctx context.Context) (map[string]time.Duration, error) {
+	delays, err := c.currentPage().DisplayDelays(ctx)
+	if err != nil || delays == nil {
+		return nil, err
+	}
+	half := time.Second / time.Duration(2*max(c.key.FPS, 1))
+	for identity := range delays {
+		delays[identity] += half
+	}
+	return delays, nil
+}
+
 // Stats reports the composite's figures now.
 func (c *Composite) Stats() Stats {
 	c.mu.Lock()

@@ -486,6 +486,16 @@ func (l *Local) AudioLevel(req *livekit.RoomCompositeEgressRequest) (engine.Audi
 	return engine.AudioLevel{Peak: m.Peak, RMS: m.RMS, At: m.At, ClippedAt: m.ClippedAt, SilentSince: m.SilentSince}, true
 }
 
+// DisplayDelays reads how late the running composite that req records
+// shows each person's camera (see engine.DisplayDelayer).
+func (l *Local) DisplayDelays(ctx context.Context, req *livekit.RoomCompositeEgressRequest) (map[string]time.Duration, error) {
+	c := l.runningFor(req)
+	if c == nil {
+		return nil, nil
+	}
+	return c.DisplayDelays(ctx)
+}
+
 // PeopleLevels reads the page's meters of the running composite that req
 // records or previews.
 func (l *Local) PeopleLevels(ctx context.Context, req *livekit.RoomCompositeEgressRequest) ([]engine.PersonLevel, error) {

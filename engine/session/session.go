@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,20 +51,28 @@ type Session struct {
 	cfg       Config
 	recorder  engine.TrackRecorder
 	people    engine.PeopleLister
-	composite string // its egress ID
+	delayer   engine.DisplayDelayer // nil when the Studio cannot tell
+	composite string                // its egress ID
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the follower and watcher stopped
 
-	mu       sync.Mutex
-	infos    map[string]*livekit.EgressInfo // by egress ID, the session's own
-	persons  []person                       // in the order started
-	retry    map[string]time.Time           // identities refused, and when to try again
+	mu      sync.Mutex
+	infos   map[string]*livekit.EgressInfo // by egress ID, the session's own
+	persons []person                       // in the order started
+	retry   map[string]time.Time           // identities refused, and when to try again
+	// delays are the composite's display delays of each person, as
+	// measured every poll (the last maxDelays), by identity.
+	delays   map[string][]time.Duration
 	stopping bool
 
 	// writing orders the manifest's writes: each writes what it read.
 	writing sync.Mutex
 }
+
+// maxDelays is how many of a person's display delays are kept: their
+// median over the last five minutes lines their file up.
+const maxDelays = 600
 
 // retryAfter is how long an identity whose egress was refused (gone as
 // it was asked for, a codec not decoded) waits before it is tried again.
@@ -93,9 +102,16 @@ type Entry struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// OffsetSeconds is where the file's first frame falls on the
 	// composite's timeline (negative: before the composite's first
-	// frame); absent until both have started.
+	// frame); absent until both have started. For a person, it counts
+	// CompositeDelaySeconds in.
 	OffsetSeconds *float64 `json:"offset_seconds,omitempty"`
-	Error         string   `json:"error,omitempty"`
+	// CompositeDelaySeconds is how much later than the person's own file
+	// the composite shows what they send: its page's delay from a
+	// frame's arrival to the screen (the median of its measures), and
+	// half a frame for the screen grab. Absent when the page did not say
+	// (their camera never shown, a template of your own).
+	CompositeDelaySeconds *float64 `json:"composite_delay_seconds,omitempty"`
+	Error                 string   `json:"error,omitempty"`
 }
 
 // Start begins the composite's egress and, with People, follows the room
@@ -104,7 +120,7 @@ func Start(ctx context.Context, cfg Config) (*Session, *livekit.EgressInfo, erro
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	s := &Session{cfg: cfg, infos: map[string]*livekit.EgressInfo{}, retry: map[string]time.Time{}, done: make(chan struct{})}
+	s := &Session{cfg: cfg, infos: map[string]*livekit.EgressInfo{}, retry: map[string]time.Time{}, delays: map[string][]time.Duration{}, done: make(chan struct{})}
 	if cfg.People {
 		var ok bool
 		if s.recorder, ok = cfg.Studio.(engine.TrackRecorder); !ok {
@@ -113,6 +129,7 @@ func Start(ctx context.Context, cfg Config) (*Session, *livekit.EgressInfo, erro
 		if s.people, ok = cfg.Studio.(engine.PeopleLister); !ok {
 			return nil, nil, errors.New("recording each person separately needs an engine that can list the room's people")
 		}
+		s.delayer, _ = cfg.Studio.(engine.DisplayDelayer)
 		if len(cfg.Composite.FileOutputs) == 0 {
 			return nil, nil, errors.New("recording each person separately needs the file output: their files go beside it")
 		}
@@ -161,6 +178,7 @@ func (s *Session) follow(ctx context.Context) {
 					s.startPerson(ctx, identity)
 				}
 			}
+			s.measureDelays(ctx)
 		}
 		s.refresh(ctx)
 		select {
@@ -169,6 +187,48 @@ func (s *Session) follow(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// measureDelays notes how late the composite shows each person now, and
+// rewrites the manifest when that moves a person's offset by a
+// millisecond or more.
+func (s *Session) measureDelays(ctx context.Context) {
+	if s.delayer == nil {
+		return
+	}
+	now, err := s.delayer.DisplayDelays(ctx, s.cfg.Composite)
+	if err != nil || len(now) == 0 {
+		return
+	}
+	s.writing.Lock()
+	defer s.writing.Unlock()
+	s.mu.Lock()
+	moved := false
+	for identity, d := range now {
+		before, _ := s.delayLocked(identity)
+		s.delays[identity] = append(s.delays[identity], d)
+		if n := len(s.delays[identity]); n > maxDelays {
+			s.delays[identity] = s.delays[identity][n-maxDelays:]
+		}
+		after, _ := s.delayLocked(identity)
+		moved = moved || (after-before).Abs() >= time.Millisecond
+	}
+	m := s.manifestLocked()
+	s.mu.Unlock()
+	if moved {
+		s.write(m)
+	}
+}
+
+// delayLocked is the median of identity's display delays, false for none.
+func (s *Session) delayLocked(identity string) (time.Duration, bool) {
+	d := s.delays[identity]
+	if len(d) == 0 {
+		return 0, false
+	}
+	sorted := slices.Clone(d)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2], true
 }
 
 func (s *Session) compositeStarted() bool {
@@ -372,8 +432,13 @@ func (s *Session) manifestLocked() Manifest {
 	for _, p := range s.persons {
 		e := entry(s.infos[p.egressID])
 		e.Identity = p.identity
+		delay, measured := s.delayLocked(p.identity)
+		if measured {
+			secs := delay.Seconds()
+			e.CompositeDelaySeconds = &secs
+		}
 		if e.StartedAt != nil && m.StartedAt != nil {
-			off := e.StartedAt.Sub(*m.StartedAt).Seconds()
+			off := (e.StartedAt.Sub(*m.StartedAt) + delay).Seconds()
 			e.OffsetSeconds = &off
 		}
 		m.People = append(m.People, e)

@@ -27,6 +27,9 @@
 // Each person's sound level, for the producer's meters:
 //   window.roomcastLevels() -> [{identity, name, micOn, rms, peak}] (dBFS),
 //   the people shown, in join order.
+// How late the page shows each person's camera, to line their own
+//   recording up with the composite: window.roomcastDisplayDelays() ->
+//   {identity: ms from a frame's arrival to its expected display}.
 
 import {
   ConnectionErrorReason,
@@ -193,6 +196,8 @@ window.roomcastLevels = () =>
       };
     }),
   );
+
+window.roomcastDisplayDelays = () => stage.displayDelays();
 
 const requested = params.get('layout');
 if (parseLayout(requested)) {

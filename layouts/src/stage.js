@@ -17,6 +17,9 @@ import { hue, initials } from './people.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
+/** How many of a camera's last frames its display delay is the median of: a second's worth. */
+const DELAY_FRAMES = 30;
+
 // Feather-style icons (MIT), drawn inline so the page needs no files.
 const ICONS = {
   micOff:
@@ -118,11 +121,40 @@ class TileView {
     }
     this.root.classList.remove('has-frame');
     this.source = source;
+    this.delays = [];
     if (source) {
       source.attach(this.video);
       // A source whose frames are already flowing may not fire loadeddata again.
       if (this.video.readyState >= 2) this.frameArrived();
+      this.measureDelay(source);
     }
+  }
+
+  /**
+   * Notes, for each frame of source shown, how long after its last packet
+   * arrived it was expected on screen (Chromium gives both for a WebRTC
+   * video): its jitter buffer, its lip sync with the sound, decoding and
+   * compositing. A recording of the person's own tracks takes their frames
+   * as they arrive; this is how much later the composite shows them.
+   */
+  measureDelay(source) {
+    if (typeof this.video.requestVideoFrameCallback !== 'function') return;
+    const frame = (_now, meta) => {
+      if (this.source !== source) return;
+      if (typeof meta.receiveTime === 'number' && typeof meta.expectedDisplayTime === 'number') {
+        this.delays.push(meta.expectedDisplayTime - meta.receiveTime);
+        if (this.delays.length > DELAY_FRAMES) this.delays.shift();
+      }
+      this.video.requestVideoFrameCallback(frame);
+    };
+    this.video.requestVideoFrameCallback(frame);
+  }
+
+  /** The median of the last frames' delays (ms), or null before any. */
+  displayDelay() {
+    if (!this.delays?.length) return null;
+    const sorted = [...this.delays].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
   }
 
   /**
@@ -184,6 +216,21 @@ export class Stage {
     this.drawn = false;
     this.drawQueued = false;
     window.addEventListener('resize', () => this.draw());
+  }
+
+  /**
+   * How long after their frames arrive each person's camera is shown (ms,
+   * the median of the last frames), by identity; those not shown or with
+   * no frame yet are left out.
+   * @returns {Record<string, number>}
+   */
+  displayDelays() {
+    const out = {};
+    for (const p of this.state.participants) {
+      const delay = this.tiles.get(`c:${p.id}`)?.displayDelay();
+      if (delay !== null && delay !== undefined) out[p.id] = delay;
+    }
+    return out;
   }
 
   /** @param {NonNullable<ReturnType<typeof parseLayout>>} layout */
