@@ -538,7 +538,7 @@ func (a *Attachment) Detach(finish bool) error {
 			a.cap.cfg.Logf("capture: branch %s (zero %v) %s", a.name, time.Duration(a.zero.Load()), seen)
 		}
 		a.detachErr = a.tap.detach(finish, a.eosWait)
-		if in := a.tap.input(audioKind); in != nil && in.described.Load() && in.lastAt.Load() == 0 {
+		if in := a.tap.input(audioKind); in != nil && in.described.Load() && in.neverFed() {
 			a.cap.cfg.Logf("capture: branch %s ended before any sound reached it: its sound track is empty", a.name)
 		}
 		// Messages the branch posted before it went (its last image) still

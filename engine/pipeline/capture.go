@@ -23,7 +23,6 @@ import (
 	"image"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-gst/go-gst/gst"
@@ -95,11 +94,8 @@ type Capture struct {
 	done     chan struct{}
 	busDone  chan struct{}
 	prevDone chan struct{}
-	// rawFrames is apart from the capture, for the probe that counts:
-	// go-gst keeps a probe's function until its pad is freed, and a
-	// function that held the capture would hold its pipeline, and so the
-	// pad, for good.
-	rawFrames *atomic.Uint64
+	// grabbed counts the frames grabbed (or decoded); nil without video.
+	grabbed *mark
 
 	flowsMu sync.Mutex
 	flows   []*flowWatch // tees watched for stalls (flow.go)
@@ -155,7 +151,6 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 		done:        make(chan struct{}),
 		busDone:     make(chan struct{}),
 		prevDone:    make(chan struct{}),
-		rawFrames:   new(atomic.Uint64),
 	}
 	if cfg.hasVideo() {
 		if c.videoTee, err = p.GetElementByName("rawvideo"); err != nil {
@@ -167,11 +162,7 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 		}
 		// Count grabbed (or decoded) frames: the delivered-frames figure
 		// of the bench.
-		frames := c.rawFrames
-		grab.GetStaticPad("src").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
-			frames.Add(1)
-			return gst.PadProbeOK
-		})
+		c.grabbed = markPad(grab.GetStaticPad("src"))
 	}
 	if cfg.hasAudio() {
 		if c.audioTee, err = p.GetElementByName("rawaudio"); err != nil {
@@ -426,7 +417,12 @@ func (c *Capture) Failed() <-chan error { return c.fatal }
 
 // RawFrames counts the frames grabbed from the screen so far (before any
 // is repeated to keep the rate constant).
-func (c *Capture) RawFrames() uint64 { return c.rawFrames.Load() }
+func (c *Capture) RawFrames() uint64 {
+	if c.grabbed == nil {
+		return 0
+	}
+	return uint64(c.grabbed.count())
+}
 
 // AudioLevel is the sound's newest meter reading (see meter.go); zero
 // before the first, or for a capture without sound.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-gst/go-gst/gst"
@@ -27,8 +26,9 @@ type flowWatch struct {
 	// for a late input) a stall tells.
 	feeders []*feeder
 	mixer   *gst.Element
-	last    atomic.Int64 // Unix ns; 0 before its first (a start is no stall)
-	pts     atomic.Int64 // the timestamp of its last buffer
+	// mark is the tee's last buffer (none at first: a start is no
+	// stall).
+	mark *mark
 	// since is when its stall began, zero while it flows; watchStalls'
 	// own.
 	since time.Time
@@ -36,12 +36,7 @@ type flowWatch struct {
 
 // watchFlow has watchStalls watch tee (from now on) until unwatchFlow.
 func (c *Capture) watchFlow(tee *gst.Element, what string) *flowWatch {
-	w := &flowWatch{what: what, tee: tee}
-	tee.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
-		w.last.Store(time.Now().UnixNano())
-		w.pts.Store(int64(info.GetBuffer().PresentationTimestamp()))
-		return gst.PadProbeOK
-	})
+	w := &flowWatch{what: what, tee: tee, mark: markPad(tee.GetStaticPad("sink"))}
 	c.flowsMu.Lock()
 	defer c.flowsMu.Unlock()
 	c.flows = append(c.flows, w)
@@ -69,11 +64,10 @@ func (c *Capture) watchStalls() {
 		watches := append([]*flowWatch(nil), c.flows...)
 		c.flowsMu.Unlock()
 		for _, w := range watches {
-			ns := w.last.Load()
-			if ns == 0 {
+			last, _, _ := w.mark.last()
+			if last.IsZero() {
 				continue
 			}
-			last := time.Unix(0, ns)
 			switch stalled := time.Since(last) > stallAfter; {
 			case stalled && w.since.IsZero():
 				w.since = last
@@ -108,7 +102,7 @@ func (w *flowWatch) where() string {
 	if held == 0 {
 		var b strings.Builder
 		b.WriteString("; the queue before it is empty: nothing comes from upstream")
-		fmt.Fprintf(&b, "; its last was for %s", at(w.tee.GetStaticPad("sink"), &w.pts))
+		fmt.Fprintf(&b, "; its last was for %s", at(w.tee.GetStaticPad("sink"), w.mark))
 		for _, f := range w.feeders {
 			fmt.Fprintf(&b, "; %s", f)
 		}
@@ -124,9 +118,10 @@ func (w *flowWatch) where() string {
 	return fmt.Sprintf("; the queue before it holds %v: something after it does not take it", held.Round(time.Millisecond))
 }
 
-// at is the running time on pad of the timestamp in pts, for a log line.
-func at(pad *gst.Pad, pts *atomic.Int64) string {
-	rt, ok := segmentRunningTime(pad, gst.ClockTime(pts.Load()))
+// at is the running time on pad of the last buffer m saw, for a log line.
+func at(pad *gst.Pad, m *mark) string {
+	_, pts, _ := m.last()
+	rt, ok := segmentRunningTime(pad, pts)
 	if !ok {
 		return "no time"
 	}
@@ -137,29 +132,22 @@ func at(pad *gst.Pad, pts *atomic.Int64) string {
 // and for what time: a stall of the sound with its sources still giving
 // is the mixer's, one where they stopped too is theirs (or their
 // clock's); their times against the mixer's tell whether it waits for
-// them or drops them as late. The probe holds the feeder alone, never the
-// capture (see Capture.rawFrames).
+// them or drops them as late.
 type feeder struct {
 	what string
 	pad  *gst.Pad
-	last atomic.Int64 // Unix ns; 0 before its first
-	pts  atomic.Int64
+	mark *mark
 }
 
 func watchFeeder(src *gst.Element, what string) *feeder {
-	f := &feeder{what: what, pad: src.GetStaticPad("src")}
-	f.pad.AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
-		f.last.Store(time.Now().UnixNano())
-		f.pts.Store(int64(info.GetBuffer().PresentationTimestamp()))
-		return gst.PadProbeOK
-	})
-	return f
+	pad := src.GetStaticPad("src")
+	return &feeder{what: what, pad: pad, mark: markPad(pad)}
 }
 
 func (f *feeder) String() string {
-	ns := f.last.Load()
-	if ns == 0 {
+	last, _, _ := f.mark.last()
+	if last.IsZero() {
 		return f.what + " has given nothing yet"
 	}
-	return fmt.Sprintf("%s gave its last %.2f s ago, for %s", f.what, time.Since(time.Unix(0, ns)).Seconds(), at(f.pad, &f.pts))
+	return fmt.Sprintf("%s gave its last %.2f s ago, for %s", f.what, time.Since(last).Seconds(), at(f.pad, f.mark))
 }

@@ -60,20 +60,16 @@ type input struct {
 	tee       *gst.Element
 	teePad    *gst.Pad
 	isolateID uint64
-	blocked   chan struct{}
+	// iso hands the tee's buffers to the entrance (see isolate), and
+	// keeps the last one's timestamps and when (zero before any), and
+	// the running time from which it holds buffers back (see endAt).
+	iso     *isolation
+	blocked chan struct{}
 	// capsIfNone, capsWhen: entry's; described is set once they were
 	// sent.
 	capsIfNone string
 	capsWhen   AudioCaps
 	described  atomic.Bool
-
-	// The last buffer handed to the tap (its timestamps, and when, on the
-	// wall clock in Unix ns; 0 before any), and the running time from
-	// which buffers are held back, -1 for none (see endAt).
-	lastPTS, lastDur atomic.Int64
-	lastAt           atomic.Int64
-	end              atomic.Int64
-	pastEnd          atomic.Bool // a buffer past end was held back
 }
 
 // entry is where one kind of media enters a tap's elements.
@@ -110,8 +106,7 @@ func newTap(bin *gst.Bin, entries []entry, maxQueue time.Duration) (*tap, error)
 			return nil, fmt.Errorf("%s: cannot add the %s ghost pad", name, e.kind)
 		}
 		keepSerializedQueries(ghost.Pad)
-		in := &input{kind: e.kind, queue: q, ghost: ghost, blocked: make(chan struct{}), capsIfNone: e.capsIfNone, capsWhen: e.capsWhen}
-		in.end.Store(-1)
+		in := &input{kind: e.kind, queue: q, ghost: ghost, iso: newIsolation(ghost.Pad), blocked: make(chan struct{}), capsIfNone: e.capsIfNone, capsWhen: e.capsWhen}
 		t.inputs = append(t.inputs, in)
 	}
 	return t, nil
@@ -208,7 +203,7 @@ func (t *tap) attach(parent *gst.Bin, tees map[string]*gst.Element, after func(*
 		// its probes run before the push finds no peer, so an earlier
 		// probe would chain a buffer ahead of the stream's sticky events
 		// (caps, segment) and fail the element behind it.
-		in.isolateID = isolate(in)
+		in.isolateID = in.iso.attach(in.teePad)
 		if after != nil {
 			after(in)
 		}
@@ -300,15 +295,16 @@ func (t *tap) endAt(stop gst.ClockTime, limit, idle time.Duration) string {
 		}
 	}
 	for _, in := range t.inputs {
-		in.end.Store(end)
+		in.iso.setEnd(end)
 	}
 	deadline := began.Add(limit)
 	for {
 		behind := false
 		for _, in := range t.inputs {
 			e, ok := in.lastEnd()
-			flowing := time.Since(time.Unix(0, in.lastAt.Load())) < idle
-			if ok && int64(e) < end && !in.pastEnd.Load() && flowing {
+			lastAt, _, _ := in.iso.last()
+			flowing := time.Since(lastAt) < idle
+			if ok && int64(e) < end && !in.iso.pastEnd() && flowing {
 				behind = true
 			}
 		}
@@ -321,7 +317,7 @@ func (t *tap) endAt(stop gst.ClockTime, limit, idle time.Duration) string {
 	fmt.Fprintf(&b, "ends at %v (asked %v)", time.Duration(end), time.Duration(stop))
 	for _, in := range t.inputs {
 		e, _ := in.lastEnd()
-		fmt.Fprintf(&b, ", %s reached %v (past: %t)", in.kind, time.Duration(e), in.pastEnd.Load())
+		fmt.Fprintf(&b, ", %s reached %v (past: %t)", in.kind, time.Duration(e), in.iso.pastEnd())
 	}
 	fmt.Fprintf(&b, ", after %v", time.Since(began).Round(time.Millisecond))
 	return b.String()
@@ -347,18 +343,25 @@ func (in *input) describeIfBare(when AudioCaps) {
 	in.described.Store(true)
 }
 
+// neverFed reports whether no buffer was handed to the tap yet.
+func (in *input) neverFed() bool {
+	at, _, _ := in.iso.last()
+	return at.IsZero()
+}
+
 // lastEnd is the running time at which the last buffer handed to the tap
 // ends; false before any.
 func (in *input) lastEnd() (gst.ClockTime, bool) {
 	pad := in.teePad
-	if in.lastAt.Load() == 0 || pad == nil {
+	lastAt, pts, dur := in.iso.last()
+	if lastAt.IsZero() || pad == nil {
 		return 0, false
 	}
-	rt, ok := segmentRunningTime(pad, gst.ClockTime(in.lastPTS.Load()))
+	rt, ok := segmentRunningTime(pad, pts)
 	if !ok {
 		return 0, false
 	}
-	if d := gst.ClockTime(in.lastDur.Load()); d != gst.ClockTimeNone {
+	if d := dur; d != gst.ClockTimeNone {
 		rt += d
 	}
 	return rt, true
@@ -421,38 +424,6 @@ func (t *tap) elementNames() []string {
 		}
 	}
 	return names
-}
-
-// isolate keeps a tap's failures to itself. A tee returns the first fatal
-// flow return of any branch to its upstream, so one failing output (an
-// RTMP server gone, a full disk) would stop the encoder or the screen grab
-// for everyone. This probe hands each buffer to the tap itself, ignores
-// what the tap returns, and tells the tee the buffer was handled (OK); the
-// tap reports its failure on the bus instead. Events keep the plain link.
-//
-// It also notes the last buffer handed over, and holds back those past the
-// input's end once one is set (endAt).
-func isolate(in *input) uint64 {
-	return in.teePad.AddProbe(gst.PadProbeTypeBuffer, func(pad *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
-		buf := info.GetBuffer()
-		if buf == nil {
-			return gst.PadProbeOK
-		}
-		if end := in.end.Load(); end >= 0 {
-			if rt, ok := runningTime(pad, buf); ok && int64(rt) >= end {
-				in.pastEnd.Store(true)
-				return gst.PadProbeDrop
-			}
-		}
-		in.lastPTS.Store(int64(buf.PresentationTimestamp()))
-		in.lastDur.Store(int64(buf.Duration()))
-		in.lastAt.Store(time.Now().UnixNano())
-		in.ghost.Chain(buf) // takes a reference of its own
-		buf.Unref()         // a handled buffer is the probe's to release
-		// GST_PAD_PROBE_HANDLED (spelled Unhandled in go-gst v1.4.0); the
-		// push then returns the probe's flow return, which is OK.
-		return gst.PadProbeUnhandled
-	})
 }
 
 // keepSerializedQueries stops the serialized queries an element upstream
