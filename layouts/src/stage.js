@@ -19,6 +19,8 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** How many of a camera's last frames its display delay is the median of: a second's worth. */
 const DELAY_FRAMES = 30;
+/** How long a camera's display delay is measured after it was last asked for. */
+const DELAY_IDLE_MS = 5000;
 
 // Feather-style icons (MIT), drawn inline so the page needs no files.
 const ICONS = {
@@ -122,25 +124,34 @@ class TileView {
     this.root.classList.remove('has-frame');
     this.source = source;
     this.delays = [];
+    this.measuring = false;
     if (source) {
       source.attach(this.video);
       // A source whose frames are already flowing may not fire loadeddata again.
       if (this.video.readyState >= 2) this.frameArrived();
-      this.measureDelay(source);
     }
   }
 
   /**
-   * Notes, for each frame of source shown, how long after its last packet
-   * arrived it was expected on screen (Chromium gives both for a WebRTC
-   * video): its jitter buffer, its lip sync with the sound, decoding and
+   * Notes, for each frame shown, how long after its last packet arrived
+   * it was expected on screen (Chromium gives both for a WebRTC video):
+   * its jitter buffer, its lip sync with the sound, decoding and
    * compositing. A recording of the person's own tracks takes their frames
-   * as they arrive; this is how much later the composite shows them.
+   * as they arrive; this is how much later the composite shows them. It
+   * runs while asked (displayDelay) within the last DELAY_IDLE_MS: a
+   * callback for every frame of every camera cost Chromium 0.09 core of a
+   * 720p30 composite of four.
    */
-  measureDelay(source) {
-    if (typeof this.video.requestVideoFrameCallback !== 'function') return;
+  measureDelay() {
+    if (this.measuring || !this.source || typeof this.video.requestVideoFrameCallback !== 'function') return;
+    this.measuring = true;
+    const source = this.source;
     const frame = (_now, meta) => {
       if (this.source !== source) return;
+      if (performance.now() - this.delayAskedAt > DELAY_IDLE_MS) {
+        this.measuring = false;
+        return;
+      }
       if (typeof meta.receiveTime === 'number' && typeof meta.expectedDisplayTime === 'number') {
         this.delays.push(meta.expectedDisplayTime - meta.receiveTime);
         if (this.delays.length > DELAY_FRAMES) this.delays.shift();
@@ -150,8 +161,10 @@ class TileView {
     this.video.requestVideoFrameCallback(frame);
   }
 
-  /** The median of the last frames' delays (ms), or null before any. */
+  /** The median of the last frames' delays (ms), or null before any; measures from now on. */
   displayDelay() {
+    this.delayAskedAt = performance.now();
+    this.measureDelay();
     if (!this.delays?.length) return null;
     const sorted = [...this.delays].sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)];
