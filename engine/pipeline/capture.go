@@ -330,10 +330,10 @@ func captureDescription(cfg CaptureConfig) string {
 func screenDescription(cfg CaptureConfig) string {
 	return fmt.Sprintf("ximagesrc name=grab display-name=%s use-damage=false show-pointer=false "+
 		"! video/x-raw,framerate=%d/1 ! videoconvert ! videoscale ! videorate skip-to-first=true "+
-		"! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 "+
+		"! %s "+
 		"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 		"! tee name=rawvideo allow-not-linked=true ",
-		cfg.Display, cfg.FPS, cfg.Width, cfg.Height, cfg.FPS)
+		cfg.Display, cfg.FPS, i420(cfg.Width, cfg.Height, cfg.FPS))
 }
 
 // monitorDescription records the sink's monitor into the mixer.

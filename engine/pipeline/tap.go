@@ -60,7 +60,7 @@ type input struct {
 	tee       *gst.Element
 	teePad    *gst.Pad
 	isolateID uint64
-	// iso hands the tee's buffers to the entrance (see isolate), and
+	// iso hands the tee's buffers to the entrance (see isolation), and
 	// keeps the last one's timestamps and when (zero before any), and
 	// the running time from which it holds buffers back (see endAt).
 	iso     *isolation
@@ -361,8 +361,8 @@ func (in *input) lastEnd() (gst.ClockTime, bool) {
 	if !ok {
 		return 0, false
 	}
-	if d := dur; d != gst.ClockTimeNone {
-		rt += d
+	if dur != gst.ClockTimeNone {
+		rt += dur
 	}
 	return rt, true
 }

@@ -213,11 +213,13 @@ func (s *Session) measureDelays(ctx context.Context) {
 		after, _ := s.delayLocked(identity)
 		moved = moved || (after-before).Abs() >= time.Millisecond
 	}
+	if !moved {
+		s.mu.Unlock()
+		return
+	}
 	m := s.manifestLocked()
 	s.mu.Unlock()
-	if moved {
-		s.write(m)
-	}
+	s.write(m)
 }
 
 // delayLocked is the median of identity's display delays, false for none.

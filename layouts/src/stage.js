@@ -138,9 +138,8 @@ class TileView {
    * its jitter buffer, its lip sync with the sound, decoding and
    * compositing. A recording of the person's own tracks takes their frames
    * as they arrive; this is how much later the composite shows them. It
-   * runs while asked (displayDelay) within the last DELAY_IDLE_MS: a
-   * callback for every frame of every camera cost Chromium 0.09 core of a
-   * 720p30 composite of four.
+   * runs only while asked (displayDelay) within the last DELAY_IDLE_MS,
+   * so a composite nobody lines files up with makes no callback per frame.
    */
   measureDelay() {
     if (this.measuring || !this.source || typeof this.video.requestVideoFrameCallback !== 'function') return;
