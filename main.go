@@ -208,6 +208,7 @@ func demoFlags() *pflag.FlagSet {
 	fs.Int("participants", demo.DefaultParticipants, "synthetic participants to join (0-64)")
 	fs.String("room", demo.DefaultRoom, "name of the demo room")
 	fs.Bool("clapper", false, "also join a clapper (a picture flipping black/white every 1.67 s with a 3 kHz tick on each flip) to measure A/V sync")
+	fs.String("camera-codec", "vp8", "what the participants' cameras send: vp8 or h264")
 	return configFlags(fs)
 }
 
@@ -699,6 +700,7 @@ func startDemo(ctx context.Context, v *viper.Viper) (*demo.Demo, error) {
 		Participants:   n,
 		NoParticipants: n == 0,
 		Clapper:        v.GetBool("clapper"),
+		CameraCodec:    v.GetString("camera-codec"),
 		APIKey:         v.GetString("demo.api_key"),
 		APISecret:      v.GetString("demo.api_secret"),
 		Logf:           logf,

@@ -25,7 +25,7 @@ import (
 // arrives for its place in the stream).
 func TestClapperInSync(t *testing.T) {
 	dir := t.TempDir()
-	video, err := newVP8Track()
+	video, err := vp8Camera.newTrack()
 	if err != nil {
 		t.Fatal(err)
 	}

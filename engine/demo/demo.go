@@ -27,7 +27,7 @@ const (
 
 // requiredElements are the GStreamer elements the participants' media
 // processes use; checked up front so a missing plugin is one clear line.
-var requiredElements = []string{"videotestsrc", "textoverlay", "clocksync", "vp8enc", "avmux_ivf", "audiotestsrc", "opusenc", "oggmux", "fdsink"}
+var requiredElements = []string{"videotestsrc", "textoverlay", "clocksync", "vp8enc", "avmux_ivf", "x264enc", "h264parse", "audiotestsrc", "opusenc", "oggmux", "fdsink"}
 
 // Options configures Start. Zero values mean the defaults.
 type Options struct {
@@ -38,6 +38,10 @@ type Options struct {
 	// Clapper also joins the clapper, to measure A/V sync with (see
 	// ClapperHz).
 	Clapper bool
+	// CameraCodec is what the participants' cameras send: "vp8" (the
+	// default) or "h264" (constrained baseline). The clapper and screen
+	// shares send VP8 either way.
+	CameraCodec string
 	// APIKey and APISecret, when empty, are made fresh for this run.
 	APIKey, APISecret string
 	// ServerURL, when set, puts the room on a LiveKit server that runs
@@ -58,9 +62,10 @@ type Options struct {
 
 // Demo is a running embedded LiveKit server with its synthetic room.
 type Demo struct {
-	srv  *server
-	room string
-	logf func(string, ...any)
+	srv    *server
+	room   string
+	camera cameraCodec
+	logf   func(string, ...any)
 
 	mu           sync.Mutex
 	participants map[string]*participant
@@ -83,6 +88,10 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 	if opt.Logf == nil {
 		opt.Logf = func(string, ...any) {}
 	}
+	camera, err := cameraCodecNamed(opt.CameraCodec)
+	if err != nil {
+		return nil, err
+	}
 	if err := CheckMediaTools(); err != nil {
 		return nil, err
 	}
@@ -90,7 +99,7 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Demo{srv: srv, room: opt.Room, logf: opt.Logf, participants: map[string]*participant{}}
+	d := &Demo{srv: srv, room: opt.Room, camera: camera, logf: opt.Logf, participants: map[string]*participant{}}
 	if _, err := d.rooms().CreateRoom(ctx, &livekit.CreateRoomRequest{Name: opt.Room, EmptyTimeout: 24 * 3600}); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("create room %q: %w", opt.Room, err)
@@ -232,7 +241,7 @@ func (d *Demo) AddClapper() (Persona, error) {
 }
 
 func (d *Demo) join(room string, persona Persona) error {
-	p, err := joinParticipant(d.srv.url, d.srv.key, d.srv.secret, room, persona, d.logf)
+	p, err := joinParticipant(d.srv.url, d.srv.key, d.srv.secret, room, persona, d.camera, d.logf)
 	if err != nil {
 		return err
 	}

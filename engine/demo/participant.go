@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image/color"
@@ -119,16 +121,16 @@ type mediaSpec struct {
 	kinds    []webrtc.RTPCodecType
 }
 
-// media lists the processes that make p's camera and microphone at volume:
-// one each, or for the clapper one for both, so that its picture and its
-// sound run on one clock.
-func (p Persona) media(volume float64, width, height int) []mediaSpec {
+// media lists the processes that make p's camera (in codec) and
+// microphone at volume: one each, or for the clapper one for both, so that
+// its picture and its sound run on one clock.
+func (p Persona) media(volume float64, width, height int, codec cameraCodec) []mediaSpec {
 	video, audio := webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio
 	if p.Clapper {
 		return []mediaSpec{{clapperPipeline(volume), []webrtc.RTPCodecType{video, audio}}}
 	}
 	return []mediaSpec{
-		{videoPipeline(p, width, height), []webrtc.RTPCodecType{video}},
+		{videoPipeline(p, width, height, codec), []webrtc.RTPCodecType{video}},
 		{audioPipeline(p, volume), []webrtc.RTPCodecType{audio}},
 	}
 }
@@ -144,6 +146,7 @@ type participant struct {
 	audioPub *lksdk.LocalTrackPublication
 	video    *lksdk.LocalTrack
 	audio    *lksdk.LocalTrack
+	camera   cameraCodec     // of video
 	procs    []*mediaProcess // one per persona.media spec, in its order
 	logf     func(string, ...any)
 
@@ -161,13 +164,69 @@ type screenShare struct {
 	proc *mediaProcess
 }
 
-// newVP8Track makes a track for the VP8 frames of a media process.
-func newVP8Track() (*lksdk.LocalTrack, error) {
-	return lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000})
+// cameraCodec is how a picture is encoded and framed on its way from
+// gst-launch to its track.
+type cameraCodec struct {
+	name string // as Options.CameraCodec names it
+	// capability is the track's codec.
+	capability webrtc.RTPCodecCapability
+	// tail encodes raw video into an fdsink (formatted with the key-frame
+	// distance in frames, then the fd).
+	tail string
+	read frameReader
 }
 
-func joinParticipant(url, key, secret, roomName string, p Persona, logf func(string, ...any)) (*participant, error) {
-	videoTrack, err := newVP8Track()
+// The pipelines' tails: encoders, each into an fdsink at fd (see
+// feedFD). oggmux flushes every Opus packet at once (its default holds
+// pages for up to 0.5 s), so the sound is not sent in bursts.
+//
+// The H.264 is constrained baseline (what every browser decodes, and a
+// profile-level-id the SDP states) from one thread, so that each picture
+// is one slice, which readH264 needs to find a picture's end; zerolatency
+// leaves out x264's look-ahead, which would hold frames back. h264parse
+// frames it as avc3: each NAL after its length, parameter sets in-band.
+const (
+	vp8Tail  = "videoconvert ! vp8enc deadline=1 cpu-used=8 keyframe-max-dist=%d target-bitrate=400000 ! avmux_ivf ! fdsink fd=%d"
+	h264Tail = "videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max=%d bitrate=400 " +
+		"! video/x-h264,profile=constrained-baseline ! h264parse ! video/x-h264,stream-format=avc3,alignment=au ! fdsink fd=%d"
+	opusTail = "opusenc frame-size=%d bitrate=64000 ! oggmux max-delay=0 max-page-delay=0 ! fdsink fd=%d"
+)
+
+var (
+	vp8Camera  = cameraCodec{"vp8", webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, vp8Tail, readIVF}
+	h264Camera = cameraCodec{"h264", webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, h264Tail, readH264}
+	// cameraCodecs are the codecs Options.CameraCodec can name.
+	cameraCodecs = []cameraCodec{vp8Camera, h264Camera}
+)
+
+// cameraCodecNamed is the codec Options.CameraCodec names; "" is VP8.
+func cameraCodecNamed(name string) (cameraCodec, error) {
+	if name == "" {
+		return vp8Camera, nil
+	}
+	var names []string
+	for _, c := range cameraCodecs {
+		if strings.EqualFold(c.name, name) {
+			return c, nil
+		}
+		names = append(names, c.name)
+	}
+	return cameraCodec{}, fmt.Errorf("camera codec %q: use one of %s", name, strings.Join(names, ", "))
+}
+
+// newTrack makes a track for the frames of a media process.
+func (c cameraCodec) newTrack() (*lksdk.LocalTrack, error) {
+	return lksdk.NewLocalSampleTrack(c.capability)
+}
+
+// joinParticipant joins p, its camera in codec (the clapper's is always
+// VP8, as its timing was measured with it).
+func joinParticipant(url, key, secret, roomName string, p Persona, codec cameraCodec, logf func(string, ...any)) (*participant, error) {
+	if p.Clapper {
+		codec = vp8Camera
+	}
+	videoTrack, err := codec.newTrack()
 	if err != nil {
 		return nil, fmt.Errorf("%s: video track: %w", p.Identity, err)
 	}
@@ -185,7 +244,7 @@ func joinParticipant(url, key, secret, roomName string, p Persona, logf func(str
 	if err != nil {
 		return nil, fmt.Errorf("%s: join room %q: %w", p.Identity, roomName, err)
 	}
-	part := &participant{persona: p, roomName: roomName, room: room, video: videoTrack, audio: audioTrack, logf: logf}
+	part := &participant{persona: p, roomName: roomName, room: room, video: videoTrack, audio: audioTrack, camera: codec, logf: logf}
 	part.videoPub, err = room.LocalParticipant.PublishTrack(videoTrack, &lksdk.TrackPublicationOptions{
 		Name: "camera", Source: livekit.TrackSource_CAMERA, VideoWidth: videoWidth, VideoHeight: videoHeight,
 	})
@@ -198,7 +257,7 @@ func joinParticipant(url, key, secret, roomName string, p Persona, logf func(str
 		room.Disconnect()
 		return nil, fmt.Errorf("%s: publish: %w", p.Identity, err)
 	}
-	for _, spec := range p.media(defaultVolume, videoWidth, videoHeight) {
+	for _, spec := range p.media(defaultVolume, videoWidth, videoHeight, codec) {
 		var kinds []string
 		for _, k := range spec.kinds {
 			kinds = append(kinds, k.String())
@@ -220,13 +279,13 @@ func (p *participant) startMedia(volume float64, only webrtc.RTPCodecType) error
 	p.mu.Lock()
 	width, height := p.width, p.height
 	p.mu.Unlock()
-	for i, spec := range p.persona.media(volume, width, height) {
+	for i, spec := range p.persona.media(volume, width, height, p.camera) {
 		if only != 0 && !slices.Contains(spec.kinds, only) {
 			continue
 		}
 		feeds := make([]feed, len(spec.kinds))
 		for j, kind := range spec.kinds {
-			feeds[j] = feed{track: p.video, read: readIVF, duration: time.Second / videoFPS}
+			feeds[j] = feed{track: p.video, read: p.camera.read, duration: time.Second / videoFPS}
 			if kind == webrtc.RTPCodecTypeAudio {
 				feeds[j] = feed{track: p.audio, read: readOpus, duration: opusFrameMS * time.Millisecond, opts: toneLevel(volume)}
 			}
@@ -250,7 +309,7 @@ func (p *participant) startShare() error {
 	case p.share != nil:
 		return fmt.Errorf("%s is sharing a screen already; stop that share first", id)
 	}
-	track, err := newVP8Track()
+	track, err := vp8Camera.newTrack()
 	if err != nil {
 		return fmt.Errorf("%s: screen share track: %w", id, err)
 	}
@@ -263,7 +322,7 @@ func (p *participant) startShare() error {
 	proc := &mediaProcess{name: id + "/screen", logf: p.logf}
 	// The caption goes bottom right, clear of the name label that the page
 	// draws bottom left over a share filling the frame.
-	picture := solidVideo(ScreenShareColor, shareWidth, shareHeight, shareFPS, p.persona.Name+"'s screen", "right")
+	picture := solidVideo(ScreenShareColor, shareWidth, shareHeight, shareFPS, p.persona.Name+"'s screen", "right", vp8Camera)
 	if err := proc.start(picture, feed{track: track, read: readIVF, duration: time.Second / shareFPS}); err != nil {
 		_ = p.room.LocalParticipant.UnpublishTrack(pub.SID())
 		return err
@@ -305,29 +364,21 @@ func (p *participant) leave() {
 	p.room.Disconnect()
 }
 
-// The pipelines' tails: encoders, each into an fdsink at fd (see
-// feedFD). oggmux flushes every Opus packet at once (its default holds
-// pages for up to 0.5 s), so the sound is not sent in bursts.
-const (
-	vp8Tail  = "videoconvert ! vp8enc deadline=1 cpu-used=8 keyframe-max-dist=%d target-bitrate=400000 ! avmux_ivf ! fdsink fd=%d"
-	opusTail = "opusenc frame-size=%d bitrate=64000 ! oggmux max-delay=0 max-page-delay=0 ! fdsink fd=%d"
-)
-
-func videoPipeline(p Persona, width, height int) []string {
-	return solidVideo(p.Color, width, height, videoFPS, p.Name, "left")
+func videoPipeline(p Persona, width, height int, codec cameraCodec) []string {
+	return solidVideo(p.Color, width, height, videoFPS, p.Name, "left", codec)
 }
 
 // solidVideo is a live picture of one colour with text in a bottom corner
-// (halign "left" or "right"), VP8 at feedFD(0): a camera's, or a screen
-// share's.
-func solidVideo(c color.RGBA, width, height, fps int, text, halign string) []string {
+// (halign "left" or "right"), in codec at feedFD(0): a camera's, or a
+// screen share's.
+func solidVideo(c color.RGBA, width, height, fps int, text, halign string, codec cameraCodec) []string {
 	rgb := uint32(c.R)<<16 | uint32(c.G)<<8 | uint32(c.B)
 	src := strings.Fields(fmt.Sprintf(
 		"videotestsrc is-live=true pattern=solid-color foreground-color=0xff%06x "+
 			"! video/x-raw,width=%d,height=%d,framerate=%d/1 ! textoverlay",
 		rgb, width, height, fps))
 	// The text is one argument, spaces and all: gst-launch escapes them.
-	tail := strings.Fields(fmt.Sprintf("font-desc=Sans,48 valignment=bottom halignment=%s ! "+vp8Tail, halign, fps, feedFD(0)))
+	tail := strings.Fields(fmt.Sprintf("font-desc=Sans,48 valignment=bottom halignment=%s ! "+codec.tail, halign, fps, feedFD(0)))
 	return slices.Concat(src, []string{"text=" + text}, tail)
 }
 
@@ -389,6 +440,41 @@ func readIVF(r io.Reader) (func() ([]byte, error), error) {
 	return func() ([]byte, error) {
 		frame, _, err := ivf.ParseNextFrame()
 		return frame, err
+	}, nil
+}
+
+// readH264 yields the pictures of an avc3 stream (h264Tail), each in Annex
+// B as the SDK's payloader splits it: the NALs up to and including the
+// picture's one slice (access unit delimiters, parameter sets and SEI go
+// with the picture they precede). It waits for the stream's first bytes,
+// as the other readers wait for their header.
+func readH264(r io.Reader) (func() ([]byte, error), error) {
+	br := bufio.NewReader(r)
+	if _, err := br.Peek(4); err != nil {
+		return nil, fmt.Errorf("h264: %w", err)
+	}
+	var size [4]byte
+	return func() ([]byte, error) {
+		var picture []byte
+		for {
+			if _, err := io.ReadFull(br, size[:]); err != nil {
+				return nil, err
+			}
+			n := binary.BigEndian.Uint32(size[:])
+			if n == 0 || n > 1<<22 {
+				return nil, fmt.Errorf("h264: a NAL of %d bytes: not an avc3 stream", n)
+			}
+			start := len(picture)
+			picture = append(picture, 0, 0, 0, 1)
+			picture = append(picture, make([]byte, n)...)
+			if _, err := io.ReadFull(br, picture[start+4:]); err != nil {
+				return nil, err
+			}
+			// 1 and 5 are the slices of a picture (non-IDR, IDR).
+			if t := picture[start+4] & 0x1f; t == 1 || t == 5 {
+				return picture, nil
+			}
+		}
 	}, nil
 }
 

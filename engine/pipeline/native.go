@@ -99,6 +99,29 @@ static gulong rc_isolate(GstPad *pad, rc_isolation *in) {
 
 static void rc_set_end(rc_isolation *in, gint64 end) { __atomic_store_n(&in->end, end, __ATOMIC_RELEASE); }
 static gboolean rc_past_end(rc_isolation *in) { return __atomic_load_n(&in->past_end, __ATOMIC_ACQUIRE); }
+
+// A rising probe keeps the last PTS through its pad (-1 before any) and
+// moves a buffer at or before it to 1 ms after it (see KeepRising).
+static GstPadProbeReturn rc_rising_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+	gint64 *last = data;
+	GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+	if (!buf || !GST_BUFFER_PTS_IS_VALID(buf)) return GST_PAD_PROBE_OK;
+	gint64 pts = GST_BUFFER_PTS(buf);
+	if (*last >= 0 && pts <= *last) {
+		pts = *last + GST_MSECOND;
+		buf = gst_buffer_make_writable(buf);
+		GST_BUFFER_PTS(buf) = pts;
+		GST_PAD_PROBE_INFO_DATA(info) = buf;
+	}
+	*last = pts;
+	return GST_PAD_PROBE_OK;
+}
+
+static void rc_keep_rising(GstPad *pad) {
+	gint64 *last = g_new(gint64, 1);
+	*last = -1;
+	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, rc_rising_probe, last, g_free);
+}
 */
 import "C"
 
@@ -191,4 +214,11 @@ func (in *isolation) pastEnd() bool {
 	past := C.rc_past_end(in.c) != 0
 	runtime.KeepAlive(in)
 	return past
+}
+
+// KeepRising gives each buffer through pad whose PTS is not after its
+// predecessor's a PTS 1 ms after that, for as long as the pad lives: a
+// muxer takes two frames at one time as a stream going backwards.
+func KeepRising(pad *gst.Pad) {
+	C.rc_keep_rising((*C.GstPad)(unsafe.Pointer(pad.Instance())))
 }

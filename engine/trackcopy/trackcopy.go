@@ -1,9 +1,9 @@
 // Package trackcopy records one LiveKit track as its publisher sent it,
 // with no transcoding, as LiveKit's TrackEgress does: Opus to an Ogg
-// file, VP8 to WebM (H.264, which LiveKit writes to MP4, not yet). No
-// browser: a hidden, subscribe-only participant (a recorder's grant)
-// subscribes to the track, and its RTP packets go through GStreamer's
-// jitter buffer and depayloader into the file's muxer.
+// file, VP8 to WebM, H.264 to MP4. No browser: a hidden, subscribe-only
+// participant (a recorder's grant) subscribes to the track, and its RTP
+// packets go through GStreamer's jitter buffer and depayloader into the
+// file's muxer.
 //
 // GStreamer's RTP elements, not the SDK's samplebuilder, rebuild the
 // frames: its jitter buffer reorders and times the packets from their
@@ -63,10 +63,13 @@ var containers = map[string]container{
 	// A publisher's change of resolution goes into the WebM as new caps:
 	// webmmux takes them, and the frames on either side decode.
 	"video/vp8": {".webm", "video", "rtpvp8depay name=frames ! webmmux"},
-	// H.264 is not copied yet: no publisher here sends it to test with,
-	// and a change of resolution into a fragmented MP4 made a file that
-	// would not decode in a trial (x264enc ! h264parse ! mp4mux
-	// fragment-duration=500, 320x240 then 640x480).
+	// mp4mux (GStreamer 1.22) refuses new caps mid-file, and a change of
+	// resolution brings them: the file is avc3, every key frame carrying
+	// its SPS and PPS (config-interval=-1), and keepFirstCaps holds the
+	// muxer to the first caps, so that a decoder takes the new size from
+	// the stream. Fragmented as the file outputs are, so that it plays to
+	// its last fragment after a crash.
+	"video/h264": {".mp4", "video", "rtph264depay name=frames ! h264parse config-interval=-1 ! video/x-h264,stream-format=avc3 ! capsfilter name=firstcaps ! mp4mux fragment-duration=500"},
 }
 
 // jitterLatency is how long the jitter buffer holds packets for
@@ -152,7 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Copy, error) {
 	cont, ok := containers[c.mime]
 	if !ok {
 		room.Disconnect()
-		return nil, &request.FieldError{Field: "track_id", Msg: fmt.Sprintf("%s is %s, which a track copy does not write yet (Opus and VP8 are); record it through a room composite egress instead", cfg.TrackID, codec.MimeType)}
+		return nil, &request.FieldError{Field: "track_id", Msg: fmt.Sprintf("%s is %s, which a track copy does not write (Opus, VP8 and H.264 it does); record it through a room composite egress instead", cfg.TrackID, codec.MimeType)}
 	}
 	c.path = cfg.Path(cont.ext)
 	if err := c.startPipeline(cont, codec); err != nil {
@@ -180,7 +183,13 @@ func (c *Copy) startPipeline(cont container, codec webrtc.RTPCodecParameters) er
 	}
 	c.pipeline, c.src = p, app.SrcFromElement(el)
 	if frames, err := p.GetElementByName("frames"); err == nil {
-		keepRising(frames.GetStaticPad("src"))
+		// A publisher that changed its camera's size sent a frame with
+		// the last one's RTP time, and the file then held two frames at
+		// one time, which ffmpeg called non-monotonic.
+		pipeline.KeepRising(frames.GetStaticPad("src"))
+	}
+	if first, err := p.GetElementByName("firstcaps"); err == nil {
+		keepFirstCaps(first.GetStaticPad("src"))
 	}
 	if err := p.SetState(gst.StatePlaying); err != nil {
 		p.SetState(gst.StateNull)
@@ -190,23 +199,18 @@ func (c *Copy) startPipeline(cont container, codec webrtc.RTPCodecParameters) er
 	return nil
 }
 
-// keepRising gives a frame that would share its predecessor's time (or
-// come before it) a time 1 ms after: a publisher that changed its
-// camera's size sent a frame with the last one's RTP time, and the WebM
-// then held two frames at one time, which ffmpeg called non-monotonic.
-func keepRising(pad *gst.Pad) {
-	last := gst.ClockTimeNone
-	pad.AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
-		buf := info.GetBuffer()
-		pts := buf.PresentationTimestamp()
-		if pts == gst.ClockTimeNone {
+// keepFirstCaps lets only the first caps through pad. (A Go probe: it
+// runs on events, not on every buffer.)
+func keepFirstCaps(pad *gst.Pad) {
+	seen := false
+	pad.AddProbe(gst.PadProbeTypeEventDownstream, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		if info.GetEvent().Type() != gst.EventTypeCaps {
 			return gst.PadProbeOK
 		}
-		if last != gst.ClockTimeNone && pts <= last {
-			pts = last + gst.ClockTime(time.Millisecond)
-			buf.SetPresentationTimestamp(pts)
+		if seen {
+			return gst.PadProbeDrop
 		}
-		last = pts
+		seen = true
 		return gst.PadProbeOK
 	})
 }

@@ -173,39 +173,69 @@ func TestCopyEndsWithItsTrack(t *testing.T) {
 }
 
 // TestCopyThroughAResolutionChange: bob's camera going from 640x360 to
-// 320x180 mid-copy (as a publisher's bandwidth makes it) leaves a WebM
-// whose frames all decode, at the old size and then the new.
+// 320x180 mid-copy (as a publisher's bandwidth makes it) leaves a file
+// whose frames all decode, in his colour, at the old size and then the
+// new: VP8 as WebM, H.264 as MP4, neither through a transcoding element.
 func TestCopyThroughAResolutionChange(t *testing.T) {
-	d := demotest.Start(t, demo.Options{Participants: 2})
-	bob := d.Participants()[1]
-	info := demotest.Tracks(t, d)[bob.Identity][livekit.TrackType_VIDEO]
-	cp, err := Start(context.Background(), config(d, info.Sid, t.TempDir(), "bob", t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(3 * time.Second)
-	if err := d.SetVideoSize(bob.Identity, 320, 180); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(3 * time.Second)
-	res, err := cp.Stop()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=width,height", "-of", "csv=p=0", res.Path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe: %v: %s", err, out)
-	}
-	sizes := map[string]int{}
-	for _, line := range strings.Fields(string(out)) {
-		sizes[line]++
-	}
-	t.Logf("decoded frames by size: %v", sizes)
-	if sizes["640,360"] < 2*25 || sizes["320,180"] < 2*25 {
-		t.Errorf("decoded frames by size %v, want 2 s or more of each of 640x360 and 320x180", sizes)
-	}
-	if msg, err := exec.Command("ffmpeg", "-v", "error", "-i", res.Path, "-f", "null", "-").CombinedOutput(); err != nil || len(msg) > 0 {
-		t.Errorf("ffmpeg decoding the copy: %v: %s", err, msg)
+	for _, c := range []struct {
+		codec, ext string
+	}{
+		{"vp8", ".webm"},
+		{"h264", ".mp4"},
+	} {
+		t.Run(c.codec, func(t *testing.T) {
+			d := demotest.Start(t, demo.Options{Participants: 2, CameraCodec: c.codec})
+			bob := d.Participants()[1]
+			info := demotest.Tracks(t, d)[bob.Identity][livekit.TrackType_VIDEO]
+			cp, err := Start(context.Background(), config(d, info.Sid, t.TempDir(), "bob", t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * time.Second)
+			if found := transcoders(t, cp); len(found) > 0 {
+				t.Errorf("a copy transcodes: %v in its pipeline", found)
+			}
+			if err := d.SetVideoSize(bob.Identity, 320, 180); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * time.Second)
+			res, err := cp.Stop()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if filepath.Ext(res.Path) != c.ext {
+				t.Errorf("written to %s, want a %s file", res.Path, c.ext)
+			}
+			probe, err := mediatest.ProbeFile(res.Path, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := probe.First("video"); s == nil || s.CodecName != c.codec {
+				t.Fatalf("%s: stream %+v, want %s", res.Path, s, c.codec)
+			}
+			frame, err := mediatest.FrameAt(res.Path, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !mediatest.Contains(frame, bob.Color, 40, 8) {
+				t.Errorf("the frame at 1 s does not show bob's colour %v", bob.Color)
+			}
+			out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=width,height", "-of", "csv=p=0", res.Path).CombinedOutput()
+			if err != nil {
+				t.Fatalf("ffprobe: %v: %s", err, out)
+			}
+			sizes := map[string]int{}
+			for _, line := range strings.Fields(string(out)) {
+				sizes[line]++
+			}
+			t.Logf("decoded frames by size: %v", sizes)
+			if sizes["640,360"] < 2*25 || sizes["320,180"] < 2*25 {
+				t.Errorf("decoded frames by size %v, want 2 s or more of each of 640x360 and 320x180", sizes)
+			}
+			if msg, err := exec.Command("ffmpeg", "-v", "error", "-i", res.Path, "-f", "null", "-").CombinedOutput(); err != nil || len(msg) > 0 {
+				t.Errorf("ffmpeg decoding the copy: %v: %s", err, msg)
+			}
+		})
 	}
 }
 
