@@ -372,6 +372,12 @@ func (w *remoteWatch) failed(ctx context.Context, err error) bool {
 	return true
 }
 
+// A remote engine records each person on their own through the service.
+var (
+	_ TrackRecorder = (*Remote)(nil)
+	_ PeopleLister  = (*Remote)(nil)
+)
+
 // Preview is not available remotely: the composite renders on the
 // service's machines, and LiveKit's Egress API has no preview stream.
 func (r *Remote) Preview(context.Context, *livekit.RoomCompositeEgressRequest, func(*image.RGBA)) (func(), error) {
@@ -385,6 +391,17 @@ func (r *Remote) Rooms(ctx context.Context) ([]*livekit.Room, error) {
 		return nil, remoteErr("ListRooms", err)
 	}
 	return resp.Rooms, nil
+}
+
+// People lists the people in room on the LiveKit server at RoomsURL, as
+// PeopleLister says: with it, a studio records each person on their own
+// through the service (LiveKit's participant egresses).
+func (r *Remote) People(ctx context.Context, room string) ([]string, error) {
+	resp, err := r.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
+	if err != nil {
+		return nil, remoteErr("ListParticipants", err)
+	}
+	return PeopleOf(resp.Participants), nil
 }
 
 // Close releases nothing remote: the egresses belong to the service and

@@ -137,6 +137,19 @@ type PeopleLister interface {
 	People(ctx context.Context, room string) ([]string, error)
 }
 
+// PeopleOf is the identities of the people among a room's participants:
+// hidden ones (recorders join hidden), egresses and agents left out.
+func PeopleOf(participants []*livekit.ParticipantInfo) []string {
+	var out []string
+	for _, p := range participants {
+		if p.Permission.GetHidden() || p.Kind == livekit.ParticipantInfo_EGRESS || p.Kind == livekit.ParticipantInfo_AGENT {
+			continue
+		}
+		out = append(out, p.Identity)
+	}
+	return out
+}
+
 // RateMeter is a Studio that measures what its streams send (the
 // embedded engine does).
 type RateMeter interface {

@@ -32,6 +32,7 @@ import (
 	"roomcast/engine/proctest"
 	"roomcast/engine/request"
 	"roomcast/engine/rtmptest"
+	"roomcast/engine/session"
 	"roomcast/engine/waittest"
 )
 
@@ -480,5 +481,72 @@ func testStreams(t *testing.T, s *stage, sdk *lksdk.EgressClient, remote *engine
 	}
 	for _, key := range []string{"key1", "key2"} {
 		rtmp.CheckRecording(t, key, 1280, 720)
+	}
+}
+
+// TestSessionOnAnEgressService: "record each person separately" with the
+// remote engine, on an Egress service (this API over the embedded
+// engine): the people come from the LiveKit server's room service, their
+// participant egresses run on the service, and the manifest lists the
+// composite and each person's COMPLETE file, in their colour.
+func TestSessionOnAnEgressService(t *testing.T) {
+	s := newStage(t, 2)
+	url := s.serve(t, Config{})
+	remote, err := engine.NewRemote(engine.RemoteConfig{URL: url, RoomsURL: s.demo.URL(), APIKey: s.demo.APIKey(), APISecret: s.demo.APISecret(), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	manifest := filepath.Join(dir, "show-session.json")
+	req := &livekit.RoomCompositeEgressRequest{RoomName: demo.DefaultRoom, Layout: "grid",
+		Options:     &livekit.RoomCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{Width: 640, Height: 360, Framerate: 15}},
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(dir, "show.mp4")}}}
+	show, info, err := session.Start(context.Background(), session.Config{Studio: remote, Composite: req, People: true, Manifest: manifest, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := waittest.AwaitStatus(t, remote, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 60*time.Second)
+	time.Sleep(time.Until(time.Unix(0, active.StartedAt).Add(8 * time.Second)))
+	if err := show.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("manifest:\n%s", data)
+	var m session.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Composite.Status != livekit.EgressStatus_EGRESS_COMPLETE.String() || m.Composite.File == "" {
+		t.Errorf("composite %+v, want COMPLETE with its file", m.Composite)
+	}
+	byIdentity := map[string]session.Entry{}
+	for _, e := range m.People {
+		byIdentity[e.Identity] = e
+	}
+	for _, p := range s.demo.Participants() {
+		e, ok := byIdentity[p.Identity]
+		if !ok || e.Status != livekit.EgressStatus_EGRESS_COMPLETE.String() || e.File == "" || e.OffsetSeconds == nil {
+			t.Errorf("%s: %+v, want a COMPLETE file with an offset", p.Identity, e)
+			continue
+		}
+		frame, err := mediatest.FrameAt(e.File, 2)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if !mediatest.Contains(frame, p.Color, 40, 8) {
+			t.Errorf("%s's file %s does not show their colour at 2 s", p.Identity, e.File)
+		}
+		for _, other := range s.demo.Participants() {
+			if other.Identity != p.Identity && mediatest.Contains(frame, other.Color, 40, 8) {
+				t.Errorf("%s's file %s shows %s too: want them alone", p.Identity, e.File, other.Identity)
+			}
+		}
+	}
+	if len(m.People) != len(s.demo.Participants()) {
+		t.Errorf("%d people in the manifest, want %d", len(m.People), len(s.demo.Participants()))
 	}
 }

@@ -110,6 +110,7 @@ func New(cfg Config) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
+	trust.ShareWithSDK()
 	pages, err := layouts.Serve()
 	if err != nil {
 		return nil, fmt.Errorf("layout server: %w", err)
@@ -552,21 +553,13 @@ func (l *Local) Rooms(ctx context.Context) ([]*livekit.Room, error) {
 	return resp.Rooms, nil
 }
 
-// People lists the people in room, as engine.PeopleLister says: hidden
-// participants (recorders join hidden), egresses and agents are left out.
+// People lists the people in room, as engine.PeopleLister says.
 func (l *Local) People(ctx context.Context, room string) ([]string, error) {
 	resp, err := l.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
 	if err != nil {
 		return nil, fmt.Errorf("livekit: list the people in %q: %w", room, err)
 	}
-	var out []string
-	for _, p := range resp.Participants {
-		if p.Permission.GetHidden() || p.Kind == livekit.ParticipantInfo_EGRESS || p.Kind == livekit.ParticipantInfo_AGENT {
-			continue
-		}
-		out = append(out, p.Identity)
-	}
-	return out, nil
+	return engine.PeopleOf(resp.Participants), nil
 }
 
 // Close stops every egress (files finalised), then every composite and the

@@ -112,6 +112,49 @@ func TestTLS(t *testing.T) {
 		demotest.VerifyRecording(t, path, 1280, 720, record(t, eng, path, seconds*time.Second), people)
 	})
 
+	// With no browser, the SDK's own connection to the room must trust
+	// the CA too: a person recorded and a track copied through the front.
+	t.Run("a person and a track recorded without a browser", func(t *testing.T) {
+		eng := localtest.New(t, local.Config{LiveKitURL: trusted, APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File})
+		bob := people[1]
+		listed, err := lksdk.NewRoomServiceClient(srv.URL(), srv.Key, srv.Secret).ListParticipants(context.Background(), &livekit.ListParticipantsRequest{Room: room})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mic string
+		for _, p := range listed.Participants {
+			for _, tr := range p.Tracks {
+				if p.Identity == bob.Identity && tr.Type == livekit.TrackType_AUDIO {
+					mic = tr.Sid
+				}
+			}
+		}
+		dir := t.TempDir()
+		person, err := eng.StartParticipant(context.Background(), &livekit.ParticipantEgressRequest{RoomName: room, Identity: bob.Identity,
+			Options:     &livekit.ParticipantEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{Width: 640, Height: 360, Framerate: 15}},
+			FileOutputs: []*livekit.EncodedFileOutput{{Filepath: filepath.Join(dir, "bob.mp4")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		track, err := eng.StartTrack(context.Background(), &livekit.TrackEgressRequest{RoomName: room, TrackId: mic,
+			Output: &livekit.TrackEgressRequest_File{File: &livekit.DirectFileOutput{Filepath: filepath.Join(dir, "bob-mic")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waittest.AwaitStatus(t, eng, person.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, time.Minute)
+		time.Sleep(5 * time.Second)
+		stopRecording(t, eng, person.EgressId)
+		stopRecording(t, eng, track.EgressId)
+		frame, err := mediatest.FrameAt(filepath.Join(dir, "bob.mp4"), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mediatest.Contains(frame, bob.Color, 40, 8) {
+			t.Errorf("bob's recording does not show his colour %v", bob.Color)
+		}
+		mediatest.CheckTone(t, filepath.Join(dir, "bob-mic.ogg"), bob.ToneHz)
+	})
+
 	t.Run("signed by a CA nobody gave", func(t *testing.T) {
 		logs := newLogLines(t)
 		eng := localtest.New(t, local.Config{LiveKitURL: untrusted, APIKey: srv.Key, APISecret: srv.Secret, TLSCA: ca.File, Logf: logs.add})

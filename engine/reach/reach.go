@@ -14,8 +14,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	"github.com/twitchtv/twirp"
@@ -50,6 +52,38 @@ func LoadTrust(path string) (*Trust, error) {
 		return nil, fmt.Errorf("livekit.tls_ca: %s holds no PEM certificate; give the CA certificate your LiveKit server's certificate is signed with", path)
 	}
 	return &Trust{CAPEM: pem, pool: pool}, nil
+}
+
+// sdkTrust is what the SDK's room connections trust besides the system's
+// CAs. The SDK dials its signalling WebSocket with gorilla's
+// DefaultDialer, a process-wide one it gives no option for, so the CAs of
+// every Trust shared are added to that dialer.
+var sdkTrust struct {
+	sync.Mutex
+	pool *x509.CertPool
+}
+
+// ShareWithSDK makes the SDK's room connections (track copies, person
+// recordings: no browser) trust what t trusts, besides what they did. Call
+// it before they dial: the dialer is swapped, not changed under them.
+func (t *Trust) ShareWithSDK() {
+	if len(t.CAPEM) == 0 {
+		return
+	}
+	sdkTrust.Lock()
+	defer sdkTrust.Unlock()
+	pool := sdkTrust.pool
+	if pool == nil {
+		if pool, _ = x509.SystemCertPool(); pool == nil {
+			pool = x509.NewCertPool()
+		}
+	}
+	pool = pool.Clone() // one a dial in flight may hold stays as it was
+	pool.AppendCertsFromPEM(t.CAPEM)
+	sdkTrust.pool = pool
+	dialer := *websocket.DefaultDialer
+	dialer.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	websocket.DefaultDialer = &dialer
 }
 
 // TLSConfig is the client side of TLS to host.

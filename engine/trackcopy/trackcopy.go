@@ -171,8 +171,8 @@ func (c *Copy) startPipeline(cont container, codec webrtc.RTPCodecParameters) er
 	caps := fmt.Sprintf("application/x-rtp,media=%s,clock-rate=%d,encoding-name=%s,payload=%d",
 		cont.media, codec.ClockRate, strings.ToUpper(strings.TrimPrefix(c.mime, cont.media+"/")), codec.PayloadType)
 	desc := fmt.Sprintf("appsrc name=rtp is-live=true format=time do-timestamp=true caps=\"%s\" "+
-		"! rtpjitterbuffer latency=%d ! %s ! filesink name=file location=\"%s\"",
-		caps, jitterLatency.Milliseconds(), cont.chain, c.path)
+		"! rtpjitterbuffer latency=%d ! %s ! filesink name=file",
+		caps, jitterLatency.Milliseconds(), cont.chain)
 	p, err := gst.NewPipelineFromString(desc)
 	if err != nil {
 		return fmt.Errorf("track copy: pipeline: %w", err)
@@ -182,6 +182,15 @@ func (c *Copy) startPipeline(cont container, codec webrtc.RTPCodecParameters) er
 		return fmt.Errorf("track copy: %w", err)
 	}
 	c.pipeline, c.src = p, app.SrcFromElement(el)
+	// The path is set as a property, not in the description, where its
+	// quotes or backslashes would be parsed.
+	file, err := p.GetElementByName("file")
+	if err != nil {
+		return fmt.Errorf("track copy: %w", err)
+	}
+	if err := file.SetProperty("location", c.path); err != nil {
+		return fmt.Errorf("track copy: file %s: %w", c.path, err)
+	}
 	if frames, err := p.GetElementByName("frames"); err == nil {
 		// A publisher that changed its camera's size sent a frame with
 		// the last one's RTP time, and the file then held two frames at

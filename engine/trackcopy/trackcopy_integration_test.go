@@ -137,12 +137,16 @@ func TestCopiesEachTrackAsSent(t *testing.T) {
 }
 
 // TestCopyEndsWithItsTrack: when the publisher leaves, the copy ends by
-// itself, saying why, and its file plays.
+// itself, saying why, and its file plays. The file's name has quotes and
+// a backslash, which stay as given.
 func TestCopyEndsWithItsTrack(t *testing.T) {
 	d := demotest.Start(t, demo.Options{Participants: 3})
 	carol := d.Participants()[2]
 	info := demotest.Tracks(t, d)[carol.Identity][livekit.TrackType_AUDIO]
-	cp, err := Start(context.Background(), config(d, info.Sid, t.TempDir(), "carol", t))
+	cfg := config(d, info.Sid, t.TempDir(), "carol", t)
+	named := filepath.Join(filepath.Dir(cfg.Path(".ogg")), `carol's "mic" \ take 1.ogg`)
+	cfg.Path = func(string) string { return named }
+	cp, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +162,9 @@ func TestCopyEndsWithItsTrack(t *testing.T) {
 	res, err := cp.Wait()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Path != named {
+		t.Errorf("written to %s, want %s", res.Path, named)
 	}
 	if !strings.Contains(res.EndReason, "track ended") {
 		t.Errorf("ended because %q, want the track's end", res.EndReason)
