@@ -11,6 +11,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"roomcast/engine"
+	"roomcast/engine/request"
 	"roomcast/engine/session"
 )
 
@@ -89,21 +90,21 @@ func (s *studio) startRecording() {
 	if len(plan.Files) == 1 && plan.Files[0].Upload == nil {
 		s.rec.file = plan.Files[0].Filepath
 	}
-	if p.Record.File && p.Record.People {
-		s.startShow(req, s.rec.file)
+	if p.Record.File && p.Record.People && len(plan.Files) == 1 {
+		s.startShow(req, plan.Files[0])
 		return
 	}
 	s.startEgress(&s.rec, req, p.Layout)
 }
 
 // startShow starts the recording with each person recorded on their own
-// too (see session), its manifest beside a file on this computer.
-func (s *studio) startShow(req *livekit.RoomCompositeEgressRequest, file string) {
+// too (see session), its manifest beside the file: in its folder, or in
+// its bucket.
+func (s *studio) startShow(req *livekit.RoomCompositeEgressRequest, file request.FileOutput) {
 	cfg := session.Config{Studio: s.back.Studio, Composite: req, People: true, Logf: s.cfg.Logf,
-		OnEgress: func(lead, _, id string) { s.do(func() { s.history.join(lead, id) }) }}
-	if file != "" {
-		cfg.Manifest = strings.TrimSuffix(file, filepath.Ext(file)) + "-session.json"
-	}
+		Manifest:       strings.TrimSuffix(file.Filepath, filepath.Ext(file.Filepath)) + "-session.json",
+		ManifestUpload: file.Upload,
+		OnEgress:       func(lead, _, id string) { s.do(func() { s.history.join(lead, id) }) }}
 	s.launch(&s.rec, s.snapshot().Layout, func() (*livekit.EgressInfo, error) {
 		show, info, err := session.Start(s.ctx, cfg)
 		if err == nil {

@@ -12,7 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +25,8 @@ import (
 
 	"roomcast/engine"
 	"roomcast/engine/internal/atomicfile"
+	"roomcast/engine/request"
+	"roomcast/engine/storage"
 )
 
 // Config is what a session records.
@@ -35,8 +39,14 @@ type Config struct {
 	// People records each person on their own too: Studio must then be
 	// an engine.TrackRecorder and an engine.PeopleLister.
 	People bool
-	// Manifest is where the session manifest is written; "" for none.
+	// Manifest is where the session manifest is written: a path, or with
+	// ManifestUpload a key in that bucket; "" for none.
 	Manifest string
+	// ManifestUpload, when set, is the bucket the manifest goes to (the
+	// composite file's, where every person's file goes too): it is put
+	// there again at every change, as a file's manifest would be
+	// rewritten.
+	ManifestUpload *request.Upload
 	// OnEgress is told of each person's egress as it starts, with the
 	// composite's.
 	OnEgress func(compositeID, identity, egressID string)
@@ -68,6 +78,9 @@ type Session struct {
 
 	// writing orders the manifest's writes: each writes what it read.
 	writing sync.Mutex
+	// bucket, with ManifestUpload, puts the manifest written at local.
+	bucket *storage.Uploader
+	local  string
 }
 
 // maxDelays is how many of a person's display delays are kept: their
@@ -134,12 +147,18 @@ func Start(ctx context.Context, cfg Config) (*Session, *livekit.EgressInfo, erro
 			return nil, nil, errors.New("recording each person separately needs the file output: their files go beside it")
 		}
 	}
+	if cfg.ManifestUpload != nil && cfg.Manifest != "" {
+		if err := s.openBucket(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	watchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	updates := cfg.Studio.Watch(watchCtx)
 	info, err := cfg.Studio.Start(ctx, cfg.Composite)
 	if err != nil {
 		cancel()
+		s.closeBucket(ctx)
 		return nil, nil, err
 	}
 	s.composite = info.EgressId
@@ -392,6 +411,7 @@ func (s *Session) Stop(ctx context.Context) error {
 	s.writing.Lock()
 	defer s.writing.Unlock()
 	s.write(s.Manifest())
+	s.closeBucket(ctx)
 	return errors.Join(errs...)
 }
 
@@ -465,11 +485,51 @@ func (s *Session) write(m Manifest) {
 	if s.cfg.Manifest == "" {
 		return
 	}
+	at := s.cfg.Manifest
+	if s.bucket != nil {
+		at = s.local
+	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err == nil {
-		err = atomicfile.Write(s.cfg.Manifest, append(data, '\n'))
+		err = atomicfile.Write(at, append(data, '\n'))
+	}
+	if err == nil && s.bucket != nil {
+		// The uploader takes a snapshot: the next write does not race it.
+		err = s.bucket.Put(context.Background(), at, s.cfg.Manifest)
 	}
 	if err != nil {
 		s.cfg.Logf("session: manifest: %v", fmt.Errorf("write %s: %w", s.cfg.Manifest, err))
 	}
+}
+
+// openBucket readies the manifest's upload: its local copy goes in a
+// folder of its own until the session ends.
+func (s *Session) openBucket(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "roomcast-session-")
+	if err != nil {
+		return fmt.Errorf("session manifest: %w", err)
+	}
+	u, err := storage.New(ctx, s.cfg.ManifestUpload, storage.Options{Field: "session manifest", SpoolDir: dir, KeepLocal: true, Logf: s.cfg.Logf})
+	if err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	s.bucket, s.local = u, filepath.Join(dir, path.Base(s.cfg.Manifest))
+	return nil
+}
+
+// closeBucket waits for the manifest's last upload, as a recording's end
+// waits for its files: one the server does not take stays on local disk,
+// and the log says where.
+func (s *Session) closeBucket(ctx context.Context) {
+	if s.bucket == nil {
+		return
+	}
+	_, err := s.bucket.FlushMoving(ctx, storage.EndStall)
+	s.bucket.Close()
+	if err != nil {
+		s.cfg.Logf("session: manifest: %v; it stays at %s", err, s.local)
+		return
+	}
+	os.RemoveAll(filepath.Dir(s.local))
 }

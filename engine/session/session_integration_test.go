@@ -8,7 +8,9 @@ import (
 	"image"
 	"image/color"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"roomcast/engine/local/localtest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/session"
+	"roomcast/engine/storage/s3test"
 	"roomcast/engine/waittest"
 )
 
@@ -189,5 +192,88 @@ func TestSessionRecordsEachPerson(t *testing.T) {
 	}
 	if _, ok := joined[dave.Identity]; !ok {
 		t.Errorf("OnEgress never told of %s's egress", dave.Identity)
+	}
+}
+
+// TestSessionInABucket: a session recorded to an S3 bucket puts its
+// manifest beside the composite's file there, while it records (the
+// composite ACTIVE in it) and at the end (everyone COMPLETE), and each
+// person's file in the bucket shows them alone.
+func TestSessionInABucket(t *testing.T) {
+	d := demotest.Start(t, demo.Options{Participants: 2})
+	srv := s3test.Start(t, "shows")
+	l := localtest.New(t, local.Config{LiveKitURL: d.URL(), APIKey: d.APIKey(), APISecret: d.APISecret()})
+	demotest.Tracks(t, d)
+	up := srv.Upload("shows")
+	bucket := &livekit.S3Upload{AccessKey: up.AccessKey, Secret: up.Secret, Region: "us-east-1", Endpoint: up.Endpoint, Bucket: "shows", ForcePathStyle: true}
+	req := &livekit.RoomCompositeEgressRequest{RoomName: d.Room(), Layout: "grid",
+		Options:     &livekit.RoomCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{Width: 640, Height: 360, Framerate: 15}},
+		FileOutputs: []*livekit.EncodedFileOutput{{Filepath: "shows/show.mp4", Output: &livekit.EncodedFileOutput_S3{S3: bucket}}}}
+	const key = "shows/show-session.json"
+	s, info, err := session.Start(context.Background(), session.Config{Studio: l, Composite: req, People: true,
+		Manifest: key, ManifestUpload: up, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := func() session.Manifest {
+		t.Helper()
+		data, _, err := srv.GetObject(context.Background(), "shows", key)
+		if err != nil {
+			t.Fatalf("the manifest in the bucket: %v", err)
+		}
+		var m session.Manifest
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("the manifest in the bucket: %v: %s", err, data)
+		}
+		return m
+	}
+	active := waittest.AwaitStatus(t, l, info.EgressId, livekit.EgressStatus_EGRESS_ACTIVE, 30*time.Second)
+	time.Sleep(time.Until(time.Unix(0, active.StartedAt).Add(4 * time.Second)))
+	if m := manifest(); m.Composite.Status != livekit.EgressStatus_EGRESS_ACTIVE.String() {
+		t.Errorf("while recording, the bucket's manifest has the composite %s, want EGRESS_ACTIVE", m.Composite.Status)
+	}
+	time.Sleep(time.Until(time.Unix(0, active.StartedAt).Add(8 * time.Second)))
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m := manifest()
+	if m.Composite.Status != livekit.EgressStatus_EGRESS_COMPLETE.String() || m.Composite.File == "" {
+		t.Errorf("composite %+v, want COMPLETE with its file", m.Composite)
+	}
+	people := d.Participants()
+	if len(m.People) != len(people) {
+		t.Fatalf("%d people in the manifest, want %d", len(m.People), len(people))
+	}
+	keys, err := srv.Keys(context.Background(), "shows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("in the bucket: %v", keys)
+	for _, p := range people {
+		var e *session.Entry
+		for i := range m.People {
+			if m.People[i].Identity == p.Identity {
+				e = &m.People[i]
+			}
+		}
+		if e == nil || e.Status != livekit.EgressStatus_EGRESS_COMPLETE.String() || e.OffsetSeconds == nil {
+			t.Errorf("%s: %+v, want COMPLETE with an offset", p.Identity, e)
+			continue
+		}
+		objKey := "shows/" + path.Base(e.File)
+		if !slices.Contains(keys, objKey) {
+			t.Errorf("%s's file %s is not in the bucket as %s", p.Identity, e.File, objKey)
+			continue
+		}
+		frame, err := mediatest.FrameAt(srv.ObjectFile("shows", objKey), 2)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		for _, other := range people {
+			if shown := mediatest.Contains(frame, other.Color, 40, 8); shown != (other.Identity == p.Identity) {
+				t.Errorf("%s's file shows %s: %v", p.Identity, other.Identity, shown)
+			}
+		}
 	}
 }
