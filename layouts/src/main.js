@@ -46,6 +46,7 @@ import { PeopleMeters } from './meters.js';
 import { SpeakerSelector } from './speaker.js';
 import { Stage } from './stage.js';
 import { voicesNotPlaying } from './ready.js';
+import { LipSync } from './lipsync.js';
 import { UnsyncedReporter } from './sync.js';
 
 /** With nobody publishing video, start this long after connecting. */
@@ -86,8 +87,6 @@ const START_TIMEOUT_MS = Number(params.get('start_timeout_ms')) || 20000;
 const PEER_CONNECTION_TIMEOUT_MS = 8000;
 // What a try must leave of the start timeout for the first frame.
 const FIRST_FRAME_MARGIN_MS = 2000;
-// A video track's playout floor: see primeVideoDelay.
-const VIDEO_DELAY_MS = 80;
 
 let layoutError = '';
 let fatalError = '';
@@ -147,6 +146,7 @@ function reportConnection(state, detail = '') {
 }
 
 const unsynced = new UnsyncedReporter((identities) => console.log('ROOMCAST_UNSYNCED', JSON.stringify(identities)));
+const lipSync = new LipSync();
 
 // ---- stage and layout -------------------------------------------------------
 
@@ -314,6 +314,13 @@ function refresh() {
     }
   }
   screens.sort((a, b) => b.order - a.order); // the newest share is featured
+  lipSync.update(
+    people.map((p) => ({
+      identity: p.identity,
+      picture: receiverOf(cameraPublication(p)),
+      voice: receiverOf(p.getTrackPublication(Track.Source.Microphone)),
+    })),
+  );
   unsynced.update(
     people.map((p) => ({
       identity: p.identity,
@@ -332,26 +339,15 @@ function refresh() {
   stage.render({ participants, screens, speakerId: choice.id });
 }
 
+/** The receiver of a publication's track; null when it is not received. */
+function receiverOf(pub) {
+  return (pub?.isSubscribed && pub.track?.receiver) || null;
+}
+
 /** The ID of the stream a publication's track came in: null when it is not received, undefined with no stream. */
 function streamOf(pub) {
   if (!pub?.isSubscribed || !pub.track) return null;
   return pub.track.mediaStream?.id;
-}
-
-/**
- * Holds a video track back by about what its voice's playout takes, from
- * its first frame. Chromium lip-syncs a person's picture to their voice
- * only once it has two RTCP sender reports of each (8-10 s after joining
- * on LiveKit), then moves the picture by at most 80 ms a second; until
- * then the picture came about 75 ms ahead of the sound (the voice's jitter
- * buffer, 40-60 ms, and its output, about 30, against about 20 for the
- * picture), and the first flips of the clapper were up to 106 ms apart.
- * Lip sync still does the rest, against this floor.
- */
-function primeVideoDelay(track) {
-  if (track.kind === Track.Kind.Video && track.receiver && 'jitterBufferTarget' in track.receiver) {
-    track.receiver.jitterBufferTarget = VIDEO_DELAY_MS;
-  }
 }
 
 /** Coalesces bursts of room events into one redraw. */
@@ -398,7 +394,6 @@ room
   .on(RoomEvent.TrackPublished, queueRefresh)
   .on(RoomEvent.TrackUnpublished, queueRefresh)
   .on(RoomEvent.TrackSubscribed, (track) => {
-    primeVideoDelay(track);
     if (!trackSeen) logStep('first track subscribed');
     trackSeen = true;
     attachAudio(track);
