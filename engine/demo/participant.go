@@ -323,7 +323,7 @@ func (p *participant) startShare() error {
 	// The caption goes bottom right, clear of the name label that the page
 	// draws bottom left over a share filling the frame.
 	picture := solidVideo(ScreenShareColor, shareWidth, shareHeight, shareFPS, p.persona.Name+"'s screen", "right", vp8Camera)
-	if err := proc.start(picture, feed{track: track, read: readIVF, duration: time.Second / shareFPS}); err != nil {
+	if err := proc.start(picture, feed{track: track, read: vp8Camera.read, duration: time.Second / shareFPS}); err != nil {
 		_ = p.room.LocalParticipant.UnpublishTrack(pub.SID())
 		return err
 	}

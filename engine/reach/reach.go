@@ -72,14 +72,12 @@ func (t *Trust) ShareWithSDK() {
 	}
 	sdkTrust.Lock()
 	defer sdkTrust.Unlock()
-	pool := sdkTrust.pool
-	if pool == nil {
-		if pool, _ = x509.SystemCertPool(); pool == nil {
-			pool = x509.NewCertPool()
-		}
+	// A clone: the pool a dial in flight may hold stays as it was.
+	pool := t.pool.Clone() // the system's CAs and t's
+	if sdkTrust.pool != nil {
+		pool = sdkTrust.pool.Clone()
+		pool.AppendCertsFromPEM(t.CAPEM)
 	}
-	pool = pool.Clone() // one a dial in flight may hold stays as it was
-	pool.AppendCertsFromPEM(t.CAPEM)
 	sdkTrust.pool = pool
 	dialer := *websocket.DefaultDialer
 	dialer.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}

@@ -69,7 +69,7 @@ var containers = map[string]container{
 	// muxer to the first caps, so that a decoder takes the new size from
 	// the stream. Fragmented as the file outputs are, so that it plays to
 	// its last fragment after a crash.
-	"video/h264": {".mp4", "video", "rtph264depay name=frames ! h264parse config-interval=-1 ! video/x-h264,stream-format=avc3 ! capsfilter name=firstcaps ! mp4mux fragment-duration=500"},
+	"video/h264": {".mp4", "video", "rtph264depay name=frames ! h264parse config-interval=-1 ! capsfilter name=firstcaps caps=video/x-h264,stream-format=avc3 ! mp4mux fragment-duration=500"},
 }
 
 // jitterLatency is how long the jitter buffer holds packets for
