@@ -394,7 +394,7 @@ func (c *Composite) Stats() Stats {
 		GrabbedFrames: c.cap.RawFrames(),
 		Running:       c.cap.RunningTime(),
 		VideoEncoders: c.cap.Elements("x264enc"),
-		AudioEncoders: c.cap.Elements("avenc_aac") + c.cap.Elements("opusenc"),
+		AudioEncoders: c.cap.Elements(pipeline.AACEncoder) + c.cap.Elements("opusenc"),
 		Unsynced:      unsynced,
 	}
 }

@@ -103,7 +103,7 @@ func (f *file) waitActive(t *testing.T, d time.Duration) time.Time {
 }
 
 // TestSharedEncoder: two files with the same encoding on one capture are
-// fed by one encoder (one x264enc, one avenc_aac in the pipeline); the
+// fed by one encoder (one x264enc, one AAC encoder in the pipeline); the
 // second joins mid-GOP and still starts at a key frame, with every frame
 // decodable; the encoder stops with its last user; the preview and the
 // capture run throughout.
@@ -126,8 +126,8 @@ func TestSharedEncoder(t *testing.T) {
 	zero2 := second.waitActive(t, 5*time.Second)
 	t.Logf("warm start: the second file's zero frame was captured %v after Attach, and arrived %v after it",
 		zero2.Sub(attachAt).Round(time.Millisecond), time.Since(attachAt).Round(time.Millisecond))
-	if n, a := c.Elements("x264enc"), c.Elements("avenc_aac"); n != 1 || a != 1 {
-		t.Errorf("two files of one encoding run %d x264enc and %d avenc_aac, want one of each", n, a)
+	if n, a := c.Elements("x264enc"), c.Elements(pipeline.AACEncoder); n != 1 || a != 1 {
+		t.Errorf("two files of one encoding run %d x264enc and %d AAC encoders, want one of each", n, a)
 	}
 	time.Sleep(3 * time.Second)
 
@@ -142,8 +142,8 @@ func TestSharedEncoder(t *testing.T) {
 	time.Sleep(time.Second)
 	firstSecs := time.Since(zero1).Seconds()
 	first.detach(t)
-	if n, a := c.Elements("x264enc"), c.Elements("avenc_aac"); n != 0 || a != 0 {
-		t.Errorf("with no branch left, %d x264enc and %d avenc_aac run, want none", n, a)
+	if n, a := c.Elements("x264enc"), c.Elements(pipeline.AACEncoder); n != 0 || a != 0 {
+		t.Errorf("with no branch left, %d x264enc and %d AAC encoders run, want none", n, a)
 	}
 
 	for _, f := range []struct {
@@ -713,8 +713,8 @@ func TestEncodingsApart(t *testing.T) {
 	for i, f := range files {
 		zeros[i] = f.waitActive(t, 10*time.Second)
 	}
-	got := fmt.Sprintf("x264enc %d, avenc_aac %d, opusenc %d", c.Elements("x264enc"), c.Elements("avenc_aac"), c.Elements("opusenc"))
-	if want := "x264enc 2, avenc_aac 1, opusenc 1"; got != want {
+	got := fmt.Sprintf("x264enc %d, aac %d, opusenc %d", c.Elements("x264enc"), c.Elements(pipeline.AACEncoder), c.Elements("opusenc"))
+	if want := "x264enc 2, aac 1, opusenc 1"; got != want {
 		t.Errorf("running %s, want %s", got, want)
 	}
 	time.Sleep(2 * time.Second)
@@ -851,7 +851,7 @@ func TestAttachRefusesWhatItCannotFeed(t *testing.T) {
 			} else {
 				t.Log(err)
 			}
-			if n := tc.cap.Elements("x264enc") + tc.cap.Elements("avenc_aac"); n != 0 {
+			if n := tc.cap.Elements("x264enc") + tc.cap.Elements(pipeline.AACEncoder); n != 0 {
 				t.Errorf("%d encoders left behind", n)
 			}
 		})

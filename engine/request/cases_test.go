@@ -73,6 +73,7 @@ var badCases = []badCase{
 	{name: "fps", json: `{"room_name":"r","advanced":{"framerate":120},"file_outputs":[{}]}`, field: "advanced.framerate", msg: "outside 1 to 60"},
 	{name: "video bitrate", json: `{"room_name":"r","advanced":{"video_bitrate":50},"file_outputs":[{}]}`, field: "advanced.video_bitrate", msg: "outside 100 to 50000"},
 	{name: "audio bitrate", json: `{"room_name":"r","advanced":{"audio_bitrate":-1},"file_outputs":[{}]}`, field: "advanced.audio_bitrate", msg: "outside 8 to 512"},
+	{name: "aac over 320", json: `{"room_name":"r","advanced":{"audio_bitrate":400},"file_outputs":[{}]}`, field: "advanced.audio_bitrate", msg: "over the 320 kbps AAC goes to"},
 	{name: "sample rate", json: `{"room_name":"r","advanced":{"audio_frequency":44000},"file_outputs":[{}]}`, field: "advanced.audio_frequency", msg: "not a sample rate"},
 	{name: "opus 44.1k", json: `{"room_name":"r","audio_only":true,"advanced":{"audio_frequency":44100},"file_outputs":[{"file_type":"OGG"}]}`, field: "advanced.audio_frequency", msg: "does not suit Opus"},
 	{name: "depth", json: `{"room_name":"r","advanced":{"depth":16},"file_outputs":[{}]}`, field: "advanced.depth", msg: "24", unsup: true},

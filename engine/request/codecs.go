@@ -7,6 +7,10 @@ import (
 	"github.com/livekit/protocol/livekit"
 )
 
+// maxAACKbps is the highest AAC bitrate: the encoder's (VisualOn's) and
+// LiveKit Egress's own limit.
+const maxAACKbps = 320
+
 // codecs settles the audio codec: the one advanced.audio_codec names, if
 // every output can carry it, else Opus for an OGG file and AAC otherwise.
 func (b *builder) codecs() error {
@@ -54,6 +58,9 @@ func (b *builder) codecs() error {
 				}
 			}
 		}
+	}
+	if p.Audio.Codec == livekit.AudioCodec_AAC && p.Audio.BitrateKbps > maxAACKbps {
+		return invalid("advanced.audio_bitrate", "%d kbps is over the %d kbps AAC goes to; use %d or less (128 is usual)", p.Audio.BitrateKbps, maxAACKbps, maxAACKbps)
 	}
 	if p.Audio.Codec == livekit.AudioCodec_OPUS && !opusRates[p.Audio.SampleRate] {
 		return invalid("advanced.audio_frequency", "%d Hz does not suit Opus; use 48000", p.Audio.SampleRate)
