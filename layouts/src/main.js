@@ -182,8 +182,11 @@ function setLayout(name) {
 window.roomcastSetLayout = setLayout;
 
 // 'playback': the analysers need no low latency, and larger buffers wake
-// the audio thread less often.
-const meters = new PeopleMeters(() => new AudioContext({ latencyHint: 'playback' }));
+// the audio thread less often. No output device (sinkId 'none'): the
+// analysers need none, and one opened a second sound stream to PulseAudio
+// that cost the meters 0.074 core against 0.007-0.010 without (bench's
+// meters step, two runs each).
+const meters = new PeopleMeters(() => new AudioContext({ latencyHint: 'playback', sinkId: { type: 'none' } }));
 window.roomcastLevels = () =>
   meters.read(
     shownParticipants().map((p) => {
