@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"roomcast/engine"
 )
 
 // trackCopyCost is the CPU of copying tracks as sent (TrackEgress): the
@@ -57,7 +60,7 @@ func (b *bench) trackCopyCost(room *demoRoom, window time.Duration) ([]figure, e
 	}}, nil
 }
 
-// participants lists who is in the demo room, with their tracks.
+// participants lists the people in the demo room, with their tracks.
 func (d *demoRoom) participants(ctx context.Context) ([]*livekit.ParticipantInfo, error) {
 	httpURL := "http" + strings.TrimPrefix(d.env["LIVEKIT_URL"], "ws")
 	rooms := lksdk.NewRoomServiceClient(httpURL, d.env["LIVEKIT_API_KEY"], d.env["LIVEKIT_API_SECRET"])
@@ -65,5 +68,7 @@ func (d *demoRoom) participants(ctx context.Context) ([]*livekit.ParticipantInfo
 	if err != nil {
 		return nil, err
 	}
-	return res.Participants, nil
+	// An earlier step's composite page may still be leaving the room.
+	people := engine.PeopleOf(res.Participants)
+	return slices.DeleteFunc(res.Participants, func(p *livekit.ParticipantInfo) bool { return !slices.Contains(people, p.Identity) }), nil
 }
