@@ -69,6 +69,5 @@ func (d *demoRoom) participants(ctx context.Context) ([]*livekit.ParticipantInfo
 		return nil, err
 	}
 	// An earlier step's composite page may still be leaving the room.
-	people := engine.PeopleOf(res.Participants)
-	return slices.DeleteFunc(res.Participants, func(p *livekit.ParticipantInfo) bool { return !slices.Contains(people, p.Identity) }), nil
+	return slices.DeleteFunc(res.Participants, func(p *livekit.ParticipantInfo) bool { return !engine.IsPerson(p) }), nil
 }

@@ -137,17 +137,22 @@ type PeopleLister interface {
 	People(ctx context.Context, room string) ([]string, error)
 }
 
-// PeopleOf is the identities of the people among a room's participants:
-// hidden ones (recorders join hidden), egresses and agents left out.
+// PeopleOf is the identities of the people among a room's participants
+// (see IsPerson).
 func PeopleOf(participants []*livekit.ParticipantInfo) []string {
 	var out []string
 	for _, p := range participants {
-		if p.Permission.GetHidden() || p.Kind == livekit.ParticipantInfo_EGRESS || p.Kind == livekit.ParticipantInfo_AGENT {
-			continue
+		if IsPerson(p) {
+			out = append(out, p.Identity)
 		}
-		out = append(out, p.Identity)
 	}
 	return out
+}
+
+// IsPerson reports whether a participant joined to take part: hidden ones
+// (recorders join hidden), egresses and agents are not people.
+func IsPerson(p *livekit.ParticipantInfo) bool {
+	return !p.Permission.GetHidden() && p.Kind != livekit.ParticipantInfo_EGRESS && p.Kind != livekit.ParticipantInfo_AGENT
 }
 
 // RateMeter is a Studio that measures what its streams send (the

@@ -73,10 +73,12 @@ func (t *Trust) ShareWithSDK() {
 	sdkTrust.Lock()
 	defer sdkTrust.Unlock()
 	// A clone: the pool a dial in flight may hold stays as it was.
-	pool := t.pool.Clone() // the system's CAs and t's
+	var pool *x509.CertPool
 	if sdkTrust.pool != nil {
 		pool = sdkTrust.pool.Clone()
 		pool.AppendCertsFromPEM(t.CAPEM)
+	} else {
+		pool = t.pool.Clone() // the system's CAs and t's
 	}
 	sdkTrust.pool = pool
 	dialer := *websocket.DefaultDialer
