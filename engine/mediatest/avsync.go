@@ -29,14 +29,15 @@ const (
 // A clapper's ticks at flips to dark are quieter than those at flips to
 // light (the demo's: 0.6 as loud): the two kinds of flip are told apart in
 // the sound as in the picture, so a sound off by a whole flip, or a tick
-// lost, pairs no tick with a flip instead of the next one. A tick is loud
-// when its level is over loudAbove of the loudest of it and the ticks
-// either side: the kinds alternate, so a loud tick's neighbours are quiet
-// ones and a quiet tick's are loud, and one tick played softer (a
-// receiver's loss concealment under load) stays of its kind, where a
-// threshold on the whole file's loudest took it for the other. A quiet
-// tick must be over a half of the loudest, where its onset is found.
-const loudAbove = 0.8
+// lost, pairs no tick with a flip instead of the next one. The kinds
+// alternate, one tick a period, so which ticks are loud is settled for a
+// whole run of ticks at a time (see classifyTicks): one tick played softer
+// (a receiver's loss concealment under load) stays of its kind, where a
+// threshold on the whole file's loudest, or a comparison with its
+// neighbours alone, took it (or the last tick, with one neighbour only)
+// for the other. A run ends where a tick is missing (a gap of more than
+// maxRunGap periods), since the parity of what follows is unknown.
+const maxRunGap = 1.5
 
 // AVOffsets measures the sound's timing against the picture's in path, a
 // recording of a clapper: a picture whose brightness flips (dark to light
@@ -283,11 +284,78 @@ func tickOnsets(path string, hz float64) ([]tick, error) {
 		tops = append(tops, top)
 		i = end
 	}
-	for i := range ticks {
-		near := slices.Max(tops[max(i-1, 0):min(i+2, len(tops))])
-		ticks[i].loud = tops[i] >= loudAbove*near
-	}
+	classifyTicks(ticks, tops)
 	return ticks, nil
+}
+
+// classifyTicks marks which of ticks are loud from their levels, tops.
+// Within a run of ticks a period apart, the loud ones are those at even
+// places or those at odd ones, whichever are louder on average (in
+// decibels); a tick alone is loud when it is nearer the file's loud level
+// than its quiet one (those of the runs), or, with no run, when it is
+// within loud's share of the loudest tick.
+func classifyTicks(ticks []tick, tops []float64) {
+	if len(ticks) == 0 {
+		return
+	}
+	var gaps []time.Duration
+	for i := 1; i < len(ticks); i++ {
+		gaps = append(gaps, ticks[i].at-ticks[i-1].at)
+	}
+	period := Median(gaps)
+	var loudDB, quietDB []float64
+	var alone []int
+	for start := 0; start < len(ticks); {
+		end := start + 1
+		for end < len(ticks) && float64(ticks[end].at-ticks[end-1].at) <= maxRunGap*float64(period) {
+			end++
+		}
+		if end-start == 1 {
+			alone = append(alone, start)
+			start = end
+			continue
+		}
+		var sum [2]float64
+		var n [2]int
+		for i := start; i < end; i++ {
+			sum[(i-start)%2] += decibels(tops[i])
+			n[(i-start)%2]++
+		}
+		loudParity := 0
+		if sum[1]/float64(n[1]) > sum[0]/float64(n[0]) {
+			loudParity = 1
+		}
+		for i := start; i < end; i++ {
+			ticks[i].loud = (i-start)%2 == loudParity
+			if ticks[i].loud {
+				loudDB = append(loudDB, decibels(tops[i]))
+			} else {
+				quietDB = append(quietDB, decibels(tops[i]))
+			}
+		}
+		start = end
+	}
+	for _, i := range alone {
+		if len(loudDB) > 0 {
+			ticks[i].loud = decibels(tops[i]) >= (mean(loudDB)+mean(quietDB))/2
+		} else {
+			ticks[i].loud = tops[i] >= loudAbove*slices.Max(tops)
+		}
+	}
+}
+
+// loudAbove: with no run of ticks to learn the two levels from, a tick is
+// loud when it is over this share of the loudest; the quiet ones are 0.6.
+const loudAbove = 0.8
+
+func decibels(level float64) float64 { return 20 * math.Log10(level) }
+
+func mean(v []float64) float64 {
+	sum := 0.0
+	for _, x := range v {
+		sum += x
+	}
+	return sum / float64(len(v))
 }
 
 // firstSampleAt is the time of the first audio sample that decoding path
