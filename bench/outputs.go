@@ -219,25 +219,33 @@ func avOffset(path string) figure {
 // not their median: the offset farthest from zero (min, median and max in
 // its note), and the share of flips within the goal.
 func flipFigures(path, label string) []figure {
-	offsets, err := mediatest.AVOffsets(path, demo.ClapperHz)
+	pairs, err := mediatest.AVPairs(path, demo.ClapperHz)
 	if err != nil {
 		return []figure{{Name: "A/V offset per flip, " + label, Error: err.Error() + keptForALook(path)}}
 	}
+	var offsets []time.Duration
+	var outside []string // the flips off the goal, in their order, with their times in the file
+	farthest := time.Duration(0)
+	for _, p := range pairs {
+		offsets = append(offsets, p.Offset)
+		if p.Offset.Abs() > farthest.Abs() {
+			farthest = p.Offset
+		}
+		if p.Offset.Abs() > lipSyncGoal {
+			outside = append(outside, fmt.Sprintf("%+.0f ms at %.1f s", ms(p.Offset), p.At.Seconds()))
+		}
+	}
 	slices.Sort(offsets)
-	farthest, within := time.Duration(0), 0
-	for _, o := range offsets {
-		if o.Abs() > farthest.Abs() {
-			farthest = o
-		}
-		if o.Abs() <= lipSyncGoal {
-			within++
-		}
+	within := len(offsets) - len(outside)
+	share := fmt.Sprintf("%d of %d", within, len(offsets))
+	if len(outside) > 0 {
+		share += "; outside: " + strings.Join(outside, ", ") + keptForALook(path)
 	}
 	return []figure{
 		{Name: "A/V offset per flip, " + label + " (farthest)", Value: ms(farthest), Unit: "ms", Goal: ms(lipSyncGoal), Better: "<=", Abs: true,
 			Note: fmt.Sprintf("min %+.0f, median %+.0f, max %+.0f ms over %d flips", ms(offsets[0]), ms(mediatest.Median(offsets)), ms(offsets[len(offsets)-1]), len(offsets))},
 		{Name: fmt.Sprintf("flips within +-%.0f ms, %s", ms(lipSyncGoal), label), Value: 100 * float64(within) / float64(len(offsets)), Unit: "%", Goal: 100, Better: ">=",
-			Note: fmt.Sprintf("%d of %d", within, len(offsets))},
+			Note: share},
 	}
 }
 
