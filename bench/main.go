@@ -483,9 +483,10 @@ func (b *bench) recordCost(label string, preset livekit.EncodingOptionsPreset, g
 		Error: fmt.Sprintf("the engine reported %d and %d composites, want 1", len(stats0), len(stats1))}
 	if len(stats0) == 1 && len(stats1) == 1 {
 		grabbed := stats1[0].GrabbedFrames - stats0[0].GrabbedFrames
+		letGo := stats1[0].EncoderDroppedFrames - stats0[0].EncoderDroppedFrames
 		expected := uint64((stats1[0].Running-stats0[0].Running).Seconds()*float64(stats1[0].FPS) + 0.5)
-		frames.Value, frames.Error = 100*float64(grabbed)/float64(expected), ""
-		frames.Note = fmt.Sprintf("%d grabbed of %d expected", grabbed, expected)
+		frames.Value, frames.Error = 100*float64(grabbed-min(letGo, grabbed))/float64(expected), ""
+		frames.Note = fmt.Sprintf("%d grabbed of %d expected, %d of them let go by the encoder", grabbed, expected, letGo)
 	}
 	return []figure{
 		{Name: "CPU, " + label + " recording (engine + Chromium + Xvfb)", Value: cpu.total(), Unit: "cores", Goal: goal, Better: "<=",

@@ -56,8 +56,11 @@ type CompositeStats struct {
 	// GrabbedFrames counts frames grabbed from the screen; against
 	// Running x FPS it gives the share of frames delivered.
 	GrabbedFrames uint64
-	FPS           int
-	Running       time.Duration
+	// EncoderDroppedFrames counts grabbed frames the video encoders had
+	// no time for (the machine short of CPU): missing from every output.
+	EncoderDroppedFrames uint64
+	FPS                  int
+	Running              time.Duration
 	// VideoEncoders and AudioEncoders count the encoders running on it:
 	// one per distinct encoding, however many egresses share it.
 	VideoEncoders, AudioEncoders int

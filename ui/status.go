@@ -27,6 +27,11 @@ import (
 // half an hour of 1080p60 at 6 Mb/s.
 const lowDisk = 2_000_000_000
 
+// overloadQuiet is how long the encoders must keep every frame before a
+// new drop is warned of again in the history (the status bar says it at
+// every sample with a drop).
+const overloadQuiet = 30 * time.Second
+
 // lowTimeLeft: while recording, the status bar warns when the disk will
 // be full within this long at the recording's rate.
 const lowTimeLeft = 10 * time.Minute
@@ -121,6 +126,11 @@ func (b *statusBar) show(f figures) {
 	b.fps.SetText(f.fps)
 	b.bitrate.SetText(f.bitrate)
 	b.dropped.SetText(f.dropped)
+	b.dropped.Importance = widget.LowImportance
+	if f.overloaded {
+		b.dropped.Importance = widget.WarningImportance
+	}
+	b.dropped.Refresh()
 	b.cpu.SetText(f.cpu)
 	b.disk.SetText(f.disk)
 	b.disk.Importance = widget.LowImportance
@@ -135,7 +145,7 @@ func (b *statusBar) show(f figures) {
 		b.sync.Show()
 	}
 	if b.onWarning != nil {
-		for _, w := range []string{f.diskFilling, f.unsyncedNew} {
+		for _, w := range []string{f.diskFilling, f.unsyncedNew, f.overloadNew} {
 			if w != "" {
 				b.onWarning(w)
 			}
@@ -147,6 +157,11 @@ func (b *statusBar) show(f figures) {
 type figures struct {
 	fps, bitrate, dropped, cpu, disk string
 	lowDisk                          bool
+	// overloaded: the video encoders let frames go since the last sample
+	// (the machine is short of CPU); overloadNew is the history's warning
+	// of it, at the first drop after overloadQuiet without.
+	overloaded  bool
+	overloadNew string
 	// diskFilling is the warning, once per file, that it will fill the
 	// disk within lowTimeLeft; "" otherwise.
 	diskFilling string
@@ -166,6 +181,10 @@ type sampler struct {
 	sizes     []sizeAt // the file's last few sizes
 	warned    string   // the file whose disk filling was warned of
 	unsynced  string   // the last sample's unsynced
+	// encoderDropped is the last sample's count of frames the encoders
+	// let go; lastOverload when that count last grew.
+	encoderDropped uint64
+	lastOverload   time.Time
 }
 
 type sizeAt struct {
@@ -216,17 +235,30 @@ func (s *sampler) sample(now time.Time, folder, file string, stats engine.Statse
 
 	f.dropped = "Dropped –"
 	if stats != nil {
-		var want, got float64
+		var want, got, encoderDropped float64
 		var unsynced []string
 		for _, c := range stats.Stats() {
 			want += c.Running.Seconds() * float64(c.FPS)
 			got += float64(c.GrabbedFrames)
+			encoderDropped += float64(c.EncoderDroppedFrames)
 			unsynced = append(unsynced, c.Unsynced...)
 		}
 		if want > 0 {
-			lost := max(0, want-got)
+			// Frames missing from the recording: never grabbed, or grabbed
+			// and let go by an encoder short of time.
+			lost := max(0, want-got) + encoderDropped
 			f.dropped = fmt.Sprintf("Dropped %.0f (%.1f%%)", lost, 100*lost/want)
 		}
+		f.overloaded = uint64(encoderDropped) > s.encoderDropped
+		if f.overloaded {
+			if s.lastOverload.IsZero() || now.Sub(s.lastOverload) >= overloadQuiet {
+				f.overloadNew = fmt.Sprintf("%s: the encoder is overloaded and drops frames: "+
+					"a lower resolution or frame rate needs less CPU", now.Format("15:04:05"))
+			}
+			s.lastOverload = now
+			f.dropped += ": encoder overloaded"
+		}
+		s.encoderDropped = uint64(encoderDropped)
 		f.unsynced = unsyncedWarning(unsynced)
 	}
 	if f.unsynced != s.unsynced && f.unsynced != "" {

@@ -129,3 +129,39 @@ func TestUnsyncedWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestEncoderOverloadWarned: frames an encoder lets go count as dropped
+// beside those never grabbed; the status bar says the encoder is
+// overloaded at each sample where it let more go, and the history hears
+// of it at the first drop, and again only after overloadQuiet without.
+func TestEncoderOverloadWarned(t *testing.T) {
+	s := sampler{freeSpace: func(string) (int64, error) { return 1 << 40, nil }}
+	at := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+	steps := []struct {
+		name             string
+		after            time.Duration // since the last sample
+		grabbed, dropped uint64        // at 10 s of 30 fps: 300 expected
+		bar              string
+		overloaded       bool
+		history          bool
+	}{
+		{"every frame kept", time.Second, 300, 0, "Dropped 0 (0.0%)", false, false},
+		{"grabs missed", time.Second, 294, 0, "Dropped 6 (2.0%)", false, false},
+		{"the encoder lets frames go", time.Second, 300, 12, "Dropped 12 (4.0%): encoder overloaded", true, true},
+		{"and more, warned once", time.Second, 300, 15, "Dropped 15 (5.0%): encoder overloaded", true, false},
+		{"caught up", time.Second, 300, 15, "Dropped 15 (5.0%)", false, false},
+		{"again within the quiet time", 10 * time.Second, 300, 16, "Dropped 16 (5.3%): encoder overloaded", true, false},
+		{"again after it", overloadQuiet, 300, 20, "Dropped 20 (6.7%): encoder overloaded", true, true},
+	}
+	for _, st := range steps {
+		at = at.Add(st.after)
+		stats := fakeStats{{GrabbedFrames: st.grabbed, EncoderDroppedFrames: st.dropped, FPS: 30, Running: 10 * time.Second}}
+		f := s.sample(at, t.TempDir(), "", stats, 0)
+		if f.dropped != st.bar || f.overloaded != st.overloaded {
+			t.Errorf("%s: status bar %q (overloaded %v), want %q (%v)", st.name, f.dropped, f.overloaded, st.bar, st.overloaded)
+		}
+		if (f.overloadNew != "") != st.history || (st.history && !strings.Contains(f.overloadNew, "lower resolution or frame rate")) {
+			t.Errorf("%s: history note %q, want one saying the fix: %v", st.name, f.overloadNew, st.history)
+		}
+	}
+}

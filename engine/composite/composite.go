@@ -351,7 +351,10 @@ type Stats struct {
 	// GrabbedFrames counts frames grabbed from the screen; against
 	// Running x the frame rate it gives the share of frames delivered.
 	GrabbedFrames uint64
-	Running       time.Duration
+	// EncoderDroppedFrames counts grabbed frames the video encoders had
+	// no time for (pipeline.Capture.EncoderDroppedFrames).
+	EncoderDroppedFrames uint64
+	Running              time.Duration
 	// VideoEncoders and AudioEncoders count the encoder elements running:
 	// one per distinct encoding, however many outputs share it.
 	VideoEncoders, AudioEncoders int
@@ -391,11 +394,12 @@ func (c *Composite) Stats() Stats {
 	unsynced := slices.Clone(c.unsynced)
 	c.mu.Unlock()
 	return Stats{
-		GrabbedFrames: c.cap.RawFrames(),
-		Running:       c.cap.RunningTime(),
-		VideoEncoders: c.cap.Elements("x264enc"),
-		AudioEncoders: c.cap.Elements(pipeline.AACEncoder) + c.cap.Elements("opusenc"),
-		Unsynced:      unsynced,
+		GrabbedFrames:        c.cap.RawFrames(),
+		EncoderDroppedFrames: c.cap.EncoderDroppedFrames(),
+		Running:              c.cap.RunningTime(),
+		VideoEncoders:        c.cap.Elements("x264enc"),
+		AudioEncoders:        c.cap.Elements(pipeline.AACEncoder) + c.cap.Elements("opusenc"),
+		Unsynced:             unsynced,
 	}
 }
 

@@ -610,13 +610,14 @@ func (l *Local) Stats() []engine.CompositeStats {
 	for key, c := range l.comps.running() {
 		st := c.Stats()
 		out = append(out, engine.CompositeStats{
-			Key:           key.String(),
-			GrabbedFrames: st.GrabbedFrames,
-			FPS:           key.FPS,
-			Running:       st.Running,
-			VideoEncoders: st.VideoEncoders,
-			AudioEncoders: st.AudioEncoders,
-			Unsynced:      st.Unsynced,
+			Key:                  key.String(),
+			GrabbedFrames:        st.GrabbedFrames,
+			EncoderDroppedFrames: st.EncoderDroppedFrames,
+			FPS:                  key.FPS,
+			Running:              st.Running,
+			VideoEncoders:        st.VideoEncoders,
+			AudioEncoders:        st.AudioEncoders,
+			Unsynced:             st.Unsynced,
 		})
 	}
 	return out

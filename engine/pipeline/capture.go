@@ -23,6 +23,7 @@ import (
 	"image"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-gst/go-gst/gst"
@@ -96,6 +97,9 @@ type Capture struct {
 	prevDone chan struct{}
 	// grabbed counts the frames grabbed (or decoded); nil without video.
 	grabbed *mark
+	// encoderDrops counts the raw frames the video encoders had no time
+	// for (see EncoderDroppedFrames).
+	encoderDrops atomic.Uint64
 
 	flowsMu sync.Mutex
 	flows   []*flowWatch // tees watched for stalls (flow.go)
@@ -423,6 +427,14 @@ func (c *Capture) RawFrames() uint64 {
 	}
 	return uint64(c.grabbed.count())
 }
+
+// EncoderDroppedFrames counts the raw frames a video encoder had no time
+// for: each one its input queue, full with a second of frames, let go to
+// take a new one, so that the capture goes on while the encoder lags (a
+// machine short of CPU: 1080p30 beside a browser on two cores). They are
+// frames missing from every output it feeds, after the grab: the
+// producer's "encoder overloaded".
+func (c *Capture) EncoderDroppedFrames() uint64 { return c.encoderDrops.Load() }
 
 // AudioLevel is the sound's newest meter reading (see meter.go); zero
 // before the first, or for a capture without sound.

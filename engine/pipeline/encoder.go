@@ -291,6 +291,11 @@ func (c *Capture) encoderLocked(kind string, key any) (*encoder, error) {
 		c.setOwners(e.tap.elementNames(), nil)
 		return nil, err
 	}
+	if kind == videoKind {
+		// A full queue signals overrun once for each frame it lets go to
+		// take a new one (leaky downstream frees one frame's time).
+		e.tap.input(videoKind).queue.Connect("overrun", func() { c.encoderDrops.Add(1) })
+	}
 	e.users = 1
 	e.flow = c.watchFlow(e.tee, "output of encoder "+e.name)
 	c.encoders[key] = e

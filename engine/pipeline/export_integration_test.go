@@ -3,6 +3,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,28 @@ func HoldMixer(c *Capture, d time.Duration) {
 		panic(err)
 	}
 	mixer.GetStaticPad("src").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+		time.Sleep(d)
+		return gst.PadProbeRemove
+	})
+}
+
+// HoldEncoder holds the capture's video encoder for d, once, at the
+// frame it takes next, as a machine short of CPU holds x264: its input
+// queue fills meanwhile. It panics unless one video encoder runs.
+func HoldEncoder(c *Capture, d time.Duration) {
+	c.mu.Lock()
+	var video []*encoder
+	for _, e := range c.encoders {
+		if e.kind == videoKind {
+			video = append(video, e)
+		}
+	}
+	c.mu.Unlock()
+	if len(video) != 1 {
+		panic(fmt.Sprintf("HoldEncoder: %d video encoders run, want one", len(video)))
+	}
+	in := video[0].tap.input(videoKind).queue
+	in.GetStaticPad("src").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
 		time.Sleep(d)
 		return gst.PadProbeRemove
 	})

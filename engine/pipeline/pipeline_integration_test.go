@@ -981,3 +981,42 @@ func TestMain(m *testing.M) {
 	gst.Init(nil)
 	os.Exit(m.Run())
 }
+
+// TestEncoderDropsCounted: a video encoder held (a machine short of CPU)
+// lets go what its input queue cannot keep, and the capture counts each
+// frame so lost, as the file shows them missing; one that keeps up loses
+// none. The file goes on after the hold.
+func TestEncoderDropsCounted(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	c := r.Capture(t, 30, nil)
+	f := attachFile(t, c, t.TempDir(), "held", av)
+	f.waitActive(t, 5*time.Second)
+	time.Sleep(time.Second)
+	if n := c.EncoderDroppedFrames(); n != 0 {
+		t.Fatalf("an encoder keeping up let %d frames go, want none", n)
+	}
+	// Held 2.5 s, with a queue of 1 s of frames: about 45 frames do not
+	// fit.
+	pipeline.HoldEncoder(c, 2500*time.Millisecond)
+	time.Sleep(4 * time.Second)
+	dropped := c.EncoderDroppedFrames()
+	if dropped < 20 || dropped > 60 {
+		t.Errorf("an encoder held 2.5 s behind a queue of 1 s let %d frames go, want about 45", dropped)
+	}
+	f.detach(t)
+	// The capture keeps 30 fps (its videorate repeats a frame the grab
+	// missed), so the file's frames and those let go make its length.
+	p, err := mediatest.ProbeFile(f.path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.First("video")
+	if v == nil {
+		t.Fatalf("%s has no video", f.path)
+	}
+	secs, _ := strconv.ParseFloat(v.Duration, 64)
+	frames, _ := strconv.Atoi(v.NbReadFrames)
+	if want := int(math.Round(secs * 30)); math.Abs(float64(frames+int(dropped)-want)) > 3 {
+		t.Errorf("%s: %d frames in %.2f s and %d let go, want %d in all", f.path, frames, secs, dropped, want)
+	}
+}
