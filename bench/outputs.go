@@ -159,7 +159,8 @@ func (b *bench) syncAndSegments(room *demoRoom, d time.Duration) ([]figure, erro
 	if err != nil {
 		return nil, err
 	}
-	return append(flipFigures(path, "720p30, first "+d.String()), watch.figure(stopped)), nil
+	label := "720p30, first " + d.String()
+	return append(flipFigures(path, label), dropoutFigure(path, label), watch.figure(stopped)), nil
 }
 
 // syncAt records the room with the clapper at preset for d and measures
@@ -174,14 +175,14 @@ func (b *bench) syncAt(room *demoRoom, preset livekit.EncodingOptionsPreset, lab
 		return nil, err
 	}
 	if tail == 0 {
-		return flipFigures(path, label), nil
+		return append(flipFigures(path, label), dropoutFigure(path, label)), nil
 	}
 	clip, err := cutClip(path, (d - tail).Seconds(), tail)
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(clip)
-	return append(flipFigures(clip, label), offsetAlong(path, d.Seconds())), nil
+	return append(flipFigures(clip, label), dropoutFigure(path, "720p30, "+d.Round(time.Minute).String()), offsetAlong(path, d.Seconds())), nil
 }
 
 // recordFor runs req for d and returns when it was stopped.
@@ -247,6 +248,27 @@ func flipFigures(path, label string) []figure {
 		{Name: fmt.Sprintf("flips within +-%.0f ms, %s", ms(lipSyncGoal), label), Value: 100 * float64(within) / float64(len(offsets)), Unit: "%", Goal: 100, Better: ">=",
 			Note: share},
 	}
+}
+
+// dropoutFigure counts the sound's dropouts in the recording at path, of
+// the demo room, whose tones never stop: each is a gap of silence in the
+// sound, heard as a click.
+func dropoutFigure(path, label string) figure {
+	f := figure{Name: "sound dropouts, " + label, Unit: "", Goal: 0, Better: "<="}
+	gaps, err := mediatest.SoundDropouts(path)
+	if err != nil {
+		f.Error = err.Error()
+		return f
+	}
+	f.Value = float64(len(gaps))
+	var at []string
+	for _, g := range gaps {
+		at = append(at, fmt.Sprintf("%.1f", g.Seconds()))
+	}
+	if len(at) > 0 {
+		f.Note = "at " + strings.Join(at, ", ") + " s" + keptForALook(path)
+	}
+	return f
 }
 
 // keptForALook copies a recording whose measure failed out of the bench's

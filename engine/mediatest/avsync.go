@@ -24,6 +24,8 @@ const (
 	// alternate, so that is never another flip's tick (a sound off by a
 	// whole flip is nearer a tick of the other kind, which is an error).
 	maxPairing = 800 * time.Millisecond
+	// minFlipGap: a clapper flips at most once a second.
+	minFlipGap = time.Second
 )
 
 // A clapper's ticks at flips to dark are quieter than those at flips to
@@ -107,6 +109,12 @@ func AVPairs(path string, tickHz float64, seams ...time.Duration) ([]Pair, error
 	flips, err := brightnessFlips(path)
 	if err != nil {
 		return nil, err
+	}
+	// A recording's first frames can show the page still drawing (a
+	// light frame or three before the clapper's dark picture): a change
+	// less than minFlipGap before the next flip is that, not a flip.
+	if len(flips) > 1 && flips[1].at-flips[0].at < minFlipGap {
+		flips = flips[1:]
 	}
 	ticks, err := tickOnsets(path, tickHz)
 	if err != nil {

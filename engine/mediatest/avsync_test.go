@@ -36,6 +36,9 @@ func TestAVOffsets(t *testing.T) {
 		lost, soft time.Duration
 		// seconds is the file's length; 5.5 if 0.
 		seconds float64
+		// lightStart: the picture is light for this long before the
+		// clapper's first (dark) second, as a page still drawing.
+		lightStart time.Duration
 	}{
 		{name: "in sync", want: 0},
 		{name: "sound 120 ms late", tick: 120 * time.Millisecond, want: 120 * time.Millisecond},
@@ -50,6 +53,7 @@ func TestAVOffsets(t *testing.T) {
 		{name: "a loud tick played softer", soft: 3 * time.Second, want: 0},
 		// The last tick has one neighbour only, the loud one played softer.
 		{name: "the last tick quiet after a softer loud one", soft: 3 * time.Second, seconds: 4.5, want: 0},
+		{name: "the first frames drawn light", lightStart: 100 * time.Millisecond, want: 0},
 		{name: "a soft tick and the sound a whole flip late", soft: 3 * time.Second, tick: time.Second, wrong: true},
 	}
 	for _, c := range cases {
@@ -62,7 +66,7 @@ func TestAVOffsets(t *testing.T) {
 			// time, to light at odd ones; the ticks at flips to dark are
 			// 0.6 as loud; 440 and 660 Hz tones play throughout, as in the
 			// demo.
-			video := "color=c=black:s=160x90:r=30,geq=lum='255*mod(floor(T),2)':cb=128:cr=128"
+			video := fmt.Sprintf("color=c=black:s=160x90:r=30,geq=lum='if(lt(T,%g),255,255*mod(floor(T),2))':cb=128:cr=128", c.lightStart.Seconds())
 			lostAt, softAt := -9.0, -9.0 // before the file: none lost or soft
 			if c.lost > 0 {
 				lostAt = c.lost.Seconds()
