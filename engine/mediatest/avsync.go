@@ -245,11 +245,7 @@ func brightnessFlips(path string) ([]flip, error) {
 // tickOnsets returns the ticks of hz in the first audio stream, with
 // their onsets on the file's timeline.
 func tickOnsets(path string, hz float64) ([]tick, error) {
-	origin, err := firstSampleAt(path)
-	if err != nil {
-		return nil, err
-	}
-	pcm, err := AudioPCM(path, pcmRate, 0, 0)
+	origin, pcm, err := soundOf(path)
 	if err != nil {
 		return nil, err
 	}
@@ -364,6 +360,16 @@ func mean(v []float64) float64 {
 		sum += x
 	}
 	return sum / float64(len(v))
+}
+
+// soundOf decodes the first audio stream of path at pcmRate, and says
+// where its first sample is on the file's timeline.
+func soundOf(path string) (origin time.Duration, pcm []float64, err error) {
+	if origin, err = firstSampleAt(path); err != nil {
+		return 0, nil, err
+	}
+	pcm, err = AudioPCM(path, pcmRate, 0, 0)
+	return origin, pcm, err
 }
 
 // firstSampleAt is the time of the first audio sample that decoding path

@@ -20,11 +20,7 @@ const (
 // the start of each gap, on the file's timeline. Silence before the sound
 // first starts, or after it last stops, is not a dropout.
 func SoundDropouts(path string) ([]time.Duration, error) {
-	origin, err := firstSampleAt(path)
-	if err != nil {
-		return nil, err
-	}
-	pcm, err := AudioPCM(path, pcmRate, 0, 0)
+	origin, pcm, err := soundOf(path)
 	if err != nil {
 		return nil, err
 	}
