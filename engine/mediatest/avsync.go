@@ -284,9 +284,17 @@ func tickOnsets(path string, hz float64) ([]tick, error) {
 			on++
 		}
 		centre := float64(on*hop) + float64(win)/2
-		ticks = append(ticks, tick{at: origin + time.Duration(centre/pcmRate*float64(time.Second))})
-		tops = append(tops, top)
+		at := origin + time.Duration(centre/pcmRate*float64(time.Second))
 		i = end
+		// A gap of silence within a tick (a dropout of the sound) splits
+		// it in two; ticks are at least minFlipGap apart, so what starts
+		// this soon after a tick is the rest of it.
+		if n := len(ticks); n > 0 && at-ticks[n-1].at < minFlipGap/2 {
+			tops[n-1] = max(tops[n-1], top)
+			continue
+		}
+		ticks = append(ticks, tick{at: at})
+		tops = append(tops, top)
 	}
 	classifyTicks(ticks, tops)
 	return ticks, nil

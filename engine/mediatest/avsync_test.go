@@ -36,6 +36,9 @@ func TestAVOffsets(t *testing.T) {
 		lost, soft time.Duration
 		// seconds is the file's length; 5.5 if 0.
 		seconds float64
+		// split: the sound is silent for 5 ms from 50 ms into the tick
+		// at this time, as a dropout of the sound in it.
+		split time.Duration
 		// lightStart: the picture is light for this long before the
 		// clapper's first (dark) second, as a page still drawing.
 		lightStart time.Duration
@@ -53,6 +56,7 @@ func TestAVOffsets(t *testing.T) {
 		{name: "a loud tick played softer", soft: 3 * time.Second, want: 0},
 		// The last tick has one neighbour only, the loud one played softer.
 		{name: "the last tick quiet after a softer loud one", soft: 3 * time.Second, seconds: 4.5, want: 0},
+		{name: "a tick split by a dropout", split: 3 * time.Second, want: 0},
 		{name: "the first frames drawn light", lightStart: 100 * time.Millisecond, want: 0},
 		{name: "a soft tick and the sound a whole flip late", soft: 3 * time.Second, tick: time.Second, wrong: true},
 	}
@@ -67,16 +71,19 @@ func TestAVOffsets(t *testing.T) {
 			// 0.6 as loud; 440 and 660 Hz tones play throughout, as in the
 			// demo.
 			video := fmt.Sprintf("color=c=black:s=160x90:r=30,geq=lum='if(lt(T,%g),255,255*mod(floor(T),2))':cb=128:cr=128", c.lightStart.Seconds())
-			lostAt, softAt := -9.0, -9.0 // before the file: none lost or soft
+			lostAt, softAt, splitAt := -9.0, -9.0, -9.0 // before the file: none lost, soft or split
 			if c.lost > 0 {
 				lostAt = c.lost.Seconds()
 			}
 			if c.soft > 0 {
 				softAt = c.soft.Seconds()
 			}
-			audio := fmt.Sprintf("aevalsrc=exprs='0.3*sin(2*PI*440*t)+0.3*sin(2*PI*660*t)+"+
-				"if(lt(mod(t-(%[1]f),1),0.1)*not(between(t,%[3]f,%[3]f+0.5)),0.4*if(between(t,%[4]f,%[4]f+0.5),0.7,1)*if(mod(floor(t-(%[1]f)),2),1,%[2]g)*sin(2*PI*3000*t),0)':s=48000",
-				c.tick.Seconds(), 0.6, lostAt, softAt)
+			if c.split > 0 {
+				splitAt = c.split.Seconds() + 0.05
+			}
+			audio := fmt.Sprintf("aevalsrc=exprs='not(between(t,%[5]f,%[5]f+0.005))*(0.3*sin(2*PI*440*t)+0.3*sin(2*PI*660*t)+"+
+				"if(lt(mod(t-(%[1]f),1),0.1)*not(between(t,%[3]f,%[3]f+0.5)),0.4*if(between(t,%[4]f,%[4]f+0.5),0.7,1)*if(mod(floor(t-(%[1]f)),2),1,%[2]g)*sin(2*PI*3000*t),0))':s=48000",
+				c.tick.Seconds(), 0.6, lostAt, softAt, splitAt)
 			out, err := exec.Command("ffmpeg", "-v", "error", "-y",
 				"-itsoffset", fmt.Sprintf("%.3f", c.videoAt.Seconds()), "-f", "lavfi", "-i", video,
 				"-itsoffset", fmt.Sprintf("%.3f", c.audioAt.Seconds()), "-f", "lavfi", "-i", audio,
