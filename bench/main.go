@@ -482,11 +482,9 @@ func (b *bench) recordCost(label string, preset livekit.EncodingOptionsPreset, g
 	frames := figure{Name: "delivered frames, " + label, Unit: "%", Goal: 99.5, Better: ">=",
 		Error: fmt.Sprintf("the engine reported %d and %d composites, want 1", len(stats0), len(stats1))}
 	if len(stats0) == 1 && len(stats1) == 1 {
-		grabbed := stats1[0].GrabbedFrames - stats0[0].GrabbedFrames
-		letGo := stats1[0].EncoderDroppedFrames - stats0[0].EncoderDroppedFrames
-		expected := uint64((stats1[0].Running-stats0[0].Running).Seconds()*float64(stats1[0].FPS) + 0.5)
-		frames.Value, frames.Error = 100*float64(grabbed-min(letGo, grabbed))/float64(expected), ""
-		frames.Note = fmt.Sprintf("%d grabbed of %d expected, %d of them let go by the encoder", grabbed, expected, letGo)
+		expected := math.Round((stats1[0].Running - stats0[0].Running).Seconds() * float64(stats1[0].FPS))
+		frames = deliveredFigure(label, stats1[0].GrabbedFrames-stats0[0].GrabbedFrames,
+			stats1[0].EncoderDroppedFrames-stats0[0].EncoderDroppedFrames, expected)
 	}
 	return []figure{
 		{Name: "CPU, " + label + " recording (engine + Chromium + Xvfb)", Value: cpu.total(), Unit: "cores", Goal: goal, Better: "<=",
@@ -495,6 +493,14 @@ func (b *bench) recordCost(label string, preset livekit.EncodingOptionsPreset, g
 		frames,
 		{Name: "engine RSS, " + label, Value: rss, Unit: "MB", Note: fmt.Sprintf("chromium %.0f MB", chromiumRSS)},
 	}, nil
+}
+
+// deliveredFigure is the share of the expected frames that reached the
+// encoder and were kept: grabbed, less those the encoder let go.
+func deliveredFigure(label string, grabbed, letGo uint64, expected float64) figure {
+	kept := grabbed - min(letGo, grabbed)
+	return figure{Name: "delivered frames, " + label, Value: 100 * float64(kept) / expected, Unit: "%", Goal: 99.5, Better: ">=",
+		Note: fmt.Sprintf("%d grabbed of %.0f expected, %d of them let go by the encoder", grabbed, expected, letGo)}
 }
 
 // referenceFigure is the composite's CPU as a multiple of the reference

@@ -118,9 +118,7 @@ func (b *bench) soakSample(at time.Duration) []figure {
 	}
 	if stats := b.studio.Stats(); len(stats) == 1 {
 		want := stats[0].Running.Seconds() * float64(stats[0].FPS)
-		kept := stats[0].GrabbedFrames - min(stats[0].EncoderDroppedFrames, stats[0].GrabbedFrames)
-		figs = append(figs, figure{Name: "delivered frames, " + label, Value: 100 * float64(kept) / want, Unit: "%", Goal: 99.5, Better: ">=",
-			Note: fmt.Sprintf("%d grabbed of %.0f, %d of them let go by the encoder", stats[0].GrabbedFrames, want, stats[0].EncoderDroppedFrames)})
+		figs = append(figs, deliveredFigure(label, stats[0].GrabbedFrames, stats[0].EncoderDroppedFrames, want))
 	}
 	return figs
 }
