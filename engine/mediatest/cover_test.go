@@ -13,9 +13,7 @@ import (
 // off their video by known amounts, in MP4, MPEG-TS and an HLS playlist,
 // and checks that AudioCovers finds them.
 func TestAudioCovers(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed: run make deps")
-	}
+	needFFmpeg(t)
 	cases := []struct {
 		name string
 		ext  string

@@ -14,9 +14,7 @@ import (
 // and nothing else: not the silence before the sound starts or after it
 // ends.
 func TestSoundDropouts(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed: run make deps")
-	}
+	needFFmpeg(t)
 	cases := []struct {
 		name string
 		// gaps are the silences cut in (start, length in seconds).
