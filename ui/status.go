@@ -235,21 +235,22 @@ func (s *sampler) sample(now time.Time, folder, file string, stats engine.Statse
 
 	f.dropped = "Dropped –"
 	if stats != nil {
-		var want, got, encoderDropped float64
+		var want, got float64
+		var encoderDropped uint64
 		var unsynced []string
 		for _, c := range stats.Stats() {
 			want += c.Running.Seconds() * float64(c.FPS)
 			got += float64(c.GrabbedFrames)
-			encoderDropped += float64(c.EncoderDroppedFrames)
+			encoderDropped += c.EncoderDroppedFrames
 			unsynced = append(unsynced, c.Unsynced...)
 		}
 		if want > 0 {
 			// Frames missing from the recording: never grabbed, or grabbed
 			// and let go by an encoder short of time.
-			lost := max(0, want-got) + encoderDropped
+			lost := max(0, want-got) + float64(encoderDropped)
 			f.dropped = fmt.Sprintf("Dropped %.0f (%.1f%%)", lost, 100*lost/want)
 		}
-		f.overloaded = uint64(encoderDropped) > s.encoderDropped
+		f.overloaded = encoderDropped > s.encoderDropped
 		if f.overloaded {
 			if s.lastOverload.IsZero() || now.Sub(s.lastOverload) >= overloadQuiet {
 				f.overloadNew = fmt.Sprintf("%s: the encoder is overloaded and drops frames: "+
@@ -258,7 +259,7 @@ func (s *sampler) sample(now time.Time, folder, file string, stats engine.Statse
 			s.lastOverload = now
 			f.dropped += ": encoder overloaded"
 		}
-		s.encoderDropped = uint64(encoderDropped)
+		s.encoderDropped = encoderDropped
 		f.unsynced = unsyncedWarning(unsynced)
 	}
 	if f.unsynced != s.unsynced && f.unsynced != "" {
