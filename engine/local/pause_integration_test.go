@@ -103,8 +103,8 @@ func TestPauseResume(t *testing.T) {
 	}
 	// The pairing, not the offsets: a composite's offset wanders by tens
 	// of ms from flip to flip (issue 18's subject), more than a cut could
-	// add; TestPauseCutsTheTimeLine measures the cut itself on an exact
-	// source, within 25 ms.
+	// add; TestPauseCutsTheTimeLine measures the cut itself on a clapper
+	// drawn straight to the screen, within a frame.
 	t.Logf("paused at %v; each flip with its own tick, the sound from the picture %v before, %v after", pausedAt, before, after)
 
 	raw, err := os.ReadFile(filepath.Join(dir, "paused.markers.json"))

@@ -62,6 +62,18 @@ func AVOffsets(path string, tickHz float64) ([]time.Duration, error) {
 	return offsets, err
 }
 
+// Mean is the average of d; 0 for none.
+func Mean(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, x := range d {
+		sum += x
+	}
+	return sum / time.Duration(len(d))
+}
+
 // Median is the middle of d (the upper one of an even count); 0 for none.
 func Median(d []time.Duration) time.Duration {
 	if len(d) == 0 {

@@ -101,13 +101,13 @@ static void rc_set_end(rc_isolation *in, gint64 end) { __atomic_store_n(&in->end
 static gboolean rc_past_end(rc_isolation *in) { return __atomic_load_n(&in->past_end, __ATOMIC_ACQUIRE); }
 
 // A rising probe keeps the last PTS through its pad (-1 before any) and
-// moves a buffer at or before it to 1 ms after it (see KeepRising).
+// moves a buffer less than 1 ms after it to 1 ms after it (see KeepRising).
 static GstPadProbeReturn rc_rising_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
 	gint64 *last = data;
 	GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
 	if (!buf || !GST_BUFFER_PTS_IS_VALID(buf)) return GST_PAD_PROBE_OK;
 	gint64 pts = GST_BUFFER_PTS(buf);
-	if (*last >= 0 && pts <= *last) {
+	if (*last >= 0 && pts < *last + GST_MSECOND) {
 		pts = *last + GST_MSECOND;
 		buf = gst_buffer_make_writable(buf);
 		GST_BUFFER_PTS(buf) = pts;
@@ -216,9 +216,11 @@ func (in *isolation) pastEnd() bool {
 	return past
 }
 
-// KeepRising gives each buffer through pad whose PTS is not after its
-// predecessor's a PTS 1 ms after that, for as long as the pad lives: a
-// muxer takes two frames at one time as a stream going backwards.
+// KeepRising gives each buffer through pad whose PTS is less than 1 ms
+// after its predecessor's a PTS 1 ms after that, for as long as the pad
+// lives: a muxer takes two frames at one time as a stream going
+// backwards, and WebM keeps time in milliseconds, so frames 0.3 ms apart
+// (a jitter buffer's first packets) land on one time there.
 func KeepRising(pad *gst.Pad) {
 	C.rc_keep_rising((*C.GstPad)(unsafe.Pointer(pad.Instance())))
 }

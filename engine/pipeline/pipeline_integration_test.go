@@ -381,7 +381,8 @@ func TestSoundKeepsItsPlaceAfterAGap(t *testing.T) {
 
 // TestPauseCutsTheTimeLine: a recording of the clapper paused for 3 s in
 // the middle of 10 s holds 7 s, its picture and sound without a hole, the
-// sound paired with the picture after the resume as it was before.
+// sound paired with the picture after the resume as it was before, within
+// a frame.
 // Pausing twice or resuming what is not paused is refused.
 func TestPauseCutsTheTimeLine(t *testing.T) {
 	r := pipelinetest.NewQuietRig(t, 640, 360)
@@ -443,9 +444,15 @@ func TestPauseCutsTheTimeLine(t *testing.T) {
 	if len(before) < 1 || len(after) < 1 {
 		t.Fatalf("flips paired: %d before the pause at %v, %d after, want some on each side", len(before), at, len(after))
 	}
-	b, a := mediatest.Median(before), mediatest.Median(after)
-	if d := (a - b).Abs(); d > 25*time.Millisecond {
-		t.Errorf("the sound is %v from the picture after the resume, %v before: %v apart, want within 25 ms", a, b, d)
+	// Each flip's offset carries the grab's sampling of the picture, up
+	// to a frame (33 ms): CI saw -3 and -44 ms before one resume, -29 and
+	// -29 after it. The means of the two or three flips on each side
+	// stand still across a right cut; a cut that took the sound and the
+	// picture at different points moves every flip after it by the
+	// difference.
+	b, a := mediatest.Mean(before), mediatest.Mean(after)
+	if d := (a - b).Abs(); d > 33*time.Millisecond {
+		t.Errorf("the sound is %v from the picture after the resume, %v before (means): %v apart, want within a frame (33 ms)", a, b, d)
 	}
 	t.Logf("paused at %v; sound from picture %v before (%v), %v after (%v)", at, b, before, a, after)
 }

@@ -193,8 +193,9 @@ func (c *Copy) startPipeline(cont container, codec webrtc.RTPCodecParameters) er
 	}
 	if frames, err := p.GetElementByName("frames"); err == nil {
 		// A publisher that changed its camera's size sent a frame with
-		// the last one's RTP time, and the file then held two frames at
-		// one time, which ffmpeg called non-monotonic.
+		// the last one's RTP time, and a jitter buffer's first frames can
+		// come out a fraction of a millisecond apart: WebM then held two
+		// frames at one time, which ffmpeg called non-monotonic.
 		pipeline.KeepRising(frames.GetStaticPad("src"))
 	}
 	if first, err := p.GetElementByName("firstcaps"); err == nil {
