@@ -51,6 +51,11 @@ type Ready struct {
 // takes no CPU from composites already running.
 func StartReady(ctx context.Context, width, height int, idle bool, deps Deps) (r *Ready, err error) {
 	r = &Ready{width: width, height: height, idle: idle && browser.CanWake()}
+	done, err := idleTurn(ctx, r.idle)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	defer func() {
 		if err != nil {
 			_ = r.Close()
@@ -81,7 +86,7 @@ func StartReady(ctx context.Context, width, height int, idle bool, deps Deps) (r
 		Display:    r.screen.Name(),
 		Width:      width,
 		Height:     height,
-		URL:        standbyURL(page),
+		URL:        standbyURL(page, standbyOwnSink),
 		Env:        r.sink.Env(),
 		AllowHosts: livekitHosts(deps.LiveKitURL),
 		CAPEM:      deps.Trust.CAPEM,
@@ -110,15 +115,24 @@ func StartReady(ctx context.Context, width, height int, idle bool, deps Deps) (r
 	return r, waitStandby(ctx, r.page)
 }
 
-// standbyURL is page's URL with the standby parameter: loaded, it waits
-// to be called in (window.roomcastJoin).
-func standbyURL(page string) string {
+// The standby parameter's values: a room view kept ready plays into a sink
+// of its own; a composite's spare into the composite's, which is live.
+const (
+	standbyOwnSink = "1"
+	standbySpare   = "spare"
+)
+
+// standbyURL is page's URL with the standby parameter set to mode:
+// loaded, it waits to be called in (window.roomcastJoin). A spare's page
+// warms up no audio output: opened in the live sink by a browser that
+// runs idle, one cut holes of 0.1-0.3 s in the recording's sound.
+func standbyURL(page, mode string) string {
 	u, err := url.Parse(page)
 	if err != nil {
 		return page // a page URL of our own; Launch says what is wrong with it
 	}
 	q := u.Query()
-	q.Set("standby", "1")
+	q.Set("standby", mode)
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -1,6 +1,8 @@
 package composite
 
 import (
+	"context"
+	"errors"
 	"net/url"
 	"testing"
 	"time"
@@ -9,7 +11,7 @@ import (
 )
 
 // TestSpareOptions: a built-in layout's spare opens the same page in
-// standby, beside the screen; a custom template gets none.
+// standby as a spare, beside the screen; a custom template gets none.
 func TestSpareOptions(t *testing.T) {
 	page := browser.Options{Display: ":5", Width: 1280, Height: 720, URL: "http://127.0.0.1:4000/?layout=grid&token=T&url=ws%3A%2F%2F127.0.0.1%3A7880"}
 	cases := []struct {
@@ -34,8 +36,8 @@ func TestSpareOptions(t *testing.T) {
 				t.Fatal(err)
 			}
 			q := u.Query()
-			if q.Get("standby") != "1" || q.Get("layout") != "grid" || q.Get("token") != "T" || q.Get("url") != "ws://127.0.0.1:7880" {
-				t.Errorf("spare URL %s: want the page's, in standby", opts.URL)
+			if q.Get("standby") != standbySpare || q.Get("layout") != "grid" || q.Get("token") != "T" || q.Get("url") != "ws://127.0.0.1:7880" {
+				t.Errorf("spare URL %s: want the page's, in standby as a spare (no audio warmed up in the live sink)", opts.URL)
 			}
 			if !opts.Offscreen || opts.Display != page.Display || opts.Width != page.Width {
 				t.Errorf("spare options %+v: want the page's, beside the screen", opts)
@@ -66,5 +68,47 @@ func TestIncidentString(t *testing.T) {
 				t.Errorf("String() = %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestIdleTurn: one idle browser starts at a time; the next waits for the
+// first's end (or gives up with its context), and a browser started at
+// full speed waits for nobody.
+func TestIdleTurn(t *testing.T) {
+	first, err := idleTurn(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := idleTurn(context.Background(), false)
+	if err != nil {
+		t.Fatalf("a full-speed start waited for a turn: %v", err)
+	}
+	full()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := idleTurn(ctx, true); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a second idle start during the first: %v, want it to wait until its context ends", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		done, err := idleTurn(context.Background(), true)
+		if err == nil {
+			done()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("the second idle start went ahead (%v) before the first ended", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	first()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second idle start never got its turn after the first ended")
 	}
 }

@@ -120,6 +120,7 @@ func TestBrowserDiesMidShow(t *testing.T) {
 			}
 			mediatest.VerifyVideo(t, path, mediatest.Expect{Width: 1280, Height: 720, Seconds: killed.Add(after).Sub(began).Seconds(), Audio: "aac"})
 			checkOneSlateRun(t, path, colors(people))
+			checkHeardAtEnd(t, path, killed.Add(after).Sub(began), people)
 			rtmp.CheckRecording(t, "show", 1280, 720) // one publish, unbroken
 			checkOneSlateRun(t, rtmp.Recordings("show")[0], colors(people))
 		})
@@ -132,6 +133,24 @@ func colors(people []demo.Persona) []color.RGBA {
 		cs = append(cs, p.Color)
 	}
 	return cs
+}
+
+// checkHeardAtEnd checks that each person's tone is in the last 2 s
+// before end of path: the spare that took over warmed up no audio output
+// (its sink is the show's), and its sound starts once it is called in.
+func checkHeardAtEnd(t *testing.T, path string, end time.Duration, people []demo.Persona) {
+	t.Helper()
+	const rate = 48000
+	pcm, err := mediatest.AudioPCM(path, rate, end.Seconds()-2.5, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range people {
+		tone, off := mediatest.ToneLevel(pcm, rate, p.ToneHz), mediatest.ToneLevel(pcm, rate, p.ToneHz*1.37)
+		if tone < 0.01 || tone < 10*off {
+			t.Errorf("%s: %s's %g Hz at level %.3f (off-tone %.3f) at the end, want it heard again after the spare took over", filepath.Base(path), p.Identity, p.ToneHz, tone, off)
+		}
+	}
 }
 
 // checkOneSlateRun finds, in frames 0.1 s apart, the content (any of its

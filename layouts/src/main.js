@@ -502,11 +502,14 @@ async function join(url, token, since) {
  * Starts, while the page waits to be called in, what a page's first join
  * would otherwise wait for: WebRTC's threads, codecs and network list
  * (the first peer connection's offer) and the audio output (the first
- * AudioContext). Both are let go at once.
+ * AudioContext). Both are let go at once. A composite's spare
+ * (standby=spare) opens no audio output: its sink is the composite's, live,
+ * and an output opened there by a browser running idle cut holes of
+ * 0.1-0.3 s in the recording's sound.
  */
 async function warmUp() {
   const pc = new RTCPeerConnection();
-  const audio = new AudioContext({ latencyHint: 'playback' });
+  const audio = params.get('standby') === 'spare' ? null : new AudioContext({ latencyHint: 'playback' });
   try {
     pc.addTransceiver('audio', { direction: 'recvonly' });
     pc.addTransceiver('video', { direction: 'recvonly' });
@@ -515,7 +518,7 @@ async function warmUp() {
     console.warn('roomcast: warming up WebRTC:', err?.message ?? err);
   } finally {
     pc.close();
-    await audio.close().catch(() => {});
+    await audio?.close().catch(() => {});
   }
   logStep('warmed up');
 }
