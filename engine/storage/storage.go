@@ -152,6 +152,7 @@ type Uploader struct {
 	seq         int // puts queued
 	names       int // snapshots named
 	queue       []*item
+	taking      map[string]int // local files a Put is taking a snapshot of
 	busy        *item
 	cancelBusy  context.CancelFunc
 	unsettled   int
@@ -216,6 +217,7 @@ func New(ctx context.Context, dest *request.Upload, opts Options) (*Uploader, er
 		kick:    make(chan struct{}, 1),
 		nudge:   make(chan struct{}, 1),
 		byKey:   map[string]*keyState{},
+		taking:  map[string]int{},
 		changed: make(chan struct{}),
 	}
 	if u.clock == nil {
@@ -284,42 +286,45 @@ func (u *Uploader) Put(ctx context.Context, localPath, key string) error {
 	if key == "" {
 		return errNoKey
 	}
+	// The file is looked at under u.mu and, for an upload, kept from
+	// removal until its snapshot is taken: an earlier put's upload removing
+	// it moves it aside for a moment (see removeUploadedLocked).
+	u.mu.Lock()
 	fi, err := os.Stat(localPath)
-	if err != nil {
+	switch {
+	case err != nil:
+		u.mu.Unlock()
 		return fmt.Errorf("storage: put %q: %w", key, err)
-	}
-	if !fi.Mode().IsRegular() {
+	case !fi.Mode().IsRegular():
+		u.mu.Unlock()
 		return fmt.Errorf("storage: put %q: %s is not a regular file", key, localPath)
-	}
-	if u.dest == nil {
-		abs, _ := filepath.Abs(localPath)
-		u.mu.Lock()
+	case u.closed:
+		u.mu.Unlock()
+		return errClosed
+	case u.dest == nil:
 		defer u.mu.Unlock()
-		if u.closed {
-			return errClosed
-		}
+		abs, _ := filepath.Abs(localPath)
 		u.seq++
 		ks := u.keyLocked(key, u.seq)
 		ks.res = Result{Key: key, Location: abs, Size: fi.Size(), Puts: ks.res.Puts + 1, At: u.clock.Now()}
 		ks.resSeq = u.seq
 		return nil
 	}
-	u.mu.Lock()
-	if u.closed {
-		u.mu.Unlock()
-		return errClosed
-	}
 	u.names++
 	it := &item{key: key, local: localPath, info: fi}
 	name := u.names
+	u.taking[localPath]++
 	u.mu.Unlock()
 
-	if err := u.snapshot(ctx, it, name); err != nil {
-		return fmt.Errorf("storage: put %q: %w", key, err)
-	}
-
+	err = u.snapshot(ctx, it, name)
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.taking[localPath]--; u.taking[localPath] == 0 {
+		delete(u.taking, localPath)
+	}
+	if err != nil {
+		return fmt.Errorf("storage: put %q: %w", key, err)
+	}
 	if u.closed {
 		u.dropSnapshot(it)
 		return errClosed
@@ -509,12 +514,34 @@ func (u *Uploader) settleLocked(it *item, r Result) Result {
 // settleUploadedLocked: the server confirmed it; only now may files go.
 func (u *Uploader) settleUploadedLocked(it *item) Result {
 	u.dropSnapshot(it)
-	if !u.opts.KeepLocal && !u.waitingLocked(it.local) && unchanged(it.local, it.info) {
-		if err := os.Remove(it.local); err != nil && !errors.Is(err, os.ErrNotExist) {
-			u.opts.Logf("storage: %s: uploaded %q but could not remove the local file: %v", u, it.key, err)
-		}
+	if !u.opts.KeepLocal && !u.waitingLocked(it.local) {
+		u.removeUploadedLocked(it)
 	}
 	return u.settleLocked(it, Result{Location: u.Location(it.key), Size: it.size})
+}
+
+// removeUploadedLocked removes it's local file if it still is the file
+// put. A writer may replace the file at any moment (a manifest or a
+// playlist is renamed into place), so it is moved aside before it is
+// checked, and a newer one moved back; checked in place, then removed,
+// the newer file that came in between was removed instead, and the Put
+// taking its snapshot found nothing. Needs u.mu, which a Put takes before
+// it looks at its file: none finds it moved aside.
+func (u *Uploader) removeUploadedLocked(it *item) {
+	aside := fmt.Sprintf("%s.uploaded-%d", it.local, it.seq)
+	if err := os.Rename(it.local, aside); err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			u.opts.Logf("storage: %s: uploaded %q but could not remove the local file: %v", u, it.key, err)
+		}
+		return
+	}
+	if !unchanged(aside, it.info) {
+		// Newer bytes, back where they were, unless newer still are there.
+		_ = os.Link(aside, it.local)
+	}
+	if err := os.Remove(aside); err != nil {
+		u.opts.Logf("storage: %s: uploaded %q but could not remove the local file: %v", u, it.key, err)
+	}
 }
 
 // settleBackupLocked: never uploaded. The backup is the caller's file when
@@ -533,8 +560,12 @@ func (u *Uploader) settleBackupLocked(it *item, e *Error) Result {
 	return u.settleLocked(it, Result{Location: backup, Size: it.size, BackupPath: backup, Err: e})
 }
 
-// waitingLocked reports whether a later put of the same local file waits.
+// waitingLocked reports whether a later put of the same local file waits,
+// or is taking its snapshot.
 func (u *Uploader) waitingLocked(local string) bool {
+	if u.taking[local] > 0 {
+		return true
+	}
 	for _, q := range u.queue {
 		if q.local == local {
 			return true

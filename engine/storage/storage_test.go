@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"roomcast/engine/internal/atomicfile"
 	"roomcast/engine/request"
 	"roomcast/engine/waittest"
 )
@@ -607,5 +608,35 @@ func flushWithin(t testing.TB, u *Uploader, d time.Duration) ([]Result, error) {
 	case <-time.After(d + time.Second):
 		t.Fatalf("Flush blocked for more than %s", d)
 		return nil, nil
+	}
+}
+
+// TestRewrittenWhileUploading: a manifest renamed into place again and
+// again, each version put while the last one's upload settles, never
+// loses a version to that upload's removal of the file it sent: every
+// Put finds its file, and the last version is the one on the server.
+func TestRewrittenWhileUploading(t *testing.T) {
+	f := newFakeS3(t)
+	u := newTestUploader(t, f.dest(), Options{SpoolDir: t.TempDir()})
+	dir := t.TempDir()
+	manifest := filepath.Join(dir, "rec", "EG_x.json")
+	if err := os.MkdirAll(filepath.Dir(manifest), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const versions = 400
+	for i := 1; i <= versions; i++ {
+		if err := atomicfile.Write(manifest, []byte(fmt.Sprintf("version %d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.Put(context.Background(), manifest, "rec/EG_x.json"); err != nil {
+			t.Fatalf("put of version %d: %v", i, err)
+		}
+	}
+	if _, err := flushWithin(t, u, bound); err != nil {
+		t.Fatal(err)
+	}
+	_, got := f.requests()
+	if len(got) == 0 || got[len(got)-1] != fmt.Sprintf("rec/EG_x.json=version %d", versions) {
+		t.Errorf("the server's last upload is %q, want version %d", got[len(got)-1:], versions)
 	}
 }
