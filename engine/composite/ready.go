@@ -48,7 +48,8 @@ type Ready struct {
 // StartReady brings up a room view of width x height for the next
 // composite, its page loaded and waiting to be called in. With idle, its
 // browser runs idle (see browser.Options.Idle) until taken, so that it
-// takes no CPU from composites already running.
+// takes no CPU from composites already running, and waits for its turn
+// to start (idleTurn). It has deps.StartTimeout from its start.
 func StartReady(ctx context.Context, width, height int, idle bool, deps Deps) (r *Ready, err error) {
 	r = &Ready{width: width, height: height, idle: idle && browser.CanWake()}
 	done, err := idleTurn(ctx, r.idle)
@@ -56,6 +57,8 @@ func StartReady(ctx context.Context, width, height int, idle bool, deps Deps) (r
 		return nil, err
 	}
 	defer done()
+	ctx, cancel := context.WithTimeout(ctx, deps.StartTimeout)
+	defer cancel()
 	defer func() {
 		if err != nil {
 			_ = r.Close()

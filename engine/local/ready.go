@@ -125,8 +125,6 @@ func (s *standby) refill(delay time.Duration) {
 			next.err = ctx.Err()
 			return
 		}
-		ctx, stop := context.WithTimeout(ctx, s.deps.StartTimeout)
-		defer stop()
 		began := time.Now()
 		// Idle beside the composites that may run by then; the first, with
 		// none yet, starts at full speed for a request that may come at once.
