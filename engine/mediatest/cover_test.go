@@ -7,13 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"roomcast/engine/audio/audiotest"
 )
 
 // TestAudioCovers makes recordings with ffmpeg whose audio starts or ends
 // off their video by known amounts, in MP4, MPEG-TS and an HLS playlist,
 // and checks that AudioCovers finds them.
 func TestAudioCovers(t *testing.T) {
-	needFFmpeg(t)
+	audiotest.Need(t, "ffmpeg")
 	cases := []struct {
 		name string
 		ext  string

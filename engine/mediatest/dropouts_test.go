@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"roomcast/engine/audio/audiotest"
 )
 
 // TestSoundDropouts makes AAC recordings of the demo's tones with gaps of
@@ -14,7 +16,7 @@ import (
 // and nothing else: not the silence before the sound starts or after it
 // ends.
 func TestSoundDropouts(t *testing.T) {
-	needFFmpeg(t)
+	audiotest.Need(t, "ffmpeg")
 	cases := []struct {
 		name string
 		// gaps are the silences cut in (start, length in seconds).
