@@ -60,9 +60,14 @@ func (h *Host) StartServer(t testing.TB, opt ServerOptions) *Server {
 	s := &Server{Key: "testhost", Secret: strings.Repeat("s3cr3t", 6), host: h, dir: t.TempDir()}
 	// stun_servers names the TURN (which answers STUN too): left out, the
 	// server hands out public STUN servers, which the browser would try.
+	// The transport logs at debug for its "selected ICE candidate pair
+	// changed", which Selected reads.
 	conf := fmt.Sprintf(`port: %d
 bind_addresses: [%s]
-log_level: info
+logging:
+  level: info
+  component_levels:
+    transport: debug
 rtc:
   tcp_port: %d
   udp_port: %d
@@ -196,32 +201,71 @@ func Relayed(candidate string) bool {
 	return err == nil && port >= RelayFirst && port <= RelayLast
 }
 
-// Selected is the remote ICE candidate the server selected for the latest
-// participant whose identity starts with prefix (the composite's recorder
-// is "EG_..."), as its log says when they become active, such as
-// "udp relay 198.51.10...:31024 related ...": how their media came.
-// "" if no such participant became active.
+// Selected is the remote ICE candidate the server selected last for the
+// latest participant whose identity starts with prefix (the composite's
+// recorder is "EG_..."), such as "udp relay 198.51.10...:31024": how
+// their media came. "" if none was selected.
+//
+// The server names the pair in three lines: "participant active" lists
+// the candidates with the selected one marked, but may come before ICE
+// has marked it (CI once found none); "selected ICE candidate pair
+// changed" (the transport's debug) comes with every selection, the
+// first included; "ice reconnected or switched pair" with every later
+// one.
 func (s *Server) Selected(prefix string) string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
 	found := ""
 	for _, line := range strings.Split(string(b), "\n") {
-		i := strings.Index(line, "{")
-		if !strings.Contains(line, "participant active") || i < 0 {
-			continue
-		}
-		var entry struct {
-			Participant          string
-			PublisherCandidates  []string
-			SubscriberCandidates []string
-		}
-		if json.Unmarshal([]byte(line[i:]), &entry) != nil || !strings.HasPrefix(entry.Participant, prefix) {
-			continue
-		}
-		for _, c := range append(entry.SubscriberCandidates, entry.PublisherCandidates...) {
-			if rest, ok := strings.CutPrefix(c, "[remote][selected:1]"); ok {
-				found = strings.TrimSpace(strings.TrimPrefix(rest, "[trickle]"))
-			}
+		if c, ok := selectedIn(line, prefix); ok {
+			found = c
 		}
 	}
 	return found
+}
+
+// candidatePair is a pair as the server logs it.
+type candidatePair struct {
+	RemoteProtocol, RemoteCandidateType, RemoteAddress string
+	RemoteAdddress                                     string // so spelt by some server versions
+	RemotePort                                         int
+}
+
+func (p *candidatePair) remote() (string, bool) {
+	if p == nil || p.RemoteProtocol == "" {
+		return "", false
+	}
+	return fmt.Sprintf("%s %s %s:%d", p.RemoteProtocol, p.RemoteCandidateType, p.RemoteAddress+p.RemoteAdddress, p.RemotePort), true
+}
+
+// selectedIn is the remote candidate a line of the server's log says was
+// selected for a participant whose identity starts with prefix.
+func selectedIn(line, prefix string) (string, bool) {
+	i := strings.Index(line, "{")
+	if i < 0 {
+		return "", false
+	}
+	var entry struct {
+		Participant          string
+		PublisherCandidates  []string
+		SubscriberCandidates []string
+		Pair, NewPair        *candidatePair
+	}
+	if json.Unmarshal([]byte(line[i:]), &entry) != nil || !strings.HasPrefix(entry.Participant, prefix) {
+		return "", false
+	}
+	switch msg := line[:i]; {
+	case strings.Contains(msg, "participant active"):
+		found, ok := "", false
+		for _, c := range append(entry.SubscriberCandidates, entry.PublisherCandidates...) {
+			if rest, marked := strings.CutPrefix(c, "[remote][selected:1]"); marked {
+				found, ok = strings.TrimSpace(strings.TrimPrefix(rest, "[trickle]")), true
+			}
+		}
+		return found, ok
+	case strings.Contains(msg, "selected ICE candidate pair changed"):
+		return entry.Pair.remote()
+	case strings.Contains(msg, "ice reconnected or switched pair"):
+		return entry.NewPair.remote()
+	}
+	return "", false
 }
