@@ -20,7 +20,7 @@ import (
 // PulseAudio on the machine (the usual case here) it starts a private one.
 func server(t *testing.T) *Server {
 	t.Helper()
-	audiotest.Need(t, "pactl")
+	proctest.Need(t, "pactl")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	t0 := time.Now()
@@ -62,7 +62,7 @@ func sink(t *testing.T, s *Server, label string) *Sink {
 // to the sink that is not the server's default, through the sink's Env
 // alone, as Chromium's audio will.
 func TestToneStaysInItsSink(t *testing.T) {
-	audiotest.Need(t, "pacat", "parec", "gst-launch-1.0")
+	proctest.Need(t, "pacat", "parec", "gst-launch-1.0")
 	s := server(t)
 	other := sink(t, s, "comp-a")
 	k := sink(t, s, "comp-b")
@@ -167,7 +167,7 @@ func TestCloseStopsOurDaemon(t *testing.T) {
 }
 
 func TestPulseServerThatDoesNotAnswer(t *testing.T) {
-	audiotest.Need(t, "pactl")
+	proctest.Need(t, "pactl")
 	t.Setenv("PULSE_SERVER", "unix:"+t.TempDir()+"/nothing")
 	_, err := EnsureServer(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "does not answer") {

@@ -407,7 +407,7 @@ func nonLoopbackIPv4() string {
 // and not on another sink's.
 func TestAudioReachesTheSink(t *testing.T) {
 	need(t)
-	audiotest.Need(t, "pactl", "parec")
+	proctest.Need(t, "pactl", "parec")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	srvA, err := audio.EnsureServer(ctx)

@@ -21,14 +21,9 @@ import (
 // need skips the test unless Xvfb, Chromium and ffmpeg are installed.
 func need(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("Xvfb"); err != nil {
-		t.Skip("Xvfb not installed: run make deps")
-	}
+	proctest.Need(t, "Xvfb", "ffmpeg")
 	if _, err := findExec(""); err != nil {
 		t.Skip("chromium not installed: run make deps")
-	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed: run make deps")
 	}
 }
 

@@ -4,22 +4,18 @@ import (
 	"context"
 	"image"
 	"image/color"
-	"os/exec"
 	"testing"
 	"time"
 
 	"roomcast/engine/display"
 	"roomcast/engine/mediatest"
+	"roomcast/engine/proctest"
 )
 
 // TestSlate sets the slate on a real screen and finds it there: the
 // theme's background, and its text in the middle.
 func TestSlate(t *testing.T) {
-	for _, tool := range []string{"Xvfb", "xsetroot", "ffmpeg"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed: run make deps", tool)
-		}
-	}
+	proctest.Need(t, "Xvfb", "xsetroot", "ffmpeg")
 	cases := []struct {
 		name     string
 		light    bool

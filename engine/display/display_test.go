@@ -16,13 +16,6 @@ import (
 	"roomcast/engine/waittest"
 )
 
-func needXvfb(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("Xvfb"); err != nil {
-		t.Skip("Xvfb not installed: run make deps")
-	}
-}
-
 // start starts a screen that the test closes however it ends.
 func start(t *testing.T, w, h int) *Screen {
 	t.Helper()
@@ -42,9 +35,7 @@ func start(t *testing.T, w, h int) *Screen {
 // raw RGB24.
 func grab(t *testing.T, s *Screen) []byte {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed: run make deps")
-	}
+	proctest.Need(t, "ffmpeg")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-f", "x11grab", "-draw_mouse", "0",
@@ -63,7 +54,7 @@ func grab(t *testing.T, s *Screen) []byte {
 }
 
 func TestStartAnswersOnAbstractSocket(t *testing.T) {
-	needXvfb(t)
+	proctest.Need(t, "Xvfb")
 	s := start(t, 320, 240)
 	if !strings.HasPrefix(s.Name(), ":") || s.Name() != fmt.Sprintf(":%d", s.Number()) {
 		t.Fatalf("Name() = %q, Number() = %d", s.Name(), s.Number())
@@ -89,7 +80,7 @@ func TestStartAnswersOnAbstractSocket(t *testing.T) {
 }
 
 func TestTwoScreensAtOnce(t *testing.T) {
-	needXvfb(t)
+	proctest.Need(t, "Xvfb")
 	type res struct {
 		s   *Screen
 		err error
@@ -125,7 +116,7 @@ func TestTwoScreensAtOnce(t *testing.T) {
 }
 
 func TestCloseStopsXvfb(t *testing.T) {
-	needXvfb(t)
+	proctest.Need(t, "Xvfb")
 	s := start(t, 320, 240)
 	pid := s.Pid()
 	waittest.Returns(t, 3*time.Second, "Close", s.Close)
@@ -153,7 +144,7 @@ func TestCloseStopsXvfb(t *testing.T) {
 }
 
 func TestDoneWhenXvfbDies(t *testing.T) {
-	needXvfb(t)
+	proctest.Need(t, "Xvfb")
 	s := start(t, 320, 240)
 	if err := syscall.Kill(s.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -170,7 +161,7 @@ func TestDoneWhenXvfbDies(t *testing.T) {
 }
 
 func TestStartErrors(t *testing.T) {
-	needXvfb(t)
+	proctest.Need(t, "Xvfb")
 	for _, size := range [][2]int{{0, 720}, {1280, -1}, {8, 8}, {100000, 720}} {
 		if s, err := Start(context.Background(), size[0], size[1]); !errors.Is(err, errBadSize) {
 			if s != nil {

@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"roomcast/engine/audio/audiotest"
+	"roomcast/engine/proctest"
 )
 
 // TestAVOffsets makes clapper recordings with ffmpeg whose sound is off by
 // a known amount, some with a stream that starts late, and checks that
 // AVOffsets finds that amount at every flip, to within a frame.
 func TestAVOffsets(t *testing.T) {
-	audiotest.Need(t, "ffmpeg")
+	proctest.Need(t, "ffmpeg")
 	const frame = time.Second / 30
 	cases := []struct {
 		name string
@@ -116,7 +116,7 @@ func TestAVOffsets(t *testing.T) {
 // TestAVOffsetsNeedsAClapper: a recording without flips or ticks is an
 // error, not a made-up offset.
 func TestAVOffsetsNeedsAClapper(t *testing.T) {
-	audiotest.Need(t, "ffmpeg")
+	proctest.Need(t, "ffmpeg")
 	cases := []struct{ name, video, audio string }{
 		{"steady picture", "color=c=gray:s=160x90:r=30", "aevalsrc=exprs='if(lt(mod(t,1),0.1),0.4*sin(2*PI*3000*t),0)':s=48000"},
 		{"no tick", "color=c=black:s=160x90:r=30,geq=lum='255*mod(floor(T),2)':cb=128:cr=128", "sine=f=440:r=48000"},

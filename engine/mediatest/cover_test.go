@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"roomcast/engine/audio/audiotest"
+	"roomcast/engine/proctest"
 )
 
 // TestAudioCovers makes recordings with ffmpeg whose audio starts or ends
 // off their video by known amounts, in MP4, MPEG-TS and an HLS playlist,
 // and checks that AudioCovers finds them.
 func TestAudioCovers(t *testing.T) {
-	audiotest.Need(t, "ffmpeg")
+	proctest.Need(t, "ffmpeg")
 	cases := []struct {
 		name string
 		ext  string

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"roomcast/engine/audio/audiotest"
+	"roomcast/engine/proctest"
 )
 
 // TestSoundDropouts makes AAC recordings of the demo's tones with gaps of
@@ -16,7 +16,7 @@ import (
 // and nothing else: not the silence before the sound starts or after it
 // ends.
 func TestSoundDropouts(t *testing.T) {
-	audiotest.Need(t, "ffmpeg")
+	proctest.Need(t, "ffmpeg")
 	cases := []struct {
 		name string
 		// gaps are the silences cut in (start, length in seconds).

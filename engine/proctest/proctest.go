@@ -1,13 +1,17 @@
-// Package proctest finds the processes a test started, so that it can check
-// that none is left behind once the code under test has stopped.
+// Package proctest is for tests that run programs: it skips a test whose
+// programs are not installed, and finds the processes a test started, so
+// that it can check that none is left behind once the code under test has
+// stopped.
 package proctest
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 )
 
 // Descendants lists the live processes below pid (children, grandchildren,
@@ -104,4 +108,14 @@ func Chromium(typ string) []int {
 		}
 	}
 	return pids
+}
+
+// Need skips the test if one of the programs is missing.
+func Need(t testing.TB, programs ...string) {
+	t.Helper()
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s not installed: run make deps", p)
+		}
+	}
 }

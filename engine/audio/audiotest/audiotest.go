@@ -14,20 +14,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"roomcast/engine/proctest"
 )
 
 // Rate is the sample rate of every recording and tone: mono, 48 kHz.
 const Rate = 48000
-
-// Need skips the test if one of the programs is missing.
-func Need(t testing.TB, programs ...string) {
-	t.Helper()
-	for _, p := range programs {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s not installed: run make deps", p)
-		}
-	}
-}
 
 // Recording is a recorder process writing mono s16le at Rate to us.
 type Recording struct {
@@ -47,7 +39,7 @@ type Recording struct {
 // Record records source on server with parec. The test stops it at the end.
 func Record(t testing.TB, server, source string) *Recording {
 	t.Helper()
-	Need(t, "parec")
+	proctest.Need(t, "parec")
 	return start(t, "parec "+source, exec.Command("parec", "--server="+server, "--device="+source,
 		"--format=s16le", "--rate="+strconv.Itoa(Rate), "--channels=1", "--latency-msec=20", "--raw"))
 }
@@ -57,7 +49,7 @@ func Record(t testing.TB, server, source string) *Recording {
 // property.
 func RecordPulsesrc(t testing.TB, server, source string) *Recording {
 	t.Helper()
-	Need(t, "gst-launch-1.0")
+	proctest.Need(t, "gst-launch-1.0")
 	return start(t, "pulsesrc "+source, exec.Command("gst-launch-1.0", "-q",
 		"pulsesrc", "server="+server, "device="+source, "!",
 		"audioconvert", "!", "audioresample", "!",
@@ -157,7 +149,7 @@ func (r *Recording) stderrText() string {
 // (PULSE_SERVER, PULSE_SINK) says where it plays, as it does for Chromium.
 func Play(t testing.TB, env []string, samples []float64) {
 	t.Helper()
-	Need(t, "pacat")
+	proctest.Need(t, "pacat")
 	pcm := make([]byte, 2*len(samples))
 	for i, v := range samples {
 		binary.LittleEndian.PutUint16(pcm[2*i:], uint16(int16(math.Round(max(-1, min(1, v))*32767))))
