@@ -98,8 +98,9 @@ type Capture struct {
 	// grabbed counts the frames grabbed (or decoded); nil without video.
 	grabbed *mark
 	// encoderDrops counts the raw frames the video encoders had no time
-	// for (see EncoderDroppedFrames).
-	encoderDrops atomic.Uint64
+	// for (see EncoderDroppedFrames). Allocated on its own: the signal
+	// handler that counts holds it, and must not hold the capture.
+	encoderDrops *atomic.Uint64
 
 	flowsMu sync.Mutex
 	flows   []*flowWatch // tees watched for stalls (flow.go)
@@ -146,15 +147,16 @@ func startCapture(cfg CaptureConfig) (*Capture, error) {
 		return nil, fmt.Errorf("capture pipeline %q: %w", desc, err)
 	}
 	c := &Capture{
-		cfg:         cfg,
-		pipeline:    p,
-		attachments: map[string]*Attachment{},
-		encoders:    map[any]*encoder{},
-		owners:      map[string]owner{},
-		fatal:       make(chan error, 1),
-		done:        make(chan struct{}),
-		busDone:     make(chan struct{}),
-		prevDone:    make(chan struct{}),
+		cfg:          cfg,
+		pipeline:     p,
+		attachments:  map[string]*Attachment{},
+		encoders:     map[any]*encoder{},
+		owners:       map[string]owner{},
+		encoderDrops: new(atomic.Uint64),
+		fatal:        make(chan error, 1),
+		done:         make(chan struct{}),
+		busDone:      make(chan struct{}),
+		prevDone:     make(chan struct{}),
 	}
 	if cfg.hasVideo() {
 		if c.videoTee, err = p.GetElementByName("rawvideo"); err != nil {

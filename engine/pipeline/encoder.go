@@ -293,8 +293,12 @@ func (c *Capture) encoderLocked(kind string, key any) (*encoder, error) {
 	}
 	if kind == videoKind {
 		// A full queue signals overrun once for each frame it lets go to
-		// take a new one (leaky downstream frees one frame's time).
-		e.tap.input(videoKind).queue.Connect("overrun", func() { c.encoderDrops.Add(1) })
+		// take a new one (leaky downstream frees one frame's time). The
+		// handler lives in go-gst's table until the pipeline is freed, so
+		// it holds the counter alone: holding the capture, it held the
+		// pipeline for good (TestClosedCaptureIsFreed).
+		drops := c.encoderDrops
+		e.tap.input(videoKind).queue.Connect("overrun", func() { drops.Add(1) })
 	}
 	e.users = 1
 	e.flow = c.watchFlow(e.tee, "output of encoder "+e.name)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/go-gst/go-gst/gst"
 )
@@ -148,3 +149,7 @@ func StartSlowly(cfg CaptureConfig, hold, settle time.Duration) (running, mixed 
 	running = time.Duration(p.GetClock().GetTime() - p.GetBaseTime())
 	return running, time.Duration(last.Load()), nil
 }
+
+// WeakPipeline is a weak pointer to the capture's pipeline: nil once
+// nothing holds the pipeline any more.
+func WeakPipeline(c *Capture) weak.Pointer[gst.Pipeline] { return weak.Make(c.pipeline) }
