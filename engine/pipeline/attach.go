@@ -204,6 +204,9 @@ type Attachment struct {
 	padMu    sync.Mutex // held while an event goes up a tee pad
 	detached bool       // set before the tee pads go; guarded by padMu
 
+	probesMu sync.Mutex
+	probes   []func() // each removes a probe of the branch's, if still there
+
 	pause pauseState
 }
 
@@ -344,7 +347,7 @@ func (a *Attachment) zeroAtFirstFrame(in *input, audio bool) {
 	// A blocking probe runs before the pad checks its sticky events, so
 	// the segment goes again, with the offset, ahead of this very buffer.
 	// It must not return OK, which would hold the pad.
-	pad.AddProbe(gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+	a.probe(pad, gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		buf := info.GetBuffer()
 		rt, ok := runningTime(pad, buf)
 		if !ok {
@@ -390,7 +393,7 @@ func (a *Attachment) zeroAtFirstFrame(in *input, audio bool) {
 // sets it.
 func (a *Attachment) audioFromZero(in *input, video bool) {
 	pad := in.queue.GetStaticPad("src")
-	pad.AddProbe(gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+	a.probe(pad, gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		buf := info.GetBuffer()
 		rt, ok := runningTime(pad, buf)
 		if !ok {
@@ -416,6 +419,42 @@ func (a *Attachment) audioFromZero(in *input, video bool) {
 		pad.SetOffset(-zero)
 		return gst.PadProbeRemove
 	})
+}
+
+// probe adds a probe to pad for no longer than the branch lasts: Detach
+// removes it if it has not removed itself. go-gst keeps a probe's closure
+// in a table of its own until the probe goes, and the closure holds the
+// attachment, and so the capture: one left on a pad (a branch detached
+// before its first frame or sound) held the whole pipeline for good
+// (TestClosedCaptureIsFreed).
+func (a *Attachment) probe(pad *gst.Pad, mask gst.PadProbeType, f gst.PadProbeCallback) {
+	var gone atomic.Bool
+	id := pad.AddProbe(mask, func(p *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+		ret := f(p, info)
+		if ret == gst.PadProbeRemove {
+			gone.Store(true)
+		}
+		return ret
+	})
+	a.probesMu.Lock()
+	defer a.probesMu.Unlock()
+	a.probes = append(a.probes, func() {
+		if !gone.Load() {
+			pad.RemoveProbe(id)
+		}
+	})
+}
+
+// removeProbes removes the branch's probes still on their pads, once its
+// elements stopped.
+func (a *Attachment) removeProbes() {
+	a.probesMu.Lock()
+	probes := a.probes
+	a.probes = nil
+	a.probesMu.Unlock()
+	for _, remove := range probes {
+		remove()
+	}
 }
 
 // firstAudio is the capture running time of the branch's first audio
@@ -538,6 +577,7 @@ func (a *Attachment) Detach(finish bool) error {
 			a.cap.cfg.Logf("capture: branch %s (zero %v) %s", a.name, time.Duration(a.zero.Load()), seen)
 		}
 		a.detachErr = a.tap.detach(finish, a.eosWait)
+		a.removeProbes()
 		if in := a.tap.input(audioKind); in != nil && in.described.Load() && in.neverFed() {
 			a.cap.cfg.Logf("capture: branch %s ended before any sound reached it: its sound track is empty", a.name)
 		}

@@ -1033,32 +1033,59 @@ func TestEncoderDropsCounted(t *testing.T) {
 // TestClosedCaptureIsFreed: a capture closed after its outputs and
 // encoders ran is left whole to the garbage collector, which then frees
 // its pipeline (an x264 encoder and its frames: megabytes in C, which Go
-// does not see). A Go closure connected to one of its signals lives in
-// go-gst's table until the pipeline is freed: one that held the capture
-// (the encoder's overrun count did) held the pipeline for good, 2-3 MB of
+// does not see). A Go closure connected to a signal or a probe of it lives
+// in go-gst's table until its element is freed: one that held the capture
+// (the encoders' overrun count did) held the pipeline for good, 2-3 MB of
 // the engine a start in the bench.
 func TestClosedCaptureIsFreed(t *testing.T) {
 	r := pipelinetest.NewRig(t, 640, 360)
-	run := func() weak.Pointer[gst.Pipeline] {
-		c, err := pipeline.NewCapture(pipeline.CaptureConfig{
-			Display: r.Screen.Name(), Width: r.Screen.Width(), Height: r.Screen.Height(), FPS: 30,
-			PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(), Logf: t.Logf,
+	cases := []struct {
+		name    string
+		preview bool
+		use     func(t *testing.T, f *file) // while the file records
+	}{
+		{"a file", false, func(*testing.T, *file) {}},
+		{"a file and the preview", true, func(*testing.T, *file) {}},
+		{"a file paused and resumed", false, func(t *testing.T, f *file) {
+			if _, err := f.att.Pause(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			if err := f.att.Resume(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func() weak.Pointer[gst.Pipeline] {
+				cfg := pipeline.CaptureConfig{
+					Display: r.Screen.Name(), Width: r.Screen.Width(), Height: r.Screen.Height(), FPS: 30,
+					PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(), Logf: t.Logf,
+				}
+				if tc.preview {
+					cfg.Preview = &pipeline.PreviewConfig{Width: 160, FPS: 10, OnFrame: func(*image.RGBA) {}}
+				}
+				c, err := pipeline.NewCapture(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := attachFile(t, c, t.TempDir(), "freed", av)
+				f.waitActive(t, 5*time.Second)
+				tc.use(t, f)
+				f.detach(t)
+				c.Close()
+				return pipeline.WeakPipeline(c)
+			}
+			p := run()
+			for i := 0; i < 20 && p.Value() != nil; i++ {
+				runtime.GC()
+				time.Sleep(50 * time.Millisecond)
+			}
+			if p.Value() != nil {
+				t.Error("a closed capture's pipeline is still held after 20 collections")
+			}
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := attachFile(t, c, t.TempDir(), "freed", av)
-		f.waitActive(t, 5*time.Second)
-		f.detach(t)
-		c.Close()
-		return pipeline.WeakPipeline(c)
-	}
-	p := run()
-	for i := 0; i < 20 && p.Value() != nil; i++ {
-		runtime.GC()
-		time.Sleep(50 * time.Millisecond)
-	}
-	if p.Value() != nil {
-		t.Error("a closed capture's pipeline is still held after 20 collections")
 	}
 }
