@@ -1039,14 +1039,26 @@ func TestEncoderDropsCounted(t *testing.T) {
 // the engine a start in the bench.
 func TestClosedCaptureIsFreed(t *testing.T) {
 	r := pipelinetest.NewRig(t, 640, 360)
+	screen := pipeline.CaptureConfig{
+		Display: r.Screen.Name(), Width: r.Screen.Width(), Height: r.Screen.Height(), FPS: 30,
+		PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(), Logf: t.Logf,
+	}
+	withPreview := screen
+	withPreview.Preview = &pipeline.PreviewConfig{Width: 160, FPS: 10, OnFrame: func(*image.RGBA) {}}
+	// A person's tracks that send nothing: the placeholder and silence.
+	tracks := pipeline.CaptureConfig{Width: 640, Height: 360, FPS: 30, Logf: t.Logf, Tracks: &pipeline.TrackFeed{
+		Placeholder: "nobody",
+		Video:       &pipeline.RTPFormat{MimeType: "video/VP8", ClockRate: 90000, PayloadType: 96},
+		Audio:       &pipeline.RTPFormat{MimeType: "audio/opus", ClockRate: 48000, PayloadType: 111},
+	}}
 	cases := []struct {
-		name    string
-		preview bool
-		use     func(t *testing.T, f *file) // while the file records
+		name   string
+		config pipeline.CaptureConfig
+		use    func(t *testing.T, f *file) // while the file records
 	}{
-		{"a file", false, func(*testing.T, *file) {}},
-		{"a file and the preview", true, func(*testing.T, *file) {}},
-		{"a file paused and resumed", false, func(t *testing.T, f *file) {
+		{"a file", screen, func(*testing.T, *file) {}},
+		{"a file and the preview", withPreview, func(*testing.T, *file) {}},
+		{"a file paused and resumed", screen, func(t *testing.T, f *file) {
 			if _, err := f.att.Pause(); err != nil {
 				t.Fatal(err)
 			}
@@ -1056,23 +1068,17 @@ func TestClosedCaptureIsFreed(t *testing.T) {
 			}
 			time.Sleep(500 * time.Millisecond)
 		}},
+		{"a person's tracks", tracks, func(*testing.T, *file) {}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			run := func() weak.Pointer[gst.Pipeline] {
-				cfg := pipeline.CaptureConfig{
-					Display: r.Screen.Name(), Width: r.Screen.Width(), Height: r.Screen.Height(), FPS: 30,
-					PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(), Logf: t.Logf,
-				}
-				if tc.preview {
-					cfg.Preview = &pipeline.PreviewConfig{Width: 160, FPS: 10, OnFrame: func(*image.RGBA) {}}
-				}
-				c, err := pipeline.NewCapture(cfg)
+				c, err := pipeline.NewCapture(tc.config)
 				if err != nil {
 					t.Fatal(err)
 				}
 				f := attachFile(t, c, t.TempDir(), "freed", av)
-				f.waitActive(t, 5*time.Second)
+				f.waitActive(t, 10*time.Second)
 				tc.use(t, f)
 				f.detach(t)
 				c.Close()
