@@ -525,17 +525,15 @@ func TestStallsLogged(t *testing.T) {
 			r := pipelinetest.NewRig(t, 640, 360)
 			var mu sync.Mutex
 			var lines []string
-			capture, err := pipeline.NewCapture(pipeline.CaptureConfig{
-				Display: r.Screen.Name(), Width: 640, Height: 360, FPS: 30,
-				PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(),
-				Logf: func(format string, args ...any) {
-					line := fmt.Sprintf(format, args...)
-					t.Log(line)
-					mu.Lock()
-					lines = append(lines, line)
-					mu.Unlock()
-				},
-			})
+			cfg := r.Config(t, 30, nil)
+			cfg.Logf = func(format string, args ...any) {
+				line := fmt.Sprintf(format, args...)
+				t.Log(line)
+				mu.Lock()
+				lines = append(lines, line)
+				mu.Unlock()
+			}
+			capture, err := pipeline.NewCapture(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1039,12 +1037,8 @@ func TestEncoderDropsCounted(t *testing.T) {
 // the engine a start in the bench.
 func TestClosedCaptureIsFreed(t *testing.T) {
 	r := pipelinetest.NewRig(t, 640, 360)
-	screen := pipeline.CaptureConfig{
-		Display: r.Screen.Name(), Width: r.Screen.Width(), Height: r.Screen.Height(), FPS: 30,
-		PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(), Logf: t.Logf,
-	}
-	withPreview := screen
-	withPreview.Preview = &pipeline.PreviewConfig{Width: 160, FPS: 10, OnFrame: func(*image.RGBA) {}}
+	screen := r.Config(t, 30, nil)
+	withPreview := r.Config(t, 30, &pipeline.PreviewConfig{Width: 160, FPS: 10, OnFrame: func(*image.RGBA) {}})
 	// A person's tracks that send nothing: the placeholder and silence.
 	tracks := pipeline.CaptureConfig{Width: 640, Height: 360, FPS: 30, Logf: t.Logf, Tracks: &pipeline.TrackFeed{
 		Placeholder: "nobody",
@@ -1085,13 +1079,11 @@ func TestClosedCaptureIsFreed(t *testing.T) {
 				return pipeline.WeakPipeline(c)
 			}
 			p := run()
-			for i := 0; i < 20 && p.Value() != nil; i++ {
+			// Polled every 100 ms: 20 collections.
+			waittest.Until(t, 2*time.Second, "a closed capture's pipeline freed by the collector", func() bool {
 				runtime.GC()
-				time.Sleep(50 * time.Millisecond)
-			}
-			if p.Value() != nil {
-				t.Error("a closed capture's pipeline is still held after 20 collections")
-			}
+				return p.Value() == nil
+			})
 		})
 	}
 }

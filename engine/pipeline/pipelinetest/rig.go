@@ -145,10 +145,16 @@ func (r *Rig) Noise(t testing.TB) {
 // cleanup closes it.
 func (r *Rig) Capture(t testing.TB, fps int, preview *pipeline.PreviewConfig) *pipeline.Capture {
 	t.Helper()
-	return r.capture(t, pipeline.CaptureConfig{
+	return r.capture(t, r.Config(t, fps, preview))
+}
+
+// Config is the configuration of a capture of the rig's screen at fps and
+// its sink, for a test that starts and closes the capture itself.
+func (r *Rig) Config(t testing.TB, fps int, preview *pipeline.PreviewConfig) pipeline.CaptureConfig {
+	return pipeline.CaptureConfig{
 		Display: r.Screen.Name(), Width: r.Screen.Width(), Height: r.Screen.Height(), FPS: fps,
 		PulseServer: r.Pulse.Address(), PulseDevice: r.Sink.Monitor(), Preview: preview, Logf: t.Logf,
-	})
+	}
 }
 
 // AudioCapture captures the rig's sink only, as an audio-only composite.
