@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/livekit/protocol/livekit"
 
@@ -178,6 +181,108 @@ func TestSegmentsCutAtTheirOwnBoundaries(t *testing.T) {
 		t.Errorf("the manifest is at %q, want beside the outputs", loc)
 	}
 	checkManifest(t, filepath.Join(dir, "EG_test.json"), shots, durs)
+}
+
+// TestClosedCaptureIsFreed: once an output has stopped and its capture
+// closed, nothing of the output keeps the capture: the collector frees it.
+// go-gst keeps every probe's closure in a table of its own until the probe
+// goes, so a closure on a pad of a branch's that reaches the capture (an
+// RTMP destination's, waiting for its first data) held it, and with it its
+// whole pipeline, for as long as the process ran.
+func TestClosedCaptureIsFreed(t *testing.T) {
+	r := pipelinetest.NewRig(t, 640, 360)
+	refused := closedPort(t)
+	silent := silentServer(t)
+	cases := []struct {
+		name string
+		make func(t *testing.T, dir string) output.Output
+		// started reports when the output has done what it does.
+		started func(o output.Output) bool
+	}{
+		{"HLS segments", func(t *testing.T, dir string) output.Output {
+			return output.NewSegments(request.SegmentOutput{Field: "segments", Dir: dir, FilenamePrefix: "seg", PlaylistName: "index.m3u8", SegmentDurationSec: 2},
+				enc, localEnv(t, "hls", "segments", nil))
+		}, func(o output.Output) bool { return !o.Started().IsZero() }},
+		{"images", func(t *testing.T, dir string) output.Output {
+			return output.NewImages(request.ImageOutput{Field: "images", CaptureIntervalSec: 1, Width: 160, Height: 90, Dir: dir, FilenamePrefix: "shot"},
+				localEnv(t, "shots", "images", nil))
+		}, func(o output.Output) bool { return !o.Started().IsZero() }},
+		{"a stream its server refuses", func(t *testing.T, dir string) output.Output {
+			return output.NewStream(request.StreamOutput{Field: "stream", Protocol: livekit.StreamProtocol_RTMP,
+				Destinations: []request.Destination{{URL: "rtmp://" + refused + "/live/key", Field: "stream.urls[0]"}}}, enc, localEnv(t, "rtmp", "stream", nil))
+		}, func(o output.Output) bool { return !o.Running() }},
+		{"a stream whose server never answers", func(t *testing.T, dir string) output.Output {
+			return output.NewStream(request.StreamOutput{Field: "stream", Protocol: livekit.StreamProtocol_RTMP,
+				Destinations: []request.Destination{{URL: "rtmp://" + silent + "/live/key", Field: "stream.urls[0]"}}}, enc, localEnv(t, "rtmp", "stream", nil))
+		}, func(output.Output) bool { return true }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func() weak.Pointer[pipeline.Capture] {
+				c, err := pipeline.NewCapture(r.Config(t, 30, nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				o := tc.make(t, t.TempDir())
+				if err := o.Start(c); err != nil {
+					t.Fatal(err)
+				}
+				waittest.Until(t, 10*time.Second, "the output under way", func() bool { return tc.started(o) })
+				o.Stop()
+				c.Close()
+				return weak.Make(c)
+			}
+			c := run()
+			// Polled every 100 ms: 20 collections.
+			waittest.Until(t, 2*time.Second, "a closed capture freed by the collector", func() bool {
+				runtime.GC()
+				return c.Value() == nil
+			})
+		})
+	}
+}
+
+// closedPort is a loopback address where nothing listens: a connection
+// to it is refused.
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// silentServer is a loopback address that takes connections and never
+// says a word on them, until the test ends.
+func silentServer(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, conn := range conns {
+			conn.Close()
+		}
+	})
+	return l.Addr().String()
 }
 
 // checkManifest checks the egress's manifest, as LiveKit Egress writes

@@ -197,9 +197,11 @@ func (o *Stream) active(zero time.Time) {
 }
 
 // watchFlowing marks the destination live once it has taken data for
-// streamSettle without failing.
+// streamSettle without failing. The probe is the attachment's: it holds
+// the attempt and the output, and so the capture, and must not outlive
+// the branch of a destination that never took data.
 func (o *Stream) watchFlowing(d *destination, a *attempt, sink *gst.Element) {
-	sink.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+	a.att.Probe(sink.GetStaticPad("sink"), gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
 		time.AfterFunc(streamSettle, func() { o.flowing(d, a) })
 		return gst.PadProbeRemove
 	})

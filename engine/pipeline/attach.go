@@ -204,8 +204,9 @@ type Attachment struct {
 	padMu    sync.Mutex // held while an event goes up a tee pad
 	detached bool       // set before the tee pads go; guarded by padMu
 
-	probesMu sync.Mutex
-	probes   []func() // each removes a probe of the branch's, if still there
+	probesMu      sync.Mutex
+	probes        []func() // each removes a probe of the branch's, if still there
+	probesRemoved bool     // Detach removed them: a probe added now goes at once
 
 	pause pauseState
 }
@@ -347,7 +348,7 @@ func (a *Attachment) zeroAtFirstFrame(in *input, audio bool) {
 	// A blocking probe runs before the pad checks its sticky events, so
 	// the segment goes again, with the offset, ahead of this very buffer.
 	// It must not return OK, which would hold the pad.
-	a.probe(pad, gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+	a.Probe(pad, gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		buf := info.GetBuffer()
 		rt, ok := runningTime(pad, buf)
 		if !ok {
@@ -393,7 +394,7 @@ func (a *Attachment) zeroAtFirstFrame(in *input, audio bool) {
 // sets it.
 func (a *Attachment) audioFromZero(in *input, video bool) {
 	pad := in.queue.GetStaticPad("src")
-	a.probe(pad, gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+	a.Probe(pad, gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		buf := info.GetBuffer()
 		rt, ok := runningTime(pad, buf)
 		if !ok {
@@ -421,13 +422,15 @@ func (a *Attachment) audioFromZero(in *input, video bool) {
 	})
 }
 
-// probe adds a probe to pad for no longer than the branch lasts: Detach
-// removes it if it has not removed itself. go-gst keeps a probe's closure
-// in a table of its own until the probe goes, and the closure holds the
-// attachment, and so the capture: one left on a pad (a branch detached
-// before its first frame or sound) held the whole pipeline for good
-// (TestClosedCaptureIsFreed).
-func (a *Attachment) probe(pad *gst.Pad, mask gst.PadProbeType, f gst.PadProbeCallback) {
+// Probe adds a probe to one of the branch's pads for no longer than the
+// branch lasts: Detach removes it if it has not removed itself, and one
+// added after Detach goes at once. go-gst keeps a probe's closure in a
+// table of its own until the probe goes; a closure that holds the
+// attachment (or an output that holds it) holds the capture too, and one
+// left on a pad (a branch detached before its first frame or sound, a
+// stream destination that never took data) held the whole pipeline for
+// good (TestClosedCaptureIsFreed).
+func (a *Attachment) Probe(pad *gst.Pad, mask gst.PadProbeType, f gst.PadProbeCallback) {
 	var gone atomic.Bool
 	id := pad.AddProbe(mask, func(p *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		ret := f(p, info)
@@ -436,13 +439,20 @@ func (a *Attachment) probe(pad *gst.Pad, mask gst.PadProbeType, f gst.PadProbeCa
 		}
 		return ret
 	})
-	a.probesMu.Lock()
-	defer a.probesMu.Unlock()
-	a.probes = append(a.probes, func() {
+	remove := func() {
 		if !gone.Load() {
 			pad.RemoveProbe(id)
 		}
-	})
+	}
+	a.probesMu.Lock()
+	removed := a.probesRemoved
+	if !removed {
+		a.probes = append(a.probes, remove)
+	}
+	a.probesMu.Unlock()
+	if removed {
+		remove()
+	}
 }
 
 // removeProbes removes the branch's probes still on their pads, once its
@@ -450,7 +460,7 @@ func (a *Attachment) probe(pad *gst.Pad, mask gst.PadProbeType, f gst.PadProbeCa
 func (a *Attachment) removeProbes() {
 	a.probesMu.Lock()
 	probes := a.probes
-	a.probes = nil
+	a.probes, a.probesRemoved = nil, true
 	a.probesMu.Unlock()
 	for _, remove := range probes {
 		remove()

@@ -114,7 +114,7 @@ func (a *Attachment) cutFromPause(in *input, c *cut) {
 	pad := in.queue.GetStaticPad("src")
 	leads := in.kind == videoKind || a.tap.input(videoKind) == nil // it picks the resume point
 	askedNext := false
-	a.probe(pad, gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
+	a.Probe(pad, gst.PadProbeTypeBuffer|gst.PadProbeTypeBlock, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		buf := info.GetBuffer()
 		rt, ok := runningTime(pad, buf)
 		if !ok {
