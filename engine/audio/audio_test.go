@@ -7,13 +7,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"roomcast/engine/audio/audiotest"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
+	"roomcast/engine/waittest"
 )
 
 // server returns a server that the test closes however it ends. Without a
@@ -299,4 +304,47 @@ func TestOurDaemonDefaultsToTheSinksFormat(t *testing.T) {
 	if want := "Default Sample Specification: float32le 2ch 48000Hz"; !strings.Contains(out, want) {
 		t.Errorf("pactl info says:\n%s\nwant %q", out, want)
 	}
+}
+
+// TestOurDaemonRunsSinksRealtime: our daemon's sink threads run under
+// SCHED_RR where this process may grant it (as root here), so that a busy
+// machine does not hold a sink past what its players keep buffered.
+func TestOurDaemonRunsSinksRealtime(t *testing.T) {
+	s := server(t)
+	if !s.Started() {
+		t.Skip("a PulseAudio server was running already; its scheduling is its own")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("real-time scheduling is granted to root here; another user needs RealtimeKit")
+	}
+	sink(t, s, "realtime")
+	pid := s.proc.Pid()
+	// A sink's thread makes itself real-time as it starts.
+	var policies []uint32
+	waittest.Until(t, 2*time.Second, "pulseaudio's sink thread under SCHED_RR", func() bool {
+		policies = sinkPolicies(t, pid)
+		return len(policies) > 0 && !slices.ContainsFunc(policies, func(p uint32) bool { return p != unix.SCHED_RR })
+	})
+	t.Logf("sink threads' policies: %v", policies)
+}
+
+// sinkPolicies are the scheduling policies of pulseaudio pid's sink
+// threads.
+func sinkPolicies(t *testing.T, pid int) []uint32 {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var policies []uint32
+	for _, task := range tasks {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/comm", pid, task.Name()))
+		if err != nil || strings.TrimSpace(string(comm)) != "null-sink" {
+			continue
+		}
+		tid, _ := strconv.Atoi(task.Name())
+		if attr, err := unix.SchedGetAttr(tid, 0); err == nil {
+			policies = append(policies, attr.Policy)
+		}
+	}
+	return policies
 }

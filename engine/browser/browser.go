@@ -153,7 +153,8 @@ type Browser struct {
 	closingCh chan struct{}
 	closeOnce sync.Once
 	closeErr  error
-	wg        sync.WaitGroup // watcher and console reader
+	soundOnce sync.Once      // keepSound
+	wg        sync.WaitGroup // watcher, console reader and sound thread keeper
 }
 
 // pageSignals are the start and end signals of one page load.
@@ -272,6 +273,9 @@ func Launch(ctx context.Context, o Options) (*Browser, error) {
 	}
 	b.wg.Add(1)
 	go b.watch()
+	if !o.Idle {
+		b.keepSound()
+	}
 	return b, nil
 }
 

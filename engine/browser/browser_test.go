@@ -25,6 +25,7 @@ import (
 	"roomcast/engine/display"
 	"roomcast/engine/mediatest"
 	"roomcast/engine/proctest"
+	"roomcast/engine/waittest"
 )
 
 // quadrants fills the viewport with red, green, blue and white quarters,
@@ -551,4 +552,75 @@ func checkPolicy(t *testing.T, b *Browser, want uint32) {
 		t.Fatalf("%d processes, %d threads: want Chromium's", len(pids), n)
 	}
 	t.Logf("%d processes, %d threads under policy %d", len(pids), n, want)
+}
+
+// TestSoundThreadRealtime: the thread where Chromium's audio service
+// writes a page's sound to PulseAudio runs under SCHED_RR (keepSound); in
+// an Idle browser, only once it is woken.
+func TestSoundThreadRealtime(t *testing.T) {
+	need(t)
+	proctest.Need(t, "pactl")
+	if os.Geteuid() != 0 {
+		t.Skip("real-time scheduling is granted to root here")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, err := audio.EnsureServer(ctx)
+	if err != nil {
+		t.Fatalf("audio.EnsureServer: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	k, err := srv.NewSink(ctx, "browser-sound-thread")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	page := serve(t, `<!doctype html><html><body><script>
+const ac = new AudioContext();
+const osc = new OscillatorNode(ac, {frequency: 523});
+osc.connect(ac.destination);
+osc.start();
+const check = () => ac.state === "running" ? console.log("START_RECORDING") : setTimeout(check, 20);
+check();
+</script></body></html>`)
+	for _, idle := range []bool{false, true} {
+		t.Run(fmt.Sprintf("idle=%v", idle), func(t *testing.T) {
+			s := screen(t, 320, 240)
+			b := launch(t, s, page.URL, newLogs(t), func(o *Options) { o.Env, o.Idle = k.Env(), idle })
+			if err := b.WaitStarted(ctx, 20*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if idle {
+				waittest.Until(t, 5*time.Second, "the idle audio service's sound thread", func() bool {
+					return len(soundThreads(b, unix.SCHED_IDLE)) > 0
+				})
+				time.Sleep(2 * soundCheckEvery) // what a keeper would take to act, were one running
+				if n := len(soundThreads(b, unix.SCHED_RR)); n > 0 {
+					t.Fatalf("%d sound threads of an idle browser real-time, want none before Wake", n)
+				}
+				if err := b.Wake(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waittest.Until(t, 5*time.Second, "the audio service's sound thread under SCHED_RR", func() bool {
+				return len(soundThreads(b, unix.SCHED_RR)) > 0
+			})
+		})
+	}
+}
+
+// soundThreads are the libpulse threads of b's audio service under policy.
+func soundThreads(b *Browser, policy uint32) []int {
+	pid := b.findAudioService()
+	var tids []int
+	for _, tid := range threads(pid) {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/comm", pid, tid))
+		if err != nil || strings.TrimSpace(string(comm)) != soundThread {
+			continue
+		}
+		if attr, err := unix.SchedGetAttr(tid, 0); err == nil && attr.Policy == policy {
+			tids = append(tids, tid)
+		}
+	}
+	return tids
 }

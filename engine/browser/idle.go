@@ -32,10 +32,11 @@ func CanWake() bool {
 }
 
 // Wake moves every thread of every process of an Idle browser from
-// SCHED_IDLE to the normal policy (a policy belongs to a thread on Linux).
-// Twice: a thread started during the first pass by one still idle would
-// be idle too.
+// SCHED_IDLE to the normal policy (a policy belongs to a thread on Linux),
+// and its sound thread on to real-time (keepSound). Twice: a thread
+// started during the first pass by one still idle would be idle too.
 func (b *Browser) Wake() error {
+	defer b.keepSound()
 	var errs []error
 	for range 2 {
 		errs = errs[:0]
