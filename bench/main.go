@@ -85,13 +85,16 @@ func main() {
 	out := flag.String("out", "bench/results", "folder for the results")
 	room := flag.Bool("demo-room", false, "run only the demo room, driven on stdin (the bench starts itself so)")
 	soakMinutes := flag.Int("soak", 0, "instead of the steps, record 720p30 to a file and RTMP for this many minutes (make soak)")
-	steps := flag.String("steps", "", "comma-separated steps to run (cold,starts,warm,cpu720,cpu1080,rtmp,meters,window,shared,tracks,participants,refuse,dispatch,sync,sync1080,sync10); all by default")
+	burning := flag.Bool("burn", false, "only burn CPU in bursts until killed (the bursts step starts itself so)")
+	steps := flag.String("steps", "", "comma-separated steps to run (cold,starts,warm,cpu720,cpu1080,rtmp,meters,window,shared,tracks,participants,refuse,dispatch,sync,sync1080,sync10,bursts); all by default")
 	flag.Parse()
 	lksdk.SetLogger(protologger.GetDiscardLogger())
 	var err error
 	switch {
 	case *room:
 		err = serveDemo()
+	case *burning:
+		burn()
 	case *soakMinutes > 0:
 		err = soak(*soakMinutes, *out)
 	default:
@@ -193,6 +196,9 @@ func run(window time.Duration, outDir string, only map[string]bool) error {
 		}},
 		{"sync10", "A/V offset after 10 minutes", fmt.Sprintf("the room with the clapper at 720p30 for %s, its last %s measured", longSync, soakClip), func() ([]figure, error) {
 			return b.syncAt(room, livekit.EncodingOptionsPreset_H264_720P_30, "720p30, after 10 min", longSync, soakClip)
+		}},
+		{"bursts", "sound under CPU bursts", fmt.Sprintf("the room with the clapper at 720p30 for %s, every core taken for %s every %s", burstWindow, burstLength, burstEvery), func() ([]figure, error) {
+			return b.soundUnderBursts(room, burstWindow)
 		}},
 	}
 	if len(only) > 0 {
