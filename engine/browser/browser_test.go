@@ -20,7 +20,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/sys/unix"
 
-	"roomcast/engine/audio"
 	"roomcast/engine/audio/audiotest"
 	"roomcast/engine/display"
 	"roomcast/engine/mediatest"
@@ -411,21 +410,9 @@ func TestAudioReachesTheSink(t *testing.T) {
 	proctest.Need(t, "pactl", "parec")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srvA, err := audio.EnsureServer(ctx)
-	if err != nil {
-		t.Fatalf("audio.EnsureServer: %v", err)
-	}
-	t.Cleanup(func() { srvA.Close() })
-	k, err := srvA.NewSink(ctx, "browser-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { k.Close() })
-	other, err := srvA.NewSink(ctx, "browser-test-other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
+	srvA := pulseServer(ctx, t)
+	k := pulseSink(ctx, t, srvA, "browser-test")
+	other := pulseSink(ctx, t, srvA, "browser-test-other")
 
 	rec := audiotest.Record(t, srvA.Address(), k.Monitor())
 	recOther := audiotest.Record(t, srvA.Address(), other.Monitor())
@@ -565,16 +552,7 @@ func TestSoundThreadRealtime(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv, err := audio.EnsureServer(ctx)
-	if err != nil {
-		t.Fatalf("audio.EnsureServer: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	k, err := srv.NewSink(ctx, "browser-sound-thread")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { k.Close() })
+	k := pulseSink(ctx, t, pulseServer(ctx, t), "browser-sound-thread")
 	page := serve(t, `<!doctype html><html><body><script>
 const ac = new AudioContext();
 const osc = new OscillatorNode(ac, {frequency: 523});

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"roomcast/engine/audio"
 	"roomcast/engine/display"
 	"roomcast/engine/proctest"
 )
@@ -215,4 +216,26 @@ func grab(t *testing.T, s *display.Screen, drawMouse bool) []byte {
 func pixel(rgb []byte, w, x, y int) color.RGBA {
 	i := (y*w + x) * 3
 	return color.RGBA{rgb[i], rgb[i+1], rgb[i+2], 255}
+}
+
+// pulseServer is a PulseAudio server the test closes.
+func pulseServer(ctx context.Context, t *testing.T) *audio.Server {
+	t.Helper()
+	srv, err := audio.EnsureServer(ctx)
+	if err != nil {
+		t.Fatalf("audio.EnsureServer: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// pulseSink is a sink of srv's the test closes.
+func pulseSink(ctx context.Context, t *testing.T, srv *audio.Server, label string) *audio.Sink {
+	t.Helper()
+	k, err := srv.NewSink(ctx, label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	return k
 }
