@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,7 +47,7 @@ func burn() {
 
 // startBursts runs this program with -burn under nice(1) at burstNice,
 // so that every thread of it has that niceness from the start, until the
-// returned stop; nice is the niceness it got (0 where this process may not
+// returned stop (safe to call twice); nice is the niceness it got (0 where this process may not
 // give a lower one).
 func startBursts() (stop func(), nice int, err error) {
 	self, err := os.Executable()
@@ -59,7 +59,7 @@ func startBursts() (stop func(), nice int, err error) {
 	if err := cmd.Start(); err != nil {
 		return nil, 0, err
 	}
-	stop = func() { cmd.Process.Kill(); cmd.Wait() }
+	stop = sync.OnceFunc(func() { cmd.Process.Kill(); cmd.Wait() })
 	time.Sleep(100 * time.Millisecond) // nice has exec'd the burner
 	if nice, err = niceness(cmd.Process.Pid); err != nil {
 		stop()
@@ -68,15 +68,12 @@ func startBursts() (stop func(), nice int, err error) {
 	return stop, nice, nil
 }
 
-// niceness is process pid's niceness.
+// niceness is process pid's niceness (the 19th field of /proc/PID/stat).
 func niceness(pid int) (int, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	fields, err := statFields(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The fields after the command name (in parentheses): the niceness is
-	// the 19th of the whole line, the 17th after it.
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
 	if len(fields) < 17 {
 		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
 	}

@@ -81,18 +81,13 @@ func compositeDisplay() (string, error) {
 }
 
 // startTicks is when process pid started, in clock ticks after boot (the
-// 22nd field of /proc/PID/stat; the 2nd, the name in parentheses, has no
-// spaces for Xvfb).
+// 22nd field of /proc/PID/stat).
 func startTicks(pid int) uint64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	fields, err := statFields(pid)
+	if err != nil || len(fields) < 20 {
 		return math.MaxUint64
 	}
-	fields := strings.Fields(string(raw))
-	if len(fields) < 22 {
-		return math.MaxUint64
-	}
-	t, err := strconv.ParseUint(fields[21], 10, 64)
+	t, err := strconv.ParseUint(fields[19], 10, 64)
 	if err != nil {
 		return math.MaxUint64
 	}
