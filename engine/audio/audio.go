@@ -197,8 +197,8 @@ func startDaemon(ctx context.Context) (*Server, error) {
 		// Each sink's thread real-time (SCHED_RR; directly where the
 		// process may, as root, else through RealtimeKit on the system
 		// bus if there is one) and the main thread at a high priority. A
-		// sink thread held past the 15 ms its player keeps buffered plays
-		// silence: under CPU bursts beside a composite (two cores busy
+		// sink thread held past the 60 ms its player keeps buffered (what
+		// Chromium asks for) plays silence: under CPU bursts beside a composite (two cores busy
 		// for 400 ms every 2 s at nice -15), 143 dropouts in 90 s at
 		// normal priority, 31 with this alone, none with Chromium's own
 		// sound thread real-time too (browser.keepSoundRealtime).

@@ -589,13 +589,8 @@ check();
 
 // soundThreads are the libpulse threads of b's audio service under policy.
 func soundThreads(b *Browser, policy uint32) []int {
-	pid := b.findAudioService()
 	var tids []int
-	for _, tid := range threads(pid) {
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/comm", pid, tid))
-		if err != nil || strings.TrimSpace(string(comm)) != soundThread {
-			continue
-		}
+	for _, tid := range namedThreads(b.findAudioService(), soundThread) {
 		if attr, err := unix.SchedGetAttr(tid, 0); err == nil && attr.Policy == policy {
 			tids = append(tids, tid)
 		}

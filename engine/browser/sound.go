@@ -98,11 +98,7 @@ func isAudioService(pid int) bool {
 // under the normal policy to SCHED_RR, and says how many it moved.
 func makeSoundRealtime(pid int) (int, error) {
 	moved := 0
-	for _, tid := range threads(pid) {
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/comm", pid, tid))
-		if err != nil || strings.TrimSpace(string(comm)) != soundThread {
-			continue
-		}
+	for _, tid := range namedThreads(pid, soundThread) {
 		attr, err := unix.SchedGetAttr(tid, 0)
 		if err != nil || attr.Policy != unix.SCHED_NORMAL {
 			continue // gone, idle, or real-time already
@@ -117,4 +113,16 @@ func makeSoundRealtime(pid int) (int, error) {
 		moved++
 	}
 	return moved, nil
+}
+
+// namedThreads lists the thread IDs of process pid whose name is name.
+func namedThreads(pid int, name string) []int {
+	var named []int
+	for _, tid := range threads(pid) {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/comm", pid, tid))
+		if err == nil && strings.TrimSpace(string(comm)) == name {
+			named = append(named, tid)
+		}
+	}
+	return named
 }
