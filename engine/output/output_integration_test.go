@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -232,12 +231,7 @@ func TestClosedCaptureIsFreed(t *testing.T) {
 				c.Close()
 				return weak.Make(c)
 			}
-			c := run()
-			// Polled every 100 ms: 20 collections.
-			waittest.Until(t, 2*time.Second, "a closed capture freed by the collector", func() bool {
-				runtime.GC()
-				return c.Value() == nil
-			})
+			waittest.Collected(t, run(), "a closed capture")
 		})
 	}
 }

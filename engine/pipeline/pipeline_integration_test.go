@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -1078,12 +1077,7 @@ func TestClosedCaptureIsFreed(t *testing.T) {
 				c.Close()
 				return pipeline.WeakPipeline(c)
 			}
-			p := run()
-			// Polled every 100 ms: 20 collections.
-			waittest.Until(t, 2*time.Second, "a closed capture's pipeline freed by the collector", func() bool {
-				runtime.GC()
-				return p.Value() == nil
-			})
+			waittest.Collected(t, run(), "a closed capture's pipeline")
 		})
 	}
 }

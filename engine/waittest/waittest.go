@@ -5,8 +5,10 @@ package waittest
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/livekit/protocol/livekit"
 
@@ -24,6 +26,16 @@ func Until(t testing.TB, timeout time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// Collected fails the test unless the collector frees what p points to
+// within 2 s: 20 collections, one every 100 ms.
+func Collected[T any](t testing.TB, p weak.Pointer[T], what string) {
+	t.Helper()
+	Until(t, 2*time.Second, what+" freed by the collector", func() bool {
+		runtime.GC()
+		return p.Value() == nil
+	})
 }
 
 // Returns runs f and fails the test if it returns an error or does not
