@@ -129,35 +129,62 @@ func (m *programMeter) draw() {
 // paintClock is the window's one clock for what moves: each new preview
 // frame reads the meters and shows them with the frame, in one call on
 // the UI goroutine, so that the window (repainted whole by Fyne's GL
-// driver on any change, about 14 ms of CPU in software GL at 1280x800) paints
-// once for both; meters on a clock of their own beside a 10 fps preview
-// painted 25 times a second. Without frames (no preview, or a stalled
-// one) a ticker reads the meters meterRate times a second instead.
+// driver on any change, about 14 ms of CPU in software GL at 1280x800)
+// paints once for both; meters on a clock of their own beside a 10 fps
+// preview painted 25 times a second. Without frames (no preview, or a
+// stalled one) a ticker reads the meters meterRate times a second
+// instead. What moves once a second (everySecond: timers, status bar)
+// rides on the first of these calls after each second: on two tickers of
+// their own they cost 1.6 paints a second more (11.6 against 10 measured).
 func (s *studio) paintClock() {
 	period := time.Second / meterRate
 	t := time.NewTicker(period)
 	defer t.Stop()
 	var lastFrame time.Time
+	second := secondly{next: time.Now().Add(time.Second)}
+	paint := func(now time.Time) {
+		var also func()
+		if second.due(now) {
+			also = s.everySecond(now)
+		}
+		s.readMeters(now, also)
+	}
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.preview.fresh:
 			lastFrame = time.Now()
-			s.readMeters(lastFrame)
+			paint(lastFrame)
 		case now := <-t.C:
 			// Frames come every period: a tick finds one painted
 			// within it, give or take their jitter, while they flow.
 			if now.Sub(lastFrame) > period*3/2 {
-				s.readMeters(now)
+				paint(now)
 			}
 		}
 	}
 }
 
+// secondly says, at each of the paint clock's calls, whether the
+// once-a-second work is due.
+type secondly struct{ next time.Time }
+
+func (c *secondly) due(now time.Time) bool {
+	if now.Before(c.next) {
+		return false
+	}
+	c.next = c.next.Add(time.Second)
+	if c.next.Before(now) { // held up for seconds: once, not a catch-up burst
+		c.next = now.Add(time.Second)
+	}
+	return true
+}
+
 // readMeters reads the meters of the composite the preview shows (its
-// sound, and each person's) and shows them with its latest frame.
-func (s *studio) readMeters(now time.Time) {
+// sound, and each person's) and shows them with its latest frame, and
+// what also moves now (nil for nothing), in one call on the UI goroutine.
+func (s *studio) readMeters(now time.Time, also func()) {
 	var level engine.AudioLevel
 	var people []engine.PersonLevel
 	ok := false
@@ -170,6 +197,9 @@ func (s *studio) readMeters(now time.Time) {
 	}
 	shown := meterShows(level, ok, micsOn(people), now)
 	s.do(func() {
+		if also != nil {
+			also()
+		}
 		s.meter.show(shown)
 		s.people.show(people)
 		s.preview.paint()

@@ -120,3 +120,30 @@ func TestProgramMeter(t *testing.T) {
 		t.Errorf("silent: label colour %v, bar hidden %v; want amber, hidden", m.label.Color, m.bar.Hidden)
 	}
 }
+
+// TestSecondly: the paint clock's calls (10 a second, or fewer when held
+// up) run the once-a-second work at the first call of each second, and
+// once, not in a burst, after a hold-up.
+func TestSecondly(t *testing.T) {
+	start := time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)
+	c := secondly{next: start.Add(time.Second)}
+	for _, step := range []struct {
+		at   time.Duration
+		want bool
+	}{
+		{100 * time.Millisecond, false},
+		{999 * time.Millisecond, false},
+		{1000 * time.Millisecond, true},
+		{1100 * time.Millisecond, false},
+		{2050 * time.Millisecond, true},
+		{2950 * time.Millisecond, false},
+		{7500 * time.Millisecond, true}, // held up for four seconds
+		{7600 * time.Millisecond, false},
+		{8400 * time.Millisecond, false},
+		{8500 * time.Millisecond, true},
+	} {
+		if got := c.due(start.Add(step.at)); got != step.want {
+			t.Errorf("at %s: due %v, want %v", step.at, got, step.want)
+		}
+	}
+}

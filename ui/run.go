@@ -58,6 +58,24 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// softwareGLThreads is Mesa llvmpipe's setting for the threads it draws
+// on, read when the window's GL context is made; only that software
+// renderer (a machine with no GPU, or a virtual screen) reads it.
+const softwareGLThreads = "LP_NUM_THREADS"
+
+// drawOnGLThread has llvmpipe draw on the window's GL thread, unless the
+// user set its threads: by default it hands each paint to a thread a
+// core and waits for them, and for the window's small paints (about
+// 14 ms of CPU each at 1280x800) the hand-offs cost more than they
+// share. Measured with the 720p30 preview running on a 2-core box: the
+// studio 0.02 core less (0.002-0.032 in four pairs of runs), and
+// Chromium beside it no more.
+func drawOnGLThread() {
+	if _, set := os.LookupEnv(softwareGLThreads); !set {
+		_ = os.Setenv(softwareGLThreads, "0")
+	}
+}
+
 // Run opens the studio window and returns when it is closed, after every
 // recording and stream was stopped cleanly and the engine (and demo room)
 // shut down. Call it on the main goroutine: the window system needs it.
@@ -70,6 +88,7 @@ func run(cfg Config, started func(*studio)) error {
 	if err != nil {
 		return err
 	}
+	drawOnGLThread()
 	a := app.NewWithID(appID)
 	a.Settings().SetTheme(newStudioTheme())
 	a.SetIcon(iconResource())

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"fmt"
 	"image/color"
 	"math"
@@ -63,10 +62,12 @@ type statusBar struct {
 	folder string
 	file   string
 	stats  engine.Statser
+
+	sampler sampler // the paint clock's goroutine alone
 }
 
 func newStatusBar(do func(func()), preview *previewPanel) *statusBar {
-	return &statusBar{do: do, preview: preview}
+	return &statusBar{do: do, preview: preview, sampler: sampler{freeSpace: freeSpace}}
 }
 
 func (b *statusBar) buildUI() fyne.CanvasObject {
@@ -103,23 +104,15 @@ func (b *statusBar) watch(folder, file string, stats engine.Statser) {
 	b.mu.Unlock()
 }
 
-// run samples every second until ctx ends.
-func (b *statusBar) run(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	s := sampler{freeSpace: freeSpace}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			b.mu.Lock()
-			folder, file, stats := b.folder, b.file, b.stats
-			b.mu.Unlock()
-			fig := s.sample(now, folder, file, stats, b.preview.painted.Load())
-			b.do(func() { b.show(fig) })
-		}
-	}
+// sample measures the figures at now, off the UI goroutine, and returns
+// what shows them, for the UI goroutine. The paint clock calls it once a
+// second (see studio.paintClock).
+func (b *statusBar) sample(now time.Time) func() {
+	b.mu.Lock()
+	folder, file, stats := b.folder, b.file, b.stats
+	b.mu.Unlock()
+	fig := b.sampler.sample(now, folder, file, stats, b.preview.painted.Load())
+	return func() { b.show(fig) }
 }
 
 func (b *statusBar) show(f figures) {

@@ -168,10 +168,6 @@ func (s *studio) start() {
 	s.refreshControls()
 	s.spawn(func() { s.preview.run(s.ctx) })
 	s.spawn(s.paintClock)
-	if s.sampling {
-		s.spawn(func() { s.status.run(s.ctx) })
-	}
-	s.spawn(func() { s.every(time.Second, s.tick) })
 	s.connectTo(s.startConnection())
 }
 
@@ -232,28 +228,22 @@ func (s *studio) shutdown() error {
 // busy reports whether a recording or stream is running or on its way.
 func (s *studio) busy() bool { return s.rec.phase != idle || s.live.phase != idle }
 
-// every calls f every d until the window closes.
-func (s *studio) every(d time.Duration, f func(now time.Time)) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case now := <-t.C:
-			f(now)
-		}
+// everySecond is what moves once a second: the status bar's figures,
+// measured here (off the UI goroutine) when the window samples them, then
+// on the UI goroutine the timers, the destinations' states, the schedule
+// and the stream's rates. It returns the UI goroutine's part.
+func (s *studio) everySecond(now time.Time) func() {
+	status := func() {}
+	if s.sampling {
+		status = s.status.sample(now)
 	}
-}
-
-// tick moves the timers and the destinations' states on, once a second.
-func (s *studio) tick(now time.Time) {
-	s.do(func() {
+	return func() {
+		status()
 		s.controls.tick(s.rec, s.live, now)
 		s.dests.refresh(now)
 		s.scheduleTick(now)
 		s.measureRates()
-	})
+	}
 }
 
 // measureRates has the engine measure what the running stream sends to
