@@ -95,6 +95,17 @@ type studio struct {
 	runningLayout string // the layout the running egresses record
 	pickRoom      bool   // pick the first listed room if none is chosen
 	previewTimer  *time.Timer
+
+	// rates is the last measure of the stream's rates, shown at the next
+	// second's paint (measureRates).
+	rates chan streamRates
+}
+
+// streamRates is what the engine measured a stream send to each
+// destination.
+type streamRates struct {
+	id    string
+	rates map[string]float64
 }
 
 func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(func())) *studio {
@@ -103,6 +114,7 @@ func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(fu
 		roomsEvery: roomsEvery, debounce: previewDebounce, sampling: true,
 		settings: settingsStore{path: filepath.Join(cfg.ConfigDir, "config.yaml")},
 		backs:    map[*engine.Session]bool{},
+		rates:    make(chan streamRates, 1),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.rooms = newRoomsPanel(s.onSourceChanged)
@@ -242,27 +254,38 @@ func (s *studio) everySecond(now time.Time) func() {
 		s.controls.tick(s.rec, s.live, now)
 		s.dests.refresh(now)
 		s.scheduleTick(now)
-		s.measureRates()
+		s.measureRates(now)
 	}
 }
 
-// measureRates has the engine measure what the running stream sends to
-// each destination, for the rows to show; nothing while none runs, or on
-// an engine that cannot say.
-func (s *studio) measureRates() {
+// measureRates shows the stream's rates to each destination measured a
+// second ago, and has the engine measure them again; nothing while no
+// stream runs, or on an engine that cannot say. The measure (off the UI
+// goroutine: the engine may take its time) is shown by the next second's
+// paint, not by one of its own (see studio.paintClock).
+func (s *studio) measureRates(now time.Time) {
+	select {
+	case r := <-s.rates:
+		if s.live.id == r.id && s.live.phase == active {
+			s.dests.setRates(r.rates, now)
+		}
+	default:
+	}
 	meter, ok := s.connectedStudio().(engine.RateMeter)
 	if !ok || s.live.phase != active {
-		s.dests.setRates(nil, time.Now())
+		s.dests.setRates(nil, now)
 		return
 	}
 	id := s.live.id
 	s.spawn(func() {
 		rates, err := meter.StreamRates(id)
-		s.do(func() {
-			if err == nil && s.live.id == id && s.live.phase == active {
-				s.dests.setRates(rates, time.Now())
-			}
-		})
+		if err != nil {
+			return
+		}
+		select {
+		case s.rates <- streamRates{id: id, rates: rates}:
+		default: // the last one is not shown yet
+		}
 	})
 }
 
