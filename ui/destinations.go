@@ -237,12 +237,9 @@ func (d *destinationsPanel) updateRow(u string, now time.Time) {
 	}
 }
 
-// setRates shows what the engine measures each destination is sent
-// (nil: nothing measured).
-func (d *destinationsPanel) setRates(rates map[string]float64, now time.Time) {
-	d.rates = rates
-	d.refresh(now)
-}
+// setRates sets what the engine measured each destination is sent (nil:
+// nothing measured), shown at the next refresh.
+func (d *destinationsPanel) setRates(rates map[string]float64) { d.rates = rates }
 
 // result finds u's entry in the stream results, which carry the URL
 // redacted (or, from some engines, as given): the newest, since a

@@ -40,7 +40,6 @@ const lowTimeLeft = 10 * time.Minute
 // (from the engine's composite figures), this process's CPU and the free
 // space where recordings go. Figures are measured off the UI goroutine.
 type statusBar struct {
-	do      func(func())
 	preview *previewPanel
 	// onWarning, if set, is told (on the UI goroutine) each warning worth
 	// keeping with the recording: the first time its file is projected to
@@ -66,8 +65,8 @@ type statusBar struct {
 	sampler sampler // the paint clock's goroutine alone
 }
 
-func newStatusBar(do func(func()), preview *previewPanel) *statusBar {
-	return &statusBar{do: do, preview: preview, sampler: sampler{freeSpace: freeSpace}}
+func newStatusBar(preview *previewPanel) *statusBar {
+	return &statusBar{preview: preview, sampler: sampler{freeSpace: freeSpace}}
 }
 
 func (b *statusBar) buildUI() fyne.CanvasObject {

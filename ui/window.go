@@ -101,7 +101,7 @@ type studio struct {
 	rates chan streamRates
 }
 
-// streamRates is what the engine measured a stream send to each
+// streamRates is what the engine measured a stream sends to each
 // destination.
 type streamRates struct {
 	id    string
@@ -128,7 +128,7 @@ func newStudio(win fyne.Window, cfg Config, connect engine.Connector, do func(fu
 	s.people = newPeoplePanel()
 	s.controls = newControlsPanel(s.onRecord, s.onStream, s.onPause)
 	s.history = newHistoryPanel()
-	s.status = newStatusBar(do, s.preview)
+	s.status = newStatusBar(s.preview)
 	s.status.onWarning = s.onWarning
 	s.profiles = newProfilesBar(win, profileStore{dir: filepath.Join(cfg.ConfigDir, "profiles")}, s.snapshot, s.apply, s.controls.showError)
 	return s
@@ -242,8 +242,8 @@ func (s *studio) busy() bool { return s.rec.phase != idle || s.live.phase != idl
 
 // everySecond is what moves once a second: the status bar's figures,
 // measured here (off the UI goroutine) when the window samples them, then
-// on the UI goroutine the timers, the destinations' states, the schedule
-// and the stream's rates. It returns the UI goroutine's part.
+// on the UI goroutine the timers, the schedule, the stream's rates and
+// the destinations' states. It returns the UI goroutine's part.
 func (s *studio) everySecond(now time.Time) func() {
 	status := func() {}
 	if s.sampling {
@@ -252,28 +252,29 @@ func (s *studio) everySecond(now time.Time) func() {
 	return func() {
 		status()
 		s.controls.tick(s.rec, s.live, now)
-		s.dests.refresh(now)
 		s.scheduleTick(now)
-		s.measureRates(now)
+		s.measureRates()
+		s.dests.refresh(now)
 	}
 }
 
-// measureRates shows the stream's rates to each destination measured a
-// second ago, and has the engine measure them again; nothing while no
+// measureRates hands the destinations' rows (shown at their refresh that
+// follows) the stream's rates to each destination measured a second ago,
+// and has the engine measure them again; nothing while no
 // stream runs, or on an engine that cannot say. The measure (off the UI
 // goroutine: the engine may take its time) is shown by the next second's
 // paint, not by one of its own (see studio.paintClock).
-func (s *studio) measureRates(now time.Time) {
+func (s *studio) measureRates() {
 	select {
 	case r := <-s.rates:
 		if s.live.id == r.id && s.live.phase == active {
-			s.dests.setRates(r.rates, now)
+			s.dests.setRates(r.rates)
 		}
 	default:
 	}
 	meter, ok := s.connectedStudio().(engine.RateMeter)
 	if !ok || s.live.phase != active {
-		s.dests.setRates(nil, now)
+		s.dests.setRates(nil)
 		return
 	}
 	id := s.live.id
