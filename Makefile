@@ -19,7 +19,7 @@ APT_PACKAGES := gcc libc6-dev pkg-config \
 	chromium fonts-dejavu-core xvfb xauth pulseaudio ffmpeg \
 	nginx libnginx-mod-rtmp libnss3-tools iproute2 x11-xserver-utils \
 	libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev \
-	libxi-dev libxxf86vm-dev redis-server
+	libxi-dev libxxf86vm-dev redis-server libyuv-dev
 
 # Integration tests start real servers and browsers; with two cores they
 # run one package at a time so that one package's load cannot starve

@@ -7,7 +7,7 @@ package pipeline
 /*
 Capture pipeline (one per composite):
 
-	ximagesrc ! videoconvert ! I420 WxH@fps ! queue ! tee rawvideo ─┬─► preview: queue(leaky) ! videorate ! videoscale ! RGBA ! appsink
+	ximagesrc ! rgbtoi420 ! I420 WxH@fps ! queue ! tee rawvideo ────┬─► preview: queue(leaky) ! videorate ! videoscale ! RGBA ! appsink
 	                                                                 ├─► encoders (encoder.go), each ─► tee ─► output branches (attach.go)
 	                                                                 └─► raw-video branches (images)
 	pulsesrc(<sink>.monitor) ! F32 48k stereo ! audioconvert ! S16 ───────────┬─► audiomixer ! queue ! tee rawaudio ─┬─► encoders ─► tee ─► branches
@@ -28,13 +28,26 @@ import (
 
 	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/app"
+
+	"roomcast/engine/yuv"
 )
 
-var initOnce sync.Once
+var (
+	initOnce sync.Once
+	// converterErr is why the screen's converter (yuv.Element) is not
+	// registered; a capture of the screen fails with it.
+	converterErr error
+)
 
-// InitGStreamer initialises GStreamer once for the process; every
-// package that builds pipelines calls it first.
-func InitGStreamer() { initOnce.Do(func() { gst.Init(nil) }) }
+// InitGStreamer initialises GStreamer once for the process, with the
+// elements of our own; every package that builds pipelines calls it
+// first.
+func InitGStreamer() {
+	initOnce.Do(func() {
+		gst.Init(nil)
+		converterErr = yuv.Register()
+	})
+}
 
 // stateTimeout bounds every state change; a live pipeline reaches PLAYING
 // in tens of milliseconds, so seconds only trip on a wedged element.
@@ -130,6 +143,8 @@ func NewCapture(cfg CaptureConfig) (*Capture, error) {
 		}
 	} else if cfg.Display == "" && cfg.PulseDevice == "" {
 		return nil, errors.New("capture: nothing to capture (no display and no audio device)")
+	} else if cfg.Display != "" && converterErr != nil {
+		return nil, fmt.Errorf("capture: %w", converterErr)
 	}
 	for attempt := 1; ; attempt++ {
 		c, err := startCapture(cfg)
@@ -330,12 +345,15 @@ func captureDescription(cfg CaptureConfig) string {
 }
 
 // screenDescription grabs the virtual screen into the raw video tee.
-// videorate makes the output constant-rate: a frame the screen grab
-// missed (CPU contention) is a repeated frame, not a gap in the timeline.
-// Captured frames are counted before it.
+// The screen's BGRx becomes I420 in yuv.Element (BT.601, as the cameras
+// in it were sent); videoconvert and videoscale after it pass its frames
+// through unless the screen's size is not the capture's. videorate makes
+// the output constant-rate: a frame the screen grab missed (CPU
+// contention) is a repeated frame, not a gap in the timeline. Captured
+// frames are counted before it.
 func screenDescription(cfg CaptureConfig) string {
 	return fmt.Sprintf("ximagesrc name=grab display-name=%s use-damage=false show-pointer=false "+
-		"! video/x-raw,framerate=%d/1 ! videoconvert ! videoscale ! videorate skip-to-first=true "+
+		"! video/x-raw,framerate=%d/1 ! "+yuv.Element+" ! videoconvert ! videoscale ! videorate skip-to-first=true "+
 		"! %s "+
 		"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 		"! tee name=rawvideo allow-not-linked=true ",
