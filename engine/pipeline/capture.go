@@ -7,7 +7,7 @@ package pipeline
 /*
 Capture pipeline (one per composite):
 
-	ximagesrc ! rgbtoi420 ! I420 WxH@fps ! queue ! tee rawvideo ────┬─► preview: queue(leaky) ! videorate ! videoscale ! RGBA ! appsink
+	ximagesrc ! rgbtoi420 ! I420 WxH@fps ! queue ! tee rawvideo ────┬─► preview: queue(leaky) ! videorate ! i420scale ! RGBA ! appsink
 	                                                                 ├─► encoders (encoder.go), each ─► tee ─► output branches (attach.go)
 	                                                                 └─► raw-video branches (images)
 	pulsesrc(<sink>.monitor) ! F32 48k stereo ! audioconvert ! S16 ───────────┬─► audiomixer ! queue ! tee rawaudio ─┬─► encoders ─► tee ─► branches
@@ -34,9 +34,9 @@ import (
 
 var (
 	initOnce sync.Once
-	// converterErr is why the screen's converter (yuv.Element) is not
-	// registered; a capture of the screen fails with it.
-	converterErr error
+	// elementsErr is why our own elements (package yuv) are not
+	// registered; a capture fails with it.
+	elementsErr error
 )
 
 // InitGStreamer initialises GStreamer once for the process, with the
@@ -45,7 +45,7 @@ var (
 func InitGStreamer() {
 	initOnce.Do(func() {
 		gst.Init(nil)
-		converterErr = yuv.Register()
+		elementsErr = yuv.Register()
 	})
 }
 
@@ -143,8 +143,9 @@ func NewCapture(cfg CaptureConfig) (*Capture, error) {
 		}
 	} else if cfg.Display == "" && cfg.PulseDevice == "" {
 		return nil, errors.New("capture: nothing to capture (no display and no audio device)")
-	} else if cfg.Display != "" && converterErr != nil {
-		return nil, fmt.Errorf("capture: %w", converterErr)
+	}
+	if elementsErr != nil {
+		return nil, fmt.Errorf("capture: %w", elementsErr)
 	}
 	for attempt := 1; ; attempt++ {
 		c, err := startCapture(cfg)
@@ -294,8 +295,8 @@ func captureDescription(cfg CaptureConfig) string {
 		if pv := cfg.Preview; pv != nil {
 			w, h := previewSize(cfg.Width, cfg.Height, pv.Width)
 			fmt.Fprintf(&b, "rawvideo. ! queue leaky=downstream max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 "+
-				"! videorate drop-only=true ! video/x-raw,framerate=%d/1 ! videoscale ! videoconvert "+
-				"! video/x-raw,format=RGBA,width=%d,height=%d "+
+				"! videorate drop-only=true ! video/x-raw,framerate=%d/1 ! "+yuv.Scale+" ! video/x-raw,width=%d,height=%d "+
+				"! videoconvert ! video/x-raw,format=RGBA "+
 				"! appsink name=preview sync=false max-buffers=2 drop=true emit-signals=false ",
 				pv.FPS, w, h)
 		}
@@ -345,7 +346,7 @@ func captureDescription(cfg CaptureConfig) string {
 }
 
 // screenDescription grabs the virtual screen into the raw video tee.
-// The screen's BGRx becomes I420 in yuv.Element (BT.601, as the cameras
+// The screen's BGRx becomes I420 in yuv.RGBToI420 (BT.601, as the cameras
 // in it were sent); videoconvert and videoscale after it pass its frames
 // through unless the screen's size is not the capture's. videorate makes
 // the output constant-rate: a frame the screen grab missed (CPU
@@ -353,7 +354,7 @@ func captureDescription(cfg CaptureConfig) string {
 // frames are counted before it.
 func screenDescription(cfg CaptureConfig) string {
 	return fmt.Sprintf("ximagesrc name=grab display-name=%s use-damage=false show-pointer=false "+
-		"! video/x-raw,framerate=%d/1 ! "+yuv.Element+" ! videoconvert ! videoscale ! videorate skip-to-first=true "+
+		"! video/x-raw,framerate=%d/1 ! "+yuv.RGBToI420+" ! videoconvert ! videoscale ! videorate skip-to-first=true "+
 		"! %s "+
 		"! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 leaky=downstream "+
 		"! tee name=rawvideo allow-not-linked=true ",

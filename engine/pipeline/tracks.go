@@ -7,7 +7,7 @@ of the screen and the sink's monitor; the rest (raw tees, encoders,
 outputs, meter, preview) is the same:
 
 	videotestsrc(live, half size) ! textoverlay(name) ───────────────────────────────────┐
-	appsrc(RTP) ! rtpjitterbuffer ! depay ! decoder ! videoscale(letterbox) ! videorate ─┴─► compositor ! I420 WxH@fps ! tee rawvideo
+	appsrc(RTP) ! rtpjitterbuffer ! depay ! decoder ! i420scale(letterbox) ! videorate ──┴─► compositor ! I420 WxH@fps ! tee rawvideo
 	appsrc(RTP) ! rtpjitterbuffer ! rtpopusdepay ! opusdec ! S16 ───┬─► audiomixer ! tee rawaudio
 	audiotestsrc(live silence) ──────────────────────────────────────┘
 
@@ -36,6 +36,8 @@ import (
 
 	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/app"
+
+	"roomcast/engine/yuv"
 )
 
 // TrackFeed is a capture's picture and sound as RTP packets.
@@ -138,8 +140,8 @@ func trackVideoDescription(cfg CaptureConfig) string {
 	// muted at a moment was hidden 1.2 s of recording before it.
 	return fmt.Sprintf("videotestsrc name=placeholder is-live=true pattern=solid-color foreground-color=%d ! %s "+
 		"! textoverlay text=\"%s\" valignment=center halignment=center font-desc=\"Sans %dpx\" shaded-background=false ! frame. "+
-		"%s! %s name=grab ! videoconvert ! videoscale add-borders=true "+
-		"! video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1 "+
+		"%s! %s name=grab ! videoconvert ! video/x-raw,format=I420 ! "+yuv.Scale+
+		" ! video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1 "+
 		"! videorate skip-to-first=true max-duplication-time=%d ! video/x-raw,framerate=%d/1 "+
 		"! queue name=camera max-size-time=1000000000 max-size-buffers=0 max-size-bytes=0 ! frame. "+
 		"compositor name=frame background=black start-time-selection=first sink_0::width=%d sink_0::height=%d sink_1::max-last-buffer-repeat=%d ! %s "+

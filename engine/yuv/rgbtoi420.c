@@ -4,7 +4,7 @@
 // say so (colorimetry bt601, chroma-site jpeg) and every element after it
 // reads the colours right.
 
-#include "rgbtoi420.h"
+#include "elements.h"
 
 #include <gst/base/gstbasetransform.h>
 #include <gst/video/video.h>
