@@ -140,6 +140,11 @@ func AVPairs(path string, tickHz float64, seams ...time.Duration) ([]Pair, error
 		}
 		own, other := nearestTick(ticks, f.at, f.toLight), nearestTick(ticks, f.at, !f.toLight)
 		switch {
+		case f.at < ticks[0].at && own.Abs() > maxPairing:
+			// The clapper first shown (its page drawn light or dark
+			// over the file's first frames) is its state of before the
+			// file, not a flip whose tick is in it. A sound off by a
+			// whole flip still shows at every flip after.
 		case other.Abs() < own.Abs() && other.Abs() <= maxPairing:
 			wrong = append(wrong, fmt.Sprintf("the flip %s at %.3f s is nearest a tick of a flip %s (%v from it)",
 				direction(f.toLight), f.at.Seconds(), direction(!f.toLight), other))

@@ -42,6 +42,10 @@ func TestAVOffsets(t *testing.T) {
 		// lightStart: the picture is light for this long before the
 		// clapper's first (dark) second, as a page still drawing.
 		lightStart time.Duration
+		// phase: the picture is light until then, its first flip (to
+		// dark), and flips each second after; darkStart: it is dark for
+		// this long first, as a page that draws the clapper late.
+		phase, darkStart time.Duration
 	}{
 		{name: "in sync", want: 0},
 		{name: "sound 120 ms late", tick: 120 * time.Millisecond, want: 120 * time.Millisecond},
@@ -58,6 +62,10 @@ func TestAVOffsets(t *testing.T) {
 		{name: "the last tick quiet after a softer loud one", soft: 3 * time.Second, seconds: 4.5, want: 0},
 		{name: "a tick split by a dropout", split: 3 * time.Second, want: 0},
 		{name: "the first frames drawn light", lightStart: 100 * time.Millisecond, want: 0},
+		// The picture's first change, 0.1 s in, is the clapper shown; the
+		// next, more than a second later, its first flip (to dark), whose
+		// tick comes 300 ms before it: 750 ms from the first change.
+		{name: "the clapper shown light, the sound early", darkStart: 100 * time.Millisecond, phase: 1150 * time.Millisecond, tick: 850 * time.Millisecond, want: -300 * time.Millisecond},
 		{name: "a soft tick and the sound a whole flip late", soft: 3 * time.Second, tick: time.Second, wrong: true},
 	}
 	for _, c := range cases {
@@ -67,10 +75,12 @@ func TestAVOffsets(t *testing.T) {
 				path, acodec = filepath.Join(t.TempDir(), "clap.mkv"), "libopus"
 			}
 			// The picture flips at each whole second of the video's own
-			// time, to light at odd ones; the ticks at flips to dark are
-			// 0.6 as loud; 440 and 660 Hz tones play throughout, as in the
-			// demo.
-			video := fmt.Sprintf("color=c=black:s=160x90:r=30,geq=lum='if(lt(T,%g),255,255*mod(floor(T),2))':cb=128:cr=128", c.lightStart.Seconds())
+			// time (after phase), to light at odd ones; the ticks at flips
+			// to dark are 0.6 as loud; 440 and 660 Hz tones play
+			// throughout, as in the demo. (The 10 s added keeps mod's
+			// argument positive: ffmpeg's mod of a negative is negative.)
+			video := fmt.Sprintf("color=c=black:s=160x90:r=30,geq=lum='if(lt(T,%[1]g),255,if(lt(T,%[2]g),0,if(lt(T,%[3]g),255,255*mod(floor(T-%[3]g)+2,2))))':cb=128:cr=128",
+				c.lightStart.Seconds(), c.darkStart.Seconds(), c.phase.Seconds())
 			lostAt, softAt, splitAt := -9.0, -9.0, -9.0 // before the file: none lost, soft or split
 			if c.lost > 0 {
 				lostAt = c.lost.Seconds()
@@ -82,7 +92,7 @@ func TestAVOffsets(t *testing.T) {
 				splitAt = c.split.Seconds() + 0.05
 			}
 			audio := fmt.Sprintf("aevalsrc=exprs='not(between(t,%[5]f,%[5]f+0.005))*(0.3*sin(2*PI*440*t)+0.3*sin(2*PI*660*t)+"+
-				"if(lt(mod(t-(%[1]f),1),0.1)*not(between(t,%[3]f,%[3]f+0.5)),0.4*if(between(t,%[4]f,%[4]f+0.5),0.7,1)*if(mod(floor(t-(%[1]f)),2),1,%[2]g)*sin(2*PI*3000*t),0))':s=48000",
+				"if(lt(mod(t-(%[1]f)+10,1),0.1)*not(between(t,%[3]f,%[3]f+0.5)),0.4*if(between(t,%[4]f,%[4]f+0.5),0.7,1)*if(mod(floor(t-(%[1]f)+10),2),1,%[2]g)*sin(2*PI*3000*t),0))':s=48000",
 				c.tick.Seconds(), 0.6, lostAt, softAt, splitAt)
 			out, err := exec.Command("ffmpeg", "-v", "error", "-y",
 				"-itsoffset", fmt.Sprintf("%.3f", c.videoAt.Seconds()), "-f", "lavfi", "-i", video,
