@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -487,41 +488,52 @@ func (c *Capture) watchBus() {
 		if msg == nil {
 			continue
 		}
-		switch msg.Type() {
-		case gst.MessageApplication:
-			if st := msg.GetStructure(); st != nil && st.Name() == barrierName {
-				c.barrierMu.Lock()
-				for _, ch := range c.barriers {
-					close(ch)
-				}
-				c.barriers = nil
-				c.barrierMu.Unlock()
+		c.handle(msg)
+		// A structure read from a message is the message's, and go-gst's
+		// wrapper of it does not hold the message: without this, the
+		// collector may finalise (unref) msg while handle still reads its
+		// structure, a meter's reading then serialised from freed memory
+		// (a GStreamer-CRITICAL from gst_value_serialize, or a crash).
+		runtime.KeepAlive(msg)
+	}
+}
+
+// handle routes one message of the capture's bus.
+func (c *Capture) handle(msg *gst.Message) {
+	switch msg.Type() {
+	case gst.MessageApplication:
+		if st := msg.GetStructure(); st != nil && st.Name() == barrierName {
+			c.barrierMu.Lock()
+			for _, ch := range c.barriers {
+				close(ch)
 			}
-		case gst.MessageElement:
-			if msg.Source() == meterName {
-				if st := msg.GetStructure(); st != nil {
-					c.meter.read(st, time.Now())
-				}
-				continue
-			}
-			if o, st := c.owner(msg.Source()), msg.GetStructure(); o != nil && st != nil {
-				o.message(msg.Source(), st)
-			}
-		case gst.MessageError:
-			gerr := msg.ParseError()
-			err := &ElementError{Element: msg.Source(), Message: gerr.Error(), Debug: gerr.DebugString()}
-			if owner := c.owner(msg.Source()); owner != nil {
-				owner.fail(err)
-				continue
-			}
-			c.cfg.Logf("capture failed: %v", err)
-			select {
-			case c.fatal <- err:
-			default:
-			}
-		case gst.MessageWarning:
-			c.cfg.Logf("gstreamer warning from %s: %s", msg.Source(), msg.ParseWarning().Error())
+			c.barriers = nil
+			c.barrierMu.Unlock()
 		}
+	case gst.MessageElement:
+		if msg.Source() == meterName {
+			if st := msg.GetStructure(); st != nil {
+				c.meter.read(st, time.Now())
+			}
+			return
+		}
+		if o, st := c.owner(msg.Source()), msg.GetStructure(); o != nil && st != nil {
+			o.message(msg.Source(), st)
+		}
+	case gst.MessageError:
+		gerr := msg.ParseError()
+		err := &ElementError{Element: msg.Source(), Message: gerr.Error(), Debug: gerr.DebugString()}
+		if owner := c.owner(msg.Source()); owner != nil {
+			owner.fail(err)
+			return
+		}
+		c.cfg.Logf("capture failed: %v", err)
+		select {
+		case c.fatal <- err:
+		default:
+		}
+	case gst.MessageWarning:
+		c.cfg.Logf("gstreamer warning from %s: %s", msg.Source(), msg.ParseWarning().Error())
 	}
 }
 
