@@ -5,21 +5,14 @@
 
 #include "elements.h"
 
-#include <gst/base/gstbasetransform.h>
-#include <gst/video/video.h>
+#include <gst/video/gstvideofilter.h>
 #include <libyuv/planar_functions.h>
 #include <libyuv/scale.h>
 
-typedef struct {
-	GstBaseTransform parent;
-	GstVideoInfo in, out;
-} RcI420Scale;
+typedef GstVideoFilter RcI420Scale;
+typedef GstVideoFilterClass RcI420ScaleClass;
 
-typedef struct {
-	GstBaseTransformClass parent_class;
-} RcI420ScaleClass;
-
-G_DEFINE_TYPE(RcI420Scale, rc_i420_scale, GST_TYPE_BASE_TRANSFORM)
+G_DEFINE_TYPE(RcI420Scale, rc_i420_scale, GST_TYPE_VIDEO_FILTER)
 
 static GstStaticPadTemplate rc_sink = GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
 	GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE("I420")));
@@ -28,24 +21,17 @@ static GstStaticPadTemplate rc_src = GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC,
 
 // Caps across the element keep everything but the size and the pixels'
 // shape: any size in, any size out, square pixels out.
+static void rc_edit(GstStructure *s, GstPadDirection direction) {
+	gst_structure_set(s, "width", GST_TYPE_INT_RANGE, 1, G_MAXINT, "height", GST_TYPE_INT_RANGE, 1, G_MAXINT, NULL);
+	if (direction == GST_PAD_SINK) {
+		gst_structure_set(s, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+	} else {
+		gst_structure_remove_field(s, "pixel-aspect-ratio");
+	}
+}
+
 static GstCaps *rc_transform_caps(GstBaseTransform *bt, GstPadDirection direction, GstCaps *caps, GstCaps *filter) {
-	GstCaps *res = gst_caps_new_empty();
-	for (guint i = 0; i < gst_caps_get_size(caps); i++) {
-		GstStructure *s = gst_structure_copy(gst_caps_get_structure(caps, i));
-		gst_structure_set(s, "width", GST_TYPE_INT_RANGE, 1, G_MAXINT, "height", GST_TYPE_INT_RANGE, 1, G_MAXINT, NULL);
-		if (direction == GST_PAD_SINK) {
-			gst_structure_set(s, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
-		} else {
-			gst_structure_remove_field(s, "pixel-aspect-ratio");
-		}
-		res = gst_caps_merge_structure(res, s);
-	}
-	if (filter) {
-		GstCaps *both = gst_caps_intersect_full(filter, res, GST_CAPS_INTERSECT_FIRST);
-		gst_caps_unref(res);
-		res = both;
-	}
-	return res;
+	return rc_transform_each(caps, direction, filter, rc_edit);
 }
 
 // A size downstream leaves open is the input's. The output's colours are
@@ -75,18 +61,6 @@ static GstCaps *rc_fixate_caps(GstBaseTransform *bt, GstPadDirection direction, 
 	return gst_caps_fixate(othercaps);
 }
 
-static gboolean rc_set_caps(GstBaseTransform *bt, GstCaps *in, GstCaps *out) {
-	RcI420Scale *self = (RcI420Scale *)bt;
-	return gst_video_info_from_caps(&self->in, in) && gst_video_info_from_caps(&self->out, out);
-}
-
-static gboolean rc_get_unit_size(GstBaseTransform *bt, GstCaps *caps, gsize *size) {
-	GstVideoInfo info;
-	if (!gst_video_info_from_caps(&info, caps)) return FALSE;
-	*size = GST_VIDEO_INFO_SIZE(&info);
-	return TRUE;
-}
-
 // rc_fit is where the picture goes in the output: as large as fits with
 // its display aspect ratio kept, centred, on even pixels (chroma is
 // subsampled by two both ways).
@@ -108,41 +82,24 @@ static void rc_fit(const GstVideoInfo *in, const GstVideoInfo *out, gint *x, gin
 	*y = ((oh - fh) / 2) & ~1;
 }
 
-static GstFlowReturn rc_transform(GstBaseTransform *bt, GstBuffer *inbuf, GstBuffer *outbuf) {
-	RcI420Scale *self = (RcI420Scale *)bt;
-	GstVideoFrame in, out;
-	if (!gst_video_frame_map(&in, &self->in, inbuf, GST_MAP_READ)) {
-		GST_ELEMENT_ERROR(bt, STREAM, FAILED, (NULL), ("could not map the input frame"));
-		return GST_FLOW_ERROR;
-	}
-	if (!gst_video_frame_map(&out, &self->out, outbuf, GST_MAP_WRITE)) {
-		gst_video_frame_unmap(&in);
-		GST_ELEMENT_ERROR(bt, STREAM, FAILED, (NULL), ("could not map the output frame"));
-		return GST_FLOW_ERROR;
-	}
-	guint8 *y = GST_VIDEO_FRAME_PLANE_DATA(&out, 0), *u = GST_VIDEO_FRAME_PLANE_DATA(&out, 1), *v = GST_VIDEO_FRAME_PLANE_DATA(&out, 2);
-	gint ys = GST_VIDEO_FRAME_PLANE_STRIDE(&out, 0), us = GST_VIDEO_FRAME_PLANE_STRIDE(&out, 1), vs = GST_VIDEO_FRAME_PLANE_STRIDE(&out, 2);
+static GstFlowReturn rc_transform_frame(GstVideoFilter *filter, GstVideoFrame *in, GstVideoFrame *out) {
+	guint8 *y = GST_VIDEO_FRAME_PLANE_DATA(out, 0), *u = GST_VIDEO_FRAME_PLANE_DATA(out, 1), *v = GST_VIDEO_FRAME_PLANE_DATA(out, 2);
+	gint ys = GST_VIDEO_FRAME_PLANE_STRIDE(out, 0), us = GST_VIDEO_FRAME_PLANE_STRIDE(out, 1), vs = GST_VIDEO_FRAME_PLANE_STRIDE(out, 2);
 	gint x, top, w, h, failed = 0;
-	rc_fit(&self->in, &self->out, &x, &top, &w, &h);
-	if (w != GST_VIDEO_INFO_WIDTH(&self->out) || h != GST_VIDEO_INFO_HEIGHT(&self->out)) {
-		gint black = GST_VIDEO_INFO_COLORIMETRY(&self->out).range == GST_VIDEO_COLOR_RANGE_0_255 ? 0 : 16;
-		failed = I420Rect(y, ys, u, us, v, vs, 0, 0, GST_VIDEO_INFO_WIDTH(&self->out), GST_VIDEO_INFO_HEIGHT(&self->out), black, 128, 128);
+	rc_fit(&filter->in_info, &filter->out_info, &x, &top, &w, &h);
+	if (w != GST_VIDEO_FRAME_WIDTH(out) || h != GST_VIDEO_FRAME_HEIGHT(out)) {
+		gint black = GST_VIDEO_INFO_COLORIMETRY(&filter->out_info).range == GST_VIDEO_COLOR_RANGE_0_255 ? 0 : 16;
+		failed = I420Rect(y, ys, u, us, v, vs, 0, 0, GST_VIDEO_FRAME_WIDTH(out), GST_VIDEO_FRAME_HEIGHT(out), black, 128, 128);
 	}
 	if (!failed) {
-		failed = I420Scale(GST_VIDEO_FRAME_PLANE_DATA(&in, 0), GST_VIDEO_FRAME_PLANE_STRIDE(&in, 0),
-		                   GST_VIDEO_FRAME_PLANE_DATA(&in, 1), GST_VIDEO_FRAME_PLANE_STRIDE(&in, 1),
-		                   GST_VIDEO_FRAME_PLANE_DATA(&in, 2), GST_VIDEO_FRAME_PLANE_STRIDE(&in, 2),
-		                   GST_VIDEO_FRAME_WIDTH(&in), GST_VIDEO_FRAME_HEIGHT(&in),
+		failed = I420Scale(GST_VIDEO_FRAME_PLANE_DATA(in, 0), GST_VIDEO_FRAME_PLANE_STRIDE(in, 0),
+		                   GST_VIDEO_FRAME_PLANE_DATA(in, 1), GST_VIDEO_FRAME_PLANE_STRIDE(in, 1),
+		                   GST_VIDEO_FRAME_PLANE_DATA(in, 2), GST_VIDEO_FRAME_PLANE_STRIDE(in, 2),
+		                   GST_VIDEO_FRAME_WIDTH(in), GST_VIDEO_FRAME_HEIGHT(in),
 		                   y + top * ys + x, ys, u + top / 2 * us + x / 2, us, v + top / 2 * vs + x / 2, vs,
 		                   w, h, kFilterBilinear);
 	}
-	gst_video_frame_unmap(&out);
-	gst_video_frame_unmap(&in);
-	if (failed) {
-		GST_ELEMENT_ERROR(bt, STREAM, FAILED, (NULL), ("libyuv refused the frame"));
-		return GST_FLOW_ERROR;
-	}
-	return GST_FLOW_OK;
+	return rc_libyuv_done(GST_ELEMENT(filter), failed);
 }
 
 static void rc_i420_scale_class_init(RcI420ScaleClass *klass) {
@@ -154,13 +111,14 @@ static void rc_i420_scale_class_init(RcI420ScaleClass *klass) {
 	gst_element_class_add_static_pad_template(element, &rc_src);
 	transform->transform_caps = rc_transform_caps;
 	transform->fixate_caps = rc_fixate_caps;
-	transform->set_caps = rc_set_caps;
-	transform->get_unit_size = rc_get_unit_size;
-	transform->transform = rc_transform;
 	transform->passthrough_on_same_caps = TRUE;
+	klass->transform_frame = rc_transform_frame;
 }
 
-static void rc_i420_scale_init(RcI420Scale *self) {}
+// As rgbtoi420's: no frame dropped for QoS.
+static void rc_i420_scale_init(RcI420Scale *self) {
+	gst_base_transform_set_qos_enabled(GST_BASE_TRANSFORM(self), FALSE);
+}
 
 gboolean roomcast_register_i420scale(void) {
 	return gst_element_register(NULL, "i420scale", GST_RANK_NONE, rc_i420_scale_get_type());
