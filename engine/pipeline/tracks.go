@@ -61,11 +61,11 @@ type RTPFormat struct {
 //
 // VP8's frames are BT.601 with centred chroma (its specification knows no
 // other), but vp8dec leaves both out of its caps when its input comes
-// from RTP. Left out, each end of the scale took its size's default
-// colorimetry, BT.601 for the camera's 640x360 and BT.709 for the
-// recording's 1280x720, and converted every frame from one to the other:
-// 0.12 of 0.24 core in a gst-launch copy of the camera's branch, 0.04
-// core of a 720p30 participant recording in the bench.
+// from RTP. Left out, GStreamer takes a size's default: BT.601 for a
+// 640x360 camera, but BT.709 for a 1280x720 one, whose colours would
+// then be read wrong. (With videoscale, which took each end's default,
+// the 640x360 camera was also converted to BT.709 on every frame: 0.04
+// core of a 720p30 participant recording; i420scale keeps its input's.)
 var decoders = map[string]string{
 	"video/vp8":  "rtpvp8depay ! vp8dec ! capssetter caps=\"video/x-raw,colorimetry=bt601,chroma-site=jpeg\"",
 	"video/vp9":  "rtpvp9depay ! vp9dec",
