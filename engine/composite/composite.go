@@ -302,16 +302,21 @@ func (c *Composite) end(err error) {
 }
 
 // AddPreview registers a preview consumer; the returned func removes it.
+// The capture makes preview frames only while there is one.
 func (c *Composite) AddPreview(f func(*image.RGBA)) func() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	id := c.nextPrev
 	c.nextPrev++
 	c.previews[id] = f
+	c.cap.ShowPreview(true)
 	return func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		delete(c.previews, id)
+		if len(c.previews) == 0 {
+			c.cap.ShowPreview(false)
+		}
 	}
 }
 

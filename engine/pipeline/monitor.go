@@ -10,10 +10,12 @@ import (
 // release is called: a composite's sink has a reader from before its page
 // plays until its capture reads it. A reader first joining a sink the
 // page already plays into stalled the page's sound output for about
-// 0.4 s, which Chromium then played late for some 10 s.
+// 0.4 s, which Chromium then played late for some 10 s. It reads with the
+// capture's latency, so that the sink's does not change when the capture
+// takes over.
 func ReadMonitor(server, device string) (release func(), err error) {
 	InitGStreamer()
-	desc := fmt.Sprintf("pulsesrc device=%s provide-clock=false", device)
+	desc := fmt.Sprintf("pulsesrc device=%s latency-time=%d provide-clock=false", device, soundBuffer.Microseconds())
 	if server != "" {
 		desc += " server=" + server
 	}

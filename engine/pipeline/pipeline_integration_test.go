@@ -106,8 +106,8 @@ func (f *file) waitActive(t *testing.T, d time.Duration) time.Time {
 // TestSharedEncoder: two files with the same encoding on one capture are
 // fed by one encoder (one x264enc, one AAC encoder in the pipeline); the
 // second joins mid-GOP and still starts at a key frame, with every frame
-// decodable; the encoder stops with its last user; the preview and the
-// capture run throughout.
+// decodable; the encoder stops with its last user; the capture runs
+// throughout, and the preview while it is shown.
 func TestSharedEncoder(t *testing.T) {
 	r := pipelinetest.NewRig(t, 1280, 720)
 	var previews atomic.Int64
@@ -116,6 +116,11 @@ func TestSharedEncoder(t *testing.T) {
 		previews.Add(1)
 		lastPreview.Store(img)
 	}})
+	time.Sleep(time.Second)
+	if n := previews.Load(); n != 0 {
+		t.Errorf("the preview delivered %d frames before it was shown, want none", n)
+	}
+	c.ShowPreview(true)
 	dir := t.TempDir()
 
 	first := attachFile(t, c, dir, "first", av)
@@ -165,6 +170,13 @@ func TestSharedEncoder(t *testing.T) {
 	time.Sleep(time.Second)
 	if after := c.RawFrames(); after-before < 20 {
 		t.Errorf("capture delivered %d frames in the second after the branches stopped, want about 30", after-before)
+	}
+	c.ShowPreview(false)
+	time.Sleep(300 * time.Millisecond) // a frame in flight may still come
+	hidden := previews.Load()
+	time.Sleep(time.Second)
+	if n := previews.Load() - hidden; n != 0 {
+		t.Errorf("the preview delivered %d frames in the second after it was hidden, want none", n)
 	}
 }
 
@@ -1070,6 +1082,7 @@ func TestClosedCaptureIsFreed(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				c.ShowPreview(true) // nothing without a preview
 				f := attachFile(t, c, t.TempDir(), "freed", av)
 				f.waitActive(t, 10*time.Second)
 				tc.use(t, f)
