@@ -153,3 +153,11 @@ func StartSlowly(cfg CaptureConfig, hold, settle time.Duration) (running, mixed 
 // WeakPipeline is a weak pointer to the capture's pipeline: nil once
 // nothing holds the pipeline any more.
 func WeakPipeline(c *Capture) weak.Pointer[gst.Pipeline] { return weak.Make(c.pipeline) }
+
+// CurrentState is the state the capture's pipeline is in now, without
+// waiting for a change under way: PAUSED while a sink of a live pipeline
+// still waits for its first buffer to complete the change to PLAYING.
+func CurrentState(c *Capture) gst.State {
+	_, cur := c.pipeline.GetState(gst.StatePlaying, 0)
+	return cur
+}

@@ -116,6 +116,12 @@ func TestSharedEncoder(t *testing.T) {
 		previews.Add(1)
 		lastPreview.Store(img)
 	}})
+	// No sink waits for a buffer that a closed branch never lets through:
+	// the preview's appsink did, and every cold start then took the whole
+	// state timeout (NewCapture returned after it, still PAUSED).
+	if st := pipeline.CurrentState(c); st != gst.StatePlaying {
+		t.Errorf("the capture is %s once NewCapture has returned, want PLAYING", st)
+	}
 	time.Sleep(time.Second)
 	if n := previews.Load(); n != 0 {
 		t.Errorf("the preview delivered %d frames before it was shown, want none", n)
